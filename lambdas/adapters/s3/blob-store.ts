@@ -1,0 +1,272 @@
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3ServiceException,
+  UploadPartCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { UnprocessableError } from "../../core/errors.js";
+import type { ManifestEntry } from "../../core/model.js";
+import type { BlobStore, ObjectHead, PresignedRequest, StagedBlobCheck } from "../../core/ports.js";
+
+export interface BlobStoreOptions {
+  bucket: string;
+  /** Lifetime of every presigned URL. */
+  urlExpirySeconds: number;
+  /**
+   * Bind the declared SHA-256 into presigned PUTs (`x-amz-checksum-sha256`), so that S3
+   * itself refuses other bytes. Real S3 verifies it; the local emulators do not.
+   */
+  signChecksums: boolean;
+}
+
+const blobKey = (sha256: string) => `blobs/${sha256}`;
+const stagingKey = (sha256: string) => `staging/${sha256}`;
+const manifestKey = (digest: string) => `manifests/${digest}.json`;
+
+/** Manifests are immutable (named by their digest), so a warm function can keep them. */
+const MANIFEST_CACHE_ENTRIES = 64;
+
+export class S3BlobStore implements BlobStore {
+  private readonly manifests = new Map<string, ManifestEntry[]>();
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly options: BlobStoreOptions,
+  ) {}
+
+  async presignBlobPut(sha256: string): Promise<PresignedRequest> {
+    const checksum = hexToBase64(sha256);
+    const command = new PutObjectCommand({
+      Bucket: this.options.bucket,
+      Key: stagingKey(sha256),
+      ...(this.options.signChecksums ? { ChecksumSHA256: checksum } : {}),
+    });
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: this.options.urlExpirySeconds,
+      ...(this.options.signChecksums
+        ? {
+            signableHeaders: new Set(["x-amz-checksum-sha256"]),
+            unhoistableHeaders: new Set(["x-amz-checksum-sha256"]),
+          }
+        : {}),
+    });
+    return { url, headers: this.options.signChecksums ? { "x-amz-checksum-sha256": checksum } : {} };
+  }
+
+  async createMultipartUpload(sha256: string): Promise<{ uploadId: string; key: string }> {
+    // Multipart uploads write the blob's own key: only this server can complete them, and
+    // it does so holding the blob's claim, then hashes the result before trusting it.
+    const key = blobKey(sha256);
+    const result = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.options.bucket, Key: key }),
+    );
+    if (!result.UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
+    return { uploadId: result.UploadId, key };
+  }
+
+  async presignPartPut(key: string, uploadId: string, partNumber: number): Promise<PresignedRequest> {
+    const url = await getSignedUrl(
+      this.client,
+      new UploadPartCommand({ Bucket: this.options.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
+      { expiresIn: this.options.urlExpirySeconds },
+    );
+    return { url, headers: {} };
+  }
+
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.options.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode ?? 500) < 500) {
+        throw new UnprocessableError(`the store refused to complete the upload: ${error.name}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: key, UploadId: uploadId }),
+      );
+    } catch (error) {
+      if (!(error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)) throw error;
+    }
+  }
+
+  async promoteStagedBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
+    const staged = stagingKey(sha256);
+    const trusted = await this.storeVerifiedChecksum(staged, sha256, size);
+    const check = trusted ?? (await this.hashObject(staged, sha256, size));
+    if (check.status === "missing") return check;
+    if (check.status === "mismatch") {
+      await this.deleteObject(staged);
+      return check;
+    }
+    // Copy only the bytes that were hashed: a stale URL may have overwritten the staging key since.
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.options.bucket,
+        Key: blobKey(sha256),
+        CopySource: `${this.options.bucket}/${staged}`,
+        CopySourceIfMatch: check.etag,
+      }),
+    );
+    await this.deleteObject(staged);
+    return { status: "verified" };
+  }
+
+  async verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
+    const key = blobKey(sha256);
+    const check = await this.hashObject(key, sha256, size);
+    if (check.status === "mismatch") await this.deleteObject(key);
+    return check.status === "verified" ? { status: "verified" } : check;
+  }
+
+  async presignBlobGet(sha256: string, filename: string): Promise<string> {
+    return getSignedUrl(
+      this.client,
+      new GetObjectCommand({
+        Bucket: this.options.bucket,
+        Key: blobKey(sha256),
+        ResponseContentDisposition: `attachment; filename="${filename.replace(/["\\\r\n]/g, "_")}"`,
+      }),
+      { expiresIn: this.options.urlExpirySeconds },
+    );
+  }
+
+  async putManifest(digest: string, entries: ManifestEntry[]): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.options.bucket,
+        Key: manifestKey(digest),
+        Body: JSON.stringify({ digest, entries }),
+        ContentType: "application/json",
+      }),
+    );
+  }
+
+  async getManifest(digest: string): Promise<ManifestEntry[]> {
+    const cached = this.manifests.get(digest);
+    if (cached) return cached;
+    const result = await this.client.send(
+      new GetObjectCommand({ Bucket: this.options.bucket, Key: manifestKey(digest) }),
+    );
+    const body = JSON.parse(await result.Body!.transformToString()) as { entries: ManifestEntry[] };
+    if (this.manifests.size >= MANIFEST_CACHE_ENTRIES) {
+      this.manifests.delete(this.manifests.keys().next().value!);
+    }
+    this.manifests.set(digest, body.entries);
+    return body.entries;
+  }
+
+  async headReference(bucket: string, key: string): Promise<ObjectHead | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return {
+        size: head.ContentLength ?? 0,
+        etag: stripQuotes(head.ETag ?? ""),
+        ...(head.VersionId && head.VersionId !== "null" ? { versionId: head.VersionId } : {}),
+      };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async presignReferenceGet(bucket: string, key: string, versionId?: string): Promise<string> {
+    return getSignedUrl(
+      this.client,
+      new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }),
+      { expiresIn: this.options.urlExpirySeconds },
+    );
+  }
+
+  /**
+   * S3 verifies a SHA-256 checksum sent with a PUT and reports it back; when it matches the
+   * declared one the bytes need not be read again. Emulators report none, so they are hashed.
+   */
+  private async storeVerifiedChecksum(
+    key: string,
+    sha256: string,
+    size: number,
+  ): Promise<{ status: "verified"; etag: string } | { status: "missing" } | undefined> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.options.bucket, Key: key, ChecksumMode: "ENABLED" }),
+      );
+      const fullObject = head.ChecksumType === undefined || head.ChecksumType === "FULL_OBJECT";
+      if (head.ChecksumSHA256 === hexToBase64(sha256) && fullObject && head.ContentLength === size && head.ETag) {
+        return { status: "verified", etag: head.ETag };
+      }
+      return undefined;
+    } catch (error) {
+      if (isMissing(error)) return { status: "missing" };
+      throw error;
+    }
+  }
+
+  private async hashObject(
+    key: string,
+    sha256: string,
+    size: number,
+  ): Promise<{ status: "verified"; etag: string } | { status: "missing" } | { status: "mismatch"; sha256: string; size: number }> {
+    let result;
+    try {
+      result = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+    } catch (error) {
+      if (isMissing(error)) return { status: "missing" };
+      throw error;
+    }
+    const hash = createHash("sha256");
+    let actualSize = 0;
+    for await (const chunk of result.Body as Readable) {
+      hash.update(chunk as Buffer);
+      actualSize += (chunk as Buffer).length;
+    }
+    const actual = hash.digest("hex");
+    if (actual !== sha256 || actualSize !== size) return { status: "mismatch", sha256: actual, size: actualSize };
+    return { status: "verified", etag: result.ETag ?? "" };
+  }
+
+  private async deleteObject(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+  }
+}
+
+function hexToBase64(hex: string): string {
+  return Buffer.from(hex, "hex").toString("base64");
+}
+
+function stripQuotes(etag: string): string {
+  return etag.replace(/^"|"$/g, "");
+}
+
+function isMissing(error: unknown): boolean {
+  if (error instanceof NoSuchKey || error instanceof NotFound) return true;
+  const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+  return status === 404 || status === 403 || (error as { name?: string }).name === "NoSuchBucket";
+}

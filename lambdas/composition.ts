@@ -1,0 +1,79 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { monotonicFactory } from "ulid";
+import { DynamoMetadataStore } from "./adapters/dynamodb/metadata-store.js";
+import { S3BlobStore } from "./adapters/s3/blob-store.js";
+import { loadConfig, type Config } from "./config.js";
+import type { BlobStore, Clock, Ids, MetadataStore } from "./core/ports.js";
+import type { UploadLimits } from "./core/upload-blobs.js";
+
+export interface Services {
+  config: Config;
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  clock: Clock;
+  ids: Ids;
+  limits: UploadLimits;
+}
+
+export function createS3Client(
+  config: Pick<Config, "AWS_REGION" | "MREG_S3_FORCE_PATH_STYLE" | "MREG_S3_EMULATOR">,
+): S3Client {
+  const client = new S3Client({
+    region: config.AWS_REGION,
+    forcePathStyle: config.MREG_S3_FORCE_PATH_STYLE,
+    // Otherwise the SDK adds a CRC32 of an empty body to presigned PUTs and streams aws-chunked.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  if (config.MREG_S3_EMULATOR) {
+    // The SDK signs `/bucket/` for bucket-level calls; @20minutes/s3rver checks `/bucket`.
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { path?: unknown };
+        if (typeof request.path === "string" && /^\/[^/]+\/$/.test(request.path)) {
+          request.path = request.path.slice(0, -1);
+        }
+        return next(args);
+      },
+      { step: "build", name: "trimBucketRootSlash" },
+    );
+  }
+  return client;
+}
+
+export function createServices(config: Config = loadConfig()): Services {
+  // Endpoints come from AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3, so Lambda,
+  // the local server and the tests share this code path.
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  const s3 = createS3Client(config);
+  const ulid = monotonicFactory();
+  return {
+    config,
+    metadata: new DynamoMetadataStore(dynamo, config.MREG_TABLE_NAME),
+    blobs: new S3BlobStore(s3, {
+      bucket: config.MREG_BUCKET,
+      urlExpirySeconds: config.MREG_URL_EXPIRY_SECONDS,
+      signChecksums: config.MREG_SIGN_CHECKSUMS,
+    }),
+    clock: { now: () => new Date() },
+    ids: { next: () => ulid() },
+    limits: { multipartThreshold: config.MREG_MULTIPART_THRESHOLD, partSize: config.MREG_PART_SIZE },
+  };
+}
+
+let services: Services | undefined;
+
+/** Created once per process (one Lambda container) on first use. */
+export function getServices(): Services {
+  services ??= createServices();
+  return services;
+}
+
+/** The local stack wires its own services (emulator endpoints) before serving. */
+export function useServices(replacement: Services | undefined): void {
+  services = replacement;
+}

@@ -1,0 +1,354 @@
+import pLimit from "p-limit";
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import { canonicalManifest, manifestDigest, manifestSize, parseS3Uri } from "./manifest.js";
+import {
+  LATEST_ALIAS,
+  isReference,
+  versionLabel,
+  type ArtifactRecord,
+  type AuditEvent,
+  type ManifestEntry,
+  type Page,
+  type PageRequest,
+  type Principal,
+  type VersionRecord,
+} from "./model.js";
+import type { BlobStore, Clock, MetadataStore } from "./ports.js";
+import { ensureBlobsVerified } from "./upload-blobs.js";
+import type {
+  ArtifactResponse,
+  CommitRequest,
+  CommitResponse,
+  FileResponse,
+  VersionResponse,
+} from "../schemas/artifacts.js";
+
+export interface ArtifactDeps {
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  clock: Clock;
+}
+
+export interface ArtifactRef {
+  project: string;
+  artifact: string;
+}
+
+/** `v3`, `3`, an alias or `latest` → a version index, or 404. */
+export async function resolveVersionIndex(
+  metadata: MetadataStore,
+  ref: ArtifactRef,
+  selector: string | number,
+): Promise<number> {
+  const text = String(selector);
+  const numbered = /^v?(\d{1,9})$/.exec(text);
+  const index = numbered
+    ? Number(numbered[1])
+    : await metadata.getAliasTarget(ref.project, ref.artifact, text);
+  if (index === undefined) {
+    throw new NotFoundError(`${ref.project}/${ref.artifact} has no alias ${text}`);
+  }
+  return index;
+}
+
+export async function loadVersion(
+  metadata: MetadataStore,
+  ref: ArtifactRef,
+  selector: string | number,
+): Promise<VersionRecord> {
+  const index = await resolveVersionIndex(metadata, ref, selector);
+  const version = await metadata.getVersion(ref.project, ref.artifact, index);
+  if (!version) {
+    throw new NotFoundError(`${ref.project}/${ref.artifact} has no version ${versionLabel(index)}`);
+  }
+  return version;
+}
+
+export function toVersionResponse(version: VersionRecord): VersionResponse {
+  return {
+    project: version.project,
+    artifact: version.artifact,
+    version: versionLabel(version.index),
+    index: version.index,
+    digest: version.digest,
+    type: version.type,
+    aliases: [...version.aliases].sort(),
+    metadata: version.metadata,
+    description: version.description ?? null,
+    createdAt: version.createdAt,
+    createdBy: version.createdBy,
+    size: version.size,
+    fileCount: version.fileCount,
+    ...(version.runId === undefined ? {} : { runId: version.runId }),
+  };
+}
+
+async function resolveReferences(
+  blobs: BlobStore,
+  files: { path: string; ref: string }[],
+): Promise<ManifestEntry[]> {
+  const limit = pLimit(8);
+  const resolved = await Promise.all(
+    files.map((file) =>
+      limit(async () => {
+        const { bucket, key } = parseS3Uri(file.ref);
+        const head = await blobs.headReference(bucket, key);
+        return { file, head };
+      }),
+    ),
+  );
+  const missing = resolved.filter((r) => r.head === undefined).map((r) => `${r.file.ref} (${r.file.path})`);
+  if (missing.length > 0) {
+    throw new UnprocessableError(`referenced objects not found or not readable: ${missing.join(", ")}`);
+  }
+  return resolved.map(({ file, head }) => ({
+    path: file.path,
+    ref: file.ref,
+    size: head!.size,
+    etag: head!.etag,
+    ...(head!.versionId === undefined ? {} : { versionId: head!.versionId }),
+  }));
+}
+
+export async function commitVersion(
+  deps: ArtifactDeps,
+  principal: Principal,
+  ref: ArtifactRef,
+  request: CommitRequest,
+): Promise<{ status: 200 | 201; body: CommitResponse }> {
+  const artifact = await deps.metadata.getArtifact(ref.project, ref.artifact);
+  if (artifact && artifact.type !== request.type) {
+    throw new ConflictError(
+      `${ref.project}/${ref.artifact} holds ${artifact.type} versions; it cannot take type ${request.type}`,
+    );
+  }
+  const blobFiles = request.files.filter((f): f is Extract<typeof f, { sha256: string }> => "sha256" in f);
+  const refFiles = request.files.filter((f): f is Extract<typeof f, { ref: string }> => "ref" in f);
+  const entries = canonicalManifest([...blobFiles, ...(await resolveReferences(deps.blobs, refFiles))]);
+  const digest = manifestDigest(entries);
+  const aliases = [...new Set(request.aliases ?? [])].filter((a) => a !== LATEST_ALIAS);
+  const at = deps.clock.now().toISOString();
+  const change = { ...ref, actor: principal.userId, at };
+
+  const existing = await deps.metadata.findVersionByDigest(ref.project, ref.artifact, digest);
+  if (existing !== undefined) {
+    return { status: 200, body: await reuseVersion(deps, change, existing, aliases) };
+  }
+  await ensureBlobsVerified(deps, blobFiles);
+  await deps.blobs.putManifest(digest, entries);
+  const outcome = await deps.metadata.commitVersion({
+    ...ref,
+    type: request.type,
+    digest,
+    metadata: request.metadata ?? {},
+    description: request.description,
+    size: manifestSize(entries),
+    fileCount: entries.length,
+    runId: request.runId,
+    aliases,
+    actor: principal.userId,
+    at,
+  });
+  if (!outcome.created) {
+    // A concurrent commit of the same content won the race: theirs is the version.
+    return { status: 200, body: await reuseVersion(deps, change, outcome.index, aliases) };
+  }
+  const { version } = outcome;
+  return {
+    status: 201,
+    body: {
+      version: versionLabel(version.index),
+      index: version.index,
+      digest,
+      created: true,
+      aliases: [...version.aliases].sort(),
+    },
+  };
+}
+
+async function reuseVersion(
+  deps: ArtifactDeps,
+  change: ArtifactRef & { actor: string; at: string },
+  index: number,
+  aliases: string[],
+): Promise<CommitResponse> {
+  if (aliases.length > 0) await deps.metadata.moveAliases(change, index, aliases);
+  const version = await deps.metadata.getVersion(change.project, change.artifact, index);
+  if (!version) throw new ConflictError(`version ${versionLabel(index)} was deleted while being reused; retry`);
+  return {
+    version: versionLabel(index),
+    index,
+    digest: version.digest,
+    created: false,
+    aliases: [...version.aliases].sort(),
+  };
+}
+
+export async function getArtifact(deps: ArtifactDeps, ref: ArtifactRef): Promise<ArtifactResponse> {
+  const artifact = await deps.metadata.getArtifact(ref.project, ref.artifact);
+  if (!artifact) throw new NotFoundError(`artifact ${ref.project}/${ref.artifact} does not exist`);
+  const targets = await deps.metadata.listAliases(ref.project, ref.artifact);
+  const aliases = Object.fromEntries(Object.entries(targets).map(([alias, index]) => [alias, versionLabel(index)]));
+  return toArtifactResponse(artifact, aliases);
+}
+
+export function toArtifactResponse(
+  artifact: ArtifactRecord,
+  aliases: Record<string, string> = {},
+): ArtifactResponse {
+  return {
+    project: artifact.project,
+    name: artifact.name,
+    type: artifact.type,
+    createdAt: artifact.createdAt,
+    createdBy: artifact.createdBy,
+    versionCount: artifact.versionCount,
+    latest: artifact.latestIndex === undefined ? null : versionLabel(artifact.latestIndex),
+    aliases,
+  };
+}
+
+export async function listArtifacts(
+  deps: ArtifactDeps,
+  project: string,
+  page: PageRequest,
+): Promise<Page<ArtifactResponse>> {
+  const result = await deps.metadata.listArtifacts(project, page);
+  return { items: result.items.map((a) => toArtifactResponse(a)), nextCursor: result.nextCursor };
+}
+
+export async function listVersions(
+  deps: ArtifactDeps,
+  ref: ArtifactRef,
+  page: PageRequest,
+): Promise<Page<VersionResponse>> {
+  const result = await deps.metadata.listVersions(ref.project, ref.artifact, page);
+  if (result.items.length === 0 && !page.cursor) {
+    await requireArtifact(deps.metadata, ref);
+  }
+  return { items: result.items.map(toVersionResponse), nextCursor: result.nextCursor };
+}
+
+async function requireArtifact(metadata: MetadataStore, ref: ArtifactRef): Promise<ArtifactRecord> {
+  const artifact = await metadata.getArtifact(ref.project, ref.artifact);
+  if (!artifact) throw new NotFoundError(`artifact ${ref.project}/${ref.artifact} does not exist`);
+  return artifact;
+}
+
+export async function getVersion(
+  deps: ArtifactDeps,
+  ref: ArtifactRef,
+  selector: string,
+): Promise<VersionResponse> {
+  return toVersionResponse(await loadVersion(deps.metadata, ref, selector));
+}
+
+export interface FilesQuery {
+  prefix?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Manifest entries of a version, in path order, each with a presigned GET URL. */
+export async function listVersionFiles(
+  blobs: BlobStore,
+  version: Pick<VersionRecord, "digest">,
+  query: FilesQuery,
+): Promise<Page<FileResponse>> {
+  const entries = await blobs.getManifest(version.digest);
+  const after = query.cursor === undefined ? undefined : decodeFileCursor(query.cursor);
+  const selected = entries.filter(
+    (e) => (query.prefix === undefined || e.path.startsWith(query.prefix)) && (after === undefined || e.path > after),
+  );
+  const page = selected.slice(0, query.limit);
+  const items = await Promise.all(
+    page.map(async (entry): Promise<FileResponse> => {
+      if (isReference(entry)) {
+        const { bucket, key } = parseS3Uri(entry.ref);
+        return { ...entry, url: await blobs.presignReferenceGet(bucket, key, entry.versionId) };
+      }
+      const filename = entry.path.split("/").pop() ?? entry.path;
+      return { ...entry, url: await blobs.presignBlobGet(entry.sha256, filename) };
+    }),
+  );
+  const last = page.at(-1);
+  const nextCursor = selected.length > page.length && last ? encodeFileCursor(last.path) : undefined;
+  return { items, nextCursor };
+}
+
+function encodeFileCursor(path: string): string {
+  return Buffer.from(path, "utf8").toString("base64url");
+}
+
+function decodeFileCursor(cursor: string): string {
+  const path = Buffer.from(cursor, "base64url").toString("utf8");
+  if (path.length === 0) throw new ValidationError("cursor is not valid");
+  return path;
+}
+
+export async function listFiles(
+  deps: ArtifactDeps,
+  ref: ArtifactRef,
+  selector: string,
+  query: FilesQuery,
+): Promise<Page<FileResponse>> {
+  return listVersionFiles(deps.blobs, await loadVersion(deps.metadata, ref, selector), query);
+}
+
+export async function setArtifactAlias(
+  deps: ArtifactDeps,
+  principal: Principal,
+  ref: ArtifactRef,
+  alias: string,
+  selector: string | number,
+): Promise<{ alias: string; version: string; previous: string | null }> {
+  rejectLatest(alias);
+  const version = await loadVersion(deps.metadata, ref, selector);
+  const at = deps.clock.now().toISOString();
+  const [move] = await deps.metadata.moveAliases({ ...ref, actor: principal.userId, at }, version.index, [alias]);
+  return {
+    alias,
+    version: versionLabel(version.index),
+    previous: move?.from === undefined ? null : versionLabel(move.from),
+  };
+}
+
+export async function removeArtifactAlias(
+  deps: ArtifactDeps,
+  principal: Principal,
+  ref: ArtifactRef,
+  alias: string,
+): Promise<{ alias: string; previous: string }> {
+  rejectLatest(alias);
+  const at = deps.clock.now().toISOString();
+  const from = await deps.metadata.removeAlias({ ...ref, actor: principal.userId, at }, alias);
+  if (from === undefined) throw new NotFoundError(`${ref.project}/${ref.artifact} has no alias ${alias}`);
+  return { alias, previous: versionLabel(from) };
+}
+
+function rejectLatest(alias: string): void {
+  if (alias === LATEST_ALIAS) {
+    throw new ValidationError("the latest alias is maintained by the registry and cannot be set or removed");
+  }
+}
+
+export async function deleteVersion(
+  deps: ArtifactDeps,
+  principal: Principal,
+  ref: ArtifactRef,
+  selector: string,
+): Promise<{ deleted: string }> {
+  const version = await loadVersion(deps.metadata, ref, selector);
+  const at = deps.clock.now().toISOString();
+  await deps.metadata.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
+  return { deleted: versionLabel(version.index) };
+}
+
+export async function listArtifactHistory(
+  deps: ArtifactDeps,
+  ref: ArtifactRef,
+  page: PageRequest,
+): Promise<Page<AuditEvent>> {
+  await requireArtifact(deps.metadata, ref);
+  return deps.metadata.listArtifactHistory(ref.project, ref.artifact, page);
+}

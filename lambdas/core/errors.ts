@@ -1,0 +1,41 @@
+/** One error hierarchy for the whole registry; the HTTP layer maps each class to a status in one table. */
+export abstract class RegistryError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends RegistryError {
+  readonly code = "invalid_request";
+}
+
+export class UnauthorizedError extends RegistryError {
+  readonly code = "unauthorized";
+}
+
+export class ForbiddenError extends RegistryError {
+  readonly code = "forbidden";
+}
+
+export class NotFoundError extends RegistryError {
+  readonly code = "not_found";
+}
+
+export class ConflictError extends RegistryError {
+  readonly code = "conflict";
+}
+
+export class PayloadTooLargeError extends RegistryError {
+  readonly code = "payload_too_large";
+}
+
+/** The request is well-formed but refers to bytes or objects that do not check out. */
+export class UnprocessableError extends RegistryError {
+  readonly code = "unprocessable";
+}
+
+export class TooManyRequestsError extends RegistryError {
+  readonly code = "too_many_requests";
+}

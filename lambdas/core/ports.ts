@@ -1,0 +1,131 @@
+import type {
+  ApiKeyRecord,
+  ArtifactRecord,
+  AuditEvent,
+  ManifestEntry,
+  MultipartUpload,
+  Page,
+  PageRequest,
+  UserRecord,
+  VersionRecord,
+} from "./model.js";
+
+export interface NewVersion {
+  project: string;
+  artifact: string;
+  type: string;
+  digest: string;
+  metadata: Record<string, unknown>;
+  description?: string;
+  size: number;
+  fileCount: number;
+  runId?: string;
+  /** Aliases to put on the new version besides `latest`, which the store always moves. */
+  aliases: string[];
+  actor: string;
+  at: string;
+}
+
+export type CommitOutcome =
+  | { created: true; version: VersionRecord }
+  | { created: false; index: number };
+
+export interface AliasMove {
+  alias: string;
+  from?: number;
+  to: number;
+}
+
+export interface AliasChange {
+  project: string;
+  artifact: string;
+  actor: string;
+  at: string;
+}
+
+export type BlobClaim = "claimed" | "verified" | "busy";
+
+/** Everything the registry remembers besides file bytes. One DynamoDB table in production. */
+export interface MetadataStore {
+  getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined>;
+  listArtifacts(project: string, page: PageRequest): Promise<Page<ArtifactRecord>>;
+  getVersion(project: string, artifact: string, index: number): Promise<VersionRecord | undefined>;
+  getAliasTarget(project: string, artifact: string, alias: string): Promise<number | undefined>;
+  /** Every alias of an artifact with the index it names. */
+  listAliases(project: string, artifact: string): Promise<Record<string, number>>;
+  findVersionByDigest(project: string, artifact: string, digest: string): Promise<number | undefined>;
+  listVersions(project: string, artifact: string, page: PageRequest): Promise<Page<VersionRecord>>;
+  /** Allocates the next index, the digest entry, `latest` and the requested aliases in one atomic write. */
+  commitVersion(version: NewVersion): Promise<CommitOutcome>;
+  /** Points each alias at `index`; every move is atomic and leaves exactly one holder. */
+  moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]>;
+  removeAlias(change: AliasChange, alias: string): Promise<number | undefined>;
+  /** Removes a live version, keeping its number burnt; moves `latest` back when it held it. */
+  deleteVersion(change: AliasChange, index: number): Promise<void>;
+  listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>>;
+
+  /** Sizes of the blobs among `sha256s` whose bytes have been verified in the blob store. */
+  verifiedBlobs(sha256s: string[]): Promise<Map<string, number>>;
+  /** Takes the right to verify a blob, so that two uploads of one blob cannot race. */
+  claimBlob(sha256: string, size: number, at: string): Promise<BlobClaim>;
+  markBlobVerified(sha256: string, size: number, at: string): Promise<void>;
+  releaseBlobClaim(sha256: string): Promise<void>;
+
+  putMultipartUpload(upload: MultipartUpload): Promise<void>;
+  getMultipartUpload(sha256: string, uploadId: string): Promise<MultipartUpload | undefined>;
+  findMultipartUpload(sha256: string, size: number, partSize: number): Promise<MultipartUpload | undefined>;
+  deleteMultipartUpload(sha256: string, uploadId: string): Promise<void>;
+
+  getUser(id: string): Promise<UserRecord | undefined>;
+  putUser(user: UserRecord): Promise<void>;
+  getApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  putApiKey(key: ApiKeyRecord): Promise<void>;
+  touchApiKey(keyHash: string, at: string): Promise<void>;
+}
+
+export type StagedBlobCheck =
+  | { status: "verified" }
+  | { status: "missing" }
+  | { status: "mismatch"; size: number; sha256: string };
+
+export interface PresignedRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface ObjectHead {
+  size: number;
+  etag: string;
+  versionId?: string;
+}
+
+/** File bytes and manifests. S3 in production, an S3 emulator locally. */
+export interface BlobStore {
+  presignBlobPut(sha256: string): Promise<PresignedRequest>;
+  createMultipartUpload(sha256: string): Promise<{ uploadId: string; key: string }>;
+  presignPartPut(key: string, uploadId: string, partNumber: number): Promise<PresignedRequest>;
+  completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+  ): Promise<void>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /** Hashes the single-PUT upload of a blob and, when it matches, makes it the blob. */
+  promoteStagedBlob(sha256: string, size: number): Promise<StagedBlobCheck>;
+  /** Hashes a blob written by a completed multipart upload; deletes it when it does not match. */
+  verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck>;
+  presignBlobGet(sha256: string, filename: string): Promise<string>;
+  putManifest(digest: string, entries: ManifestEntry[]): Promise<void>;
+  getManifest(digest: string): Promise<ManifestEntry[]>;
+  headReference(bucket: string, key: string): Promise<ObjectHead | undefined>;
+  presignReferenceGet(bucket: string, key: string, versionId?: string): Promise<string>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Ids {
+  /** A sortable, unique id (time first), used for events, runs and keys. */
+  next(): string;
+}

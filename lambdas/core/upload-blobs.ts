@@ -1,0 +1,222 @@
+import pLimit from "p-limit";
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest } from "../schemas/artifacts.js";
+import type { BlobStore, Clock, MetadataStore } from "./ports.js";
+
+export interface UploadLimits {
+  /** Files of this size or more get a multipart plan. */
+  multipartThreshold: number;
+  partSize: number;
+}
+
+export interface UploadDeps {
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  clock: Clock;
+  limits: UploadLimits;
+}
+
+const S3_MAX_PARTS = 10_000;
+const MIB = 1024 * 1024;
+const PRESIGN_CONCURRENCY = 16;
+
+/** One size per SHA-256: two files with equal bytes cannot differ in size. */
+export function uniqueBlobs(files: { path: string; size: number; sha256: string }[]): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const file of files) {
+    const known = sizes.get(file.sha256);
+    if (known !== undefined && known !== file.size) {
+      throw new ValidationError(
+        `sha256 ${file.sha256} is declared with two sizes (${known} and ${file.size})`,
+      );
+    }
+    sizes.set(file.sha256, file.size);
+  }
+  return sizes;
+}
+
+/** The part size for a file: the configured one, raised in whole MiB so the file fits in S3's part limit. */
+export function partSizeFor(size: number, configured: number): number {
+  const minimum = Math.ceil(size / S3_MAX_PARTS / MIB) * MIB;
+  return Math.max(configured, minimum);
+}
+
+export function partCount(size: number, partSize: number): number {
+  return Math.max(1, Math.ceil(size / partSize));
+}
+
+export function checkVerifiedSize(sha256: string, declared: number, verified: number): void {
+  if (declared !== verified) {
+    throw new UnprocessableError(
+      `sha256 ${sha256} is stored with size ${verified}, not the declared ${declared}`,
+    );
+  }
+}
+
+export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): Promise<UploadPlan> {
+  const blobs = uniqueBlobs(request.files);
+  const verified = await deps.metadata.verifiedBlobs([...blobs.keys()]);
+  const present: string[] = [];
+  const missing: [string, number][] = [];
+  for (const [sha256, size] of blobs) {
+    const stored = verified.get(sha256);
+    if (stored === undefined) {
+      missing.push([sha256, size]);
+    } else {
+      checkVerifiedSize(sha256, size, stored);
+      present.push(sha256);
+    }
+  }
+  const limit = pLimit(PRESIGN_CONCURRENCY);
+  const uploads = await Promise.all(
+    missing.map(([sha256, size]) =>
+      limit(async () => {
+        if (size < deps.limits.multipartThreshold) {
+          const put = await deps.blobs.presignBlobPut(sha256);
+          return { sha256, size, method: "PUT" as const, url: put.url, headers: put.headers };
+        }
+        return { sha256, size, multipart: await planMultipart(deps, sha256, size) };
+      }),
+    ),
+  );
+  return { uploads, present };
+}
+
+async function planMultipart(deps: UploadDeps, sha256: string, size: number) {
+  const partSize = partSizeFor(size, deps.limits.partSize);
+  // An unfinished upload of the same blob is handed out again, so a client can resume it.
+  let upload = await deps.metadata.findMultipartUpload(sha256, size, partSize);
+  if (!upload) {
+    const created = await deps.blobs.createMultipartUpload(sha256);
+    upload = { sha256, size, partSize, ...created, createdAt: deps.clock.now().toISOString() };
+    await deps.metadata.putMultipartUpload(upload);
+  }
+  const { key, uploadId } = upload;
+  const parts = await Promise.all(
+    Array.from({ length: partCount(size, partSize) }, async (_, i) => {
+      const signed = await deps.blobs.presignPartPut(key, uploadId, i + 1);
+      return { partNumber: i + 1, url: signed.url, headers: signed.headers };
+    }),
+  );
+  return { uploadId, partSize, parts };
+}
+
+export interface CompletedUpload {
+  sha256: string;
+  size: number;
+  verified: true;
+  /** True when another upload had already stored these bytes and this one was discarded. */
+  alreadyPresent: boolean;
+}
+
+export async function completeUpload(
+  deps: UploadDeps,
+  request: CompleteUploadRequest,
+): Promise<CompletedUpload> {
+  const upload = await deps.metadata.getMultipartUpload(request.sha256, request.uploadId);
+  if (!upload) {
+    throw new NotFoundError(`no multipart upload ${request.uploadId} for sha256 ${request.sha256}`);
+  }
+  const parts = [...request.parts].sort((a, b) => a.partNumber - b.partNumber);
+  const expected = partCount(upload.size, upload.partSize);
+  if (parts.length !== expected || parts.some((part, i) => part.partNumber !== i + 1)) {
+    throw new ValidationError(`parts must be numbered 1 to ${expected}, each once`);
+  }
+  const { sha256, size } = upload;
+  const at = deps.clock.now().toISOString();
+  const claim = await deps.metadata.claimBlob(sha256, size, at);
+  if (claim === "busy") {
+    throw new ConflictError(`sha256 ${sha256} is being verified by another upload; retry shortly`);
+  }
+  if (claim === "verified") {
+    await deps.blobs.abortMultipartUpload(upload.key, upload.uploadId);
+    await deps.metadata.deleteMultipartUpload(sha256, upload.uploadId);
+    return { sha256, size, verified: true, alreadyPresent: true };
+  }
+  try {
+    await deps.blobs.completeMultipartUpload(upload.key, upload.uploadId, parts);
+    const check = await deps.blobs.verifyBlob(sha256, size);
+    if (check.status !== "verified") {
+      throw new UnprocessableError(
+        check.status === "missing"
+          ? `multipart upload ${upload.uploadId} left no object`
+          : `uploaded bytes have sha256 ${check.sha256} and size ${check.size}, not the declared ${sha256} and ${size}`,
+      );
+    }
+  } catch (error) {
+    await deps.metadata.releaseBlobClaim(sha256);
+    throw error;
+  }
+  await deps.metadata.markBlobVerified(sha256, size, at);
+  await deps.metadata.deleteMultipartUpload(sha256, upload.uploadId);
+  return { sha256, size, verified: true, alreadyPresent: false };
+}
+
+/**
+ * Makes sure every blob is verified before a manifest may name it: blobs sent by single PUT
+ * are hashed and promoted here. Returns nothing; throws naming the files that do not check out.
+ */
+export async function ensureBlobsVerified(
+  deps: Pick<UploadDeps, "metadata" | "blobs" | "clock">,
+  files: { path: string; size: number; sha256: string }[],
+): Promise<void> {
+  const blobs = uniqueBlobs(files);
+  const verified = await deps.metadata.verifiedBlobs([...blobs.keys()]);
+  const pending: [string, number][] = [];
+  for (const [sha256, size] of blobs) {
+    const stored = verified.get(sha256);
+    if (stored === undefined) pending.push([sha256, size]);
+    else checkVerifiedSize(sha256, size, stored);
+  }
+  const limit = pLimit(4);
+  const problems = await Promise.all(
+    pending.map(([sha256, size]) => limit(() => promote(deps, sha256, size))),
+  );
+  const pathOf = (sha256: string) => files.find((f) => f.sha256 === sha256)?.path ?? sha256;
+  const failures = problems.filter((p): p is Exclude<typeof p, undefined> => p !== undefined);
+  const busy = failures.filter((f) => f.reason === "busy");
+  if (busy.length > 0) {
+    throw new ConflictError(
+      `blobs are being verified by another upload; retry shortly: ${busy.map((f) => pathOf(f.sha256)).join(", ")}`,
+    );
+  }
+  if (failures.length > 0) {
+    const described = failures.map((f) =>
+      f.reason === "missing"
+        ? `${pathOf(f.sha256)} (sha256 ${f.sha256}) has not been uploaded`
+        : `${pathOf(f.sha256)}: uploaded bytes have sha256 ${f.actual?.sha256} and size ${f.actual?.size}, not the declared sha256 ${f.sha256}`,
+    );
+    throw new UnprocessableError(described.join("; "));
+  }
+}
+
+type PromoteFailure = {
+  sha256: string;
+  reason: "missing" | "mismatch" | "busy";
+  actual?: { sha256: string; size: number };
+};
+
+async function promote(
+  deps: Pick<UploadDeps, "metadata" | "blobs" | "clock">,
+  sha256: string,
+  size: number,
+): Promise<PromoteFailure | undefined> {
+  const at = deps.clock.now().toISOString();
+  const claim = await deps.metadata.claimBlob(sha256, size, at);
+  if (claim === "verified") return undefined;
+  if (claim === "busy") return { sha256, reason: "busy" };
+  let check;
+  try {
+    check = await deps.blobs.promoteStagedBlob(sha256, size);
+  } catch (error) {
+    await deps.metadata.releaseBlobClaim(sha256);
+    throw error;
+  }
+  if (check.status === "verified") {
+    await deps.metadata.markBlobVerified(sha256, size, at);
+    return undefined;
+  }
+  await deps.metadata.releaseBlobClaim(sha256);
+  if (check.status === "missing") return { sha256, reason: "missing" };
+  return { sha256, reason: "mismatch", actual: { sha256: check.sha256, size: check.size } };
+}

@@ -1,0 +1,83 @@
+import { z } from "zod";
+import {
+  commitVersion,
+  deleteVersion,
+  getArtifact,
+  getVersion,
+  listArtifactHistory,
+  listArtifacts,
+  listFiles,
+  listVersions,
+  removeArtifactAlias,
+  setArtifactAlias,
+} from "../core/artifact-versions.js";
+import { completeUpload, planUpload } from "../core/upload-blobs.js";
+import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
+import { parse } from "../http/validate.js";
+import {
+  commitRequest,
+  completeUploadRequest,
+  deleteQuery,
+  filesQuery,
+  setAliasRequest,
+  uploadPlanRequest,
+} from "../schemas/artifacts.js";
+import { alias, name, pageQuery } from "../schemas/common.js";
+
+const artifactParams = z.object({ project: name, name });
+const versionParams = artifactParams.extend({ v: z.string().min(1).max(140) });
+const aliasParams = artifactParams.extend({ alias });
+
+function artifactRef(request: ApiRequest) {
+  const params = parse(artifactParams, request.params, "path");
+  return { project: params.project, artifact: params.name };
+}
+
+export const handler = createApiHandler("artifacts", {
+  planUpload: async (request) => {
+    artifactRef(request);
+    return ok(await planUpload(request.services, parse(uploadPlanRequest, request.body, "upload plan")));
+  },
+  completeUpload: async (request) => {
+    artifactRef(request);
+    return ok(await completeUpload(request.services, parse(completeUploadRequest, request.body, "upload completion")));
+  },
+  commitVersion: async (request) => {
+    const ref = artifactRef(request);
+    const body = parse(commitRequest, request.body, "commit");
+    const result = await commitVersion(request.services, request.principal, ref, body);
+    return { status: result.status, body: result.body };
+  },
+  listArtifacts: async (request) => {
+    const { project } = parse(z.object({ project: name }), request.params, "path");
+    return ok(await listArtifacts(request.services, project, parse(pageQuery, request.query, "query")));
+  },
+  getArtifact: async (request) => ok(await getArtifact(request.services, artifactRef(request))),
+  listVersions: async (request) =>
+    ok(await listVersions(request.services, artifactRef(request), parse(pageQuery, request.query, "query"))),
+  getVersion: async (request) => {
+    const { v } = parse(versionParams, request.params, "path");
+    return ok(await getVersion(request.services, artifactRef(request), v));
+  },
+  listFiles: async (request) => {
+    const { v } = parse(versionParams, request.params, "path");
+    return ok(await listFiles(request.services, artifactRef(request), v, parse(filesQuery, request.query, "query")));
+  },
+  deleteVersion: async (request) => {
+    const { v } = parse(versionParams, request.params, "path");
+    parse(deleteQuery, request.query, "query");
+    return ok(await deleteVersion(request.services, request.principal, artifactRef(request), v));
+  },
+  setAlias: async (request) => {
+    const params = parse(aliasParams, request.params, "path");
+    const { version } = parse(setAliasRequest, request.body, "alias");
+    return ok(await setArtifactAlias(request.services, request.principal, artifactRef(request), params.alias, version));
+  },
+  removeAlias: async (request) => {
+    const params = parse(aliasParams, request.params, "path");
+    return ok(await removeArtifactAlias(request.services, request.principal, artifactRef(request), params.alias));
+  },
+  listHistory: async (request) =>
+    ok(await listArtifactHistory(request.services, artifactRef(request), parse(pageQuery, request.query, "query"))),
+});
+

@@ -1,0 +1,36 @@
+import { startLocalStack } from "./stack.js";
+
+/** `npm start`: the embedded registry, per the local-mode contract in DESIGN.md. */
+async function main(): Promise<void> {
+  const started = Date.now();
+  // The pinned SDK runs on Node 20; its notice about future releases is noise for a local server.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const port = Number(process.env.MREG_PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`MREG_PORT must be a port number, not ${process.env.MREG_PORT}`);
+  }
+  const stack = await startLocalStack({
+    dataDir: process.env.MREG_DATA_DIR ?? ".mreg",
+    port,
+    adminKey: process.env.MREG_ADMIN_KEY || undefined,
+    log: (line) => console.log(line),
+  });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  console.log(`mreg is serving ${stack.url} (data in ${stack.dataDir}, ready in ${Date.now() - started} ms)`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`mreg: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,168 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { MAX_BODY_BYTES } from "../http/api-handler.js";
+import { handlers } from "../handlers/index.js";
+import { matchRoute, routes } from "../routes.js";
+
+export interface LocalServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the route table over node:http: each request becomes the API Gateway (REST, v1)
+ * proxy event Lambda would get and goes to the same handler function.
+ */
+export async function startLocalServer(options: { port: number; host?: string }): Promise<LocalServer> {
+  const host = options.host ?? "127.0.0.1";
+  const server = createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      console.error("local server error", error);
+      if (!res.headersSent) sendJson(res, 500, { error: { code: "internal", message: "internal error" } });
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await listen(server, options.port, host);
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(`port ${port} on ${host} is already in use; set MREG_PORT to a free port`)
+          : error,
+      );
+    });
+    server.listen(port, host, () => resolve());
+  });
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const method = req.method ?? "GET";
+  const match = matchRoute(routes, method, url.pathname);
+  if (!match) {
+    req.resume();
+    return sendJson(res, 404, { error: { code: "not_found", message: `no route ${method} ${url.pathname}` } });
+  }
+  if ("allowed" in match) {
+    req.resume();
+    res.setHeader("allow", match.allowed.join(", "));
+    return sendJson(res, 405, { error: { code: "method_not_allowed", message: `${method} is not allowed here` } });
+  }
+  const body = await readBody(req);
+  if (body === undefined) {
+    return sendJson(res, 413, {
+      error: { code: "payload_too_large", message: `request body exceeds ${MAX_BODY_BYTES} bytes` },
+    });
+  }
+  const event = toProxyEvent(req, url, match.route.path, match.params, body);
+  const handler = handlers[match.route.function as keyof typeof handlers];
+  const result: APIGatewayProxyResult = await handler(event);
+  res.writeHead(result.statusCode, result.headers as Record<string, string>);
+  res.end(result.body);
+}
+
+/** The body as text, or undefined once it grows past the limit (the rest is drained). */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) tooLarge = true;
+    if (!tooLarge) chunks.push(chunk as Buffer);
+  }
+  return tooLarge ? undefined : Buffer.concat(chunks).toString("utf8");
+}
+
+function toProxyEvent(
+  req: IncomingMessage,
+  url: URL,
+  resource: string,
+  pathParameters: Record<string, string>,
+  body: string,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(",");
+    multiValueHeaders[name] = values;
+  }
+  const query: Record<string, string> = {};
+  const multiValueQuery: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = value;
+    (multiValueQuery[name] ??= []).push(value);
+  }
+  const hasQuery = Object.keys(query).length > 0;
+  const now = new Date();
+  return {
+    resource,
+    path: url.pathname,
+    httpMethod: req.method ?? "GET",
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiValueQuery : null,
+    pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
+    stageVariables: null,
+    body: body === "" ? null : body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      authorizer: null,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: req.method ?? "GET",
+      identity: localIdentity(req.socket.remoteAddress ?? "127.0.0.1", req.headers["user-agent"] ?? null),
+      path: url.pathname,
+      stage: "local",
+      requestId: randomUUID(),
+      requestTimeEpoch: now.getTime(),
+      resourceId: "local",
+      resourcePath: resource,
+    },
+  };
+}
+
+function localIdentity(sourceIp: string, userAgent: string | null): APIGatewayProxyEvent["requestContext"]["identity"] {
+  return {
+    accessKey: null,
+    accountId: null,
+    apiKey: null,
+    apiKeyId: null,
+    caller: null,
+    clientCert: null,
+    cognitoAuthenticationProvider: null,
+    cognitoAuthenticationType: null,
+    cognitoIdentityId: null,
+    cognitoIdentityPoolId: null,
+    principalOrgId: null,
+    sourceIp,
+    user: null,
+    userAgent,
+    userArn: null,
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}

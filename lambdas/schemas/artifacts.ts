@@ -1,0 +1,131 @@
+import { z } from "zod";
+import { alias, filePath, metadata, name, sha256, size } from "./common.js";
+
+export const MAX_FILES_PER_REQUEST = 10_000;
+export const MAX_ALIASES_PER_REQUEST = 10;
+
+function uniquePaths(files: { path: string }[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  for (const [i, file] of files.entries()) {
+    if (seen.has(file.path)) {
+      ctx.addIssue({ code: "custom", message: `duplicate path ${file.path}`, path: [i, "path"] });
+    }
+    seen.add(file.path);
+  }
+}
+
+export const blobFile = z.strictObject({ path: filePath, size, sha256 });
+
+export const uploadPlanRequest = z.strictObject({
+  files: z.array(blobFile).min(1).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths),
+});
+export type UploadPlanRequest = z.infer<typeof uploadPlanRequest>;
+
+export const s3Uri = z
+  .string()
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, "must be s3://bucket/key");
+
+export const referenceFile = z.strictObject({ path: filePath, ref: s3Uri });
+
+export const commitFile = z.union([blobFile, referenceFile]);
+
+export const commitRequest = z.strictObject({
+  type: name,
+  files: z.array(commitFile).min(1).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths),
+  metadata: metadata.optional(),
+  description: z.string().max(4096).optional(),
+  aliases: z.array(alias).max(MAX_ALIASES_PER_REQUEST).optional(),
+  runId: name.optional(),
+});
+export type CommitRequest = z.infer<typeof commitRequest>;
+
+export const completeUploadRequest = z.strictObject({
+  sha256,
+  uploadId: z.string().min(1).max(1024),
+  parts: z
+    .array(z.strictObject({ partNumber: z.int().min(1).max(10_000), etag: z.string().min(1).max(256) }))
+    .min(1)
+    .max(10_000),
+});
+export type CompleteUploadRequest = z.infer<typeof completeUploadRequest>;
+
+export const setAliasRequest = z.strictObject({ version: z.union([z.string().min(1).max(64), z.int().min(0)]) });
+
+export const filesQuery = z.object({
+  prefix: z.string().max(1024).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  cursor: z.string().max(2048).optional(),
+});
+
+export const deleteQuery = z.object({
+  force: z.enum(["true", "false"]).optional(),
+});
+
+export interface PresignedPut {
+  sha256: string;
+  size: number;
+  method: "PUT";
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface PresignedMultipart {
+  sha256: string;
+  size: number;
+  multipart: {
+    uploadId: string;
+    partSize: number;
+    parts: { partNumber: number; url: string; headers: Record<string, string> }[];
+  };
+}
+
+export interface UploadPlan {
+  uploads: (PresignedPut | PresignedMultipart)[];
+  present: string[];
+}
+
+export interface CommitResponse {
+  version: string;
+  index: number;
+  digest: string;
+  created: boolean;
+  aliases: string[];
+}
+
+export interface VersionResponse {
+  version: string;
+  index: number;
+  digest: string;
+  type: string;
+  aliases: string[];
+  metadata: Record<string, unknown>;
+  description: string | null;
+  createdAt: string;
+  createdBy: string;
+  size: number;
+  fileCount: number;
+  runId?: string;
+  project: string;
+  artifact: string;
+}
+
+export interface FileResponse {
+  path: string;
+  size: number;
+  sha256?: string;
+  ref?: string;
+  etag?: string;
+  versionId?: string;
+  url: string;
+}
+
+export interface ArtifactResponse {
+  project: string;
+  name: string;
+  type: string;
+  createdAt: string;
+  createdBy: string;
+  versionCount: number;
+  latest: string | null;
+  aliases: Record<string, string>;
+}

@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export const name = z
+  .string()
+  .regex(NAME_PATTERN, "must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+/** Aliases share the name rules but must not be readable as a version (`v3`, `3`). */
+export const alias = name.refine((value) => !/^v?\d+$/.test(value), {
+  message: "must not look like a version number",
+});
+
+export const sha256 = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hexadecimal characters")
+  .transform((value) => value.toLowerCase());
+
+/** S3 caps one object at 5 TiB; anything larger cannot be a real file. */
+export const MAX_FILE_SIZE = 5 * 1024 ** 4;
+
+export const size = z.int().min(0).max(MAX_FILE_SIZE);
+
+export const filePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((value) => !value.startsWith("/"), { message: "must be relative" })
+  .refine((value) => !value.includes("\\"), { message: "must use / as separator" })
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), {
+    message: "must not contain control characters",
+  })
+  .refine((value) => value.split("/").every((s) => s !== "" && s !== "." && s !== ".."), {
+    message: "must not contain empty, '.' or '..' segments",
+  });
+
+export const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((value) => JSON.stringify(value).length <= 64 * 1024, {
+    message: "must serialise to at most 64 KiB",
+  });
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().max(2048).optional(),
+});
+
+export const errorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof errorBody>;

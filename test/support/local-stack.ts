@@ -1,0 +1,59 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startLocalStack, type LocalStack } from "../../lambdas/local/stack.js";
+
+export interface TestStack {
+  stack: LocalStack;
+  url: string;
+  adminKey: string;
+  dataDir: string;
+  /** JSON request against the API; returns status and parsed body. */
+  api<T = any>(method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: T }>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const MIB = 1024 * 1024;
+
+/** A whole embedded registry in a fresh temp dir, on free loopback ports. */
+export async function startTestStack(
+  options: { env?: Record<string, string>; extraBuckets?: string[] } = {},
+): Promise<TestStack> {
+  const dataDir = await mkdtemp(join(tmpdir(), "mreg-test-"));
+  const start = () =>
+    startLocalStack({ dataDir, port: 0, env: options.env, extraBuckets: options.extraBuckets });
+  let stack = await start();
+  const adminKey = stack.adminKey!;
+  const handle: TestStack = {
+    get stack() {
+      return stack;
+    },
+    get url() {
+      return stack.url;
+    },
+    adminKey,
+    dataDir,
+    async api(method, path, body, key = adminKey) {
+      const response = await fetch(`${stack.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async restart() {
+      await stack.stop();
+      stack = await start();
+    },
+    async stop() {
+      await stack.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}

@@ -12,7 +12,7 @@ const environment = z.object({
   // S3 parts are at least 5 MiB (but the last); single PUTs promoted by CopyObject at most 5 GiB.
   MREG_MULTIPART_THRESHOLD: z.coerce.number().int().min(5 * MIB).max(5 * 1024 * MIB).default(64 * MIB),
   MREG_PART_SIZE: z.coerce.number().int().min(5 * MIB).max(5 * 1024 * MIB).default(16 * MIB),
-  MREG_SIGN_CHECKSUMS: bool.default(false),
+  MREG_SIGN_CHECKSUMS: bool.default(true),
   MREG_S3_FORCE_PATH_STYLE: bool.default(false),
   /** Set by the local stack: the S3 emulator wants bucket-root requests without a trailing slash. */
   MREG_S3_EMULATOR: bool.default(false),

@@ -204,7 +204,9 @@ async function promote(
   const at = deps.clock.now().toISOString();
   const claim = await deps.metadata.claimBlob(sha256, size, at);
   if (claim === "verified") return undefined;
-  if (claim === "busy") return { sha256, reason: "busy" };
+  if (claim === "busy") {
+    return (await waitForVerification(deps.metadata, sha256)) ? undefined : { sha256, reason: "busy" };
+  }
   let check;
   try {
     check = await deps.blobs.promoteStagedBlob(sha256, size);
@@ -219,4 +221,15 @@ async function promote(
   await deps.metadata.releaseBlobClaim(sha256);
   if (check.status === "missing") return { sha256, reason: "missing" };
   return { sha256, reason: "mismatch", actual: { sha256: check.sha256, size: check.size } };
+}
+
+/** Small blobs verify in milliseconds: a concurrent commit of the same bytes waits rather than fail. */
+const VERIFICATION_WAIT_MS = 5000;
+
+async function waitForVerification(metadata: MetadataStore, sha256: string): Promise<boolean> {
+  for (let waited = 0; waited < VERIFICATION_WAIT_MS; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if ((await metadata.verifiedBlobs([sha256])).has(sha256)) return true;
+  }
+  return false;
 }

@@ -191,7 +191,7 @@ describe("multipart uploads", () => {
       const response = await fetch(part.url, {
         method: "PUT",
         headers: part.headers,
-        body: bytes.subarray(start, start + multipart.partSize),
+        body: new Uint8Array(bytes.subarray(start, start + multipart.partSize)),
       });
       expect(response.status).toBe(200);
       parts.push({ partNumber: part.partNumber, etag: response.headers.get("etag")! });

@@ -18,7 +18,7 @@ export async function uploadPlanned(
   for (const upload of plan.uploads) {
     const bytes = bytesBySha.get(upload.sha256)!;
     if (upload.method === "PUT") {
-      const response = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bytes });
+      const response = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: new Uint8Array(bytes) });
       if (!response.ok) throw new Error(`PUT failed ${response.status}: ${await response.text()}`);
       sent += bytes.length;
     }

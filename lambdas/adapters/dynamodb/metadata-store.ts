@@ -1,18 +1,6 @@
-import { randomUUID } from "node:crypto";
-import { TransactionCanceledException, ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import {
-  BatchGetCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-  type QueryCommandInput,
-  type TransactWriteCommandInput,
-} from "@aws-sdk/lib-dynamodb";
-import { ConflictError, NotFoundError, ValidationError } from "../../core/errors.js";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { BatchGetCommand, DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { ConflictError, NotFoundError } from "../../core/errors.js";
 import {
   LATEST_ALIAS,
   versionLabel,
@@ -33,21 +21,14 @@ import type {
   MetadataStore,
   NewVersion,
 } from "../../core/ports.js";
+import { DynamoTable, decodeCursor, encodeCursor, sleep, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
-
-type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
-type Item = Record<string, unknown>;
 
 /** How long a blob verification may hold its claim before another upload may take it over. */
 const CLAIM_STALE_MS = 15 * 60 * 1000;
 const UPLOAD_TTL_SECONDS = 7 * 24 * 3600;
-const MAX_TRANSACTION_ATTEMPTS = 40;
 
-export class DynamoMetadataStore implements MetadataStore {
-  constructor(
-    private readonly client: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
 
   async getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined> {
     const item = await this.get(keys.artifact(project, artifact), true);
@@ -78,22 +59,7 @@ export class DynamoMetadataStore implements MetadataStore {
   }
 
   async listAliases(project: string, artifact: string): Promise<Record<string, number>> {
-    const PK = keys.artifactPartition(project, artifact);
-    const aliases: Record<string, number> = {};
-    let start: Item | undefined;
-    do {
-      const result = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": PK, ":prefix": keys.aliasPrefix },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of result.Items ?? []) aliases[item.alias as string] = item.index as number;
-      start = result.LastEvaluatedKey;
-    } while (start);
-    return aliases;
+    return this.listAliasesIn(this.sequence(project, artifact));
   }
 
   async findVersionByDigest(project: string, artifact: string, digest: string): Promise<number | undefined> {
@@ -128,7 +94,8 @@ export class DynamoMetadataStore implements MetadataStore {
       }
       const index = (artifact?.nextIndex as number | undefined) ?? 0;
       const aliases = [LATEST_ALIAS, ...version.aliases.filter((a) => a !== LATEST_ALIAS)];
-      const holders = await this.aliasHolders(project, name, aliases);
+      const sequence = this.sequence(project, name);
+      const holders = await this.aliasHolders(sequence, aliases);
       const record: VersionRecord = {
         project,
         artifact: name,
@@ -189,7 +156,7 @@ export class DynamoMetadataStore implements MetadataStore {
             ConditionExpression: "attribute_not_exists(PK)",
           },
         },
-        ...this.aliasMoveItems(project, name, index, holders, aliases, { newVersion: true }),
+        ...this.aliasMoveItems(sequence, index, holders, aliases, { newItem: true }),
         this.eventItem(keys.artifactHistory(project, name), {
           action: "version.created",
           actor: version.actor,
@@ -198,65 +165,19 @@ export class DynamoMetadataStore implements MetadataStore {
           digest: version.digest,
           aliases,
         }),
-        ...this.aliasEvents(project, name, version, index, holders, version.aliases),
+        ...this.aliasEvents(sequence, version, index, holders, version.aliases),
       ];
-      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      await this.transact(items);
       return { created: true, version: record };
     });
   }
 
   async moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    const { project, artifact } = change;
-    return this.withTransactionRetries(async () => {
-      if (!(await this.get(keys.version(project, artifact, index), true))) {
-        throw new NotFoundError(`${project}/${artifact} has no version ${versionLabel(index)}`);
-      }
-      const holders = await this.aliasHolders(project, artifact, aliases);
-      const moving = aliases.filter((alias) => holders.get(alias) !== index);
-      if (moving.length === 0) return [];
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            ...this.aliasMoveItems(project, artifact, index, holders, moving, { newVersion: false }),
-            ...this.aliasEvents(project, artifact, change, index, holders, moving),
-          ],
-        }),
-      );
-      return moving.map((alias) => ({ alias, from: holders.get(alias), to: index }));
-    });
+    return this.moveAliasesIn(this.sequence(change.project, change.artifact), change, index, aliases);
   }
 
   async removeAlias(change: AliasChange, alias: string): Promise<number | undefined> {
-    const { project, artifact } = change;
-    return this.withTransactionRetries(async () => {
-      const item = await this.get(keys.alias(project, artifact, alias), true);
-      if (!item) return undefined;
-      const from = item.index as number;
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Delete: {
-                TableName: this.tableName,
-                Key: keys.alias(project, artifact, alias),
-                ConditionExpression: "#index = :from",
-                ExpressionAttributeNames: { "#index": "index" },
-                ExpressionAttributeValues: { ":from": from },
-              },
-            },
-            this.dropAliasesItem(project, artifact, from, [alias]),
-            this.eventItem(keys.artifactHistory(project, artifact), {
-              action: "alias.removed",
-              actor: change.actor,
-              at: change.at,
-              alias,
-              from: versionLabel(from),
-            }),
-          ],
-        }),
-      );
-      return from;
-    });
+    return this.removeAliasIn(this.sequence(change.project, change.artifact), change, alias);
   }
 
   async deleteVersion(change: AliasChange, index: number): Promise<void> {
@@ -266,7 +187,7 @@ export class DynamoMetadataStore implements MetadataStore {
       if (!item) throw new NotFoundError(`${project}/${artifact} has no version ${versionLabel(index)}`);
       const version = toVersion(item);
       const heldLatest = version.aliases.includes(LATEST_ALIAS);
-      const previous = heldLatest ? await this.previousVersion(project, artifact, index) : undefined;
+      const previous = heldLatest ? await this.previousIndex(this.sequence(project, artifact), index) : undefined;
       const condition = {
         ConditionExpression: "#index = :index",
         ExpressionAttributeNames: { "#index": "index" },
@@ -341,7 +262,7 @@ export class DynamoMetadataStore implements MetadataStore {
           },
         });
       }
-      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      await this.transact(items);
     });
   }
 
@@ -523,211 +444,19 @@ export class DynamoMetadataStore implements MetadataStore {
     );
   }
 
-  private async get(key: { PK: string; SK: string }, consistent: boolean): Promise<Item | undefined> {
-    const result = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent }),
-    );
-    return result.Item;
-  }
-
-  private async aliasHolders(project: string, artifact: string, aliases: string[]): Promise<Map<string, number>> {
-    const holders = new Map<string, number>();
-    if (aliases.length === 0) return holders;
-    const result = await this.client.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [this.tableName]: {
-            Keys: aliases.map((alias) => keys.alias(project, artifact, alias)),
-            ConsistentRead: true,
-          },
-        },
-      }),
-    );
-    if (Object.keys(result.UnprocessedKeys ?? {}).length > 0) {
-      throw new TransientContention("alias read throttled");
-    }
-    for (const item of result.Responses?.[this.tableName] ?? []) {
-      holders.set(item.alias as string, item.index as number);
-    }
-    return holders;
-  }
-
-  /** Alias items conditioned on the holder we read, plus the alias sets on both versions. */
-  private aliasMoveItems(
-    project: string,
-    artifact: string,
-    index: number,
-    holders: Map<string, number>,
-    aliases: string[],
-    target: { newVersion: boolean },
-  ): TransactItem[] {
-    const items: TransactItem[] = aliases.map((alias) => {
-      const from = holders.get(alias);
-      return {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...keys.alias(project, artifact, alias), entity: "alias", alias, index },
-          ...(from === undefined
-            ? { ConditionExpression: "attribute_not_exists(PK)" }
-            : {
-                ConditionExpression: "#index = :from",
-                ExpressionAttributeNames: { "#index": "index" },
-                ExpressionAttributeValues: { ":from": from },
-              }),
-        },
-      };
-    });
-    const dropped = new Map<number, string[]>();
-    for (const alias of aliases) {
-      const from = holders.get(alias);
-      if (from !== undefined && from !== index) dropped.set(from, [...(dropped.get(from) ?? []), alias]);
-    }
-    for (const [from, moved] of dropped) items.push(this.dropAliasesItem(project, artifact, from, moved));
-    // A brand-new version is written with its aliases; an existing one gains them here.
-    if (!target.newVersion) {
-      items.push({
-        Update: {
-          TableName: this.tableName,
-          Key: keys.version(project, artifact, index),
-          UpdateExpression: "ADD aliases :aliases",
-          ConditionExpression: "attribute_exists(PK)",
-          ExpressionAttributeValues: { ":aliases": new Set(aliases) },
-        },
-      });
-    }
-    return items;
-  }
-
-  private dropAliasesItem(project: string, artifact: string, index: number, aliases: string[]): TransactItem {
+  private sequence(project: string, artifact: string): Sequence {
     return {
-      Update: {
-        TableName: this.tableName,
-        Key: keys.version(project, artifact, index),
-        UpdateExpression: "DELETE aliases :aliases",
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeValues: { ":aliases": new Set(aliases) },
-      },
+      label: `${project}/${artifact}`,
+      partition: keys.artifactPartition(project, artifact),
+      itemKey: (index) => keys.version(project, artifact, index),
+      aliasKey: (alias) => keys.alias(project, artifact, alias),
+      history: keys.artifactHistory(project, artifact),
+      context: {},
     };
   }
-
-  private aliasEvents(
-    project: string,
-    artifact: string,
-    change: { actor: string; at: string },
-    index: number,
-    holders: Map<string, number>,
-    aliases: string[],
-  ): TransactItem[] {
-    return aliases.map((alias) => {
-      const from = holders.get(alias);
-      return this.eventItem(keys.artifactHistory(project, artifact), {
-        action: from === undefined ? "alias.set" : "alias.moved",
-        actor: change.actor,
-        at: change.at,
-        alias,
-        ...(from === undefined ? {} : { from: versionLabel(from) }),
-        to: versionLabel(index),
-      });
-    });
-  }
-
-  private eventItem(partition: string, event: AuditEvent): TransactItem {
-    return {
-      Put: {
-        TableName: this.tableName,
-        Item: { ...keys.event(partition, event.at, randomUUID()), entity: "event", event },
-      },
-    };
-  }
-
-  private async previousVersion(project: string, artifact: string, index: number): Promise<number | undefined> {
-    const PK = keys.artifactPartition(project, artifact);
-    const result = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: "PK = :pk AND SK BETWEEN :low AND :high",
-        ExpressionAttributeValues: {
-          ":pk": PK,
-          ":low": keys.versionSortKey(0),
-          ":high": keys.versionSortKey(Math.max(0, index - 1)),
-        },
-        ScanIndexForward: false,
-        Limit: 1,
-        ConsistentRead: true,
-      }),
-    );
-    const item = result.Items?.[0];
-    const previous = item?.index as number | undefined;
-    return previous !== undefined && previous < index ? previous : undefined;
-  }
-
-  private async queryPage<T>(
-    input: Omit<QueryCommandInput, "TableName" | "Limit" | "ExclusiveStartKey">,
-    partition: string,
-    page: PageRequest,
-    map: (item: Item) => T,
-  ): Promise<Page<T>> {
-    const result = await this.client.send(
-      new QueryCommand({
-        ...input,
-        TableName: this.tableName,
-        Limit: page.limit,
-        ExclusiveStartKey: page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition),
-      }),
-    );
-    return {
-      items: (result.Items ?? []).map(map),
-      nextCursor: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : undefined,
-    };
-  }
-
-  /**
-   * Reads, decides and writes again while a transaction loses to a concurrent one: the
-   * conditions on the write are what guarantee the invariants, this loop only retries.
-   */
-  private async withTransactionRetries<T>(attempt: () => Promise<T>): Promise<T> {
-    for (let n = 1; ; n++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        const retryable = error instanceof TransactionCanceledException || error instanceof TransientContention;
-        if (!retryable) throw error;
-        if (n >= MAX_TRANSACTION_ATTEMPTS) {
-          throw new ConflictError("too many concurrent changes to this artifact; retry", { cause: error });
-        }
-        await sleep(Math.random() * Math.min(500, 10 * 2 ** Math.min(n, 6)));
-      }
-    }
-  }
 }
 
-class TransientContention extends Error {}
-
-export function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), "utf8").toString("base64url");
-}
-
-/** A cursor is only valid for the partition it came from; anything else is a client error, not a 500. */
-export function decodeCursor(cursor: string, partition: string): Record<string, unknown> {
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch (error) {
-    throw new ValidationError("cursor is not valid", { cause: error });
-  }
-  const valid =
-    typeof key === "object" &&
-    key !== null &&
-    Object.values(key).every((v) => typeof v === "string") &&
-    (key as Item).PK === partition &&
-    typeof (key as Item).SK === "string";
-  if (!valid) throw new ValidationError("cursor is not valid for this list");
-  return key as Record<string, unknown>;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { decodeCursor, encodeCursor };
 
 function versionItem(version: VersionRecord): Item {
   return {

@@ -3,14 +3,16 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { monotonicFactory } from "ulid";
 import { DynamoMetadataStore } from "./adapters/dynamodb/metadata-store.js";
+import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { S3BlobStore } from "./adapters/s3/blob-store.js";
 import { loadConfig, type Config } from "./config.js";
-import type { BlobStore, Clock, Ids, MetadataStore } from "./core/ports.js";
+import type { BlobStore, Clock, Ids, MetadataStore, RegistryStore } from "./core/ports.js";
 import type { UploadLimits } from "./core/upload-blobs.js";
 
 export interface Services {
   config: Config;
   metadata: MetadataStore;
+  registries: RegistryStore;
   blobs: BlobStore;
   clock: Clock;
   ids: Ids;
@@ -54,6 +56,7 @@ export function createServices(config: Config = loadConfig()): Services {
   return {
     config,
     metadata: new DynamoMetadataStore(dynamo, config.MREG_TABLE_NAME),
+    registries: new DynamoRegistryStore(dynamo, config.MREG_TABLE_NAME),
     blobs: new S3BlobStore(s3, {
       bucket: config.MREG_BUCKET,
       urlExpirySeconds: config.MREG_URL_EXPIRY_SECONDS,

@@ -5,12 +5,9 @@
  */
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
-export type Permission =
-  | "public"
-  | "project:read"
-  | "project:write"
-  | "project:admin"
-  | "org:admin";
+import type { Permission } from "./core/model.js";
+
+export type { Permission };
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -21,6 +18,8 @@ export interface RouteDefinition {
 }
 
 const P = "/v1/projects/{project}/artifacts/{name}";
+const R = "/v1/registries/{registry}";
+const C = `${R}/collections/{collection}`;
 
 export const routes = [
   { method: "GET", path: "/v1/health", function: "health", operation: "health", permission: "public" },
@@ -36,6 +35,27 @@ export const routes = [
   { method: "PUT", path: `${P}/aliases/{alias}`, function: "artifacts", operation: "setAlias", permission: "project:write" },
   { method: "DELETE", path: `${P}/aliases/{alias}`, function: "artifacts", operation: "removeAlias", permission: "project:write" },
   { method: "GET", path: `${P}/history`, function: "artifacts", operation: "listHistory", permission: "project:read" },
+
+  { method: "POST", path: "/v1/registries", function: "registries", operation: "createRegistry", permission: "org:admin" },
+  { method: "GET", path: "/v1/registries", function: "registries", operation: "listRegistries", permission: "org:read" },
+  { method: "GET", path: R, function: "registries", operation: "getRegistry", permission: "registry:read" },
+  { method: "PUT", path: `${R}/members/{user}`, function: "registries", operation: "putMember", permission: "registry:admin" },
+  { method: "DELETE", path: `${R}/members/{user}`, function: "registries", operation: "removeMember", permission: "registry:admin" },
+  { method: "POST", path: `${R}/collections`, function: "registries", operation: "createCollection", permission: "registry:write" },
+  { method: "GET", path: `${R}/collections`, function: "registries", operation: "listCollections", permission: "registry:read" },
+  { method: "GET", path: C, function: "registries", operation: "getCollection", permission: "registry:read" },
+  { method: "POST", path: `${C}/links`, function: "registries", operation: "link", permission: "registry:write" },
+  { method: "GET", path: `${C}/versions`, function: "registries", operation: "listCollectionVersions", permission: "registry:read" },
+  { method: "GET", path: `${C}/versions/{v}`, function: "registries", operation: "getCollectionVersion", permission: "registry:read" },
+  { method: "GET", path: `${C}/versions/{v}/files`, function: "registries", operation: "listCollectionFiles", permission: "registry:read" },
+  { method: "DELETE", path: `${C}/versions/{v}`, function: "registries", operation: "unlink", permission: "registry:write" },
+  { method: "PUT", path: `${C}/aliases/{alias}`, function: "registries", operation: "setCollectionAlias", permission: "registry:write" },
+  { method: "DELETE", path: `${C}/aliases/{alias}`, function: "registries", operation: "removeCollectionAlias", permission: "registry:write" },
+  { method: "PUT", path: `${C}/tags/{tag}`, function: "registries", operation: "tagCollection", permission: "registry:write" },
+  { method: "DELETE", path: `${C}/tags/{tag}`, function: "registries", operation: "untagCollection", permission: "registry:write" },
+  { method: "PUT", path: `${C}/versions/{v}/tags/{tag}`, function: "registries", operation: "tagCollectionVersion", permission: "registry:write" },
+  { method: "DELETE", path: `${C}/versions/{v}/tags/{tag}`, function: "registries", operation: "untagCollectionVersion", permission: "registry:write" },
+  { method: "GET", path: `${C}/history`, function: "registries", operation: "listCollectionHistory", permission: "registry:read" },
 ] as const satisfies readonly RouteDefinition[];
 
 export type Route = (typeof routes)[number];
@@ -44,7 +64,7 @@ export type OperationOf<F extends FunctionName> = Extract<Route, { function: F }
 
 export const functionNames = [...new Set(routes.map((r) => r.function))] as FunctionName[];
 
-/** Splits a template such as `/v1/projects/{project}` into literal and parameter segments. */
+/** Finds the route for a method and path, with its raw path parameters, or the methods the path allows. */
 export function matchRoute(
   table: readonly RouteDefinition[],
   method: string,
@@ -68,13 +88,8 @@ function matchTemplate(template: string, segments: string[]): Record<string, str
   for (const [i, part] of parts.entries()) {
     const segment = segments[i]!;
     if (part.startsWith("{") && part.endsWith("}")) {
-      let decoded: string;
-      try {
-        decoded = decodeURIComponent(segment);
-      } catch {
-        return undefined;
-      }
-      params[part.slice(1, -1)] = decoded;
+      // Raw, as API Gateway (REST) passes them: the handler decodes each parameter once.
+      params[part.slice(1, -1)] = segment;
     } else if (part !== segment) {
       return undefined;
     }

@@ -332,18 +332,6 @@ function rejectLatest(alias: string): void {
   }
 }
 
-export async function deleteVersion(
-  deps: ArtifactDeps,
-  principal: Principal,
-  ref: ArtifactRef,
-  selector: string,
-): Promise<{ deleted: string }> {
-  const version = await loadVersion(deps.metadata, ref, selector);
-  const at = deps.clock.now().toISOString();
-  await deps.metadata.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
-  return { deleted: versionLabel(version.index) };
-}
-
 export async function listArtifactHistory(
   deps: ArtifactDeps,
   ref: ArtifactRef,

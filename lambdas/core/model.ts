@@ -1,5 +1,17 @@
 export type OrgRole = "admin" | "member" | "viewer";
 
+/** What a route requires; every route in the route table declares one. */
+export type Permission =
+  | "public"
+  | "org:read"
+  | "org:admin"
+  | "project:read"
+  | "project:write"
+  | "project:admin"
+  | "registry:read"
+  | "registry:write"
+  | "registry:admin";
+
 export interface Principal {
   userId: string;
   orgRole: OrgRole;
@@ -101,4 +113,63 @@ export const LATEST_ALIAS = "latest";
 
 export function versionLabel(index: number): string {
   return `v${index}`;
+}
+
+export type RegistryRole = "viewer" | "member" | "admin";
+export type Visibility = "organization" | "restricted";
+
+export interface RegistryRecord {
+  name: string;
+  description?: string;
+  visibility: Visibility;
+  /** Artifact types the registry accepts; undefined accepts any. */
+  artifactTypes?: string[];
+  /** Aliases only registry admins may set or remove. */
+  protectedAliases: string[];
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface CollectionRecord {
+  registry: string;
+  name: string;
+  type: string;
+  description?: string;
+  tags: string[];
+  nextIndex: number;
+  linkCount: number;
+  latestIndex?: number;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface SourceVersion {
+  project: string;
+  artifact: string;
+  index: number;
+  digest: string;
+}
+
+/** A collection's pointer to an artifact version, with what a resolve needs copied from it. */
+export interface LinkRecord {
+  registry: string;
+  collection: string;
+  index: number;
+  source: SourceVersion;
+  type: string;
+  aliases: string[];
+  tags: string[];
+  metadata: Record<string, unknown>;
+  description?: string;
+  size: number;
+  fileCount: number;
+  linkedAt: string;
+  linkedBy: string;
+}
+
+/** Where a version is linked: found from the version's side to refuse or force its deletion. */
+export interface LinkLocation {
+  registry: string;
+  collection: string;
+  index: number;
 }

@@ -2,6 +2,12 @@ import type {
   ApiKeyRecord,
   ArtifactRecord,
   AuditEvent,
+  CollectionRecord,
+  LinkLocation,
+  LinkRecord,
+  RegistryRecord,
+  RegistryRole,
+  SourceVersion,
   ManifestEntry,
   MultipartUpload,
   Page,
@@ -81,6 +87,73 @@ export interface MetadataStore {
   getApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(key: ApiKeyRecord): Promise<void>;
   touchApiKey(keyHash: string, at: string): Promise<void>;
+}
+
+export interface NewLink {
+  registry: string;
+  collection: string;
+  source: SourceVersion;
+  /** Copied from the source version: versions are immutable, so the copy never goes stale. */
+  type: string;
+  metadata: Record<string, unknown>;
+  description?: string;
+  size: number;
+  fileCount: number;
+  /** Description and tags for the collection when this link creates it. */
+  newCollection: { description?: string; tags: string[] };
+  aliases: string[];
+  actor: string;
+  at: string;
+}
+
+export type LinkOutcome = { created: true; link: LinkRecord; collectionCreated: boolean } | { created: false; index: number };
+
+export interface CollectionChange {
+  registry: string;
+  collection: string;
+  actor: string;
+  at: string;
+}
+
+export interface CollectionQuery extends PageRequest {
+  /** Name prefix (served by the sort key) or, with `substring`, any part of the name. */
+  q?: string;
+  tag?: string;
+}
+
+/** Registries, their members, collections and links. The same DynamoDB table in production. */
+export interface RegistryStore {
+  createRegistry(registry: RegistryRecord): Promise<void>;
+  getRegistry(name: string): Promise<RegistryRecord | undefined>;
+  listRegistries(page: PageRequest): Promise<Page<RegistryRecord>>;
+  /** The registry and the caller's membership in one read. */
+  getRegistryWithMembership(
+    name: string,
+    userId: string,
+  ): Promise<{ registry?: RegistryRecord; role?: RegistryRole }>;
+  putMember(registry: string, userId: string, role: RegistryRole, change: { actor: string; at: string }): Promise<void>;
+  removeMember(registry: string, userId: string, change: { actor: string; at: string }): Promise<boolean>;
+  membershipsOf(userId: string): Promise<Map<string, RegistryRole>>;
+
+  createCollection(collection: CollectionRecord): Promise<void>;
+  getCollection(registry: string, name: string): Promise<CollectionRecord | undefined>;
+  listCollections(registry: string, query: CollectionQuery): Promise<Page<CollectionRecord>>;
+  listCollectionAliases(registry: string, collection: string): Promise<Record<string, number>>;
+
+  /** Numbers the link, dedupes by source, moves `latest` and the aliases: one transaction. */
+  linkVersion(link: NewLink): Promise<LinkOutcome>;
+  findLinkBySource(registry: string, collection: string, source: Omit<SourceVersion, "digest">): Promise<number | undefined>;
+  getLink(registry: string, collection: string, index: number): Promise<LinkRecord | undefined>;
+  getCollectionAliasTarget(registry: string, collection: string, alias: string): Promise<number | undefined>;
+  listLinks(registry: string, collection: string, page: PageRequest): Promise<Page<LinkRecord>>;
+  moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]>;
+  removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined>;
+  unlink(change: CollectionChange, index: number): Promise<void>;
+  linksOfVersion(project: string, artifact: string, index: number): Promise<LinkLocation[]>;
+
+  tagCollection(change: CollectionChange, tag: string, add: boolean): Promise<boolean>;
+  tagLink(change: CollectionChange, index: number, tag: string, add: boolean): Promise<boolean>;
+  listCollectionHistory(registry: string, collection: string, page: PageRequest): Promise<Page<AuditEvent>>;
 }
 
 export type StagedBlobCheck =

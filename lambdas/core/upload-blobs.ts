@@ -133,8 +133,10 @@ export async function completeUpload(
     await deps.metadata.deleteMultipartUpload(sha256, upload.uploadId);
     return { sha256, size, verified: true, alreadyPresent: true };
   }
+  let completed = false;
   try {
     await deps.blobs.completeMultipartUpload(upload.key, upload.uploadId, parts);
+    completed = true;
     const check = await deps.blobs.verifyBlob(sha256, size);
     if (check.status !== "verified") {
       throw new UnprocessableError(
@@ -145,6 +147,8 @@ export async function completeUpload(
     }
   } catch (error) {
     await deps.metadata.releaseBlobClaim(sha256);
+    // A completed upload is gone from the store: resuming it would hand out dead part URLs.
+    if (completed) await deps.metadata.deleteMultipartUpload(sha256, upload.uploadId);
     throw error;
   }
   await deps.metadata.markBlobVerified(sha256, size, at);

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import {
   commitVersion,
-  deleteVersion,
   getArtifact,
   getVersion,
   listArtifactHistory,
@@ -11,6 +10,7 @@ import {
   removeArtifactAlias,
   setArtifactAlias,
 } from "../core/artifact-versions.js";
+import { deleteArtifactVersion } from "../core/registries.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
 import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
@@ -65,8 +65,8 @@ export const handler = createApiHandler("artifacts", {
   },
   deleteVersion: async (request) => {
     const { v } = parse(versionParams, request.params, "path");
-    parse(deleteQuery, request.query, "query");
-    return ok(await deleteVersion(request.services, request.principal, artifactRef(request), v));
+    const { force } = parse(deleteQuery, request.query, "query");
+    return ok(await deleteArtifactVersion(request.services, request.principal, artifactRef(request), v, force === "true"));
   },
   setAlias: async (request) => {
     const params = parse(aliasParams, request.params, "path");

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { authenticate } from "../core/api-keys.js";
-import { authorize } from "../core/authorize.js";
+import { authorizeRoute, type RegistryAccess } from "../core/authorize.js";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.js";
 import type { Principal } from "../core/model.js";
 import { getServices, type Services } from "../composition.js";
@@ -16,6 +16,8 @@ export interface ApiRequest {
   query: Record<string, string>;
   body: unknown;
   services: Services;
+  /** The registry and the caller's role in it, on routes that require a registry permission. */
+  registry?: RegistryAccess;
 }
 
 export type ApiResult = { status: number; body: unknown } | { status: 204 };
@@ -47,11 +49,14 @@ export function createApiHandler<F extends FunctionName>(
         route.permission === "public"
           ? ANONYMOUS
           : await authenticate(services, header(event, "authorization"));
-      const params = event.pathParameters ?? {};
-      authorize(principal, route.permission);
+      const params = Object.fromEntries(
+        Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, decodePathParameter(v ?? "")]),
+      );
+      const { registry } = await authorizeRoute(services, principal, route.permission, params);
       const result = await operation({
         principal,
-        params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v ?? ""])),
+        registry,
+        params,
         query: Object.fromEntries(
           Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v ?? ""]),
         ),
@@ -64,6 +69,15 @@ export function createApiHandler<F extends FunctionName>(
       return toResponse({ status, body });
     }
   };
+}
+
+/** API Gateway may hand path parameters over still percent-encoded; the local server decodes them. */
+function decodePathParameter(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 function header(event: APIGatewayProxyEvent, name: string): string | undefined {

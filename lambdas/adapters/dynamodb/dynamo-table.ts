@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { monotonicFactory } from "ulid";
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
@@ -10,7 +10,7 @@ import {
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError, ValidationError } from "../../core/errors.js";
-import { versionLabel, type AuditEvent, type Page, type PageRequest } from "../../core/model.js";
+import { LATEST_ALIAS, versionLabel, type AuditEvent, type Page, type PageRequest } from "../../core/model.js";
 import type { AliasChange, AliasMove } from "../../core/ports.js";
 import { keys } from "./keys.js";
 
@@ -19,6 +19,9 @@ export type Item = Record<string, unknown>;
 export type Key = { PK: string; SK: string };
 
 const MAX_TRANSACTION_ATTEMPTS = 40;
+
+/** Strictly increasing within a process, so events written together keep their order. */
+const eventId = monotonicFactory();
 
 /**
  * A numbered sequence with aliases: an artifact's versions or a collection's links. Both
@@ -115,11 +118,16 @@ export class DynamoTable {
     }
   }
 
+  /**
+   * An audit event, stamped when the write is attempted: under contention a change commits
+   * later than its caller started it, and history must list changes in commit order.
+   */
   protected eventItem(partition: string, event: AuditEvent): TransactItem {
+    const at = new Date().toISOString();
     return {
       Put: {
         TableName: this.tableName,
-        Item: { ...keys.event(partition, event.at, randomUUID()), entity: "event", event },
+        Item: { ...keys.event(partition, at, eventId()), entity: "event", event: { ...event, at } },
       },
     };
   }
@@ -285,6 +293,38 @@ export class DynamoTable {
     });
   }
 
+  /**
+   * Alias writes for removing item `index`: its aliases go with it, except `latest`, which
+   * moves back to `previous` (the highest surviving index) when there is one.
+   */
+  protected retireAliasItems(
+    sequence: Sequence,
+    index: number,
+    aliases: string[],
+    previous: number | undefined,
+  ): TransactItem[] {
+    const condition = {
+      ConditionExpression: "#index = :index",
+      ExpressionAttributeNames: { "#index": "index" },
+      ExpressionAttributeValues: { ":index": index },
+    };
+    const items: TransactItem[] = aliases.map((alias) =>
+      alias === LATEST_ALIAS && previous !== undefined
+        ? {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...sequence.aliasKey(alias), entity: "alias", alias, index: previous },
+              ...condition,
+            },
+          }
+        : { Delete: { TableName: this.tableName, Key: sequence.aliasKey(alias), ...condition } },
+    );
+    if (aliases.includes(LATEST_ALIAS) && previous !== undefined) {
+      items.push(this.addAliasesItem(sequence, previous, [LATEST_ALIAS]));
+    }
+    return items;
+  }
+
   /** The highest live index below `index` in a sequence whose item keys sort by index. */
   protected async previousIndex(sequence: Sequence, index: number): Promise<number | undefined> {
     if (index === 0) return undefined;
@@ -311,7 +351,7 @@ export function encodeCursor(key: Record<string, unknown>): string {
 }
 
 /** A cursor is only valid for the partition it came from; anything else is a client error, not a 500. */
-export function decodeCursor(cursor: string, partition: string): Record<string, unknown> {
+export function decodeCursor(cursor: string, partition: string, partitionAttribute = "PK"): Record<string, unknown> {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
@@ -322,7 +362,7 @@ export function decodeCursor(cursor: string, partition: string): Record<string, 
     typeof key === "object" &&
     key !== null &&
     Object.values(key).every((v) => typeof v === "string") &&
-    (key as Item).PK === partition &&
+    (key as Item)[partitionAttribute] === partition &&
     typeof (key as Item).SK === "string";
   if (!valid) throw new ValidationError("cursor is not valid for this list");
   return key as Record<string, unknown>;

@@ -29,6 +29,44 @@ export const keys = {
   blob: (sha256: string) => ({ PK: `BLOB#${sha256}`, SK: "BLOB" }),
   upload: (sha256: string, uploadId: string) => ({ PK: `BLOB#${sha256}`, SK: `UPLOAD#${uploadId}` }),
   uploadPrefix: "UPLOAD#",
+  registry: (name: string) => ({ PK: `REG#${name}`, SK: "REGISTRY" }),
+  registriesIndex: "REGISTRIES",
+  registryHistory: (name: string) => `HIST#REG#${name}`,
+  member: (registry: string, userId: string) => ({ PK: `REG#${registry}`, SK: `MEMBER#${userId}` }),
+  membershipsIndex: (userId: string) => `USER#${userId}#REGISTRIES`,
+  collection: (registry: string, name: string) => ({ PK: `REG#${registry}`, SK: `COL#${name}` }),
+  collectionPrefix: "COL#",
+  registryPartition: (registry: string) => `REG#${registry}`,
+  collectionTag: (registry: string, tag: string, collection: string) => ({
+    PK: `REGTAG#${registry}#${tag}`,
+    SK: `COL#${collection}`,
+  }),
+  collectionTagPartition: (registry: string, tag: string) => `REGTAG#${registry}#${tag}`,
+  collectionPartition: (registry: string, collection: string) => `COL#${registry}#${collection}`,
+  link: (registry: string, collection: string, index: number) => ({
+    PK: `COL#${registry}#${collection}`,
+    SK: `LNK#${pad(index)}`,
+  }),
+  linkPrefix: "LNK#",
+  linkSource: (registry: string, collection: string, project: string, artifact: string, index: number) => ({
+    PK: `COL#${registry}#${collection}`,
+    SK: `SRC#${project}#${artifact}#${pad(index)}`,
+  }),
+  unlinked: (registry: string, collection: string, index: number) => ({
+    PK: `COL#${registry}#${collection}`,
+    SK: `UNL#${pad(index)}`,
+  }),
+  collectionAlias: (registry: string, collection: string, alias: string) => ({
+    PK: `COL#${registry}#${collection}`,
+    SK: `ALIAS#${alias}`,
+  }),
+  collectionHistory: (registry: string, collection: string) => `HIST#COL#${registry}#${collection}`,
+  /** Lives in the artifact's partition, so the version's links are one query away. */
+  linkedFrom: (project: string, artifact: string, index: number, registry: string, collection: string) => ({
+    PK: `ART#${project}#${artifact}`,
+    SK: `LINKED#${pad(index)}#${registry}#${collection}`,
+  }),
+  linkedPrefix: (index: number) => `LINKED#${pad(index)}#`,
   user: (id: string) => ({ PK: `USER#${id}`, SK: "USER" }),
   apiKey: (keyHash: string) => ({ PK: `APIKEY#${keyHash}`, SK: "APIKEY" }),
 };

@@ -186,30 +186,20 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
       const item = await this.get(keys.version(project, artifact, index), true);
       if (!item) throw new NotFoundError(`${project}/${artifact} has no version ${versionLabel(index)}`);
       const version = toVersion(item);
+      if (((item.linkCount as number | undefined) ?? 0) > 0) {
+        throw new ConflictError(`${project}/${artifact}:${versionLabel(index)} is linked by a collection`);
+      }
+      const sequence = this.sequence(project, artifact);
       const heldLatest = version.aliases.includes(LATEST_ALIAS);
-      const previous = heldLatest ? await this.previousIndex(this.sequence(project, artifact), index) : undefined;
-      const condition = {
-        ConditionExpression: "#index = :index",
-        ExpressionAttributeNames: { "#index": "index" },
-        ExpressionAttributeValues: { ":index": index },
-      };
-      const aliasItems: TransactItem[] = version.aliases.map((alias) =>
-        alias === LATEST_ALIAS && previous !== undefined
-          ? {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...keys.alias(project, artifact, alias), entity: "alias", alias, index: previous },
-                ...condition,
-              },
-            }
-          : { Delete: { TableName: this.tableName, Key: keys.alias(project, artifact, alias), ...condition } },
-      );
+      const previous = heldLatest ? await this.previousIndex(sequence, index) : undefined;
       const items: TransactItem[] = [
         {
           Delete: {
             TableName: this.tableName,
             Key: keys.version(project, artifact, index),
-            ConditionExpression: "attribute_exists(PK)",
+            // A link made meanwhile raises linkCount: the delete must lose that race.
+            ConditionExpression: "attribute_exists(PK) AND (attribute_not_exists(linkCount) OR linkCount = :zero)",
+            ExpressionAttributeValues: { ":zero": 0 },
           },
         },
         {
@@ -226,7 +216,7 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
           },
         },
         { Delete: { TableName: this.tableName, Key: keys.digest(project, artifact, version.digest) } },
-        ...aliasItems,
+        ...this.retireAliasItems(sequence, index, version.aliases, previous),
         {
           Update: {
             TableName: this.tableName,
@@ -251,17 +241,6 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
           aliases: version.aliases,
         }),
       ];
-      if (previous !== undefined) {
-        items.push({
-          Update: {
-            TableName: this.tableName,
-            Key: keys.version(project, artifact, previous),
-            UpdateExpression: "ADD aliases :aliases",
-            ConditionExpression: "attribute_exists(PK)",
-            ExpressionAttributeValues: { ":aliases": new Set([LATEST_ALIAS]) },
-          },
-        });
-      }
       await this.transact(items);
     });
   }

@@ -1,0 +1,416 @@
+import { loadVersion, listVersionFiles, type FilesQuery } from "./artifact-versions.js";
+import { atLeast, effectiveRegistryRole, type RegistryAccess } from "./authorize.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import {
+  LATEST_ALIAS,
+  versionLabel,
+  type AuditEvent,
+  type CollectionRecord,
+  type LinkRecord,
+  type Page,
+  type PageRequest,
+  type Principal,
+  type RegistryRecord,
+  type RegistryRole,
+} from "./model.js";
+import type { BlobStore, Clock, CollectionQuery, MetadataStore, RegistryStore } from "./ports.js";
+import type {
+  CollectionResponse,
+  CollectionVersionResponse,
+  CreateCollectionRequest,
+  CreateRegistryRequest,
+  LinkRequest,
+  LinkResponse,
+  RegistryResponse,
+} from "../schemas/registries.js";
+import type { FileResponse } from "../schemas/artifacts.js";
+
+export interface RegistryDeps {
+  metadata: MetadataStore;
+  registries: RegistryStore;
+  blobs: BlobStore;
+  clock: Clock;
+}
+
+export interface CollectionRef {
+  registry: string;
+  collection: string;
+}
+
+function toRegistryResponse(registry: RegistryRecord, role: RegistryRole): RegistryResponse {
+  return {
+    name: registry.name,
+    description: registry.description ?? null,
+    visibility: registry.visibility,
+    artifactTypes: registry.artifactTypes ?? null,
+    protectedAliases: registry.protectedAliases,
+    createdAt: registry.createdAt,
+    createdBy: registry.createdBy,
+    role,
+  };
+}
+
+export async function createRegistry(
+  deps: RegistryDeps,
+  principal: Principal,
+  request: CreateRegistryRequest,
+): Promise<RegistryResponse> {
+  const registry: RegistryRecord = {
+    name: request.name,
+    description: request.description,
+    visibility: request.visibility,
+    artifactTypes: request.artifactTypes && [...new Set(request.artifactTypes)],
+    protectedAliases: [...new Set(request.protectedAliases)],
+    createdAt: deps.clock.now().toISOString(),
+    createdBy: principal.userId,
+  };
+  await deps.registries.createRegistry(registry);
+  return toRegistryResponse(registry, "admin");
+}
+
+/** Lists only what the caller may see: restricted registries of which it is no member never show. */
+export async function listRegistries(
+  deps: RegistryDeps,
+  principal: Principal,
+  page: PageRequest,
+): Promise<Page<RegistryResponse>> {
+  const [result, memberships] = await Promise.all([
+    deps.registries.listRegistries(page),
+    principal.orgRole === "admin" ? Promise.resolve(new Map<string, RegistryRole>()) : deps.registries.membershipsOf(principal.userId),
+  ]);
+  const items: RegistryResponse[] = [];
+  for (const registry of result.items) {
+    const role = effectiveRegistryRole(principal, registry, memberships.get(registry.name));
+    if (role !== undefined) items.push(toRegistryResponse(registry, role));
+  }
+  return { items, nextCursor: result.nextCursor };
+}
+
+export function getRegistry(access: RegistryAccess): RegistryResponse {
+  return toRegistryResponse(access.registry, access.role);
+}
+
+function checkTypeAccepted(registry: RegistryRecord, type: string): void {
+  if (registry.artifactTypes && !registry.artifactTypes.includes(type)) {
+    throw new UnprocessableError(
+      `registry ${registry.name} accepts ${registry.artifactTypes.join(", ")}; not ${type}`,
+    );
+  }
+}
+
+export async function createCollection(
+  deps: RegistryDeps,
+  principal: Principal,
+  access: RegistryAccess,
+  request: CreateCollectionRequest,
+): Promise<CollectionResponse> {
+  checkTypeAccepted(access.registry, request.type);
+  const collection: CollectionRecord = {
+    registry: access.registry.name,
+    name: request.name,
+    type: request.type,
+    description: request.description,
+    tags: [...new Set(request.tags)].sort(),
+    nextIndex: 0,
+    linkCount: 0,
+    createdAt: deps.clock.now().toISOString(),
+    createdBy: principal.userId,
+  };
+  await deps.registries.createCollection(collection);
+  return toCollectionResponse(collection, {});
+}
+
+function toCollectionResponse(collection: CollectionRecord, aliases: Record<string, number>): CollectionResponse {
+  return {
+    registry: collection.registry,
+    name: collection.name,
+    type: collection.type,
+    description: collection.description ?? null,
+    tags: collection.tags,
+    aliases: Object.fromEntries(Object.entries(aliases).map(([alias, index]) => [alias, versionLabel(index)])),
+    latest: collection.latestIndex === undefined ? null : versionLabel(collection.latestIndex),
+    linkCount: collection.linkCount,
+    createdAt: collection.createdAt,
+    createdBy: collection.createdBy,
+  };
+}
+
+export async function listCollections(
+  deps: RegistryDeps,
+  access: RegistryAccess,
+  query: CollectionQuery,
+): Promise<Page<CollectionResponse>> {
+  const page = await deps.registries.listCollections(access.registry.name, query);
+  return { items: page.items.map((c) => toCollectionResponse(c, {})), nextCursor: page.nextCursor };
+}
+
+async function requireCollection(deps: RegistryDeps, ref: CollectionRef): Promise<CollectionRecord> {
+  const collection = await deps.registries.getCollection(ref.registry, ref.collection);
+  if (!collection) throw new NotFoundError(`collection ${ref.registry}/${ref.collection} does not exist`);
+  return collection;
+}
+
+export async function getCollection(deps: RegistryDeps, ref: CollectionRef): Promise<CollectionResponse> {
+  const [collection, aliases] = await Promise.all([
+    requireCollection(deps, ref),
+    deps.registries.listCollectionAliases(ref.registry, ref.collection),
+  ]);
+  return toCollectionResponse(collection, aliases);
+}
+
+function assertMayChangeAliases(access: RegistryAccess, aliases: string[]): void {
+  const protectedOnes = aliases.filter((a) => access.registry.protectedAliases.includes(a));
+  if (protectedOnes.length > 0 && !atLeast(access.role, "admin")) {
+    throw new ForbiddenError(
+      `alias ${protectedOnes.join(", ")} is protected in registry ${access.registry.name}: only its admins may set or remove it`,
+    );
+  }
+}
+
+function rejectLatest(aliases: string[]): void {
+  if (aliases.includes(LATEST_ALIAS)) {
+    throw new ValidationError("the latest alias is maintained by the registry and cannot be set or removed");
+  }
+}
+
+/**
+ * Links an artifact version into a collection (created on first link, typed after the
+ * artifact). Linking the same version again returns the first link; aliases still apply.
+ */
+export async function linkVersion(
+  deps: RegistryDeps,
+  principal: Principal,
+  access: RegistryAccess,
+  collection: string,
+  request: LinkRequest,
+): Promise<{ status: 200 | 201; body: LinkResponse }> {
+  const aliases = [...new Set(request.aliases ?? [])];
+  rejectLatest(aliases);
+  assertMayChangeAliases(access, aliases);
+  const version = await loadVersion(deps.metadata, request, request.version);
+  checkTypeAccepted(access.registry, version.type);
+  const registry = access.registry.name;
+  const existing = await deps.registries.getCollection(registry, collection);
+  if (existing && existing.type !== version.type) {
+    throw new UnprocessableError(
+      `collection ${registry}/${collection} holds ${existing.type} versions; ${request.project}/${request.artifact} is ${version.type}`,
+    );
+  }
+  const at = deps.clock.now().toISOString();
+  const change = { registry, collection, actor: principal.userId, at };
+  const outcome = await deps.registries.linkVersion({
+    registry,
+    collection,
+    source: { project: version.project, artifact: version.artifact, index: version.index, digest: version.digest },
+    type: version.type,
+    metadata: version.metadata,
+    description: version.description,
+    size: version.size,
+    fileCount: version.fileCount,
+    newCollection: { description: request.description, tags: [] },
+    aliases,
+    actor: principal.userId,
+    at,
+  });
+  if (outcome.created) {
+    return {
+      status: 201,
+      body: {
+        version: versionLabel(outcome.link.index),
+        index: outcome.link.index,
+        created: true,
+        aliases: [...outcome.link.aliases].sort(),
+      },
+    };
+  }
+  if (aliases.length > 0) await deps.registries.moveCollectionAliases(change, outcome.index, aliases);
+  const link = await deps.registries.getLink(registry, collection, outcome.index);
+  return {
+    status: 200,
+    body: {
+      version: versionLabel(outcome.index),
+      index: outcome.index,
+      created: false,
+      aliases: [...(link?.aliases ?? [])].sort(),
+    },
+  };
+}
+
+/** `v3`, `3`, an alias or `latest` → the link: one read for a number, two for an alias. */
+export async function loadLink(deps: RegistryDeps, ref: CollectionRef, selector: string | number): Promise<LinkRecord> {
+  const text = String(selector);
+  const numbered = /^v?(\d{1,9})$/.exec(text);
+  const index = numbered
+    ? Number(numbered[1])
+    : await deps.registries.getCollectionAliasTarget(ref.registry, ref.collection, text);
+  if (index === undefined) throw new NotFoundError(`${ref.registry}/${ref.collection} has no alias ${text}`);
+  const link = await deps.registries.getLink(ref.registry, ref.collection, index);
+  if (!link) throw new NotFoundError(`${ref.registry}/${ref.collection} has no version ${versionLabel(index)}`);
+  return link;
+}
+
+export function toCollectionVersionResponse(link: LinkRecord): CollectionVersionResponse {
+  return {
+    registry: link.registry,
+    collection: link.collection,
+    version: versionLabel(link.index),
+    index: link.index,
+    digest: link.source.digest,
+    type: link.type,
+    aliases: [...link.aliases].sort(),
+    tags: [...link.tags].sort(),
+    metadata: link.metadata,
+    description: link.description ?? null,
+    createdAt: link.linkedAt,
+    createdBy: link.linkedBy,
+    size: link.size,
+    fileCount: link.fileCount,
+    source: {
+      project: link.source.project,
+      artifact: link.source.artifact,
+      version: versionLabel(link.source.index),
+      digest: link.source.digest,
+    },
+  };
+}
+
+export async function getCollectionVersion(
+  deps: RegistryDeps,
+  ref: CollectionRef,
+  selector: string,
+): Promise<CollectionVersionResponse> {
+  return toCollectionVersionResponse(await loadLink(deps, ref, selector));
+}
+
+export async function listCollectionVersions(
+  deps: RegistryDeps,
+  ref: CollectionRef,
+  page: PageRequest,
+): Promise<Page<CollectionVersionResponse>> {
+  const result = await deps.registries.listLinks(ref.registry, ref.collection, page);
+  if (result.items.length === 0 && !page.cursor) await requireCollection(deps, ref);
+  return { items: result.items.map(toCollectionVersionResponse), nextCursor: result.nextCursor };
+}
+
+export async function listCollectionFiles(
+  deps: RegistryDeps,
+  ref: CollectionRef,
+  selector: string,
+  query: FilesQuery,
+): Promise<Page<FileResponse>> {
+  const link = await loadLink(deps, ref, selector);
+  return listVersionFiles(deps.blobs, link.source, query);
+}
+
+export async function setCollectionAlias(
+  deps: RegistryDeps,
+  principal: Principal,
+  access: RegistryAccess,
+  ref: CollectionRef,
+  alias: string,
+  selector: string | number,
+): Promise<{ alias: string; version: string; previous: string | null }> {
+  rejectLatest([alias]);
+  assertMayChangeAliases(access, [alias]);
+  const link = await loadLink(deps, ref, selector);
+  const at = deps.clock.now().toISOString();
+  const [move] = await deps.registries.moveCollectionAliases({ ...ref, actor: principal.userId, at }, link.index, [alias]);
+  const previous = move ? move.from : link.index;
+  return {
+    alias,
+    version: versionLabel(link.index),
+    previous: previous === undefined ? null : versionLabel(previous),
+  };
+}
+
+export async function removeCollectionAlias(
+  deps: RegistryDeps,
+  principal: Principal,
+  access: RegistryAccess,
+  ref: CollectionRef,
+  alias: string,
+): Promise<{ alias: string; previous: string }> {
+  rejectLatest([alias]);
+  assertMayChangeAliases(access, [alias]);
+  const at = deps.clock.now().toISOString();
+  const from = await deps.registries.removeCollectionAlias({ ...ref, actor: principal.userId, at }, alias);
+  if (from === undefined) throw new NotFoundError(`${ref.registry}/${ref.collection} has no alias ${alias}`);
+  return { alias, previous: versionLabel(from) };
+}
+
+export async function tagCollection(
+  deps: RegistryDeps,
+  principal: Principal,
+  ref: CollectionRef,
+  tag: string,
+  add: boolean,
+): Promise<{ tag: string; changed: boolean }> {
+  const at = deps.clock.now().toISOString();
+  const changed = await deps.registries.tagCollection({ ...ref, actor: principal.userId, at }, tag, add);
+  return { tag, changed };
+}
+
+export async function tagCollectionVersion(
+  deps: RegistryDeps,
+  principal: Principal,
+  ref: CollectionRef,
+  selector: string,
+  tag: string,
+  add: boolean,
+): Promise<{ tag: string; version: string; changed: boolean }> {
+  const link = await loadLink(deps, ref, selector);
+  const at = deps.clock.now().toISOString();
+  const changed = await deps.registries.tagLink({ ...ref, actor: principal.userId, at }, link.index, tag, add);
+  return { tag, version: versionLabel(link.index), changed };
+}
+
+export async function unlinkVersion(
+  deps: RegistryDeps,
+  principal: Principal,
+  ref: CollectionRef,
+  selector: string,
+): Promise<{ unlinked: string }> {
+  const link = await loadLink(deps, ref, selector);
+  const at = deps.clock.now().toISOString();
+  await deps.registries.unlink({ ...ref, actor: principal.userId, at }, link.index);
+  return { unlinked: versionLabel(link.index) };
+}
+
+export async function listCollectionHistory(
+  deps: RegistryDeps,
+  ref: CollectionRef,
+  page: PageRequest,
+): Promise<Page<AuditEvent>> {
+  await requireCollection(deps, ref);
+  return deps.registries.listCollectionHistory(ref.registry, ref.collection, page);
+}
+
+/**
+ * Deletes an artifact version. While collections link it the answer is a 409 naming them;
+ * with `force`, every link is removed first (each with its audit event).
+ */
+export async function deleteArtifactVersion(
+  deps: RegistryDeps,
+  principal: Principal,
+  ref: { project: string; artifact: string },
+  selector: string,
+  force: boolean,
+): Promise<{ deleted: string; unlinked: string[] }> {
+  const version = await loadVersion(deps.metadata, ref, selector);
+  const at = deps.clock.now().toISOString();
+  const links = await deps.registries.linksOfVersion(ref.project, ref.artifact, version.index);
+  const names = links.map((l) => `@${l.registry}/${l.collection}:${versionLabel(l.index)}`);
+  if (links.length > 0 && !force) {
+    throw new ConflictError(
+      `${ref.project}/${ref.artifact}:${versionLabel(version.index)} is linked by ${names.join(", ")}; unlink it first or delete with ?force=true`,
+    );
+  }
+  for (const link of links) {
+    await deps.registries.unlink(
+      { registry: link.registry, collection: link.collection, actor: principal.userId, at },
+      link.index,
+    );
+  }
+  await deps.metadata.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
+  return { deleted: versionLabel(version.index), unlinked: names };
+}

@@ -1,0 +1,153 @@
+import { z } from "zod";
+import type { RegistryAccess } from "../core/authorize.js";
+import { ForbiddenError } from "../core/errors.js";
+import {
+  createCollection,
+  createRegistry,
+  getCollection,
+  getCollectionVersion,
+  getRegistry,
+  linkVersion,
+  listCollectionFiles,
+  listCollectionHistory,
+  listCollections,
+  listCollectionVersions,
+  listRegistries,
+  removeCollectionAlias,
+  setCollectionAlias,
+  tagCollection,
+  tagCollectionVersion,
+  unlinkVersion,
+} from "../core/registries.js";
+import { grantMember, revokeMember } from "../core/members.js";
+import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
+import { parse } from "../http/validate.js";
+import { filesQuery, setAliasRequest } from "../schemas/artifacts.js";
+import { alias, name, pageQuery } from "../schemas/common.js";
+import {
+  collectionsQuery,
+  createCollectionRequest,
+  createRegistryRequest,
+  linkRequest,
+  memberRequest,
+} from "../schemas/registries.js";
+
+const collectionParams = z.object({ registry: name, collection: name });
+const versionParams = collectionParams.extend({ v: z.string().min(1).max(140) });
+
+/** The registry access the route table's permission check resolved; its absence is a wiring bug. */
+function access(request: ApiRequest): RegistryAccess {
+  if (!request.registry) throw new ForbiddenError("no registry access was established for this route");
+  return request.registry;
+}
+
+function collectionRef(request: ApiRequest) {
+  const params = parse(collectionParams, request.params, "path");
+  return { registry: access(request).registry.name, collection: params.collection };
+}
+
+function versionSelector(request: ApiRequest): string {
+  return parse(versionParams, request.params, "path").v;
+}
+
+function tagParam(request: ApiRequest): string {
+  return parse(z.object({ tag: name }), request.params, "path").tag;
+}
+
+export const handler = createApiHandler("registries", {
+  createRegistry: async (request) => ({
+    status: 201,
+    body: await createRegistry(request.services, request.principal, parse(createRegistryRequest, request.body, "registry")),
+  }),
+  listRegistries: async (request) =>
+    ok(await listRegistries(request.services, request.principal, parse(pageQuery, request.query, "query"))),
+  getRegistry: async (request) => ok(getRegistry(access(request))),
+  putMember: async (request) => {
+    const { user } = parse(z.object({ user: name }), request.params, "path");
+    const { role } = parse(memberRequest, request.body, "membership");
+    return ok(await grantMember(request.services, request.principal, access(request), user, role));
+  },
+  removeMember: async (request) => {
+    const { user } = parse(z.object({ user: name }), request.params, "path");
+    return ok(await revokeMember(request.services, request.principal, access(request), user));
+  },
+  createCollection: async (request) => ({
+    status: 201,
+    body: await createCollection(
+      request.services,
+      request.principal,
+      access(request),
+      parse(createCollectionRequest, request.body, "collection"),
+    ),
+  }),
+  listCollections: async (request) =>
+    ok(await listCollections(request.services, access(request), parse(collectionsQuery, request.query, "query"))),
+  getCollection: async (request) => ok(await getCollection(request.services, collectionRef(request))),
+  link: async (request) => {
+    const ref = collectionRef(request);
+    const result = await linkVersion(
+      request.services,
+      request.principal,
+      access(request),
+      ref.collection,
+      parse(linkRequest, request.body, "link"),
+    );
+    return { status: result.status, body: result.body };
+  },
+  listCollectionVersions: async (request) =>
+    ok(await listCollectionVersions(request.services, collectionRef(request), parse(pageQuery, request.query, "query"))),
+  getCollectionVersion: async (request) =>
+    ok(await getCollectionVersion(request.services, collectionRef(request), versionSelector(request))),
+  listCollectionFiles: async (request) =>
+    ok(
+      await listCollectionFiles(
+        request.services,
+        collectionRef(request),
+        versionSelector(request),
+        parse(filesQuery, request.query, "query"),
+      ),
+    ),
+  unlink: async (request) =>
+    ok(await unlinkVersion(request.services, request.principal, collectionRef(request), versionSelector(request))),
+  setCollectionAlias: async (request) => {
+    const params = parse(collectionParams.extend({ alias }), request.params, "path");
+    const { version } = parse(setAliasRequest, request.body, "alias");
+    return ok(
+      await setCollectionAlias(request.services, request.principal, access(request), collectionRef(request), params.alias, version),
+    );
+  },
+  removeCollectionAlias: async (request) => {
+    const params = parse(collectionParams.extend({ alias }), request.params, "path");
+    return ok(
+      await removeCollectionAlias(request.services, request.principal, access(request), collectionRef(request), params.alias),
+    );
+  },
+  tagCollection: async (request) =>
+    ok(await tagCollection(request.services, request.principal, collectionRef(request), tagParam(request), true)),
+  untagCollection: async (request) =>
+    ok(await tagCollection(request.services, request.principal, collectionRef(request), tagParam(request), false)),
+  tagCollectionVersion: async (request) =>
+    ok(
+      await tagCollectionVersion(
+        request.services,
+        request.principal,
+        collectionRef(request),
+        versionSelector(request),
+        tagParam(request),
+        true,
+      ),
+    ),
+  untagCollectionVersion: async (request) =>
+    ok(
+      await tagCollectionVersion(
+        request.services,
+        request.principal,
+        collectionRef(request),
+        versionSelector(request),
+        tagParam(request),
+        false,
+      ),
+    ),
+  listCollectionHistory: async (request) =>
+    ok(await listCollectionHistory(request.services, collectionRef(request), parse(pageQuery, request.query, "query"))),
+});

@@ -1,0 +1,90 @@
+import { z } from "zod";
+import { alias, name, pageQuery } from "./common.js";
+
+export const MAX_TAGS = 20;
+
+export const registryRole = z.enum(["viewer", "member", "admin"]);
+
+export const createRegistryRequest = z.strictObject({
+  name,
+  description: z.string().max(4096).optional(),
+  visibility: z.enum(["organization", "restricted"]).default("organization"),
+  artifactTypes: z.array(name).min(1).max(50).optional(),
+  protectedAliases: z.array(alias).max(50).default([]),
+});
+export type CreateRegistryRequest = z.infer<typeof createRegistryRequest>;
+
+export const createCollectionRequest = z.strictObject({
+  name,
+  type: name,
+  description: z.string().max(4096).optional(),
+  tags: z.array(name).max(MAX_TAGS).default([]),
+});
+export type CreateCollectionRequest = z.infer<typeof createCollectionRequest>;
+
+export const collectionsQuery = pageQuery.extend({
+  q: z.string().min(1).max(128).optional(),
+  tag: name.optional(),
+});
+
+export const linkRequest = z.strictObject({
+  project: name,
+  artifact: name,
+  version: z.union([z.string().min(1).max(140), z.int().min(0)]),
+  aliases: z.array(alias).max(10).optional(),
+  /** Used only when the link creates the collection. */
+  description: z.string().max(4096).optional(),
+});
+export type LinkRequest = z.infer<typeof linkRequest>;
+
+export const memberRequest = z.strictObject({ role: registryRole });
+
+export interface RegistryResponse {
+  name: string;
+  description: string | null;
+  visibility: "organization" | "restricted";
+  artifactTypes: string[] | null;
+  protectedAliases: string[];
+  createdAt: string;
+  createdBy: string;
+  /** The caller's effective role in this registry. */
+  role: "viewer" | "member" | "admin";
+}
+
+export interface CollectionResponse {
+  registry: string;
+  name: string;
+  type: string;
+  description: string | null;
+  tags: string[];
+  aliases: Record<string, string>;
+  latest: string | null;
+  linkCount: number;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface LinkResponse {
+  version: string;
+  index: number;
+  created: boolean;
+  aliases: string[];
+}
+
+export interface CollectionVersionResponse {
+  registry: string;
+  collection: string;
+  version: string;
+  index: number;
+  digest: string;
+  type: string;
+  aliases: string[];
+  tags: string[];
+  metadata: Record<string, unknown>;
+  description: string | null;
+  createdAt: string;
+  createdBy: string;
+  size: number;
+  fileCount: number;
+  source: { project: string; artifact: string; version: string; digest: string };
+}

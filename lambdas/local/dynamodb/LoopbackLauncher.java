@@ -1,6 +1,6 @@
 // Starts DynamoDB Local bound to 127.0.0.1 only. The jar has no bind-address option and its
-// Jetty connector listens on all interfaces, so this builds the server exactly as
-// ServerRunner does, points the connector at loopback, then starts it.
+// Jetty connector listens on all interfaces, so this builds the server with ServerRunner's own
+// factory (same options, same handlers), points the connector at loopback, then starts it.
 // Run in source-file mode (no build step):
 //   java -Djava.library.path=<lib>/DynamoDBLocal_lib -cp "<lib>/DynamoDBLocal.jar:<lib>/DynamoDBLocal_lib/*" \
 //     LoopbackLauncher.java [DynamoDB Local options...]

@@ -1,0 +1,116 @@
+import { errorBody } from "../schemas/common.js";
+import { ApiError } from "./errors.js";
+import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from "./retry.js";
+
+export interface ApiClientOptions {
+  url: string;
+  apiKey: string;
+  retry?: Partial<RetryOptions>;
+  fetch?: typeof fetch;
+  userAgent?: string;
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/** JSON over HTTP with the API key; error bodies become ApiError, transient failures are retried. */
+export class ApiClient {
+  readonly url: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("GET", path, { query, signal });
+  }
+
+  post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("POST", path, { body, signal });
+  }
+
+  put<T>(path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("PUT", path, { body, signal });
+  }
+
+  delete<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("DELETE", path, { query, signal });
+  }
+
+  /**
+   * Every call the SDK makes is idempotent (plans, commits by digest, links, alias and tag
+   * puts), so all of them are retried on network errors, 429 and 5xx.
+   */
+  async request<T>(
+    method: string,
+    path: string,
+    options: { body?: unknown; query?: Query; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const target = new URL(`${this.url}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) target.searchParams.set(key, String(value));
+    }
+    return retryWithBackoff(() => this.once<T>(method, target, options.body, options.signal), {
+      ...DEFAULT_RETRY,
+      retries: 3,
+      ...this.options.retry,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  private async once<T>(method: string, target: URL, body: unknown, signal?: AbortSignal): Promise<T> {
+    let response: Response;
+    try {
+      response = await this.fetch(target, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.apiKey}`,
+          accept: "application/json",
+          "user-agent": this.options.userAgent ?? "mreg-client",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      // No answer at all: status stays undefined, which the retry treats as transient.
+      throw new ApiError(0, "unreachable", `cannot reach the registry at ${this.url}: ${describeCause(error)}`, {
+        cause: error,
+      });
+    }
+    const text = await response.text();
+    if (!response.ok) throw toApiError(response.status, text, method, target);
+    if (text === "") return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new ApiError(response.status, "bad_response", `the registry answered ${method} ${target.pathname} with invalid JSON`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+function toApiError(status: number, text: string, method: string, target: URL): ApiError {
+  let parsed;
+  try {
+    parsed = errorBody.safeParse(JSON.parse(text));
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.success) return new ApiError(status, parsed.data.error.code, parsed.data.error.message);
+  const hint = status === 404 ? " (is this an mreg registry, and does it serve this route?)" : "";
+  return new ApiError(status, "http_error", `${method} ${target.pathname} failed with HTTP ${status}${hint}`);
+}
+
+function describeCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+}
+
+/** Encodes each path segment: `seg("p", "a b")` → `/p/a%20b`. */
+export function seg(...segments: (string | number)[]): string {
+  return segments.map((s) => `/${encodeURIComponent(String(s))}`).join("");
+}

@@ -1,0 +1,42 @@
+/** A failure the user can act on; its message is the one line the CLI prints. */
+export class MregError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The registry answered with an error body (`{error: {code, message}}`); status 0: no answer at all. */
+export class ApiError extends MregError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A presigned transfer to or from the store failed. */
+export class TransferError extends MregError {
+  constructor(
+    message: string,
+    /** The HTTP status when the store answered, undefined for network failures. */
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The caller's AbortSignal fired. */
+export class AbortedError extends MregError {
+  constructor(reason?: unknown) {
+    super(typeof reason === "string" ? reason : "aborted", { cause: reason });
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError(signal.reason);
+}

@@ -1,0 +1,113 @@
+import { createHash } from "node:crypto";
+import { createReadStream, type Stats } from "node:fs";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { MregError, throwIfAborted } from "./errors.js";
+
+const READ_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * A file's mtime comes from a coarse clock and some filesystems keep whole seconds: a file
+ * modified this close to its hashing might change again under the same mtime, so it is not
+ * cached (git calls such entries "racily clean").
+ */
+export const RACY_WINDOW_MS = 2_000;
+
+/** Streams a file through SHA-256; memory stays at one read buffer whatever the size. */
+export async function hashFile(
+  path: string,
+  options: { onBytes?: (bytes: number) => void; signal?: AbortSignal } = {},
+): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const stream = createReadStream(path, { highWaterMark: READ_CHUNK, signal: options.signal });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+    options.onBytes?.(chunk.length);
+  }
+  throwIfAborted(options.signal);
+  return { sha256: hash.digest("hex"), size };
+}
+
+interface HashCacheEntry {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  dev: number;
+  sha256: string;
+}
+
+/**
+ * Remembers the SHA-256 of a file by absolute path, valid while its size, mtime, inode and
+ * device are unchanged. One small JSON file per path, so concurrent processes never fight
+ * over a shared index and a huge tree does not mean a huge file to parse.
+ */
+export class HashCache {
+  constructor(readonly dir: string) {}
+
+  async get(path: string, stats: Stats): Promise<string | undefined> {
+    let entry: HashCacheEntry;
+    try {
+      entry = JSON.parse(await readFile(this.entryPath(path), "utf8")) as HashCacheEntry;
+    } catch {
+      return undefined;
+    }
+    const fresh =
+      entry.path === path &&
+      entry.size === stats.size &&
+      entry.mtimeMs === stats.mtimeMs &&
+      entry.ino === stats.ino &&
+      entry.dev === stats.dev;
+    return fresh ? entry.sha256 : undefined;
+  }
+
+  async set(path: string, stats: Stats, sha256: string): Promise<void> {
+    const entry: HashCacheEntry = { path, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, dev: stats.dev, sha256 };
+    const target = this.entryPath(path);
+    await mkdir(join(this.dir), { recursive: true });
+    const temp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(temp, JSON.stringify(entry));
+    await rename(temp, target);
+  }
+
+  private entryPath(path: string): string {
+    return join(this.dir, `${createHash("sha256").update(path).digest("hex")}.json`);
+  }
+}
+
+export interface HashedFile {
+  sha256: string;
+  size: number;
+  /** True when the cache answered and the file was not read. */
+  cached: boolean;
+}
+
+/**
+ * The SHA-256 of `path` (absolute) from the cache when its stat still matches, else by
+ * reading it; a file that changes while being read is an error, not a wrong hash.
+ */
+export async function hashWithCache(
+  path: string,
+  cache: HashCache | undefined,
+  options: { onBytes?: (bytes: number) => void; signal?: AbortSignal; now?: () => number } = {},
+): Promise<HashedFile> {
+  const before = await stat(path);
+  const known = await cache?.get(path, before);
+  if (known !== undefined) return { sha256: known, size: before.size, cached: true };
+  const startedAt = (options.now ?? Date.now)();
+  const result = await hashFile(path, options);
+  const after = await stat(path);
+  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || result.size !== before.size) {
+    throw new FileChangedError(path);
+  }
+  if (cache && after.mtimeMs < startedAt - RACY_WINDOW_MS) await cache.set(path, after, result.sha256);
+  return { ...result, cached: false };
+}
+
+export class FileChangedError extends MregError {
+  constructor(readonly path: string) {
+    super(`${path} changed while it was being read; log it again once it is written`);
+  }
+}

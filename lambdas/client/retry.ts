@@ -1,0 +1,64 @@
+import { AbortedError, ApiError, TransferError, throwIfAborted } from "./errors.js";
+
+export interface RetryOptions {
+  /** Attempts after the first. */
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  shouldRetry?: (error: unknown) => boolean;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+  /** Injected by tests. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+export const DEFAULT_RETRY = { retries: 5, baseDelayMs: 250, maxDelayMs: 10_000 } as const;
+
+/** Exponential backoff with full jitter: attempt n waits a random time up to base·2ⁿ, capped. */
+export function backoffDelay(attempt: number, options: Pick<RetryOptions, "baseDelayMs" | "maxDelayMs" | "random">): number {
+  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
+  return Math.round((options.random ?? Math.random)() * ceiling);
+}
+
+export async function retryWithBackoff<T>(run: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const sleep = options.sleep ?? sleepFor;
+  const shouldRetry = options.shouldRetry ?? isTransient;
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal);
+    try {
+      return await run(attempt);
+    } catch (error) {
+      if (options.signal?.aborted || error instanceof AbortedError) throw error;
+      if (attempt >= options.retries || !shouldRetry(error)) throw error;
+      const delay = backoffDelay(attempt, options);
+      options.onRetry?.(error, attempt + 1, delay);
+      await sleep(delay, options.signal);
+    }
+  }
+}
+
+const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Network failures and the statuses that mean "try again"; every other answer is final. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof ApiError || error instanceof TransferError) {
+    return !error.status || TRANSIENT_STATUS.has(error.status);
+  }
+  return false;
+}
+
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError(signal.reason));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortedError(signal?.reason));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

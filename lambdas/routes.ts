@@ -36,6 +36,13 @@ export const routes = [
   { method: "DELETE", path: `${P}/aliases/{alias}`, function: "artifacts", operation: "removeAlias", permission: "project:write" },
   { method: "GET", path: `${P}/history`, function: "artifacts", operation: "listHistory", permission: "project:read" },
 
+  { method: "POST", path: "/v1/users", function: "admin", operation: "createUser", permission: "org:admin" },
+  { method: "GET", path: "/v1/users", function: "admin", operation: "listUsers", permission: "org:admin" },
+  // Keys: admins manage everybody's, anyone else their own (checked in the use case).
+  { method: "POST", path: "/v1/api-keys", function: "admin", operation: "createApiKey", permission: "org:read" },
+  { method: "GET", path: "/v1/api-keys", function: "admin", operation: "listApiKeys", permission: "org:read" },
+  { method: "DELETE", path: "/v1/api-keys/{id}", function: "admin", operation: "revokeApiKey", permission: "org:read" },
+
   { method: "POST", path: "/v1/registries", function: "registries", operation: "createRegistry", permission: "org:admin" },
   { method: "GET", path: "/v1/registries", function: "registries", operation: "listRegistries", permission: "org:read" },
   { method: "GET", path: R, function: "registries", operation: "getRegistry", permission: "registry:read" },

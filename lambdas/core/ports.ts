@@ -83,9 +83,14 @@ export interface MetadataStore {
   deleteMultipartUpload(sha256: string, uploadId: string): Promise<void>;
 
   getUser(id: string): Promise<UserRecord | undefined>;
+  /** Creates a user; a ConflictError when the id is taken. */
   putUser(user: UserRecord): Promise<void>;
+  listUsers(page: PageRequest): Promise<Page<UserRecord>>;
   getApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  getApiKeyById(id: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(key: ApiKeyRecord): Promise<void>;
+  listApiKeys(userId: string | undefined, page: PageRequest): Promise<Page<ApiKeyRecord>>;
+  revokeApiKey(keyHash: string, at: string): Promise<void>;
   touchApiKey(keyHash: string, at: string): Promise<void>;
 }
 

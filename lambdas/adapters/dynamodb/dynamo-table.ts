@@ -13,6 +13,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../../core/errors
 import { LATEST_ALIAS, versionLabel, type AuditEvent, type Page, type PageRequest } from "../../core/model.js";
 import type { AliasChange, AliasMove } from "../../core/ports.js";
 import { keys } from "./keys.js";
+import type { IndexName } from "./table-definition.js";
 
 export type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
 export type Item = Record<string, unknown>;
@@ -71,6 +72,32 @@ export class DynamoTable {
         TableName: this.tableName,
         Limit: page.limit,
         ExclusiveStartKey: page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition),
+      }),
+    );
+    return {
+      items: (result.Items ?? []).map(map),
+      nextCursor: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : undefined,
+    };
+  }
+
+  /** One page of a global secondary index's partition, in its sort-key order. */
+  protected async queryIndexPage<T>(
+    index: IndexName,
+    partition: string,
+    page: PageRequest,
+    map: (item: Item) => T,
+  ): Promise<Page<T>> {
+    const partitionAttribute = `${index}PK`;
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: index,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": partitionAttribute },
+        ExpressionAttributeValues: { ":pk": partition },
+        Limit: page.limit,
+        ExclusiveStartKey:
+          page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, partitionAttribute),
       }),
     );
     return {

@@ -68,5 +68,8 @@ export const keys = {
   }),
   linkedPrefix: (index: number) => `LINKED#${pad(index)}#`,
   user: (id: string) => ({ PK: `USER#${id}`, SK: "USER" }),
+  usersIndex: "USERS",
   apiKey: (keyHash: string) => ({ PK: `APIKEY#${keyHash}`, SK: "APIKEY" }),
+  apiKeysIndex: "APIKEYS",
+  apiKeysOfIndex: (userId: string) => `USER#${userId}#APIKEYS`,
 };

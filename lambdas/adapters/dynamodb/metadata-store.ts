@@ -367,7 +367,7 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
 
   async getUser(id: string): Promise<UserRecord | undefined> {
     const item = await this.get(keys.user(id), false);
-    return item && { id: item.id as string, name: item.name as string, orgRole: item.orgRole as UserRecord["orgRole"], createdAt: item.createdAt as string };
+    return item && toUser(item);
   }
 
   async putUser(user: UserRecord): Promise<void> {
@@ -375,7 +375,7 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...keys.user(user.id), entity: "user", ...user },
+          Item: { ...keys.user(user.id), entity: "user", GSI1PK: keys.usersIndex, GSI1SK: user.id, ...user },
           ConditionExpression: "attribute_not_exists(PK)",
         }),
       );
@@ -387,26 +387,60 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
     }
   }
 
+  async listUsers(page: PageRequest): Promise<Page<UserRecord>> {
+    return this.queryIndexPage("GSI1", keys.usersIndex, page, toUser);
+  }
+
   async getApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
     const item = await this.get(keys.apiKey(keyHash), false);
-    if (!item) return undefined;
-    return {
-      id: item.id as string,
-      userId: item.userId as string,
-      keyHash: item.keyHash as string,
-      createdAt: item.createdAt as string,
-      expiresAt: item.expiresAt as string | undefined,
-      revokedAt: item.revokedAt as string | undefined,
-      lastUsedAt: item.lastUsedAt as string | undefined,
-    };
+    return item && toApiKey(item);
+  }
+
+  async getApiKeyById(id: string): Promise<ApiKeyRecord | undefined> {
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: "GSI2",
+        KeyConditionExpression: "GSI2PK = :pk AND GSI2SK = :id",
+        ExpressionAttributeValues: { ":pk": keys.apiKeysIndex, ":id": id },
+        Limit: 1,
+      }),
+    );
+    const item = result.Items?.[0];
+    return item && toApiKey(item);
   }
 
   async putApiKey(key: ApiKeyRecord): Promise<void> {
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...keys.apiKey(key.keyHash), entity: "apiKey", ...key },
+        Item: {
+          ...keys.apiKey(key.keyHash),
+          entity: "apiKey",
+          GSI1PK: keys.apiKeysOfIndex(key.userId),
+          GSI1SK: key.id,
+          GSI2PK: keys.apiKeysIndex,
+          GSI2SK: key.id,
+          ...key,
+        },
         ConditionExpression: "attribute_not_exists(PK)",
+      }),
+    );
+  }
+
+  async listApiKeys(userId: string | undefined, page: PageRequest): Promise<Page<ApiKeyRecord>> {
+    if (userId !== undefined) return this.queryIndexPage("GSI1", keys.apiKeysOfIndex(userId), page, toApiKey);
+    return this.queryIndexPage("GSI2", keys.apiKeysIndex, page, toApiKey);
+  }
+
+  async revokeApiKey(keyHash: string, at: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.apiKey(keyHash),
+        UpdateExpression: "SET revokedAt = if_not_exists(revokedAt, :at)",
+        ConditionExpression: "attribute_exists(PK)",
+        ExpressionAttributeValues: { ":at": at },
       }),
     );
   }
@@ -496,6 +530,28 @@ function toUpload(item: Item): MultipartUpload {
     key: item.key as string,
     partSize: item.partSize as number,
     createdAt: item.createdAt as string,
+  };
+}
+
+function toUser(item: Item): UserRecord {
+  return {
+    id: item.id as string,
+    name: item.name as string,
+    orgRole: item.orgRole as UserRecord["orgRole"],
+    createdAt: item.createdAt as string,
+  };
+}
+
+/** Only the fields of the record: the item's key holds the hash, never the secret. */
+function toApiKey(item: Item): ApiKeyRecord {
+  return {
+    id: item.id as string,
+    userId: item.userId as string,
+    keyHash: item.keyHash as string,
+    createdAt: item.createdAt as string,
+    expiresAt: item.expiresAt as string | undefined,
+    revokedAt: item.revokedAt as string | undefined,
+    lastUsedAt: item.lastUsedAt as string | undefined,
   };
 }
 

@@ -22,7 +22,7 @@ import type {
   NewLink,
   RegistryStore,
 } from "../../core/ports.js";
-import { DynamoTable, decodeCursor, encodeCursor, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
+import { DynamoTable, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 
 export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
@@ -63,21 +63,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
   }
 
   async listRegistries(page: PageRequest): Promise<Page<RegistryRecord>> {
-    const result = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: "GSI1",
-        KeyConditionExpression: "GSI1PK = :pk",
-        ExpressionAttributeValues: { ":pk": keys.registriesIndex },
-        Limit: page.limit,
-        ExclusiveStartKey:
-          page.cursor === undefined ? undefined : decodeCursor(page.cursor, keys.registriesIndex, "GSI1PK"),
-      }),
-    );
-    return {
-      items: (result.Items ?? []).map(toRegistry),
-      nextCursor: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : undefined,
-    };
+    return this.queryIndexPage("GSI1", keys.registriesIndex, page, toRegistry);
   }
 
   async getRegistryWithMembership(

@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { createApiKey, createUser, listApiKeys, listUsers, revokeApiKey } from "../core/users.js";
+import { createApiHandler, ok } from "../http/api-handler.js";
+import { parse } from "../http/validate.js";
+import { apiKeysQuery, createApiKeyRequest, createUserRequest } from "../schemas/admin.js";
+import { pageQuery } from "../schemas/common.js";
+
+export const handler = createApiHandler("admin", {
+  createUser: async (request) => ({
+    status: 201,
+    body: await createUser(request.services, parse(createUserRequest, request.body, "user")),
+  }),
+  listUsers: async (request) => ok(await listUsers(request.services, parse(pageQuery, request.query, "query"))),
+  createApiKey: async (request) => ({
+    status: 201,
+    body: await createApiKey(request.services, request.principal, parse(createApiKeyRequest, request.body, "API key")),
+  }),
+  listApiKeys: async (request) =>
+    ok(await listApiKeys(request.services, request.principal, parse(apiKeysQuery, request.query, "query"))),
+  revokeApiKey: async (request) => {
+    const { id } = parse(z.object({ id: z.string().min(1).max(64) }), request.params, "path");
+    return ok(await revokeApiKey(request.services, request.principal, id));
+  },
+});

@@ -1,0 +1,46 @@
+import { z } from "zod";
+import { name } from "./common.js";
+
+export const orgRole = z.enum(["admin", "member", "viewer"]);
+
+export const createUserRequest = z.strictObject({
+  /** The user's handle: their id in memberships, keys and audit events. */
+  name,
+  role: orgRole,
+  displayName: z.string().min(1).max(256).optional(),
+});
+export type CreateUserRequest = z.infer<typeof createUserRequest>;
+
+export const createApiKeyRequest = z.strictObject({
+  user: name,
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type CreateApiKeyRequest = z.infer<typeof createApiKeyRequest>;
+
+export const apiKeysQuery = z.object({
+  user: name.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().max(2048).optional(),
+});
+
+export interface UserResponse {
+  id: string;
+  name: string;
+  role: "admin" | "member" | "viewer";
+  createdAt: string;
+}
+
+/** What listing shows of a key: never the secret, never its hash. */
+export interface ApiKeyResponse {
+  id: string;
+  user: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface CreatedApiKeyResponse extends ApiKeyResponse {
+  /** The secret, shown this once. */
+  key: string;
+}

@@ -14,12 +14,16 @@ afterAll(async () => {
   await s?.stop();
 });
 
-/** The README's curl walkthrough, run verbatim: the docs cannot rot without this failing. */
+/** The README's curl walkthroughs, run verbatim: the docs cannot rot without this failing. */
 test("the README curl walkthrough works as written", async () => {
   const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
-  const section = /<!-- walkthrough:start -->\s*```bash\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
-  expect(section).not.toBeNull();
-  const { stdout } = await run("bash", ["-euo", "pipefail", "-c", section![1]!], {
+  const block = (name: string) => {
+    const match = new RegExp(`<!-- ${name}:start -->\\s*\`\`\`bash\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`).exec(readme);
+    expect(match, name).not.toBeNull();
+    return match![1]!;
+  };
+  const script = `${block("walkthrough")}\n${block("walkthrough:registry")}`;
+  const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
     cwd: s.dataDir,
     env: { ...process.env, MREG_URL: s.url, MREG_API_KEY: s.adminKey },
   });
@@ -29,4 +33,8 @@ test("the README curl walkthrough works as written", async () => {
   expect(stdout).toMatch(/"uploads": 0,\s*"present": 2/);
   expect(stdout).toMatch(/"version": "v0",\s*"created": false/);
   expect(stdout).toContain("downloaded files are identical");
+  expect(stdout).toMatch(/"version": "v0",\s*"index": 0,\s*"created": true,\s*"aliases": \[\s*"latest",\s*"production"/);
+  expect(stdout).toContain('"vision"');
+  expect(stdout).toContain("production files are identical");
+  expect(stdout).toMatch(/200\n403\n?$/);
 });

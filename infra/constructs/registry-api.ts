@@ -1,0 +1,168 @@
+import { RemovalPolicy, Size } from "aws-cdk-lib";
+import {
+  AccessLogField,
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  ResponseType,
+  RestApi,
+  type Integration,
+  type RequestValidator,
+} from "aws-cdk-lib/aws-apigateway";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import type { RouteDefinition } from "../../lambdas/routes.js";
+
+export interface RegistryApiProps {
+  restApiName: string;
+  routes: readonly RouteDefinition[];
+  /** The integration serving the routes of one function. */
+  integrationFor: (functionName: string) => Integration;
+  throttleRateLimit: number;
+  throttleBurstLimit: number;
+}
+
+export const STAGE_NAME = "prod";
+
+/**
+ * The REST API, built from the route table: one resource per path, one method per route,
+ * each wired to the function the table names. Routes added to the table are deployed
+ * without touching this file.
+ */
+export class RegistryApi extends Construct {
+  readonly api: RestApi;
+  readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: RegistryApiProps) {
+    super(scope, id);
+    assertNoSiblingVariables(props.routes);
+
+    this.accessLogs = new LogGroup(this, "AccessLogs", {
+      retention: RetentionDays.THREE_MONTHS,
+      // Who called what and when outlives the API it was recorded for.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.api = new RestApi(this, "Rest", {
+      restApiName: props.restApiName,
+      description: "mreg model and artifact registry",
+      // Training jobs call from inside a region; an edge distribution would only add a hop.
+      endpointTypes: [EndpointType.REGIONAL],
+      // Access and execution logs need the account's API Gateway logging role; kept on
+      // teardown because other APIs in the account and region may rely on it.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      // File listings carry one presigned URL per entry; they compress well.
+      minCompressionSize: Size.kibibytes(1),
+      deployOptions: {
+        stageName: STAGE_NAME,
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: accessLogFormat(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        // Request and response bodies hold API keys (once) and presigned URLs: never log them.
+        dataTraceEnabled: false,
+        metricsEnabled: false,
+      },
+    });
+
+    const authorizationHeader = this.api.addRequestValidator("AuthorizationHeader", {
+      requestValidatorName: "authorization-header",
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+    for (const route of props.routes) {
+      this.addRoute(route, props.integrationFor(route.function), authorizationHeader);
+    }
+    addErrorResponses(this.api);
+  }
+
+  private addRoute(route: RouteDefinition, integration: Integration, validator: RequestValidator): void {
+    const resource = this.api.root.resourceForPath(route.path);
+    const authenticated = route.permission !== "public";
+    resource.addMethod(route.method, integration, {
+      operationName: `${route.function}.${route.operation}`,
+      // Callers authenticate with registry API keys (hashed in the table), checked by the
+      // handler; API Gateway only refuses requests that carry no key at all, for free.
+      authorizationType: AuthorizationType.NONE,
+      ...(authenticated
+        ? { requestParameters: { "method.request.header.Authorization": true }, requestValidator: validator }
+        : {}),
+    });
+  }
+}
+
+/**
+ * API Gateway allows one variable child per resource (`/a/{x}` and `/a/{y}` cannot both
+ * exist), and CloudFormation only finds out at deploy time: check at synth instead.
+ */
+export function assertNoSiblingVariables(routes: readonly RouteDefinition[]): void {
+  const variableChild = new Map<string, { segment: string; path: string }>();
+  for (const route of routes) {
+    const segments = route.path.split("/").filter((s) => s !== "");
+    segments.forEach((segment, i) => {
+      if (!segment.startsWith("{")) return;
+      const parent = `/${segments.slice(0, i).join("/")}`;
+      const seen = variableChild.get(parent);
+      if (seen && seen.segment !== segment) {
+        throw new Error(
+          `routes ${seen.path} and ${route.path} name the variable under ${parent} differently ` +
+            `(${seen.segment} vs ${segment}); API Gateway needs one name per position`,
+        );
+      }
+      variableChild.set(parent, { segment, path: route.path });
+    });
+  }
+}
+
+function accessLogFormat(): AccessLogFormat {
+  return AccessLogFormat.custom(
+    JSON.stringify({
+      requestId: AccessLogField.contextRequestId(),
+      requestTime: AccessLogField.contextRequestTime(),
+      ip: AccessLogField.contextIdentitySourceIp(),
+      userAgent: AccessLogField.contextIdentityUserAgent(),
+      method: AccessLogField.contextHttpMethod(),
+      resource: AccessLogField.contextResourcePath(),
+      path: AccessLogField.contextPath(),
+      status: AccessLogField.contextStatus(),
+      responseLength: AccessLogField.contextResponseLength(),
+      responseLatencyMs: AccessLogField.contextResponseLatency(),
+      integrationLatencyMs: AccessLogField.contextIntegrationLatency(),
+      integrationStatus: AccessLogField.contextIntegrationStatus(),
+      error: AccessLogField.contextErrorMessage(),
+      errorType: AccessLogField.contextErrorResponseType(),
+    }),
+  );
+}
+
+/** API Gateway's own refusals, in the registry's error shape `{"error": {"code", "message"}}`. */
+export const gatewayErrors: { type: ResponseType; status?: string; code: string; message?: string }[] = [
+  // Only the Authorization header is validated, so a failed validation means no API key.
+  { type: ResponseType.BAD_REQUEST_PARAMETERS, status: "401", code: "unauthorized", message: "missing Authorization header; expected 'Bearer <api key>'" },
+  // REST APIs answer unknown paths and methods as if they needed IAM signatures.
+  { type: ResponseType.MISSING_AUTHENTICATION_TOKEN, status: "404", code: "not_found", message: "no route for this method and path" },
+  { type: ResponseType.RESOURCE_NOT_FOUND, status: "404", code: "not_found", message: "no route for this method and path" },
+  { type: ResponseType.REQUEST_TOO_LARGE, status: "413", code: "payload_too_large", message: "request body is too large" },
+  { type: ResponseType.THROTTLED, status: "429", code: "too_many_requests", message: "the registry is busy; retry shortly" },
+  { type: ResponseType.INTEGRATION_TIMEOUT, status: "504", code: "timeout", message: "the request outlasted API Gateway's 29 s; it may still complete, retry it" },
+  { type: ResponseType.DEFAULT_4XX, code: "bad_request" },
+  { type: ResponseType.DEFAULT_5XX, code: "internal", message: "internal error" },
+];
+
+function addErrorResponses(api: RestApi): void {
+  for (const { type, status, code, message } of gatewayErrors) {
+    // messageString is API Gateway's own JSON-quoted rendering of its error message.
+    const text = message === undefined ? "$context.error.messageString" : JSON.stringify(message);
+    api.addGatewayResponse(`Error${type.responseType}`, {
+      type,
+      ...(status ? { statusCode: status } : {}),
+      responseHeaders: { "Cache-Control": "'no-store'" },
+      templates: {
+        "application/json": `{"error":{"code":"${code}","message":${text},"requestId":"$context.requestId"}}`,
+      },
+    });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * `npm run measure:bundles`: synthesizes the app, then for every Lambda bundle reports its
+ * minified size and its cold import time (a fresh `node` process timing `import()` of the
+ * bundle, with the same NODE_OPTIONS the function gets). Fails when a budget is exceeded.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+import { readFileSync } from "node:fs";
+import { App, Stack } from "aws-cdk-lib";
+import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
+import { buildMregApp } from "../mreg-app.js";
+
+const MAX_BYTES = 1_000_000;
+const MAX_IMPORT_MS = 150;
+const RUNS = 7;
+
+const outdir = mkdtempSync(path.join(tmpdir(), "mreg-measure-"));
+try {
+  const app = new App({ outdir });
+  const { stateless } = buildMregApp(app);
+  app.synth();
+
+  const functions = [...stateless.functions, [stateless.streamConsumer.node.id, stateless.streamConsumer] as const];
+  const rows: string[] = [];
+  let failed = false;
+  for (const [name, fn] of functions) {
+    const cfn = fn.function.node.defaultChild as CfnFunction;
+    const code = Stack.of(fn).resolve(cfn.code) as { s3Key: string };
+    const bundle = path.join(outdir, `asset.${code.s3Key.replace(/\.zip$/, "")}`, "index.mjs");
+    const bytes = statSync(bundle).size;
+    const gzipped = gzipSync(readFileSync(bundle)).length;
+    const times = Array.from({ length: RUNS }, () => coldImportMs(bundle)).sort((a, b) => a - b);
+    const median = times[Math.floor(RUNS / 2)]!;
+    const over = bytes > MAX_BYTES || median >= MAX_IMPORT_MS;
+    failed ||= over;
+    rows.push(
+      [
+        name.padEnd(16),
+        `${(bytes / 1000).toFixed(1)} kB`.padStart(10),
+        `${(gzipped / 1000).toFixed(1)} kB`.padStart(10),
+        `${median.toFixed(1)} ms`.padStart(10),
+        `${times[RUNS - 1]!.toFixed(1)} ms`.padStart(10),
+        over ? "  OVER BUDGET" : "",
+      ].join(""),
+    );
+  }
+  console.log(`node ${process.version}; budgets: ${MAX_BYTES / 1000} kB minified, ${MAX_IMPORT_MS} ms import (median of ${RUNS})`);
+  console.log(`${"function".padEnd(16)}${"minified".padStart(10)}${"gzip".padStart(10)}${"import".padStart(10)}${"worst".padStart(10)}`);
+  for (const row of rows) console.log(row);
+  process.exitCode = failed ? 1 : 0;
+} finally {
+  rmSync(outdir, { recursive: true, force: true });
+}
+
+/** Time to import the bundle in a new process, as Lambda's init phase does. */
+function coldImportMs(bundle: string): number {
+  const script =
+    "const t = performance.now(); await import(process.argv[1]); " +
+    "process.stdout.write(String(performance.now() - t));";
+  const output = execFileSync(process.execPath, ["--input-type=module", "-e", script, pathToFileURL(bundle).href], {
+    env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: "--enable-source-maps" },
+    encoding: "utf8",
+  });
+  return Number(output);
+}

@@ -1,0 +1,181 @@
+import { Aws, CfnOutput, Duration, Fn, Stack, type StackProps } from "aws-cdk-lib";
+import { LambdaIntegration } from "aws-cdk-lib/aws-apigateway";
+import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { Table } from "aws-cdk-lib/aws-dynamodb";
+import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
+import { Bucket } from "aws-cdk-lib/aws-s3";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+import type { RouteDefinition } from "../../lambdas/routes.js";
+import { RegistryApi } from "../constructs/registry-api.js";
+import { RegistryFunction } from "../constructs/registry-function.js";
+import { accessOf } from "../function-access.js";
+import { statementsFor } from "../grant-statements.js";
+import { handlerEntry } from "../paths.js";
+import type { Settings } from "../settings.js";
+import type { StatefulStack } from "./stateful-stack.js";
+
+const MIB = 1024 * 1024;
+
+/** The function that reads the table's stream; not an API route, so not in the route table. */
+export const STREAM_CONSUMER = "stream-consumer";
+
+export interface StatelessStackProps extends StackProps {
+  /** The data stack; its resources are imported through its named exports. */
+  data: StatefulStack;
+  routes: readonly RouteDefinition[];
+  settings: Settings;
+}
+
+/**
+ * Everything that can be replaced without losing data: one Lambda function per function
+ * name of the route table, the REST API wired from that table, the stream consumer, alarms.
+ */
+export class StatelessStack extends Stack {
+  readonly functions = new Map<string, RegistryFunction>();
+  readonly api: RegistryApi;
+  readonly streamConsumer: RegistryFunction;
+  readonly streamFailures: Queue;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { routes, settings } = props;
+    this.addStackDependency(props.data);
+    const names = props.data.exportNames;
+    const table = Table.fromTableAttributes(this, "Metadata", {
+      tableName: Fn.importValue(names.tableName),
+      tableStreamArn: Fn.importValue(names.tableStreamArn),
+    });
+    const bucket = Bucket.fromBucketAttributes(this, "Blobs", {
+      bucketName: Fn.importValue(names.bucketName),
+      bucketArn: Fn.importValue(names.bucketArn),
+    });
+
+    // What lambdas/config.ts reads; SHA-256 checksums are signed into PUTs because S3 verifies them.
+    const environment = {
+      MREG_TABLE_NAME: table.tableName,
+      MREG_BUCKET: bucket.bucketName,
+      MREG_URL_EXPIRY_SECONDS: String(settings.urlExpirySeconds),
+      MREG_MULTIPART_THRESHOLD: String(64 * MIB),
+      MREG_PART_SIZE: String(16 * MIB),
+      MREG_SIGN_CHECKSUMS: "true",
+    };
+    for (const name of new Set(routes.map((route) => route.function))) {
+      const access = accessOf(name);
+      const authenticates = routes.some((route) => route.function === name && route.permission !== "public");
+      this.functions.set(
+        name,
+        new RegistryFunction(this, name, {
+          entry: handlerEntry(name),
+          description: `mreg ${name}: ${routes.filter((r) => r.function === name).length} API routes`,
+          environment,
+          statements: statementsFor(name, access, authenticates, {
+            table,
+            bucket,
+            referenceBuckets: settings.referenceBuckets,
+          }),
+          ...(access.memorySize ? { memorySize: access.memorySize } : {}),
+          ...(access.timeoutSeconds ? { timeout: Duration.seconds(access.timeoutSeconds) } : {}),
+        }),
+      );
+    }
+
+    const integrations = new Map<string, LambdaIntegration>();
+    this.api = new RegistryApi(this, "Api", {
+      restApiName: `${settings.stackPrefix.toLowerCase()}-registry`,
+      routes,
+      integrationFor: (name) => {
+        let integration = integrations.get(name);
+        if (!integration) {
+          // One permission per function for the whole API instead of two per method: a
+          // function serving dozens of routes would otherwise outgrow Lambda's 20 KB policy.
+          integration = new LambdaIntegration(this.functions.get(name)!.function, { scopePermissionToMethod: false });
+          integrations.set(name, integration);
+        }
+        return integration;
+      },
+      throttleRateLimit: settings.throttleRateLimit,
+      throttleBurstLimit: settings.throttleBurstLimit,
+    });
+
+    this.streamFailures = new Queue(this, "StreamFailures", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // The stream keeps records 24 h; the failure note (shard and sequence numbers) lives longer.
+      retentionPeriod: Duration.days(14),
+    });
+    this.streamConsumer = new RegistryFunction(this, STREAM_CONSUMER, {
+      entry: handlerEntry(STREAM_CONSUMER),
+      description: "mreg stream consumer: audit events from the table stream",
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+    });
+    this.streamConsumer.function.addEventSource(
+      new DynamoEventSource(table, {
+        // From the oldest record kept: nothing written before the mapping existed is skipped.
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        bisectBatchOnError: true,
+        retryAttempts: 5,
+        maxRecordAge: Duration.hours(6),
+        reportBatchItemFailures: true,
+        // Per-shard order is the order of changes to one item; one batch at a time keeps it.
+        parallelizationFactor: 1,
+        onFailure: new SqsDlq(this.streamFailures),
+        // Only new audit events invoke the function; every other write costs nothing here.
+        filters: [
+          FilterCriteria.filter({
+            eventName: FilterRule.isEqual("INSERT"),
+            dynamodb: { NewImage: { entity: { S: FilterRule.isEqual("event") } } },
+          }),
+        ],
+      }),
+    );
+
+    this.addAlarms(settings);
+    new CfnOutput(this, "ApiUrl", { value: this.api.api.url, description: "mreg API base URL (append v1/…)" });
+    // Repeated here so that one stack's outputs hold everything a client and an operator need.
+    new CfnOutput(this, "BucketName", { value: bucket.bucketName });
+    new CfnOutput(this, "TableName", { value: table.tableName });
+    new CfnOutput(this, "CreateAdminCommand", {
+      value: `npm run admin:create -- --table ${table.tableName} --region ${Aws.REGION}`,
+      description: "creates the first org admin and prints its API key once",
+    });
+  }
+
+  private addAlarms(settings: Settings): void {
+    const topic = settings.alarmTopicArn ? Topic.fromTopicArn(this, "AlarmTopic", settings.alarmTopicArn) : undefined;
+    const alarm = (id: string, description: string, metric: IMetric, threshold = 1) => {
+      const created = new Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (topic) created.addAlarmAction(new SnsAction(topic));
+    };
+    const period = Duration.minutes(5);
+    // Handlers turn every failure into a response, so a 5xx is an unexpected internal error.
+    alarm("Api5xx", "mreg API answered 5xx", this.api.api.metricServerError({ period, statistic: "Sum" }));
+    // Lambda errors are what handlers cannot catch: a bad configuration at cold start, timeouts, crashes.
+    for (const [name, fn] of [...this.functions, [STREAM_CONSUMER, this.streamConsumer] as const]) {
+      alarm(`Errors-${name}`, `mreg function ${name} failed`, fn.function.metricErrors({ period, statistic: "Sum" }));
+    }
+    alarm(
+      "StreamFailuresVisible",
+      "stream batches gave up after their retries; records are in the stream for 24 h",
+      this.streamFailures.metricApproximateNumberOfMessagesVisible({ period, statistic: "Maximum" }),
+    );
+    alarm(
+      "StreamIteratorAge",
+      "the stream consumer is more than 5 minutes behind",
+      this.streamConsumer.function.metric("IteratorAge", { period, statistic: "Maximum" }),
+      5 * 60 * 1000,
+    );
+  }
+}

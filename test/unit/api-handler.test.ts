@@ -1,0 +1,263 @@
+import type { APIGatewayProxyEvent } from "aws-lambda";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { generateApiKey } from "../../lambdas/core/api-keys.js";
+import type { OrgRole } from "../../lambdas/core/model.js";
+import { useServices, type Services } from "../../lambdas/composition.js";
+import { loadConfig } from "../../lambdas/config.js";
+import { handler as artifactsHandler } from "../../lambdas/handlers/artifacts.js";
+import { handler as healthHandler } from "../../lambdas/handlers/health.js";
+import { createApiHandler, MAX_BODY_BYTES, ok, type Operation } from "../../lambdas/http/api-handler.js";
+import { fakeDeps, sha256Hex, type FakeDeps } from "../support/fakes.js";
+
+const P = "/v1/projects/{project}/artifacts/{name}";
+
+let deps: FakeDeps;
+let services: Services;
+const keys: Record<OrgRole, string> = { admin: "", member: "", viewer: "" };
+
+beforeEach(async () => {
+  deps = fakeDeps();
+  services = { ...deps, config: loadConfig({ MREG_TABLE_NAME: "mreg", MREG_BUCKET: "mreg-blobs" }) };
+  for (const role of ["admin", "member", "viewer"] as const) {
+    await deps.metadata.putUser({ id: role, name: role, orgRole: role, createdAt: "2024-01-01T00:00:00.000Z" });
+    const key = generateApiKey();
+    await deps.metadata.putApiKey({ id: `k-${role}`, userId: role, keyHash: key.keyHash, createdAt: "2024-01-01T00:00:00.000Z" });
+    keys[role] = key.secret;
+  }
+});
+
+/** The REST (v1) proxy event API Gateway sends for a request on `resource`. */
+function event(
+  method: string,
+  resource: string,
+  options: {
+    params?: Record<string, string>;
+    query?: Record<string, string>;
+    body?: unknown;
+    key?: string;
+    base64?: boolean;
+  } = {},
+): APIGatewayProxyEvent {
+  const params = options.params ?? {};
+  const path = resource.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ""));
+  const text =
+    options.body === undefined ? null : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+  return {
+    httpMethod: method,
+    resource,
+    path,
+    pathParameters: Object.keys(params).length > 0 ? params : null,
+    queryStringParameters: options.query ?? null,
+    multiValueQueryStringParameters: null,
+    headers: options.key === undefined ? {} : { Authorization: `Bearer ${options.key}` },
+    multiValueHeaders: {},
+    body: text !== null && options.base64 ? Buffer.from(text).toString("base64") : text,
+    isBase64Encoded: options.base64 ?? false,
+    stageVariables: null,
+    requestContext: {} as APIGatewayProxyEvent["requestContext"],
+  };
+}
+
+const json = (response: { body: string }) => JSON.parse(response.body) as any;
+
+describe("createApiHandler", () => {
+  const calls: unknown[] = [];
+  const record: Operation = async (request) => {
+    calls.push(request.body);
+    return ok({ principal: request.principal, params: request.params, query: request.query, body: request.body });
+  };
+  const operations = {
+    planUpload: record,
+    completeUpload: record,
+    commitVersion: record,
+    listArtifacts: record,
+    getArtifact: record,
+    listVersions: record,
+    getVersion: record,
+    listFiles: record,
+    deleteVersion: record,
+    setAlias: record,
+    removeAlias: record,
+    listHistory: record,
+  };
+  const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, () => services)(e);
+  const versions = { project: "vision", name: "mnist" };
+
+  beforeEach(() => {
+    calls.length = 0;
+  });
+
+  it("runs the operation with the principal, parameters, query and parsed body", async () => {
+    const response = await handle(
+      event("POST", `${P}/versions`, { params: versions, query: { dryRun: "1" }, body: { type: "model" }, key: keys.member }),
+    );
+
+    expect(response.statusCode).toBe(200);
+    expect(response.headers).toMatchObject({ "content-type": "application/json" });
+    expect(json(response)).toEqual({
+      principal: { userId: "member", orgRole: "member" },
+      params: versions,
+      query: { dryRun: "1" },
+      body: { type: "model" },
+    });
+  });
+
+  it("decodes each path parameter once", async () => {
+    const e = event("GET", `${P}/versions/{v}`, { params: versions, key: keys.viewer });
+    e.pathParameters = { project: "vision", name: "mnist", v: "release%2520candidate" };
+    expect(json(await handle(e)).params.v).toBe("release%20candidate");
+  });
+
+  it("decodes a base64 body", async () => {
+    const response = await handle(
+      event("POST", `${P}/versions`, { params: versions, body: { type: "m" }, key: keys.member, base64: true }),
+    );
+    expect(json(response).body).toEqual({ type: "m" });
+  });
+
+  it("answers 404 JSON for a route this function does not serve", async () => {
+    const response = await handle(event("GET", "/v1/registries", { key: keys.admin }));
+    expect(response.statusCode).toBe(404);
+    expect(json(response)).toEqual({ error: { code: "not_found", message: "no route GET /v1/registries" } });
+    expect(calls).toEqual([]);
+  });
+
+  it("answers 400 for a body that is not JSON", async () => {
+    const response = await handle(event("POST", `${P}/versions`, { params: versions, body: "{type:", key: keys.member }));
+    expect(response.statusCode).toBe(400);
+    expect(json(response).error).toEqual({ code: "invalid_request", message: "request body is not valid JSON" });
+    expect(calls).toEqual([]);
+  });
+
+  it("answers 413 for a body over 6 MiB and accepts one of exactly 6 MiB", async () => {
+    const filler = (bytes: number) => JSON.stringify({ pad: "x".repeat(bytes - '{"pad":""}'.length) });
+    const over = await handle(event("POST", `${P}/versions`, { params: versions, body: filler(MAX_BODY_BYTES + 1), key: keys.member }));
+    expect(over.statusCode).toBe(413);
+    expect(json(over).error.code).toBe("payload_too_large");
+    expect(calls).toEqual([]);
+
+    const limit = await handle(event("POST", `${P}/versions`, { params: versions, body: filler(MAX_BODY_BYTES), key: keys.member }));
+    expect(limit.statusCode).toBe(200);
+  });
+
+  it.each([
+    ["no Authorization header", undefined],
+    ["an unknown key", generateApiKey().secret],
+  ])("answers 401 for %s and runs nothing", async (_, key) => {
+    const response = await handle(event("POST", `${P}/versions`, { params: versions, body: "{not json", key }));
+    expect(response.statusCode).toBe(401);
+    expect(json(response).error.code).toBe("unauthorized");
+    expect(calls).toEqual([]);
+  });
+
+  it("reads the Authorization header whatever its case", async () => {
+    const e = event("GET", `${P}/versions`, { params: versions });
+    e.headers = { authorization: `Bearer ${keys.viewer}` };
+    expect((await handle(e)).statusCode).toBe(200);
+  });
+
+  it("answers 403 to a viewer on a write route and lets it read", async () => {
+    const write = await handle(event("POST", `${P}/versions`, { params: versions, body: {}, key: keys.viewer }));
+    expect(write.statusCode).toBe(403);
+    expect(json(write).error.code).toBe("forbidden");
+    expect(calls).toEqual([]);
+
+    const read = await handle(event("GET", `${P}/versions`, { params: versions, key: keys.viewer }));
+    expect(read.statusCode).toBe(200);
+  });
+
+  it("keeps version deletion to admins", async () => {
+    const target = { ...versions, v: "v0" };
+    expect((await handle(event("DELETE", `${P}/versions/{v}`, { params: target, key: keys.member }))).statusCode).toBe(403);
+    expect((await handle(event("DELETE", `${P}/versions/{v}`, { params: target, key: keys.admin }))).statusCode).toBe(200);
+  });
+
+  it("turns an unexpected failure into a 500 that says nothing more", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    const failing = createApiHandler(
+      "artifacts",
+      { ...operations, listVersions: async () => Promise.reject(new Error("secret table arn")) },
+      () => services,
+    );
+    const response = await failing(event("GET", `${P}/versions`, { params: versions, key: keys.viewer }));
+    logged.mockRestore();
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain("arn");
+  });
+
+  it("answers 204 with no body when the operation says so", async () => {
+    const empty = createApiHandler("artifacts", { ...operations, removeAlias: async () => ({ status: 204 }) }, () => services);
+    const response = await empty(event("DELETE", `${P}/aliases/{alias}`, { params: { ...versions, alias: "x" }, key: keys.member }));
+    expect(response).toMatchObject({ statusCode: 204, body: "" });
+  });
+});
+
+describe("the health function", () => {
+  it("answers 200 without a key", async () => {
+    const health = createApiHandler("health", { health: async () => ok({ status: "ok" }) }, () => services);
+    const response = await health(event("GET", "/v1/health"));
+    expect(response.statusCode).toBe(200);
+    expect(json(response)).toEqual({ status: "ok" });
+  });
+});
+
+describe("the artifacts function over fake stores", () => {
+  const params = { project: "vision", name: "mnist" };
+
+  beforeEach(() => {
+    useServices(services);
+  });
+
+  afterEach(() => {
+    useServices(undefined);
+  });
+
+  it("serves health without a key", async () => {
+    expect((await healthHandler(event("GET", "/v1/health"))).statusCode).toBe(200);
+  });
+
+  it("plans, commits and reads a version", async () => {
+    const content = "weights";
+    const file = { path: "w.bin", size: content.length, sha256: sha256Hex(content) };
+
+    const plan = await artifactsHandler(event("POST", `${P}/uploads`, { params, body: { files: [file] }, key: keys.member }));
+    expect(plan.statusCode).toBe(200);
+    expect(json(plan)).toMatchObject({ uploads: [{ sha256: file.sha256, method: "PUT" }], present: [] });
+    deps.blobs.stage(file.sha256, content);
+
+    const commit = await artifactsHandler(
+      event("POST", `${P}/versions`, { params, body: { type: "model", files: [file] }, key: keys.member }),
+    );
+    expect(commit.statusCode).toBe(201);
+    expect(json(commit)).toMatchObject({ version: "v0", created: true });
+
+    const again = await artifactsHandler(
+      event("POST", `${P}/versions`, { params, body: { type: "model", files: [file] }, key: keys.member }),
+    );
+    expect(again.statusCode).toBe(200);
+    expect(json(again).created).toBe(false);
+
+    const read = await artifactsHandler(event("GET", `${P}/versions/{v}`, { params: { ...params, v: "latest" }, key: keys.viewer }));
+    expect(json(read)).toMatchObject({ version: "v0", fileCount: 1, createdBy: "member" });
+  });
+
+  it.each([
+    ["an invalid artifact name", { ...params, name: "-bad" }, { type: "model", files: [{ path: "a", size: 1, sha256: "a".repeat(64) }] }],
+    ["a path with ..", params, { type: "model", files: [{ path: "../a", size: 1, sha256: "a".repeat(64) }] }],
+    ["a non-hex sha256", params, { type: "model", files: [{ path: "a", size: 1, sha256: "g".repeat(64) }] }],
+    ["a negative size", params, { type: "model", files: [{ path: "a", size: -1, sha256: "a".repeat(64) }] }],
+  ])("answers 400 for %s and writes nothing", async (_, p, body) => {
+    const response = await artifactsHandler(event("POST", `${P}/versions`, { params: p, body, key: keys.member }));
+    expect(response.statusCode).toBe(400);
+    expect(json(response).error.code).toBe("invalid_request");
+    expect(deps.metadata.artifacts.size).toBe(0);
+    expect(deps.metadata.blobs.size).toBe(0);
+  });
+
+  it("answers 404 for an unknown version", async () => {
+    const response = await artifactsHandler(
+      event("GET", `${P}/versions/{v}`, { params: { ...params, v: "v7" }, key: keys.viewer }),
+    );
+    expect(response.statusCode).toBe(404);
+  });
+});

@@ -1,0 +1,566 @@
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DynamoMetadataStore } from "../../lambdas/adapters/dynamodb/metadata-store.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
+import type { NewVersion } from "../../lambdas/core/ports.js";
+
+const TABLE = "mreg";
+const AT = "2025-01-01T00:00:00.000Z";
+const DIGEST = "d".repeat(64);
+const SHA = "a".repeat(64);
+
+const ddb = mockClient(DynamoDBDocumentClient);
+let store: DynamoMetadataStore;
+
+beforeEach(() => {
+  // Events are stamped when the write is attempted: pin the clock they read.
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(new Date(AT));
+  ddb.reset();
+  store = new DynamoMetadataStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE);
+});
+
+const canceled = () =>
+  new TransactionCanceledException({
+    message: "Transaction cancelled",
+    $metadata: {},
+    CancellationReasons: [{ Code: "ConditionalCheckFailed" }],
+  });
+const conditionFailed = () => new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} });
+
+const artifactKey = { PK: "PROJ#vision", SK: "ART#mnist" };
+const digestKey = (digest = DIGEST) => ({ PK: "ART#vision#mnist", SK: `DIG#${digest}` });
+const versionKey = (index: number) => ({ PK: "ART#vision#mnist", SK: `VER#${String(index).padStart(10, "0")}` });
+const aliasKey = (alias: string) => ({ PK: "ART#vision#mnist", SK: `ALIAS#${alias}` });
+
+const newVersion = (extra: Partial<NewVersion> = {}): NewVersion => ({
+  project: "vision",
+  artifact: "mnist",
+  type: "model",
+  digest: DIGEST,
+  metadata: { acc: 0.9 },
+  description: "first",
+  size: 42,
+  fileCount: 2,
+  runId: "run-1",
+  aliases: [],
+  actor: "alice",
+  at: AT,
+  ...extra,
+});
+
+const existingArtifact = (nextIndex: number) => ({
+  ...artifactKey,
+  entity: "artifact",
+  project: "vision",
+  name: "mnist",
+  type: "model",
+  createdAt: AT,
+  createdBy: "alice",
+  nextIndex,
+  latestIndex: nextIndex - 1,
+  versionCount: nextIndex,
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** An audit event item: its sort key is the time plus a unique id. */
+const eventPut = (event: Record<string, unknown>) => ({
+  Put: {
+    TableName: TABLE,
+    Item: {
+      PK: "HIST#ART#vision#mnist",
+      SK: expect.stringMatching(new RegExp(`^${AT.replace(/\./g, "\\.")}#\\S+$`)),
+      entity: "event",
+      event,
+    },
+  },
+});
+
+function transactItems(call = 0) {
+  return ddb.commandCalls(TransactWriteCommand)[call]!.args[0].input.TransactItems!;
+}
+
+describe("commitVersion", () => {
+  it("writes the first version, its artifact, digest, latest, aliases and events in one transaction", async () => {
+    ddb.on(GetCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    const outcome = await store.commitVersion(newVersion({ aliases: ["best"] }));
+
+    expect(outcome).toMatchObject({ created: true, version: { index: 0, aliases: ["latest", "best"] } });
+    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input)).toEqual(
+      expect.arrayContaining([
+        { TableName: TABLE, Key: artifactKey, ConsistentRead: true },
+        { TableName: TABLE, Key: digestKey(), ConsistentRead: true },
+      ]),
+    );
+    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
+      RequestItems: { [TABLE]: { Keys: [aliasKey("latest"), aliasKey("best")], ConsistentRead: true } },
+    });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(transactItems()).toEqual([
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...existingArtifact(1), latestIndex: 0, versionCount: 1 },
+          ConditionExpression: "attribute_not_exists(PK)",
+        },
+      },
+      {
+        Put: {
+          TableName: TABLE,
+          Item: {
+            ...versionKey(0),
+            entity: "version",
+            project: "vision",
+            artifact: "mnist",
+            index: 0,
+            digest: DIGEST,
+            type: "model",
+            aliases: new Set(["latest", "best"]),
+            metadata: { acc: 0.9 },
+            description: "first",
+            createdAt: AT,
+            createdBy: "alice",
+            size: 42,
+            fileCount: 2,
+            runId: "run-1",
+          },
+          ConditionExpression: "attribute_not_exists(PK)",
+        },
+      },
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...digestKey(), entity: "digest", index: 0 },
+          ConditionExpression: "attribute_not_exists(PK)",
+        },
+      },
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 0 },
+          ConditionExpression: "attribute_not_exists(PK)",
+        },
+      },
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...aliasKey("best"), entity: "alias", alias: "best", index: 0 },
+          ConditionExpression: "attribute_not_exists(PK)",
+        },
+      },
+      eventPut({
+        action: "version.created",
+        actor: "alice",
+        at: AT,
+        version: "v0",
+        digest: DIGEST,
+        aliases: ["latest", "best"],
+      }),
+      eventPut({ action: "alias.set", actor: "alice", at: AT, alias: "best", to: "v0" }),
+    ]);
+  });
+
+  it("allocates the next index on the counter it read and moves aliases off their previous holder", async () => {
+    ddb.on(GetCommand, { Key: artifactKey }).resolves({ Item: existingArtifact(1) });
+    ddb.on(GetCommand, { Key: digestKey() }).resolves({});
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        [TABLE]: [
+          { ...aliasKey("latest"), alias: "latest", index: 0 },
+          { ...aliasKey("production"), alias: "production", index: 0 },
+        ],
+      },
+    });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    const outcome = await store.commitVersion(newVersion({ aliases: ["production"] }));
+
+    expect(outcome).toMatchObject({ created: true, version: { index: 1 } });
+    const items = transactItems();
+    expect(items).toHaveLength(8);
+    expect(items[0]).toEqual({
+      Update: {
+        TableName: TABLE,
+        Key: artifactKey,
+        UpdateExpression: "SET nextIndex = :next, latestIndex = :index, versionCount = versionCount + :one",
+        ConditionExpression: "nextIndex = :index AND #type = :type",
+        ExpressionAttributeNames: { "#type": "type" },
+        ExpressionAttributeValues: { ":next": 2, ":index": 1, ":one": 1, ":type": "model" },
+      },
+    });
+    expect(items[1]).toMatchObject({
+      Put: { Item: { ...versionKey(1), index: 1 }, ConditionExpression: "attribute_not_exists(PK)" },
+    });
+    expect(items[2]).toEqual({
+      Put: {
+        TableName: TABLE,
+        Item: { ...digestKey(), entity: "digest", index: 1 },
+        ConditionExpression: "attribute_not_exists(PK)",
+      },
+    });
+    for (const [i, alias] of [[3, "latest"], [4, "production"]] as const) {
+      expect(items[i]).toEqual({
+        Put: {
+          TableName: TABLE,
+          Item: { ...aliasKey(alias), entity: "alias", alias, index: 1 },
+          ConditionExpression: "#index = :from",
+          ExpressionAttributeNames: { "#index": "index" },
+          ExpressionAttributeValues: { ":from": 0 },
+        },
+      });
+    }
+    expect(items[5]).toEqual({
+      Update: {
+        TableName: TABLE,
+        Key: versionKey(0),
+        UpdateExpression: "DELETE aliases :aliases",
+        ConditionExpression: "attribute_exists(PK)",
+        ExpressionAttributeValues: { ":aliases": new Set(["latest", "production"]) },
+      },
+    });
+    expect(items[6]).toEqual(
+      eventPut({
+        action: "version.created",
+        actor: "alice",
+        at: AT,
+        version: "v1",
+        digest: DIGEST,
+        aliases: ["latest", "production"],
+      }),
+    );
+    expect(items[7]).toEqual(
+      eventPut({ action: "alias.moved", actor: "alice", at: AT, alias: "production", from: "v0", to: "v1" }),
+    );
+  });
+
+  it("reads again and retries when a concurrent commit wins the transaction", async () => {
+    ddb.on(GetCommand, { Key: artifactKey }).resolvesOnce({}).resolves({ Item: existingArtifact(1) });
+    ddb.on(GetCommand, { Key: digestKey() }).resolves({});
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [] } })
+      .resolves({ Responses: { [TABLE]: [{ alias: "latest", index: 0 }] } });
+    ddb.on(TransactWriteCommand).rejectsOnce(canceled()).resolves({});
+
+    const outcome = await store.commitVersion(newVersion());
+
+    expect(outcome).toMatchObject({ created: true, version: { index: 1 } });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    expect(transactItems(0)![0]).toHaveProperty("Put.ConditionExpression", "attribute_not_exists(PK)");
+    expect(transactItems(1)![0]).toHaveProperty("Update.ExpressionAttributeValues", {
+      ":next": 2,
+      ":index": 1,
+      ":one": 1,
+      ":type": "model",
+    });
+  });
+
+  it("answers the winner's version when a concurrent commit of the same content wins", async () => {
+    ddb.on(GetCommand, { Key: artifactKey }).resolves({});
+    ddb.on(GetCommand, { Key: digestKey() }).resolvesOnce({}).resolves({ Item: { ...digestKey(), index: 0 } });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+    ddb.on(TransactWriteCommand).rejects(canceled());
+
+    const outcome = await store.commitVersion(newVersion());
+
+    expect(outcome).toEqual({ created: false, index: 0 });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it("refuses another type with 409 without writing", async () => {
+    ddb.on(GetCommand, { Key: artifactKey }).resolves({ Item: existingArtifact(1) });
+    ddb.on(GetCommand, { Key: digestKey() }).resolves({});
+    await expect(store.commitVersion(newVersion({ type: "dataset" }))).rejects.toThrow(ConflictError);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it("does not retry a failure that is not contention", async () => {
+    ddb.on(GetCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+    ddb.on(TransactWriteCommand).rejects(new Error("network down"));
+    await expect(store.commitVersion(newVersion())).rejects.toThrow("network down");
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  describe("under endless contention", () => {
+    beforeEach(() => {
+      vi.useFakeTimers();
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("gives up with 409 after 40 attempts", async () => {
+      ddb.on(GetCommand).resolves({});
+      ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+      ddb.on(TransactWriteCommand).rejects(canceled());
+
+      const outcome = store.commitVersion(newVersion()).catch((e: unknown) => e);
+      await vi.runAllTimersAsync();
+
+      expect(await outcome).toBeInstanceOf(ConflictError);
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(40);
+    });
+  });
+});
+
+describe("aliases", () => {
+  const change = { project: "vision", artifact: "mnist", actor: "bob", at: AT };
+
+  it("moves an alias onto an existing version, conditioned on the holder it read", async () => {
+    ddb.on(GetCommand, { Key: versionKey(2) }).resolves({ Item: { ...versionKey(2), index: 2 } });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ alias: "production", index: 1 }] } });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    expect(await store.moveAliases(change, 2, ["production"])).toEqual([{ alias: "production", from: 1, to: 2 }]);
+
+    expect(transactItems()).toEqual([
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...aliasKey("production"), entity: "alias", alias: "production", index: 2 },
+          ConditionExpression: "#index = :from",
+          ExpressionAttributeNames: { "#index": "index" },
+          ExpressionAttributeValues: { ":from": 1 },
+        },
+      },
+      {
+        Update: {
+          TableName: TABLE,
+          Key: versionKey(1),
+          UpdateExpression: "DELETE aliases :aliases",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":aliases": new Set(["production"]) },
+        },
+      },
+      {
+        Update: {
+          TableName: TABLE,
+          Key: versionKey(2),
+          UpdateExpression: "ADD aliases :aliases",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":aliases": new Set(["production"]) },
+        },
+      },
+      expect.objectContaining({
+        Put: expect.objectContaining({
+          Item: expect.objectContaining({
+            event: { action: "alias.moved", actor: "bob", at: AT, alias: "production", from: "v1", to: "v2" },
+          }),
+        }),
+      }),
+    ]);
+  });
+
+  it("writes nothing when the alias is already there", async () => {
+    ddb.on(GetCommand).resolves({ Item: { ...versionKey(2), index: 2 } });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ alias: "production", index: 2 }] } });
+    expect(await store.moveAliases(change, 2, ["production"])).toEqual([]);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it("answers 404 for a version that does not exist", async () => {
+    ddb.on(GetCommand).resolves({});
+    await expect(store.moveAliases(change, 9, ["production"])).rejects.toThrow(NotFoundError);
+  });
+
+  it("removes an alias only from the holder it read", async () => {
+    ddb.on(GetCommand, { Key: aliasKey("best") }).resolves({ Item: { alias: "best", index: 3 } });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    expect(await store.removeAlias(change, "best")).toBe(3);
+
+    const items = transactItems()!;
+    expect(items[0]).toEqual({
+      Delete: {
+        TableName: TABLE,
+        Key: aliasKey("best"),
+        ConditionExpression: "#index = :from",
+        ExpressionAttributeNames: { "#index": "index" },
+        ExpressionAttributeValues: { ":from": 3 },
+      },
+    });
+    expect(items[1]).toMatchObject({ Update: { Key: versionKey(3), UpdateExpression: "DELETE aliases :aliases" } });
+    expect(items[2]).toMatchObject({ Put: { Item: { event: { action: "alias.removed", alias: "best", from: "v3" } } } });
+  });
+});
+
+describe("deleteVersion", () => {
+  const change = { project: "vision", artifact: "mnist", actor: "root", at: AT };
+
+  it("tombstones the version and hands latest back to the previous one", async () => {
+    ddb.on(GetCommand, { Key: versionKey(2) }).resolves({
+      Item: { ...versionKey(2), index: 2, digest: DIGEST, aliases: new Set(["latest"]) },
+    });
+    ddb.on(QueryCommand).resolves({ Items: [{ ...versionKey(1), index: 1 }] });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await store.deleteVersion(change, 2);
+
+    const items = transactItems()!;
+    expect(items).toContainEqual({
+      Put: {
+        TableName: TABLE,
+        Item: { PK: "ART#vision#mnist", SK: "DEL#0000000002", entity: "tombstone", index: 2, digest: DIGEST, deletedAt: AT, deletedBy: "root" },
+      },
+    });
+    expect(items).toContainEqual({ Delete: { TableName: TABLE, Key: digestKey() } });
+    expect(items).toContainEqual({
+      Put: {
+        TableName: TABLE,
+        Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 1 },
+        ConditionExpression: "#index = :index",
+        ExpressionAttributeNames: { "#index": "index" },
+        ExpressionAttributeValues: { ":index": 2 },
+      },
+    });
+    expect(items).toContainEqual(
+      expect.objectContaining({
+        Update: expect.objectContaining({ Key: versionKey(1), UpdateExpression: "ADD aliases :aliases" }),
+      }),
+    );
+    expect(items).toContainEqual({
+      Update: {
+        TableName: TABLE,
+        Key: artifactKey,
+        UpdateExpression: "SET versionCount = versionCount - :one, latestIndex = :previous",
+        ExpressionAttributeValues: { ":one": 1, ":previous": 1 },
+      },
+    });
+    const versionDelete = items.find((i) => i.Delete && i.Delete.Key?.SK === versionKey(2).SK);
+    expect(versionDelete?.Delete?.ConditionExpression).toContain("attribute_exists(PK)");
+    // The artifact counter is never lowered: a deleted number is never handed out again.
+    expect(JSON.stringify(items)).not.toContain("nextIndex");
+  });
+});
+
+describe("pages and cursors", () => {
+  it("pages versions newest first and turns LastEvaluatedKey into a cursor for the same list", async () => {
+    const last = { PK: "ART#vision#mnist", SK: "VER#0000000003" };
+    ddb.on(QueryCommand).resolvesOnce({ Items: [], LastEvaluatedKey: last }).resolves({ Items: [] });
+
+    const first = await store.listVersions("vision", "mnist", { limit: 2 });
+    await store.listVersions("vision", "mnist", { limit: 2, cursor: first.nextCursor });
+
+    const [one, two] = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(one).toMatchObject({
+      TableName: TABLE,
+      KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+      ExpressionAttributeValues: { ":pk": "ART#vision#mnist", ":prefix": "VER#" },
+      ScanIndexForward: false,
+      Limit: 2,
+    });
+    expect(one!.ExclusiveStartKey).toBeUndefined();
+    expect(two!.ExclusiveStartKey).toEqual(last);
+  });
+
+  it("refuses a cursor from another partition with 400 and sends no query", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [], LastEvaluatedKey: { PK: "ART#vision#other", SK: "VER#0000000001" } });
+    const foreign = (await store.listVersions("vision", "other", { limit: 1 })).nextCursor;
+    ddb.resetHistory();
+
+    await expect(store.listVersions("vision", "mnist", { limit: 1, cursor: foreign })).rejects.toThrow(ValidationError);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ["garbage", "%%%not-base64"],
+    ["JSON that is not a key", Buffer.from("[1,2]").toString("base64url")],
+    ["a key with non-string values", Buffer.from(JSON.stringify({ PK: "ART#vision#mnist", SK: { S: "x" } })).toString("base64url")],
+    ["truncated JSON", Buffer.from('{"PK":"ART#vision#mnist"').toString("base64url")],
+  ])("refuses %s as a cursor with 400", async (_, cursor) => {
+    await expect(store.listVersions("vision", "mnist", { limit: 1, cursor })).rejects.toThrow(ValidationError);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+});
+
+describe("blob claims", () => {
+  it("claims a blob nobody holds, or whose claim went stale", async () => {
+    ddb.on(PutCommand).resolves({});
+
+    expect(await store.claimBlob(SHA, 10, AT)).toBe("claimed");
+
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
+      TableName: TABLE,
+      Item: { PK: `BLOB#${SHA}`, SK: "BLOB", entity: "blob", sha256: SHA, size: 10, state: "verifying", claimedAt: AT },
+      ConditionExpression: "attribute_not_exists(PK) OR (#state = :verifying AND claimedAt < :stale)",
+      ExpressionAttributeNames: { "#state": "state" },
+      ExpressionAttributeValues: { ":verifying": "verifying", ":stale": "2024-12-31T23:45:00.000Z" },
+    });
+  });
+
+  it.each([
+    ["verified", "verified"],
+    ["verifying", "busy"],
+  ] as const)("answers %s → %s when the condition fails", async (state, answer) => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(GetCommand).resolves({ Item: { PK: `BLOB#${SHA}`, SK: "BLOB", state, size: 10 } });
+
+    expect(await store.claimBlob(SHA, 10, AT)).toBe(answer);
+    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { PK: `BLOB#${SHA}`, SK: "BLOB" },
+      ConsistentRead: true,
+    });
+  });
+
+  it("releases only a claim still being verified", async () => {
+    ddb.on(DeleteCommand).rejects(conditionFailed());
+    await expect(store.releaseBlobClaim(SHA)).resolves.toBeUndefined();
+    expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { PK: `BLOB#${SHA}`, SK: "BLOB" },
+      ConditionExpression: "#state = :verifying",
+      ExpressionAttributeNames: { "#state": "state" },
+      ExpressionAttributeValues: { ":verifying": "verifying" },
+    });
+  });
+
+  it("counts only verified blobs and asks again for unprocessed keys", async () => {
+    const other = "b".repeat(64);
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { [TABLE]: [{ sha256: SHA, size: 10, state: "verified" }] },
+        UnprocessedKeys: { [TABLE]: { Keys: [{ PK: `BLOB#${other}`, SK: "BLOB" }], ConsistentRead: true } },
+      })
+      .resolves({ Responses: { [TABLE]: [{ sha256: other, size: 5, state: "verifying" }] } });
+
+    expect(await store.verifiedBlobs([SHA, other])).toEqual(new Map([[SHA, 10]]));
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
+    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems![TABLE]).toEqual({
+      Keys: [{ PK: `BLOB#${SHA}`, SK: "BLOB" }, { PK: `BLOB#${other}`, SK: "BLOB" }],
+      ConsistentRead: true,
+    });
+  });
+});
+
+describe("users", () => {
+  it("refuses to overwrite a user with 409", async () => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    await expect(
+      store.putUser({ id: "admin", name: "Administrator", orgRole: "admin", createdAt: AT }),
+    ).rejects.toThrow(ConflictError);
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.ConditionExpression).toBe("attribute_not_exists(PK)");
+  });
+});

@@ -1,0 +1,280 @@
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { S3BlobStore, type BlobStoreOptions } from "../../lambdas/adapters/s3/blob-store.js";
+import { UnprocessableError } from "../../lambdas/core/errors.js";
+
+const BUCKET = "mreg-blobs";
+const s3 = mockClient(S3Client);
+const client = new S3Client({
+  region: "us-east-1",
+  credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+});
+
+const bytes = Buffer.from("model weights");
+const SHA = createHash("sha256").update(bytes).digest("hex");
+const SHA_BASE64 = Buffer.from(SHA, "hex").toString("base64");
+
+function store(options: Partial<BlobStoreOptions> = {}) {
+  return new S3BlobStore(client, { bucket: BUCKET, urlExpirySeconds: 900, signChecksums: false, ...options });
+}
+
+/** A GetObject body as the SDK hands it out: a stream that can also turn itself into text. */
+function body(content: Buffer | string) {
+  const buffer = Buffer.from(content);
+  return Object.assign(Readable.from([buffer]), { transformToString: async () => buffer.toString("utf8") }) as never;
+}
+
+const notFound = () => new NotFound({ message: "Not Found", $metadata: { httpStatusCode: 404 } });
+const noSuchKey = () => new NoSuchKey({ message: "The specified key does not exist.", $metadata: { httpStatusCode: 404 } });
+
+beforeEach(() => {
+  s3.reset();
+});
+
+describe("presigned requests", () => {
+  it("presigns a PUT to the blob's staging key", async () => {
+    const put = await store().presignBlobPut(SHA);
+
+    const url = new URL(put.url);
+    expect(url.pathname).toBe(`/staging/${SHA}`);
+    expect(url.hostname).toBe(`${BUCKET}.s3.us-east-1.amazonaws.com`);
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("900");
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    expect(put.headers).toEqual({});
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it("binds the declared sha256 into the signature when asked to", async () => {
+    const put = await store({ signChecksums: true }).presignBlobPut(SHA);
+
+    const url = new URL(put.url);
+    expect(url.pathname).toBe(`/staging/${SHA}`);
+    expect(put.headers).toEqual({ "x-amz-checksum-sha256": SHA_BASE64 });
+    expect(url.searchParams.get("X-Amz-SignedHeaders")?.split(";")).toContain("x-amz-checksum-sha256");
+    // The checksum travels as a signed header, not as a query parameter a client could drop.
+    expect(url.searchParams.has("x-amz-checksum-sha256")).toBe(false);
+  });
+
+  it("presigns part uploads of the blob's own key", async () => {
+    const part = await store().presignPartPut(`blobs/${SHA}`, "up-1", 3);
+    const url = new URL(part.url);
+    expect(url.pathname).toBe(`/blobs/${SHA}`);
+    expect(url.searchParams.get("uploadId")).toBe("up-1");
+    expect(url.searchParams.get("partNumber")).toBe("3");
+  });
+
+  it("names the download after the file, without characters that break the header", async () => {
+    const url = new URL(await store().presignBlobGet(SHA, 'we"ird\r\nname.bin'));
+    expect(url.pathname).toBe(`/blobs/${SHA}`);
+    expect(url.searchParams.get("response-content-disposition")).toBe('attachment; filename="we_ird__name.bin"');
+  });
+});
+
+describe("promoteStagedBlob", () => {
+  it("hashes the staged bytes, copies exactly those bytes to the blob key and deletes the staging object", async () => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: bytes.length, ETag: '"etag-1"' });
+    s3.on(GetObjectCommand).resolves({ Body: body(bytes), ETag: '"etag-1"' });
+    s3.on(CopyObjectCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length)).toEqual({ status: "verified" });
+
+    expect(s3.commandCalls(HeadObjectCommand)[0]!.args[0].input).toEqual({
+      Bucket: BUCKET,
+      Key: `staging/${SHA}`,
+      ChecksumMode: "ENABLED",
+    });
+    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: BUCKET, Key: `staging/${SHA}` });
+    expect(s3.commandCalls(CopyObjectCommand)[0]!.args[0].input).toEqual({
+      Bucket: BUCKET,
+      Key: `blobs/${SHA}`,
+      CopySource: `${BUCKET}/staging/${SHA}`,
+      CopySourceIfMatch: '"etag-1"',
+    });
+    expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: BUCKET, Key: `staging/${SHA}` });
+  });
+
+  it("trusts a full-object SHA-256 that S3 verified and reads nothing", async () => {
+    s3.on(HeadObjectCommand).resolves({
+      ContentLength: bytes.length,
+      ETag: '"etag-2"',
+      ChecksumSHA256: SHA_BASE64,
+      ChecksumType: "FULL_OBJECT",
+    });
+    s3.on(CopyObjectCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length)).toEqual({ status: "verified" });
+
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(CopyObjectCommand)[0]!.args[0].input.CopySourceIfMatch).toBe('"etag-2"');
+  });
+
+  it.each([
+    ["another checksum", { ChecksumSHA256: Buffer.alloc(32).toString("base64") }],
+    ["a composite checksum", { ChecksumSHA256: SHA_BASE64, ChecksumType: "COMPOSITE" as const }],
+    ["another size", { ChecksumSHA256: SHA_BASE64, ContentLength: bytes.length + 1 }],
+  ])("hashes the bytes itself when the head reports %s", async (_, head) => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: bytes.length, ETag: '"e"', ...head });
+    s3.on(GetObjectCommand).resolves({ Body: body(bytes), ETag: '"e"' });
+    s3.on(CopyObjectCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+
+    await store().promoteStagedBlob(SHA, bytes.length);
+
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+  });
+
+  it("deletes staged bytes that do not match and reports what they were", async () => {
+    const other = Buffer.from("something else");
+    s3.on(HeadObjectCommand).resolves({ ContentLength: other.length, ETag: '"e"' });
+    s3.on(GetObjectCommand).resolves({ Body: body(other), ETag: '"e"' });
+    s3.on(DeleteObjectCommand).resolves({});
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length)).toEqual({
+      status: "mismatch",
+      sha256: createHash("sha256").update(other).digest("hex"),
+      size: other.length,
+    });
+
+    expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: BUCKET, Key: `staging/${SHA}` },
+    ]);
+  });
+
+  it("reports a blob that was never uploaded as missing", async () => {
+    s3.on(HeadObjectCommand).rejects(notFound());
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length)).toEqual({ status: "missing" });
+    expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+  });
+
+  it("reports missing when the object vanishes between head and read", async () => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: bytes.length, ETag: '"e"' });
+    s3.on(GetObjectCommand).rejects(noSuchKey());
+    expect(await store().promoteStagedBlob(SHA, bytes.length)).toEqual({ status: "missing" });
+  });
+
+  it("lets other failures through", async () => {
+    s3.on(HeadObjectCommand).rejects(
+      new S3ServiceException({ name: "InternalError", $fault: "server", message: "We encountered an internal error", $metadata: { httpStatusCode: 500 } }),
+    );
+    await expect(store().promoteStagedBlob(SHA, bytes.length)).rejects.toThrow("internal error");
+  });
+});
+
+describe("multipart", () => {
+  it("creates uploads on the blob key", async () => {
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: "up-1" });
+    expect(await store().createMultipartUpload(SHA)).toEqual({ uploadId: "up-1", key: `blobs/${SHA}` });
+    expect(s3.commandCalls(CreateMultipartUploadCommand)[0]!.args[0].input).toEqual({ Bucket: BUCKET, Key: `blobs/${SHA}` });
+  });
+
+  it("completes with the parts in the order given", async () => {
+    s3.on(CompleteMultipartUploadCommand).resolves({});
+    await store().completeMultipartUpload(`blobs/${SHA}`, "up-1", [
+      { partNumber: 1, etag: '"a"' },
+      { partNumber: 2, etag: '"b"' },
+    ]);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)[0]!.args[0].input).toEqual({
+      Bucket: BUCKET,
+      Key: `blobs/${SHA}`,
+      UploadId: "up-1",
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"a"' }, { PartNumber: 2, ETag: '"b"' }] },
+    });
+  });
+
+  it("turns the store's refusal of a part list into 422", async () => {
+    s3.on(CompleteMultipartUploadCommand).rejects(
+      new S3ServiceException({ name: "InvalidPart", $fault: "client", message: "One or more of the specified parts could not be found", $metadata: { httpStatusCode: 400 } }),
+    );
+    await expect(store().completeMultipartUpload(`blobs/${SHA}`, "up-1", [{ partNumber: 1, etag: "x" }])).rejects.toThrow(
+      UnprocessableError,
+    );
+  });
+
+  it("treats aborting an upload that is already gone as done", async () => {
+    s3.on(AbortMultipartUploadCommand).rejects(
+      new S3ServiceException({ name: "NoSuchUpload", $fault: "client", message: "gone", $metadata: { httpStatusCode: 404 } }),
+    );
+    await expect(store().abortMultipartUpload(`blobs/${SHA}`, "up-1")).resolves.toBeUndefined();
+  });
+
+  it("deletes an assembled blob whose bytes do not match", async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body("not the weights"), ETag: '"e"' });
+    s3.on(DeleteObjectCommand).resolves({});
+
+    expect(await store().verifyBlob(SHA, bytes.length)).toMatchObject({ status: "mismatch" });
+    expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: BUCKET, Key: `blobs/${SHA}` });
+  });
+
+  it("keeps an assembled blob that matches", async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body(bytes), ETag: '"e"' });
+    expect(await store().verifyBlob(SHA, bytes.length)).toEqual({ status: "verified" });
+    expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe("headReference", () => {
+  it("answers size, the ETag without quotes and the version id", async () => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 1234, ETag: '"abc-2"', VersionId: "ver-9" });
+
+    expect(await store().headReference("datasets", "mnist/train.csv")).toEqual({ size: 1234, etag: "abc-2", versionId: "ver-9" });
+    expect(s3.commandCalls(HeadObjectCommand)[0]!.args[0].input).toEqual({ Bucket: "datasets", Key: "mnist/train.csv" });
+  });
+
+  it("leaves out the version id of an unversioned bucket", async () => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 1, ETag: '"e"', VersionId: "null" });
+    expect(await store().headReference("datasets", "k")).toEqual({ size: 1, etag: "e" });
+  });
+
+  it.each([
+    ["404", notFound()],
+    ["403 (no access looks like absence)", new S3ServiceException({ name: "Forbidden", $fault: "client", message: "", $metadata: { httpStatusCode: 403 } })],
+    ["a missing bucket", new S3ServiceException({ name: "NoSuchBucket", $fault: "client", message: "", $metadata: {} })],
+  ])("answers undefined for %s", async (_, error) => {
+    s3.on(HeadObjectCommand).rejects(error);
+    expect(await store().headReference("datasets", "k")).toBeUndefined();
+  });
+});
+
+describe("manifests", () => {
+  const entries = [{ path: "a.bin", size: 1, sha256: SHA }];
+
+  it("writes the manifest as JSON under its digest", async () => {
+    s3.on(PutObjectCommand).resolves({});
+    await store().putManifest("d".repeat(64), entries);
+    expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toEqual({
+      Bucket: BUCKET,
+      Key: `manifests/${"d".repeat(64)}.json`,
+      Body: JSON.stringify({ digest: "d".repeat(64), entries }),
+      ContentType: "application/json",
+    });
+  });
+
+  it("reads a manifest once per warm instance: it can never change", async () => {
+    s3.on(GetObjectCommand).callsFake(async () => ({ Body: body(JSON.stringify({ digest: "x", entries })) }));
+    const blobs = store();
+    expect(await blobs.getManifest("d".repeat(64))).toEqual(entries);
+    expect(await blobs.getManifest("d".repeat(64))).toEqual(entries);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,301 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import {
+  completeUpload,
+  ensureBlobsVerified,
+  partCount,
+  partSizeFor,
+  planUpload,
+} from "../../lambdas/core/upload-blobs.js";
+import type { PresignedMultipart, PresignedPut } from "../../lambdas/schemas/artifacts.js";
+import { fakeDeps, MIB, sha256Hex, type FakeDeps } from "../support/fakes.js";
+
+const file = (path: string, content: string) => ({ path, size: Buffer.byteLength(content), sha256: sha256Hex(content) });
+
+/** A blob of `size` bytes that the tests never materialise: only its declared identity matters. */
+const declared = (path: string, size: number, seed = path) => ({ path, size, sha256: sha256Hex(`${seed}:${size}`) });
+
+let deps: FakeDeps;
+
+beforeEach(() => {
+  deps = fakeDeps({ multipartThreshold: 8 * MIB, partSize: 5 * MIB });
+});
+
+async function verifyStored(content: string): Promise<void> {
+  const f = file("x", content);
+  deps.blobs.stage(f.sha256, content);
+  await ensureBlobsVerified(deps, [f]);
+}
+
+describe("planUpload", () => {
+  it("lists stored blobs as present and plans only the missing ones", async () => {
+    await verifyStored("stored bytes");
+    const stored = file("a.txt", "stored bytes");
+    const missing = file("b.txt", "new bytes");
+
+    const plan = await planUpload(deps, { files: [stored, missing] });
+
+    expect(plan.present).toEqual([stored.sha256]);
+    expect(plan.uploads.map((u) => u.sha256)).toEqual([missing.sha256]);
+  });
+
+  it("plans one upload for a blob that several paths share", async () => {
+    const a = file("a.txt", "same");
+    const b = file("copy/a.txt", "same");
+    const plan = await planUpload(deps, { files: [a, b] });
+    expect(plan.uploads).toHaveLength(1);
+  });
+
+  it("gives a presigned PUT with its headers below the threshold and multipart at it", async () => {
+    const small = declared("small.bin", 8 * MIB - 1);
+    const large = declared("large.bin", 8 * MIB);
+
+    const plan = await planUpload(deps, { files: [small, large] });
+
+    const put = plan.uploads.find((u) => u.sha256 === small.sha256) as PresignedPut;
+    expect(put).toMatchObject({ method: "PUT", size: small.size, url: expect.stringContaining(`staging/${small.sha256}`) });
+    expect(put.headers).toEqual({ "x-amz-checksum-sha256": Buffer.from(small.sha256, "hex").toString("base64") });
+    const multipart = plan.uploads.find((u) => u.sha256 === large.sha256) as PresignedMultipart;
+    expect(multipart).not.toHaveProperty("method");
+    expect(multipart.multipart.partSize).toBe(5 * MIB);
+    expect(multipart.multipart.parts.map((p) => p.partNumber)).toEqual([1, 2]);
+    expect(new Set(multipart.multipart.parts.map((p) => p.url)).size).toBe(2);
+  });
+
+  it("raises the part size in whole MiB so a huge file needs at most 10 000 parts", async () => {
+    const size = 10_000 * 5 * MIB + 1;
+    const plan = await planUpload(deps, { files: [declared("huge.bin", size)] });
+
+    const { multipart } = plan.uploads[0] as PresignedMultipart;
+    expect(multipart.partSize).toBe(6 * MIB);
+    expect(multipart.parts).toHaveLength(Math.ceil(size / (6 * MIB)));
+    expect(multipart.parts.length).toBeLessThanOrEqual(10_000);
+    expect(multipart.parts.at(-1)!.partNumber).toBe(multipart.parts.length);
+  });
+
+  it("keeps the configured part size while the file fits in 10 000 parts", () => {
+    expect(partSizeFor(10_000 * 5 * MIB, 5 * MIB)).toBe(5 * MIB);
+    expect(partSizeFor(5 * 1024 ** 4, 16 * MIB)).toBe(525 * MIB);
+    expect(partCount(5 * 1024 ** 4, partSizeFor(5 * 1024 ** 4, 16 * MIB))).toBeLessThanOrEqual(10_000);
+    expect(partCount(0, 5 * MIB)).toBe(1);
+  });
+
+  it("refuses one sha256 declared with two sizes", async () => {
+    const a = { path: "a", size: 10, sha256: sha256Hex("x") };
+    const b = { path: "b", size: 11, sha256: sha256Hex("x") };
+    await expect(planUpload(deps, { files: [a, b] })).rejects.toThrow(ValidationError);
+  });
+
+  it("refuses a declared size that differs from the stored blob's", async () => {
+    await verifyStored("twelve bytes");
+    const wrong = { path: "a", size: 99, sha256: sha256Hex("twelve bytes") };
+    await expect(planUpload(deps, { files: [wrong] })).rejects.toThrow(UnprocessableError);
+  });
+
+  it("hands out the same multipart upload again so a client can resume it", async () => {
+    const large = declared("large.bin", 12 * MIB);
+    const first = (await planUpload(deps, { files: [large] })).uploads[0] as PresignedMultipart;
+    const again = (await planUpload(deps, { files: [large] })).uploads[0] as PresignedMultipart;
+
+    expect(again.multipart.uploadId).toBe(first.multipart.uploadId);
+    expect(again.multipart.parts.map((p) => p.url)).toEqual(first.multipart.parts.map((p) => p.url));
+    expect(deps.blobs.multipart.size).toBe(1);
+  });
+});
+
+describe("completeUpload", () => {
+  const partSize = 5 * MIB;
+  const bytes = Buffer.alloc(12 * MIB, 7);
+  const sha256 = sha256Hex(bytes);
+
+  async function startUpload(): Promise<string> {
+    const plan = await planUpload(deps, { files: [{ path: "model.bin", size: bytes.length, sha256 }] });
+    return (plan.uploads[0] as PresignedMultipart).multipart.uploadId;
+  }
+
+  function sendParts(uploadId: string, content: Buffer = bytes) {
+    return [0, 1, 2].map((i) => ({
+      partNumber: i + 1,
+      etag: deps.blobs.uploadPart(uploadId, i + 1, content.subarray(i * partSize, (i + 1) * partSize)),
+    }));
+  }
+
+  it("assembles and verifies the blob, then forgets the upload", async () => {
+    const uploadId = await startUpload();
+    const parts = sendParts(uploadId).reverse();
+
+    const done = await completeUpload(deps, { sha256, uploadId, parts });
+
+    expect(done).toEqual({ sha256, size: bytes.length, verified: true, alreadyPresent: false });
+    expect(deps.blobs.blob(sha256)?.equals(bytes)).toBe(true);
+    expect(await deps.metadata.verifiedBlobs([sha256])).toEqual(new Map([[sha256, bytes.length]]));
+    expect(await deps.metadata.getMultipartUpload(sha256, uploadId)).toBeUndefined();
+    expect((await planUpload(deps, { files: [{ path: "m", size: bytes.length, sha256 }] })).present).toEqual([sha256]);
+  });
+
+  it.each([
+    ["a missing part", [1, 2]],
+    ["a repeated part", [1, 2, 2]],
+    ["a part beyond the last", [1, 2, 3, 4]],
+    ["numbering from zero", [0, 1, 2]],
+  ])("refuses %s", async (_, numbers) => {
+    const uploadId = await startUpload();
+    const parts = numbers.map((partNumber) => ({ partNumber, etag: `"e${partNumber}"` }));
+    await expect(completeUpload(deps, { sha256, uploadId, parts })).rejects.toThrow(ValidationError);
+    expect(deps.metadata.blobs.has(sha256)).toBe(false);
+  });
+
+  it("answers 404 for an upload it does not know", async () => {
+    await expect(
+      completeUpload(deps, { sha256, uploadId: "nope", parts: [{ partNumber: 1, etag: "e" }] }),
+    ).rejects.toThrow(NotFoundError);
+  });
+
+  it("aborts a second upload of a blob that is already verified and reports it present", async () => {
+    const uploadId = await startUpload();
+    await deps.metadata.markBlobVerified(sha256, bytes.length, "2025-01-01T00:00:00.000Z");
+    const parts = sendParts(uploadId);
+
+    const done = await completeUpload(deps, { sha256, uploadId, parts });
+
+    expect(done.alreadyPresent).toBe(true);
+    expect(deps.blobs.multipart.has(uploadId)).toBe(false);
+    expect(deps.blobs.blob(sha256)).toBeUndefined();
+    expect(await deps.metadata.getMultipartUpload(sha256, uploadId)).toBeUndefined();
+  });
+
+  it("answers 409 while another upload of the blob is being verified", async () => {
+    const uploadId = await startUpload();
+    await deps.metadata.claimBlob(sha256, bytes.length, deps.clock.now().toISOString());
+    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId) })).rejects.toThrow(ConflictError);
+    expect(deps.blobs.multipart.has(uploadId)).toBe(true);
+  });
+
+  it("rejects other bytes with 422, deletes them and releases the claim", async () => {
+    const uploadId = await startUpload();
+    const other = Buffer.alloc(bytes.length, 8);
+
+    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId, other) })).rejects.toThrow(
+      UnprocessableError,
+    );
+
+    expect(deps.blobs.blob(sha256)).toBeUndefined();
+    expect(deps.metadata.blobs.has(sha256)).toBe(false);
+    expect(await deps.metadata.verifiedBlobs([sha256])).toEqual(new Map());
+    expect(await deps.metadata.getMultipartUpload(sha256, uploadId)).toBeUndefined();
+  });
+
+  it("lets the client upload again after its bytes were rejected", async () => {
+    const uploadId = await startUpload();
+    const other = Buffer.alloc(bytes.length, 8);
+    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId, other) })).rejects.toThrow(
+      UnprocessableError,
+    );
+
+    const retry = await startUpload();
+    const done = await completeUpload(deps, { sha256, uploadId: retry, parts: sendParts(retry) });
+
+    expect(done.verified).toBe(true);
+    expect(deps.blobs.blob(sha256)?.equals(bytes)).toBe(true);
+  });
+
+  it("keeps the upload open when the store refuses the part list, so the client can retry", async () => {
+    const uploadId = await startUpload();
+    const parts = sendParts(uploadId);
+    const wrongEtag = parts.map((p, i) => (i === 1 ? { ...p, etag: '"bogus"' } : p));
+
+    await expect(completeUpload(deps, { sha256, uploadId, parts: wrongEtag })).rejects.toThrow(UnprocessableError);
+    expect(deps.metadata.blobs.has(sha256)).toBe(false);
+
+    const done = await completeUpload(deps, { sha256, uploadId, parts });
+    expect(done.alreadyPresent).toBe(false);
+  });
+});
+
+describe("ensureBlobsVerified", () => {
+  it("promotes a staged blob whose bytes match", async () => {
+    const f = file("w.bin", "weights");
+    deps.blobs.stage(f.sha256, "weights");
+
+    await ensureBlobsVerified(deps, [f]);
+
+    expect(deps.blobs.blob(f.sha256)?.toString()).toBe("weights");
+    expect(deps.blobs.staged(f.sha256)).toBeUndefined();
+    expect(await deps.metadata.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+  });
+
+  it("names every path that was never uploaded", async () => {
+    const a = file("dir/a.bin", "a");
+    const b = file("dir/b.bin", "b");
+    const error = await ensureBlobsVerified(deps, [a, b]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnprocessableError);
+    expect((error as Error).message).toContain("dir/a.bin");
+    expect((error as Error).message).toContain("dir/b.bin");
+  });
+
+  it("deletes bytes that do not match their declared sha256 and keeps the blob unverified", async () => {
+    const f = file("w.bin", "weights");
+    deps.blobs.stage(f.sha256, "weightz");
+
+    const error = await ensureBlobsVerified(deps, [f]).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UnprocessableError);
+    expect((error as Error).message).toContain("w.bin");
+    expect(deps.blobs.staged(f.sha256)).toBeUndefined();
+    expect(deps.blobs.blob(f.sha256)).toBeUndefined();
+    expect(deps.metadata.blobs.has(f.sha256)).toBe(false);
+  });
+
+  describe("while another request verifies the same blob", () => {
+    beforeEach(() => {
+      vi.useFakeTimers();
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    async function claimElsewhere() {
+      const f = file("w.bin", "weights");
+      deps.blobs.stage(f.sha256, "weights");
+      await deps.metadata.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+      return f;
+    }
+
+    it("waits for it to finish and then accepts the blob", async () => {
+      const f = await claimElsewhere();
+      let settled = false;
+      const pending = ensureBlobsVerified(deps, [f]).finally(() => (settled = true));
+
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(settled).toBe(false);
+      await deps.metadata.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+      await vi.advanceTimersByTimeAsync(200);
+
+      expect(settled).toBe(true);
+      await expect(pending).resolves.toBeUndefined();
+    });
+
+    it("answers 409 when it does not finish within 5 seconds, leaving its upload alone", async () => {
+      const f = await claimElsewhere();
+      const outcome = ensureBlobsVerified(deps, [f]).catch((e: unknown) => e);
+
+      await vi.advanceTimersByTimeAsync(5100);
+
+      const error = await outcome;
+      expect(error).toBeInstanceOf(ConflictError);
+      expect((error as Error).message).toContain("w.bin");
+      expect(deps.blobs.staged(f.sha256)).toBeDefined();
+    });
+  });
+
+  it("takes over a claim abandoned for more than 15 minutes", async () => {
+    const f = file("w.bin", "weights");
+    deps.blobs.stage(f.sha256, "weights");
+    await deps.metadata.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+    deps.clock.advance(15 * 60 * 1000 + 1);
+
+    await ensureBlobsVerified(deps, [f]);
+
+    expect(await deps.metadata.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+  });
+});

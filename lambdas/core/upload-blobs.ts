@@ -207,9 +207,15 @@ async function promote(
 ): Promise<PromoteFailure | undefined> {
   const at = deps.clock.now().toISOString();
   const claim = await deps.metadata.claimBlob(sha256, size, at);
-  if (claim === "verified") return undefined;
-  if (claim === "busy") {
-    return (await waitForVerification(deps.metadata, sha256)) ? undefined : { sha256, reason: "busy" };
+  if (claim !== "claimed") {
+    // Verified by another request since our read: its size, not ours, is the blob's.
+    const stored =
+      claim === "verified"
+        ? (await deps.metadata.verifiedBlobs([sha256])).get(sha256)
+        : await waitForVerification(deps.metadata, sha256);
+    if (stored === undefined) return { sha256, reason: "busy" };
+    checkVerifiedSize(sha256, size, stored);
+    return undefined;
   }
   let check;
   try {
@@ -230,10 +236,12 @@ async function promote(
 /** Small blobs verify in milliseconds: a concurrent commit of the same bytes waits rather than fail. */
 const VERIFICATION_WAIT_MS = 5000;
 
-async function waitForVerification(metadata: MetadataStore, sha256: string): Promise<boolean> {
+/** The verified size once another request has verified the blob, or undefined on timeout. */
+async function waitForVerification(metadata: MetadataStore, sha256: string): Promise<number | undefined> {
   for (let waited = 0; waited < VERIFICATION_WAIT_MS; waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    if ((await metadata.verifiedBlobs([sha256])).has(sha256)) return true;
+    const size = (await metadata.verifiedBlobs([sha256])).get(sha256);
+    if (size !== undefined) return size;
   }
-  return false;
+  return undefined;
 }

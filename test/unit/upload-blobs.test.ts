@@ -275,6 +275,17 @@ describe("ensureBlobsVerified", () => {
       await expect(pending).resolves.toBeUndefined();
     });
 
+    it("still refuses a declared size other than the one the other request verified", async () => {
+      const f = await claimElsewhere();
+      const outcome = ensureBlobsVerified(deps, [{ ...f, size: f.size + 1 }]).catch((e: unknown) => e);
+
+      await vi.advanceTimersByTimeAsync(300);
+      await deps.metadata.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+      await vi.advanceTimersByTimeAsync(200);
+
+      expect(await outcome).toBeInstanceOf(UnprocessableError);
+    });
+
     it("answers 409 when it does not finish within 5 seconds, leaving its upload alone", async () => {
       const f = await claimElsewhere();
       const outcome = ensureBlobsVerified(deps, [f]).catch((e: unknown) => e);
@@ -286,6 +297,15 @@ describe("ensureBlobsVerified", () => {
       expect((error as Error).message).toContain("w.bin");
       expect(deps.blobs.staged(f.sha256)).toBeDefined();
     });
+  });
+
+  it("refuses a declared size other than the one verified between its read and its claim", async () => {
+    const f = file("w.bin", "weights");
+    const verifiedMeanwhile = vi.spyOn(deps.metadata, "verifiedBlobs").mockResolvedValueOnce(new Map());
+    await deps.metadata.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+
+    await expect(ensureBlobsVerified(deps, [{ ...f, size: f.size + 1 }])).rejects.toThrow(UnprocessableError);
+    expect(verifiedMeanwhile).toHaveBeenCalled();
   });
 
   it("takes over a claim abandoned for more than 15 minutes", async () => {

@@ -454,6 +454,54 @@ describe("deleteVersion", () => {
   });
 });
 
+describe("deleteVersion against a concurrent alias move", () => {
+  const change = { project: "vision", artifact: "mnist", actor: "root", at: AT };
+  const versionDelete = () =>
+    transactItems().find((i) => i.Delete && i.Delete.Key?.SK === versionKey(1).SK)!.Delete!;
+
+  it("deletes only while the version holds the aliases it read, so none is left pointing at nothing", async () => {
+    ddb.on(GetCommand, { Key: versionKey(1) }).resolves({
+      Item: { ...versionKey(1), index: 1, digest: DIGEST, aliases: new Set(["best", "production"]) },
+    });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await store.deleteVersion(change, 1);
+
+    expect(versionDelete().ConditionExpression).toMatch(/ AND size\(aliases\) = :aliasCount$/);
+    expect(versionDelete().ExpressionAttributeValues).toMatchObject({ ":aliasCount": 2 });
+  });
+
+  it("deletes a version without aliases only while it still has none", async () => {
+    ddb.on(GetCommand, { Key: versionKey(1) }).resolves({ Item: { ...versionKey(1), index: 1, digest: DIGEST } });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await store.deleteVersion(change, 1);
+
+    expect(versionDelete().ConditionExpression).toMatch(/ AND attribute_not_exists\(aliases\)$/);
+  });
+
+  it("reads again and takes the newly moved alias with it", async () => {
+    ddb
+      .on(GetCommand, { Key: versionKey(1) })
+      .resolvesOnce({ Item: { ...versionKey(1), index: 1, digest: DIGEST } })
+      .resolves({ Item: { ...versionKey(1), index: 1, digest: DIGEST, aliases: new Set(["production"]) } });
+    ddb.on(TransactWriteCommand).rejectsOnce(canceled()).resolves({});
+
+    await store.deleteVersion(change, 1);
+
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    expect(transactItems(1)).toContainEqual({
+      Delete: {
+        TableName: TABLE,
+        Key: aliasKey("production"),
+        ConditionExpression: "#index = :index",
+        ExpressionAttributeNames: { "#index": "index" },
+        ExpressionAttributeValues: { ":index": 1 },
+      },
+    });
+  });
+});
+
 describe("pages and cursors", () => {
   it("pages versions newest first and turns LastEvaluatedKey into a cursor for the same list", async () => {
     const last = { PK: "ART#vision#mnist", SK: "VER#0000000003" };

@@ -197,9 +197,15 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
           Delete: {
             TableName: this.tableName,
             Key: keys.version(project, artifact, index),
-            // A link made meanwhile raises linkCount: the delete must lose that race.
-            ConditionExpression: "attribute_exists(PK) AND (attribute_not_exists(linkCount) OR linkCount = :zero)",
-            ExpressionAttributeValues: { ":zero": 0 },
+            // A link made meanwhile raises linkCount, an alias moved here meanwhile changes the
+            // alias set: the delete must lose both races, or a link or alias would name nothing.
+            ConditionExpression:
+              "attribute_exists(PK) AND (attribute_not_exists(linkCount) OR linkCount = :zero) AND " +
+              (version.aliases.length > 0 ? "size(aliases) = :aliasCount" : "attribute_not_exists(aliases)"),
+            ExpressionAttributeValues: {
+              ":zero": 0,
+              ...(version.aliases.length > 0 ? { ":aliasCount": version.aliases.length } : {}),
+            },
           },
         },
         {

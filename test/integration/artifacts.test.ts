@@ -279,7 +279,7 @@ describe("deleting versions", () => {
     await log("deletable", [fileSpec("x", "one")]);
     await log("deletable", [fileSpec("x", "two")]);
     const deleted = await s.api("DELETE", `${base("deletable")}/versions/v1`);
-    expect(deleted.body).toEqual({ deleted: "v1" });
+    expect(deleted.body).toEqual({ deleted: "v1", unlinked: [] });
     expect((await s.api("GET", `${base("deletable")}/versions/v1`)).status).toBe(404);
     expect((await s.api("GET", `${base("deletable")}/versions/latest`)).body.version).toBe("v0");
     // The same content again is a new version, with a new number.

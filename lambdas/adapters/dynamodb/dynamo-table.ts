@@ -80,6 +80,26 @@ export class DynamoTable {
     };
   }
 
+  /** One page of a partition (optionally under a sort-key prefix), oldest or newest first. */
+  protected async partitionPage<T>(
+    partition: string,
+    prefix: string | undefined,
+    page: PageRequest,
+    map: (item: Item) => T,
+    order: "ascending" | "descending" = "ascending",
+  ): Promise<Page<T>> {
+    return this.queryPage(
+      {
+        KeyConditionExpression: prefix === undefined ? "PK = :pk" : "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: prefix === undefined ? { ":pk": partition } : { ":pk": partition, ":prefix": prefix },
+        ScanIndexForward: order === "ascending",
+      },
+      partition,
+      page,
+      map,
+    );
+  }
+
   /** One page of a global secondary index's partition, in its sort-key order. */
   protected async queryIndexPage<T>(
     index: IndexName,

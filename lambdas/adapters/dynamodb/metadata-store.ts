@@ -37,16 +37,9 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
 
   async listArtifacts(project: string, page: PageRequest): Promise<Page<ArtifactRecord>> {
     const { PK, prefix } = keys.artifactsOf(project);
-    return this.queryPage(
-      {
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": PK, ":prefix": prefix },
-      },
-      PK,
-      page,
-      toArtifact,
-    );
+    return this.partitionPage(PK, prefix, page, toArtifact);
   }
+
 
   async getVersion(project: string, artifact: string, index: number): Promise<VersionRecord | undefined> {
     const item = await this.get(keys.version(project, artifact, index), false);
@@ -68,18 +61,9 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
   }
 
   async listVersions(project: string, artifact: string, page: PageRequest): Promise<Page<VersionRecord>> {
-    const PK = keys.artifactPartition(project, artifact);
-    return this.queryPage(
-      {
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": PK, ":prefix": keys.versionPrefix },
-        ScanIndexForward: false,
-      },
-      PK,
-      page,
-      toVersion,
-    );
+    return this.partitionPage(keys.artifactPartition(project, artifact), keys.versionPrefix, page, toVersion, "descending");
   }
+
 
   async commitVersion(version: NewVersion): Promise<CommitOutcome> {
     const { project, artifact: name } = version;
@@ -252,18 +236,9 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
   }
 
   async listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>> {
-    const PK = keys.artifactHistory(project, artifact);
-    return this.queryPage(
-      {
-        KeyConditionExpression: "PK = :pk",
-        ExpressionAttributeValues: { ":pk": PK },
-        ScanIndexForward: false,
-      },
-      PK,
-      page,
-      toEvent,
-    );
+    return this.partitionPage(keys.artifactHistory(project, artifact), undefined, page, toEvent, "descending");
   }
+
 
   async verifiedBlobs(sha256s: string[]): Promise<Map<string, number>> {
     const verified = new Map<string, number>();

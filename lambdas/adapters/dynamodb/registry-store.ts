@@ -355,17 +355,9 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
 
   async listLinks(registry: string, collection: string, page: PageRequest): Promise<Page<LinkRecord>> {
     const partition = keys.collectionPartition(registry, collection);
-    return this.queryPage(
-      {
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.linkPrefix },
-        ScanIndexForward: false,
-      },
-      partition,
-      page,
-      toLink,
-    );
+    return this.partitionPage(partition, keys.linkPrefix, page, toLink, "descending");
   }
+
 
   async moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]> {
     return this.moveAliasesIn(this.sequence(change.registry, change.collection), change, index, aliases);
@@ -509,17 +501,9 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
 
   async listCollectionHistory(registry: string, collection: string, page: PageRequest): Promise<Page<AuditEvent>> {
     const partition = keys.collectionHistory(registry, collection);
-    return this.queryPage(
-      {
-        KeyConditionExpression: "PK = :pk",
-        ExpressionAttributeValues: { ":pk": partition },
-        ScanIndexForward: false,
-      },
-      partition,
-      page,
-      (item) => item.event as AuditEvent,
-    );
+    return this.partitionPage(partition, undefined, page, (item) => item.event as AuditEvent, "descending");
   }
+
 
   /**
    * Adds or removes a tag on an item; the tag set's condition makes a repeated call a no-op
@@ -566,15 +550,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     query: CollectionQuery,
   ): Promise<Page<CollectionRecord>> {
     const partition = keys.collectionTagPartition(registry, tag);
-    const page = await this.queryPage(
-      {
-        KeyConditionExpression: "PK = :pk",
-        ExpressionAttributeValues: { ":pk": partition },
-      },
-      partition,
-      query,
-      (item) => item.collection as string,
-    );
+    const page = await this.partitionPage(partition, undefined, query, (item) => item.collection as string);
     if (page.items.length === 0) return { items: [], nextCursor: page.nextCursor };
     const result = await this.client.send(
       new BatchGetCommand({

@@ -382,7 +382,11 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
           Delete: {
             TableName: this.tableName,
             Key: keys.link(registry, collection, index),
-            ConditionExpression: "attribute_exists(PK)",
+            // An alias moved onto this link meanwhile would be left naming nothing: lose that race.
+            ConditionExpression:
+              "attribute_exists(PK) AND " +
+              (link.aliases.length > 0 ? "size(aliases) = :aliasCount" : "attribute_not_exists(aliases)"),
+            ...(link.aliases.length > 0 ? { ExpressionAttributeValues: { ":aliasCount": link.aliases.length } } : {}),
           },
         },
         {

@@ -4,4 +4,12 @@ export type { UseArtifactOptions, UseArtifactResult } from "./use-artifact.js";
 export type { ProgressPhase, ProgressReporter } from "./progress.js";
 export { parseRef, formatRef, type Ref } from "./parse-ref.js";
 export { ApiError, MregError, TransferError, AbortedError } from "./errors.js";
-export type { CollectionVersionResponse, LinkResponse, HistoryEvent, VersionSource } from "./registry-types.js";
+export type {
+  CollectionResponse,
+  CollectionVersionResponse,
+  HistoryEvent,
+  LinkResponse,
+  Page,
+  RegistryResponse,
+  VersionSource,
+} from "./registry-types.js";

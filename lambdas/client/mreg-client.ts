@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { z } from "zod";
 import { setAliasRequest, type ArtifactResponse, type FileResponse, type VersionResponse } from "../schemas/artifacts.js";
 import { alias as aliasSchema, name as nameSchema } from "../schemas/common.js";
 import { ApiClient, seg } from "./api-client.js";
@@ -7,7 +8,15 @@ import { MregError } from "./errors.js";
 import { HashCache } from "./hash-files.js";
 import { logArtifact, type LogArtifactOptions, type LogArtifactResult } from "./log-artifact.js";
 import { formatRef, parseCollectionTarget, parseRef, type Ref } from "./parse-ref.js";
-import type { CollectionVersionResponse, HistoryEvent, LinkResponse, Page } from "./registry-types.js";
+import { linkRequest } from "../schemas/registries.js";
+import type {
+  CollectionResponse,
+  CollectionVersionResponse,
+  HistoryEvent,
+  LinkResponse,
+  Page,
+  RegistryResponse,
+} from "./registry-types.js";
 import type { RetryOptions } from "./retry.js";
 import { UploadStateStore } from "./upload-state.js";
 import {
@@ -68,7 +77,7 @@ export class MregClient {
   }
 
   /** Hashes, uploads what the store lacks, commits; identical content returns the existing version. */
-  logArtifact(options: LogArtifactOptions): Promise<LogArtifactResult> {
+  async logArtifact(options: LogArtifactOptions): Promise<LogArtifactResult> {
     return logArtifact(
       { api: this.api, hashCache: this.hashCache, uploadState: this.uploadState, concurrency: this.concurrency, retry: this.retry },
       options,
@@ -76,7 +85,7 @@ export class MregClient {
   }
 
   /** Resolves, downloads what is not already local, verifies, returns the directory. */
-  useArtifact(ref: RefInput, options: UseArtifactOptions = {}): Promise<UseArtifactResult> {
+  async useArtifact(ref: RefInput, options: UseArtifactOptions = {}): Promise<UseArtifactResult> {
     return useArtifact(
       {
         api: this.api,
@@ -91,40 +100,41 @@ export class MregClient {
   }
 
   /** Links an artifact version into a registry collection (created if missing); linking twice returns the first link. */
-  link(source: RefInput, target: string | { registry: string; collection: string }, options: { aliases?: string[] } = {}): Promise<LinkResponse> {
+  async link(source: RefInput, target: string | { registry: string; collection: string }, options: { aliases?: string[] } = {}): Promise<LinkResponse> {
     const from = toRef(source);
     if (from.kind !== "artifact") throw new MregError(`link takes an artifact version (project/artifact:version), not ${formatRef(from)}`);
     const to = typeof target === "string" ? parseCollectionTarget(target) : target;
     for (const alias of options.aliases ?? []) checkAlias(alias);
-    return this.api.post<LinkResponse>(`/v1/registries${seg(to.registry)}/collections${seg(to.collection)}/links`, {
+    const body = validated(linkRequest, {
       project: from.project,
       artifact: from.artifact,
       version: from.version ?? "latest",
       ...(options.aliases?.length ? { aliases: options.aliases } : {}),
-    });
+    }, "link");
+    return this.api.post<LinkResponse>(`/v1/registries${seg(to.registry)}/collections${seg(to.collection)}/links`, body);
   }
 
   /** Points `alias` at the version the reference names (an artifact's or a collection's). */
-  setAlias(ref: RefInput, alias: string): Promise<{ alias: string; version: string; previous?: string | null }> {
+  async setAlias(ref: RefInput, alias: string): Promise<{ alias: string; version: string; previous?: string | null }> {
     const target = versionRef(ref);
     if (target.version === undefined) throw new MregError(`alias set needs a version: ${formatRef(target)}:v3`);
     checkAlias(alias);
-    const body = setAliasRequest.parse({ version: target.version });
+    const body = validated(setAliasRequest, { version: target.version }, "alias");
     return this.api.put(`${basePath(target)}/aliases${seg(alias)}`, body);
   }
 
-  removeAlias(ref: RefInput, alias: string): Promise<unknown> {
+  async removeAlias(ref: RefInput, alias: string): Promise<unknown> {
     const target = versionRef(ref);
     checkAlias(alias);
     return this.api.delete(`${basePath(target)}/aliases${seg(alias)}`);
   }
 
   /** Tags a collection, or one of its versions when the reference names a version. */
-  addTag(ref: RefInput, tag: string): Promise<unknown> {
+  async addTag(ref: RefInput, tag: string): Promise<unknown> {
     return this.api.put(this.tagPath(ref, tag));
   }
 
-  removeTag(ref: RefInput, tag: string): Promise<unknown> {
+  async removeTag(ref: RefInput, tag: string): Promise<unknown> {
     return this.api.delete(this.tagPath(ref, tag));
   }
 
@@ -144,13 +154,17 @@ export class MregClient {
    */
   async list(ref?: RefInput, options: PageOptions & { tag?: string; q?: string; prefix?: string } = {}): Promise<Page<unknown>> {
     const page = { limit: options.limit, cursor: options.cursor };
-    if (ref === undefined) return this.api.get("/v1/registries", page);
+    if (ref === undefined) return this.api.get<Page<RegistryResponse>>("/v1/registries", page);
     const target = toRef(ref);
     switch (target.kind) {
       case "project":
         return this.api.get<Page<ArtifactResponse>>(`/v1/projects${seg(target.project)}/artifacts`, page);
       case "registry":
-        return this.api.get(`/v1/registries${seg(target.registry)}/collections`, { ...page, tag: options.tag, q: options.q });
+        return this.api.get<Page<CollectionResponse>>(`/v1/registries${seg(target.registry)}/collections`, {
+          ...page,
+          tag: options.tag,
+          q: options.q,
+        });
       case "artifact":
       case "collection":
         if (target.version === undefined) return this.api.get(`${basePath(target)}/versions`, page);
@@ -162,7 +176,7 @@ export class MregClient {
   }
 
   /** An artifact or collection (with its aliases), a version, or a registry. */
-  show(ref: RefInput): Promise<unknown> {
+  async show(ref: RefInput): Promise<unknown> {
     const target = toRef(ref);
     switch (target.kind) {
       case "project":
@@ -178,7 +192,7 @@ export class MregClient {
   }
 
   /** Audit events of an artifact or a collection, newest first. */
-  history(ref: RefInput, options: PageOptions = {}): Promise<Page<HistoryEvent>> {
+  async history(ref: RefInput, options: PageOptions = {}): Promise<Page<HistoryEvent>> {
     const target = versionRef(ref);
     return this.api.get(`${basePath(target)}/history`, { limit: options.limit, cursor: options.cursor });
   }
@@ -199,7 +213,7 @@ export class MregClient {
   }
 
   /** Records that a run used a version (lineage); `use --run` does this after downloading. */
-  recordRunInput(project: string, run: string, input: { artifact: string; version: string }): Promise<unknown> {
+  async recordRunInput(project: string, run: string, input: { artifact: string; version: string }): Promise<unknown> {
     return this.api.post(`/v1/projects${seg(project)}/runs${seg(run)}/inputs`, input);
   }
 }
@@ -219,4 +233,14 @@ function versionRef(ref: RefInput): VersionRef {
 function checkAlias(alias: string): void {
   const parsed = aliasSchema.safeParse(alias);
   if (!parsed.success) throw new MregError(`invalid alias "${alias}": ${parsed.error.issues[0]?.message}`);
+}
+
+/** Checks a request body with the schema the server validates it against. */
+function validated<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new MregError(`invalid ${what}: ${issue?.path.join(".") || "request"} ${issue?.message ?? ""}`.trimEnd());
+  }
+  return parsed.data;
 }

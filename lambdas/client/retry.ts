@@ -29,7 +29,8 @@ export async function retryWithBackoff<T>(run: (attempt: number) => Promise<T>, 
     try {
       return await run(attempt);
     } catch (error) {
-      if (options.signal?.aborted || error instanceof AbortedError) throw error;
+      if (error instanceof AbortedError) throw error;
+      throwIfAborted(options.signal);
       if (attempt >= options.retries || !shouldRetry(error)) throw error;
       const delay = backoffDelay(attempt, options);
       options.onRetry?.(error, attempt + 1, delay);

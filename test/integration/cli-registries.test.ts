@@ -1,0 +1,197 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
+
+const BIN = join(import.meta.dirname, "../../lambdas/client/bin.mjs");
+
+let s: TestStack;
+let work: string;
+
+/** `mreg` as a child process, configured by environment only; returns exit code, output and parsed JSON. */
+function mreg(args: string[]): Promise<{ code: number; stdout: string; stderr: string; json: any }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: work,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: work,
+          MREG_URL: s.url,
+          MREG_API_KEY: s.adminKey,
+          MREG_CACHE_DIR: join(work, "cache"),
+          MREG_CONFIG: join(work, "config.json"),
+        },
+        maxBuffer: 16 * MIB,
+      },
+      (error, stdout, stderr) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr, json });
+      },
+    );
+  });
+}
+
+async function tree(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const path = join(entry.parentPath, entry.name);
+      files[relative(dir, path)] = (await readFile(path)).toString("base64");
+    }
+  }
+  return files;
+}
+
+async function writeTree(dir: string, files: Record<string, Buffer | string>): Promise<void> {
+  for (const [path, bytes] of Object.entries(files)) {
+    await mkdir(join(dir, path, ".."), { recursive: true });
+    await writeFile(join(dir, path), bytes);
+  }
+}
+
+let first: string;
+let second: string;
+
+beforeAll(async () => {
+  s = await startTestStack();
+  work = await mkdtemp(join(tmpdir(), "mreg-cli-registries-"));
+  first = join(work, "run-1");
+  second = join(work, "run-2");
+  await writeTree(first, { "model.safetensors": randomBytes(300_000), "config.json": '{"layers":4}' });
+  await writeTree(second, { "model.safetensors": randomBytes(300_000), "config.json": '{"layers":8}' });
+  const registry = await s.api("POST", "/v1/registries", { name: "model", visibility: "organization" });
+  expect(registry.status).toBe(201);
+  for (const dir of [first, second]) {
+    const logged = await mreg(["log", dir, "-p", "vision", "-n", "classifier", "--json"]);
+    expect(logged.code).toBe(0);
+  }
+});
+
+afterAll(async () => {
+  await s?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe("link", () => {
+  test("links an artifact version into a collection it creates; linking again returns the first link", async () => {
+    const linked = await mreg(["link", "vision/classifier:v0", "@model/classifier", "--alias", "staging", "--json"]);
+    expect(linked.stderr).toBe("");
+    expect(linked.json).toMatchObject({ version: "v0", index: 0, created: true });
+    const again = await mreg(["link", "vision/classifier:v0", "@model/classifier", "--json"]);
+    expect(again.json).toMatchObject({ version: "v0", created: false });
+    const text = await mreg(["link", "vision/classifier:v1", "model/classifier"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout.trim()).toBe("@model/classifier:v1 linked (vision/classifier:v1)");
+  });
+
+  test("an unknown source fails with one line", async () => {
+    const result = await mreg(["link", "vision/no-such:v0", "@model/classifier"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/^mreg: .*no-such/);
+  });
+});
+
+describe("use by @registry/collection:alias", () => {
+  test("alias set, then use: the linked version's files, and a second use downloads nothing", async () => {
+    const set = await mreg(["alias", "set", "@model/classifier:v1", "production", "--json"]);
+    expect(set.json).toMatchObject({ alias: "production", version: "v1" });
+
+    const out = join(work, "deploy");
+    const used = await mreg(["use", "@model/classifier:production", "--dir", out, "--json"]);
+    expect(used.stderr).toBe("");
+    expect(used.json).toMatchObject({
+      path: out,
+      ref: "@model/classifier:v1",
+      version: "v1",
+      source: { project: "vision", artifact: "classifier", version: "v1" },
+      downloadedBytes: 300_000 + '{"layers":8}'.length,
+    });
+    expect(await tree(out)).toEqual(await tree(second));
+
+    const again = await mreg(["use", "@model/classifier:production", "--dir", join(work, "deploy-2"), "--json"]);
+    expect(again.json).toMatchObject({ version: "v1", downloadedBytes: 0 });
+
+    const staging = await mreg(["use", "@model/classifier:staging", "--dir", join(work, "staging")]);
+    expect(staging.stdout.trim()).toBe(join(work, "staging"));
+    expect(await tree(join(work, "staging"))).toEqual(await tree(first));
+  });
+
+  test("moving the alias changes what use resolves to", async () => {
+    await mreg(["alias", "set", "@model/classifier:v0", "production"]);
+    const used = await mreg(["use", "@model/classifier:production", "--dir", join(work, "rollback"), "--json"]);
+    expect(used.json).toMatchObject({ version: "v0", downloadedBytes: 0 });
+    expect(await tree(join(work, "rollback"))).toEqual(await tree(first));
+  });
+
+  test("alias rm removes a collection alias", async () => {
+    const removed = await mreg(["alias", "rm", "@model/classifier", "staging"]);
+    expect(removed.code).toBe(0);
+    const result = await mreg(["use", "@model/classifier:staging"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/staging/);
+  });
+
+  test("an unknown collection fails with one line", async () => {
+    const result = await mreg(["use", "@model/no-such-collection:production"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+});
+
+describe("tags, lists, history", () => {
+  test("tags on collections and versions; ls filters by tag", async () => {
+    expect((await mreg(["tag", "add", "@model/classifier", "vision", "cnn"])).code).toBe(0);
+    expect((await mreg(["tag", "add", "@model/classifier:v1", "approved"])).code).toBe(0);
+    const tagged = await mreg(["ls", "@model", "--tag", "vision", "--json"]);
+    expect(tagged.json.items.map((c: { name: string }) => c.name)).toEqual(["classifier"]);
+    const none = await mreg(["ls", "@model", "--tag", "audio", "--json"]);
+    expect(none.json.items).toEqual([]);
+    const version = await mreg(["show", "@model/classifier:v1", "--json"]);
+    expect(version.json.tags).toEqual(["approved"]);
+
+    expect((await mreg(["tag", "rm", "@model/classifier", "cnn"])).code).toBe(0);
+    const collection = await mreg(["show", "@model/classifier", "--json"]);
+    expect(collection.json.tags).toEqual(["vision"]);
+  });
+
+  test("tags on an artifact are refused before any request", async () => {
+    const result = await mreg(["tag", "add", "vision/classifier", "x"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^mreg: tags belong to registry collections/);
+  });
+
+  test("ls lists registries and a collection's versions", async () => {
+    const registries = await mreg(["ls", "--json"]);
+    expect(registries.json.items.map((r: { name: string }) => r.name)).toContain("model");
+    const versions = await mreg(["ls", "@model/classifier", "--json"]);
+    expect(versions.json.items.map((v: { version: string }) => v.version)).toEqual(["v1", "v0"]);
+  });
+
+  test("history shows links and alias moves, newest first", async () => {
+    const result = await mreg(["history", "@model/classifier", "--json"]);
+    expect(result.code).toBe(0);
+    const actions = result.json.items.map((e: { action: string }) => e.action);
+    expect(actions.filter((a: string) => a === "link.created")).toHaveLength(2);
+    expect(actions).toContain("alias.removed");
+    const times = result.json.items.map((e: { at: string }) => e.at);
+    expect([...times].sort().reverse()).toEqual(times);
+    const text = await mreg(["history", "@model/classifier"]);
+    const lines = text.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(actions.length);
+    expect(text.stdout).toMatch(/ link\.created /);
+  });
+});

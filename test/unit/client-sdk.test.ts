@@ -1,0 +1,185 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { ApiError, MregError } from "../../lambdas/client/errors.js";
+import { MregClient } from "../../lambdas/client/mreg-client.js";
+
+interface Seen {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  authorization: string | undefined;
+}
+
+/** A registry that records every request and answers from a table of canned responses. */
+let server: Server;
+let url = "";
+let seen: Seen[] = [];
+let answers: Record<string, { status: number; body?: unknown }[] | { status: number; body?: unknown }> = {};
+const blob = Buffer.from("weights");
+const blobSha = createHash("sha256").update(blob).digest("hex");
+
+beforeAll(async () => {
+  server = createServer(async (req, res) => {
+    const target = new URL(req.url ?? "/", "http://x");
+    let text = "";
+    for await (const chunk of req) text += String(chunk);
+    if (target.pathname === "/blob") {
+      res.writeHead(200, { "content-length": blob.length }).end(blob);
+      return;
+    }
+    seen.push({
+      method: req.method ?? "",
+      path: decodeURIComponent(target.pathname),
+      query: Object.fromEntries(target.searchParams),
+      body: text ? JSON.parse(text) : undefined,
+      authorization: req.headers.authorization,
+    });
+    const key = `${req.method} ${decodeURIComponent(target.pathname)}`;
+    const entry = answers[key];
+    const answer = Array.isArray(entry) ? (entry.length > 1 ? entry.shift()! : entry[0]!) : entry;
+    if (!answer) {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "not_found", message: `no route ${key}` } }));
+      return;
+    }
+    res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body === undefined ? "" : JSON.stringify(answer.body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+let dir: string;
+let client: MregClient;
+beforeEach(async () => {
+  seen = [];
+  answers = {};
+  dir = await mkdtemp(join(tmpdir(), "mreg-sdk-"));
+  client = new MregClient({ url, apiKey: "mreg_test", cacheDir: join(dir, "cache"), retry: { baseDelayMs: 1, maxDelayMs: 2 } });
+  return () => rm(dir, { recursive: true, force: true });
+});
+
+const collectionVersion = {
+  registry: "model",
+  collection: "mnist",
+  version: "v2",
+  index: 2,
+  source: { project: "vision", artifact: "cnn", version: "v7", digest: "d" },
+};
+
+describe("useArtifact", () => {
+  test("resolves a collection alias once, reads files by number, and records the run input on the source", async () => {
+    answers["GET /v1/registries/model/collections/mnist/versions/production"] = { status: 200, body: collectionVersion };
+    answers["GET /v1/registries/model/collections/mnist/versions/v2/files"] = {
+      status: 200,
+      body: { items: [{ path: "w.bin", size: blob.length, sha256: blobSha, url: `${url}/blob` }] },
+    };
+    answers["POST /v1/projects/vision/runs/run-42/inputs"] = { status: 201, body: {} };
+    const result = await client.useArtifact("@model/mnist:production", { dir: join(dir, "out"), run: "run-42" });
+    expect(result).toMatchObject({ ref: "@model/mnist:v2", version: "v2", source: { project: "vision", artifact: "cnn", version: "v7" }, downloadedBytes: blob.length });
+    expect(await readFile(join(dir, "out", "w.bin"), "utf8")).toBe("weights");
+    expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /v1/registries/model/collections/mnist/versions/production",
+      "GET /v1/registries/model/collections/mnist/versions/v2/files",
+      "POST /v1/projects/vision/runs/run-42/inputs",
+    ]);
+    expect(seen[2]!.body).toEqual({ artifact: "cnn", version: "v7" });
+    expect(seen.every((r) => r.authorization === "Bearer mreg_test")).toBe(true);
+  });
+
+  test("follows file pages and passes the prefix", async () => {
+    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = { status: 200, body: { version: "v0", index: 0 } };
+    answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = [
+      { status: 200, body: { items: [{ path: "d/1", size: blob.length, sha256: blobSha, url: `${url}/blob` }], nextCursor: "c1" } },
+      { status: 200, body: { items: [{ path: "d/2", size: blob.length, sha256: blobSha, url: `${url}/blob` }] } },
+    ];
+    const result = await client.useArtifact("p/a", { dir: join(dir, "out"), prefix: "d/" });
+    expect(result.files).toBe(2);
+    const pages = seen.filter((r) => r.path.endsWith("/files"));
+    expect(pages.map((r) => r.query)).toEqual([{ prefix: "d/" }, { prefix: "d/", cursor: "c1" }]);
+  });
+
+  test("an empty prefix match is an error naming it", async () => {
+    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = { status: 200, body: { version: "v0", index: 0 } };
+    answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = { status: 200, body: { items: [] } };
+    await expect(client.useArtifact("p/a", { dir: join(dir, "out"), prefix: "nope/" })).rejects.toThrow("p/a:v0 has no files under nope/");
+  });
+});
+
+describe("requests", () => {
+  test("link sends the source and aliases, defaulting the version to latest", async () => {
+    answers["POST /v1/registries/model/collections/mnist/links"] = { status: 201, body: { version: "v0", index: 0, created: true, aliases: [] } };
+    await client.link("vision/cnn", "@model/mnist", { aliases: ["staging"] });
+    expect(seen[0]!.body).toEqual({ project: "vision", artifact: "cnn", version: "latest", aliases: ["staging"] });
+    await expect(client.link("@model/mnist:v1", "@model/other")).rejects.toThrow(/link takes an artifact version/);
+  });
+
+  test("aliases and tags go to the artifact, collection or collection version the reference names", async () => {
+    answers["PUT /v1/projects/p/artifacts/a/aliases/best"] = { status: 200, body: { alias: "best", version: "v3" } };
+    answers["PUT /v1/registries/model/collections/mnist/aliases/production"] = { status: 200, body: { alias: "production", version: "v1" } };
+    answers["PUT /v1/registries/model/collections/mnist/tags/vision"] = { status: 200, body: {} };
+    answers["DELETE /v1/registries/model/collections/mnist/versions/v1/tags/approved"] = { status: 200, body: {} };
+    await client.setAlias("p/a:v3", "best");
+    await client.setAlias("@model/mnist:1", "production");
+    await client.addTag("@model/mnist", "vision");
+    await client.removeTag("@model/mnist:v1", "approved");
+    expect(seen.map((r) => [r.method, r.path, r.body])).toEqual([
+      ["PUT", "/v1/projects/p/artifacts/a/aliases/best", { version: "v3" }],
+      ["PUT", "/v1/registries/model/collections/mnist/aliases/production", { version: "1" }],
+      ["PUT", "/v1/registries/model/collections/mnist/tags/vision", undefined],
+      ["DELETE", "/v1/registries/model/collections/mnist/versions/v1/tags/approved", undefined],
+    ]);
+  });
+
+  test("invalid input is refused before any request", async () => {
+    await expect(client.setAlias("p/a", "best")).rejects.toThrow(/needs a version/);
+    await expect(client.setAlias("p/a:v1", "v2")).rejects.toThrow(/invalid alias "v2"/);
+    await expect(client.addTag("p/a", "x")).rejects.toThrow(/tags belong to registry collections/);
+    await expect(client.addTag("@r/c", "no spaces")).rejects.toThrow(/invalid tag/);
+    await expect(client.logArtifact({ project: "p", name: "a", paths: [dir], aliases: ["latest!"] })).rejects.toBeInstanceOf(MregError);
+    expect(seen).toEqual([]);
+  });
+
+  test("the registry's error body becomes an ApiError; 503 is retried first", async () => {
+    answers["GET /v1/projects/p/artifacts/a"] = [
+      { status: 503, body: { error: { code: "unavailable", message: "busy" } } },
+      { status: 404, body: { error: { code: "not_found", message: "artifact p/a does not exist" } } },
+    ];
+    const failure = client.show("p/a");
+    await expect(failure).rejects.toBeInstanceOf(ApiError);
+    await expect(failure).rejects.toMatchObject({ status: 404, code: "not_found", message: "artifact p/a does not exist" });
+    expect(seen).toHaveLength(2);
+  });
+
+  test("list picks the endpoint from the reference", async () => {
+    for (const path of [
+      "/v1/registries",
+      "/v1/projects/p/artifacts",
+      "/v1/projects/p/artifacts/a/versions",
+      "/v1/projects/p/artifacts/a/versions/v1/files",
+      "/v1/registries/model/collections",
+      "/v1/registries/model/collections/mnist/versions",
+    ]) {
+      answers[`GET ${path}`] = { status: 200, body: { items: [] } };
+    }
+    await client.list();
+    await client.list("p", { limit: 5 });
+    await client.list("p/a");
+    await client.list("p/a:v1", { prefix: "w/" });
+    await client.list("@model", { tag: "vision", q: "mn" });
+    await client.list("@model/mnist");
+    expect(seen.map((r) => [r.path, r.query])).toEqual([
+      ["/v1/registries", {}],
+      ["/v1/projects/p/artifacts", { limit: "5" }],
+      ["/v1/projects/p/artifacts/a/versions", {}],
+      ["/v1/projects/p/artifacts/a/versions/v1/files", { prefix: "w/" }],
+      ["/v1/registries/model/collections", { tag: "vision", q: "mn" }],
+      ["/v1/registries/model/collections/mnist/versions", {}],
+    ]);
+  });
+});

@@ -5,13 +5,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   // The pinned SDK runs on Node 20; its notice about future releases is noise for a local server.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const port = Number(process.env.MREG_PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`MREG_PORT must be a port number, not ${process.env.MREG_PORT}`);
-  }
   const stack = await startLocalStack({
-    dataDir: process.env.MREG_DATA_DIR ?? ".mreg",
-    port,
+    dataDir: process.env.MREG_DATA_DIR || ".mreg",
+    port: portFrom("MREG_PORT") ?? 8787,
+    emulatorPorts: { dynamodb: portFrom("MREG_DYNAMODB_PORT"), s3: portFrom("MREG_S3_PORT") },
     adminKey: process.env.MREG_ADMIN_KEY || undefined,
     log: (line) => console.log(line),
   });
@@ -28,6 +25,16 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   console.log(`mreg is serving ${stack.url} (data in ${stack.dataDir}, ready in ${Date.now() - started} ms)`);
+}
+
+function portFrom(variable: string): number | undefined {
+  const value = process.env[variable];
+  if (value === undefined || value === "") return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${variable} must be a port number (0-65535), not ${value}`);
+  }
+  return port;
 }
 
 main().catch((error: unknown) => {

@@ -17,6 +17,8 @@ export interface LocalStackOptions {
   port: number;
   /** The bootstrap admin's key (MREG_ADMIN_KEY); generated and saved when absent. */
   adminKey?: string;
+  /** Fixed emulator ports (MREG_DYNAMODB_PORT, MREG_S3_PORT); free loopback ports otherwise. */
+  emulatorPorts?: { dynamodb?: number; s3?: number };
   /** Extra buckets to create in the emulator, e.g. for reference entries in tests. */
   extraBuckets?: string[];
   /** Configuration passed on to the handlers (MREG_PART_SIZE, MREG_MULTIPART_THRESHOLD, …). */
@@ -47,9 +49,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const [dynamo, s3] = await Promise.all([
-      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), log }).then((d) => (stops.push(d.stop), d)),
+      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, log }).then((d) => (stops.push(d.stop), d)),
       startS3Emulator({
         directory: join(dataDir, "s3"),
+        port: options.emulatorPorts?.s3,
         buckets: [LOCAL_BUCKET, ...(options.extraBuckets ?? [])],
       }).then((s) => (stops.push(s.stop), s)),
     ]);

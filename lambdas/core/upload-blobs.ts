@@ -16,7 +16,11 @@ export interface UploadDeps {
   limits: UploadLimits;
 }
 
-const S3_MAX_PARTS = 10_000;
+/**
+ * S3 allows 10 000 parts, but every part's URL travels in the plan, and a Lambda response
+ * is capped at 6 MB: 1 000 URLs (~1.5 KB each) keep the largest plan near 1.5 MB.
+ */
+const MAX_PLANNED_PARTS = 1_000;
 const MIB = 1024 * 1024;
 const PRESIGN_CONCURRENCY = 16;
 
@@ -35,9 +39,9 @@ export function uniqueBlobs(files: { path: string; size: number; sha256: string 
   return sizes;
 }
 
-/** The part size for a file: the configured one, raised in whole MiB so the file fits in S3's part limit. */
+/** The part size for a file: the configured one, raised in whole MiB so the plan stays within MAX_PLANNED_PARTS. */
 export function partSizeFor(size: number, configured: number): number {
-  const minimum = Math.ceil(size / S3_MAX_PARTS / MIB) * MIB;
+  const minimum = Math.ceil(size / MAX_PLANNED_PARTS / MIB) * MIB;
   return Math.max(configured, minimum);
 }
 

@@ -327,13 +327,15 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        FilterExpression: "#size = :size AND partSize = :partSize",
-        ExpressionAttributeNames: { "#size": "size" },
+        // TTL deletion lags expiry by up to two days; an expired upload may be aborted already.
+        FilterExpression: "#size = :size AND partSize = :partSize AND #ttl > :now",
+        ExpressionAttributeNames: { "#size": "size", "#ttl": "ttl" },
         ExpressionAttributeValues: {
           ":pk": keys.blob(sha256).PK,
           ":prefix": keys.uploadPrefix,
           ":size": size,
           ":partSize": partSize,
+          ":now": Math.floor(Date.now() / 1000),
         },
         ConsistentRead: true,
       }),

@@ -16,7 +16,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { UnprocessableError } from "../../core/errors.js";
+import { ConflictError, UnprocessableError } from "../../core/errors.js";
 import type { ManifestEntry } from "../../core/model.js";
 import type { BlobStore, ObjectHead, PresignedRequest, StagedBlobCheck } from "../../core/ports.js";
 
@@ -127,14 +127,21 @@ export class S3BlobStore implements BlobStore {
       return check;
     }
     // Copy only the bytes that were hashed: a stale URL may have overwritten the staging key since.
-    await this.client.send(
-      new CopyObjectCommand({
-        Bucket: this.options.bucket,
-        Key: blobKey(sha256),
-        CopySource: `${this.options.bucket}/${staged}`,
-        CopySourceIfMatch: check.etag,
-      }),
-    );
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.options.bucket,
+          Key: blobKey(sha256),
+          CopySource: `${this.options.bucket}/${staged}`,
+          CopySourceIfMatch: check.etag,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 412) {
+        throw new ConflictError(`the upload of sha256 ${sha256} changed while it was verified; retry`, { cause: error });
+      }
+      throw error;
+    }
     await this.deleteObject(staged);
     return { status: "verified" };
   }
@@ -184,6 +191,10 @@ export class S3BlobStore implements BlobStore {
   }
 
   async headReference(bucket: string, key: string): Promise<ObjectHead | undefined> {
+    if (bucket === this.options.bucket) {
+      // The registry's own objects are reached through versions, never as references.
+      throw new UnprocessableError(`s3://${bucket}/${key}: references must point outside the registry's bucket`);
+    }
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return {

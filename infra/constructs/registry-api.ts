@@ -68,6 +68,9 @@ export class RegistryApi extends Construct {
       },
     });
 
+    // The stack's ApiUrl output says the same under a readable name.
+    this.api.node.tryRemoveChild("Endpoint");
+
     const authorizationHeader = this.api.addRequestValidator("AuthorizationHeader", {
       requestValidatorName: "authorization-header",
       validateRequestParameters: true,
@@ -118,24 +121,25 @@ export function assertNoSiblingVariables(routes: readonly RouteDefinition[]): vo
 }
 
 function accessLogFormat(): AccessLogFormat {
-  return AccessLogFormat.custom(
-    JSON.stringify({
-      requestId: AccessLogField.contextRequestId(),
-      requestTime: AccessLogField.contextRequestTime(),
-      ip: AccessLogField.contextIdentitySourceIp(),
-      userAgent: AccessLogField.contextIdentityUserAgent(),
-      method: AccessLogField.contextHttpMethod(),
-      resource: AccessLogField.contextResourcePath(),
-      path: AccessLogField.contextPath(),
-      status: AccessLogField.contextStatus(),
-      responseLength: AccessLogField.contextResponseLength(),
-      responseLatencyMs: AccessLogField.contextResponseLatency(),
-      integrationLatencyMs: AccessLogField.contextIntegrationLatency(),
-      integrationStatus: AccessLogField.contextIntegrationStatus(),
-      error: AccessLogField.contextErrorMessage(),
-      errorType: AccessLogField.contextErrorResponseType(),
-    }),
-  );
+  const quotedErrorMessage = "__ERROR_MESSAGE_STRING__";
+  const format = JSON.stringify({
+    requestId: AccessLogField.contextRequestId(),
+    requestTime: AccessLogField.contextRequestTime(),
+    ip: AccessLogField.contextIdentitySourceIp(),
+    userAgent: AccessLogField.contextIdentityUserAgent(),
+    method: AccessLogField.contextHttpMethod(),
+    resource: AccessLogField.contextResourcePath(),
+    path: AccessLogField.contextPath(),
+    status: AccessLogField.contextStatus(),
+    responseLength: AccessLogField.contextResponseLength(),
+    responseLatencyMs: AccessLogField.contextResponseLatency(),
+    integrationLatencyMs: AccessLogField.contextIntegrationLatency(),
+    integrationStatus: AccessLogField.contextIntegrationStatus(),
+    error: quotedErrorMessage,
+    errorType: AccessLogField.contextErrorResponseType(),
+  });
+  // messageString arrives JSON-quoted and escaped, so it goes in without quotes of its own.
+  return AccessLogFormat.custom(format.replace(`"${quotedErrorMessage}"`, AccessLogField.contextErrorMessageString()));
 }
 
 /** API Gateway's own refusals, in the registry's error shape `{"error": {"code", "message"}}`. */

@@ -63,8 +63,9 @@ export class StatelessStack extends Stack {
       MREG_PART_SIZE: String(16 * MIB),
       MREG_SIGN_CHECKSUMS: "true",
     };
-    for (const name of new Set(routes.map((route) => route.function))) {
-      const access = accessOf(name);
+    // Every declaration is looked up before any function is built, so a missing one fails at once.
+    const declared = [...new Set(routes.map((route) => route.function))].map((name) => [name, accessOf(name)] as const);
+    for (const [name, access] of declared) {
       const authenticates = routes.some((route) => route.function === name && route.permission !== "public");
       this.functions.set(
         name,
@@ -109,7 +110,7 @@ export class StatelessStack extends Stack {
     });
     this.streamConsumer = new RegistryFunction(this, STREAM_CONSUMER, {
       entry: handlerEntry(STREAM_CONSUMER),
-      description: "mreg stream consumer: audit events from the table stream",
+      description: "mreg stream-consumer: audit events from the table stream",
       memorySize: 256,
       timeout: Duration.seconds(60),
     });

@@ -114,34 +114,46 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
   progress.end("hash");
   const hashMs = performance.now() - hashStarted;
 
-  // 2. Plan: which blobs does the store lack?
-  const planStarted = performance.now();
-  const plan: UploadPlan =
-    entries.length === 0
-      ? { uploads: [], present: [] }
-      : await deps.api.post<UploadPlan>(`${base}/uploads`, { files: entries.map(({ path, size, sha256 }) => ({ path, size, sha256 })) }, options.signal);
-  const planMs = performance.now() - planStarted;
-
-  // 3. Send what is missing.
+  // 2–3. Plan (which blobs does the store lack?) and send them, a batch of blobs at a time.
   const sources = new Map<string, BlobSource>();
+  const blobs: { path: string; size: number; sha256: string }[] = [];
   for (const entry of entries) {
-    if (!sources.has(entry.sha256)) sources.set(entry.sha256, { sha256: entry.sha256, size: entry.size, path: entry.absolutePath });
+    if (sources.has(entry.sha256)) continue;
+    sources.set(entry.sha256, { sha256: entry.sha256, size: entry.size, path: entry.absolutePath });
+    blobs.push({ path: entry.path, size: entry.size, sha256: entry.sha256 });
   }
+  const present = new Set<string>();
+  const totals = { uploadedBytes: 0, resumedBytes: 0, transferMs: 0, completeMs: 0 };
+  let planMs = 0;
   const uploadStarted = performance.now();
-  const toSend = plan.uploads.reduce((sum, u) => sum + u.size, 0);
-  progress.start("upload", toSend);
-  const uploaded = await uploadBlobs(plan, sources, {
-    concurrency: deps.concurrency,
-    state: deps.uploadState,
-    retry: deps.retry,
-    signal: options.signal,
-    onBytes: (delta) => progress.advance("upload", delta),
-    onPartUploaded: options.onPartUploaded,
-    onRetry: options.onRetry,
-    completeUpload: (request, signal) => deps.api.post(`${base}/uploads/complete`, request, signal),
-  });
-  progress.end("upload");
-  const uploadMs = performance.now() - uploadStarted;
+  for (const batch of planBatches(blobs)) {
+    const planStarted = performance.now();
+    const plan = await deps.api.post<UploadPlan>(`${base}/uploads`, { files: batch }, options.signal);
+    planMs += performance.now() - planStarted;
+    for (const sha of plan.present) present.add(sha);
+    progress.start("upload", plan.uploads.reduce((sum, u) => sum + u.size, 0));
+    const uploaded = await uploadBlobs(plan, sources, {
+      concurrency: deps.concurrency,
+      state: deps.uploadState,
+      retry: deps.retry,
+      signal: options.signal,
+      onBytes: (delta) => progress.advance("upload", delta),
+      onPartUploaded: options.onPartUploaded,
+      onRetry: options.onRetry,
+      completeUpload: (request, signal) => deps.api.post(`${base}/uploads/complete`, request, signal),
+      refreshUpload: async (blob) => {
+        const file = blobs.find((b) => b.sha256 === blob.sha256)!;
+        const fresh = await deps.api.post<UploadPlan>(`${base}/uploads`, { files: [file] }, options.signal);
+        return fresh.uploads[0];
+      },
+    });
+    progress.end("upload");
+    totals.uploadedBytes += uploaded.uploadedBytes;
+    totals.resumedBytes += uploaded.resumedBytes;
+    totals.transferMs += uploaded.transferMs;
+    totals.completeMs += uploaded.completeMs;
+  }
+  const uploadMs = performance.now() - uploadStarted - planMs;
 
   // 4. Commit the manifest.
   const commitStarted = performance.now();
@@ -149,7 +161,7 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
   const committed = await deps.api.post<CommitResponse>(`${base}/versions`, body, options.signal);
   const commitMs = performance.now() - commitStarted;
 
-  const reusedBytes = [...new Set(plan.present)].reduce((sum, sha) => sum + (sources.get(sha)?.size ?? 0), 0);
+  const reusedBytes = [...present].reduce((sum, sha) => sum + (sources.get(sha)?.size ?? 0), 0);
   return {
     project: options.project,
     artifact: options.name,
@@ -160,20 +172,46 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
     aliases: committed.aliases,
     files: entries.length + references.length,
     size: entries.reduce((sum, e) => sum + e.size, 0),
-    uploadedBytes: uploaded.uploadedBytes,
-    resumedBytes: uploaded.resumedBytes,
+    uploadedBytes: totals.uploadedBytes,
+    resumedBytes: totals.resumedBytes,
     reusedBytes,
     hashedBytes,
     timings: {
       hashMs: Math.round(hashMs),
       planMs: Math.round(planMs),
-      transferMs: uploaded.transferMs,
-      completeMs: uploaded.completeMs,
+      transferMs: totals.transferMs,
+      completeMs: totals.completeMs,
       uploadMs: Math.round(uploadMs),
       commitMs: Math.round(commitMs),
       totalMs: Math.round(performance.now() - started),
     },
   };
+}
+
+/**
+ * A plan carries one presigned URL per single PUT and per multipart part, and the answer of
+ * a Lambda is capped at 6 MB: blobs are planned in batches of bounded URL count. Parts are
+ * counted at S3's smallest part size (5 MiB) and the registry's cap of 1000 per blob.
+ */
+export const PLAN_URL_BUDGET = 2000;
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+export function planBatches<T extends { size: number }>(blobs: T[], budget = PLAN_URL_BUDGET): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let used = 0;
+  for (const blob of blobs) {
+    const urls = Math.min(1000, Math.max(1, Math.ceil(blob.size / MIN_PART_SIZE)));
+    if (current.length > 0 && used + urls > budget) {
+      batches.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(blob);
+    used += urls;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 function toCommit(

@@ -1,6 +1,6 @@
 import pLimit from "p-limit";
 import type { CompleteUploadRequest, PresignedMultipart, PresignedPut, UploadPlan } from "../schemas/artifacts.js";
-import { ApiError, MregError, throwIfAborted } from "./errors.js";
+import { ApiError, MregError, TransferError, throwIfAborted } from "./errors.js";
 import { putFileRange } from "./http-transfer.js";
 import { planParts } from "./plan-parts.js";
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from "./retry.js";
@@ -33,6 +33,11 @@ export interface UploadBlobsOptions {
   /** Called once each part is acknowledged and recorded. */
   onPartUploaded?: (part: UploadedPart) => void;
   onRetry?: (what: string, error: unknown, attempt: number) => void;
+  /**
+   * Asks the registry for this blob's plan again. Presigned URLs expire (an hour by default):
+   * a transfer refused with 403 gets fresh URLs once, for the same uploadId, and tries again.
+   */
+  refreshUpload?: (blob: BlobSource) => Promise<PresignedPut | PresignedMultipart | undefined>;
 }
 
 export interface UploadBlobsResult {
@@ -112,24 +117,51 @@ function withRetry<T>(context: Context, what: string, run: () => Promise<T>): Pr
   });
 }
 
+function isRefused(error: unknown): boolean {
+  return error instanceof TransferError && error.status === 403;
+}
+
 async function uploadSingle(context: Context, upload: PresignedPut, source: BlobSource): Promise<void> {
   await context.limit(async () => {
     throwIfAborted(context.signal);
-    await withRetry(context, source.path, () =>
-      putFileRange(upload.url, upload.headers ?? {}, { path: source.path, start: 0, end: source.size }, {
-        signal: context.signal,
-        onBytes: context.options.onBytes,
-      }),
-    );
+    const put = (target: PresignedPut) =>
+      withRetry(context, source.path, () =>
+        putFileRange(target.url, target.headers ?? {}, { path: source.path, start: 0, end: source.size }, {
+          signal: context.signal,
+          onBytes: context.options.onBytes,
+        }),
+      );
+    try {
+      await put(upload);
+    } catch (error) {
+      if (!isRefused(error) || !context.options.refreshUpload) throw error;
+      const fresh = await context.options.refreshUpload(source);
+      if (fresh === undefined) return; // stored meanwhile by someone else
+      if ("multipart" in fresh) throw changedUpload(source);
+      await put(fresh);
+    }
     context.markTransfer();
     context.result.uploadedBytes += source.size;
   });
+}
+
+function changedUpload(source: BlobSource): MregError {
+  return new MregError(`the registry changed the upload of ${source.path} while it was being sent; run the command again`);
 }
 
 async function uploadMultipart(context: Context, upload: PresignedMultipart, source: BlobSource): Promise<void> {
   const { uploadId, partSize } = upload.multipart;
   const parts = planParts(source.size, upload.multipart);
   const state = context.options.state;
+  let refreshing: Promise<void> | undefined;
+  // Fetched at most once per blob however many parts find their URL expired.
+  const refreshUrls = () =>
+    (refreshing ??= (async () => {
+      const fresh = await context.options.refreshUpload!(source);
+      if (fresh === undefined || !("multipart" in fresh) || fresh.multipart.uploadId !== uploadId) throw changedUpload(source);
+      const urls = new Map(planParts(source.size, fresh.multipart).map((p) => [p.partNumber, p]));
+      for (const part of parts) Object.assign(part, { url: urls.get(part.partNumber)!.url, headers: urls.get(part.partNumber)!.headers });
+    })());
   const skipped = { bytes: 0, parts: 0 };
   const sendParts = async (skip: Map<number, string>) => {
     const etags = new Map(skip);
@@ -148,12 +180,18 @@ async function uploadMultipart(context: Context, upload: PresignedMultipart, sou
         .map((part) =>
           context.limit(async () => {
             throwIfAborted(context.signal);
-            const { etag } = await withRetry(context, `${source.path} part ${part.partNumber}`, () =>
-              putFileRange(part.url, part.headers, { path: source.path, start: part.start, end: part.end }, {
-                signal: context.signal,
-                onBytes: context.options.onBytes,
-              }),
-            );
+            const send = () =>
+              withRetry(context, `${source.path} part ${part.partNumber}`, () =>
+                putFileRange(part.url, part.headers, { path: source.path, start: part.start, end: part.end }, {
+                  signal: context.signal,
+                  onBytes: context.options.onBytes,
+                }),
+              );
+            const { etag } = await send().catch(async (error: unknown) => {
+              if (!isRefused(error) || !context.options.refreshUpload) throw error;
+              await refreshUrls();
+              return send();
+            });
             if (!etag) throw new MregError(`the store sent no ETag for part ${part.partNumber} of ${source.path}`);
             context.markTransfer();
             etags.set(part.partNumber, etag);

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { planBatches } from "../../lambdas/client/log-artifact.js";
 import { planParts } from "../../lambdas/client/plan-parts.js";
 
 const MIB = 1024 * 1024;
@@ -41,5 +42,20 @@ describe("planParts", () => {
 
   test("refuses a nonsensical part size", () => {
     expect(() => planParts(10, { uploadId: "u", partSize: 0, parts: partsOf(1) })).toThrow(/invalid part size/);
+  });
+});
+
+describe("planBatches", () => {
+  test("keeps each plan request under a URL budget, counting parts at 5 MiB", () => {
+    const small = { size: 10 };
+    const big = { size: 50 * MIB }; // up to 10 URLs
+    const huge = { size: 100 * 1024 * MIB }; // capped at 1000 URLs
+    const batches = planBatches([...Array(15).fill(small), big, huge, huge, small], 1020);
+    expect(batches.map((b) => b.length)).toEqual([16, 1, 2]);
+  });
+
+  test("a single blob over the budget still gets a batch of its own", () => {
+    expect(planBatches([{ size: 100 * 1024 * MIB }], 10)).toHaveLength(1);
+    expect(planBatches([])).toEqual([]);
   });
 });

@@ -180,6 +180,31 @@ describe("uploadBlobs", () => {
     expect(completed).toBe(false);
   });
 
+  test("a part refused with 403 (an expired URL) gets fresh URLs for the same upload, once per blob", async () => {
+    const bytes = randomBytes(11 * MIB);
+    const big = await source("big.bin", bytes);
+    store.failures.set("big/2", [403]);
+    store.failures.set("big/3", [403]);
+    let refreshed = 0;
+    const completed: CompleteUploadRequest[] = [];
+    await uploadBlobs({ uploads: [multipartPlan(big, 5 * MIB)], present: [] }, new Map([[big.sha256, big]]), {
+      concurrency: 3,
+      retry: fast,
+      completeUpload: async (request) => void completed.push(request),
+      refreshUpload: async () => {
+        refreshed++;
+        const fresh = multipartPlan(big, 5 * MIB);
+        if ("multipart" in fresh) fresh.multipart.parts.forEach((p) => (p.url = store.at(`fresh/${p.partNumber}`)));
+        return fresh;
+      },
+    });
+    expect(refreshed).toBe(1);
+    expect(store.objects.get("big/1")!.equals(bytes.subarray(0, 5 * MIB))).toBe(true);
+    expect(store.objects.get("fresh/2")!.equals(bytes.subarray(5 * MIB, 10 * MIB))).toBe(true);
+    expect(store.objects.get("fresh/3")!.equals(bytes.subarray(10 * MIB))).toBe(true);
+    expect(completed[0]!.parts).toHaveLength(3);
+  });
+
   test("parallelism is bounded across files and parts", async () => {
     const blobs = await Promise.all([1, 2, 3].map((n) => source(`f${n}.bin`, randomBytes(6 * MIB + n))));
     store.delayMs = 30;

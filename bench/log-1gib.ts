@@ -1,0 +1,198 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import pLimit from "p-limit";
+import { putFileRange } from "../lambdas/client/http-transfer.js";
+import { MregClient } from "../lambdas/client/mreg-client.js";
+import { formatBytes } from "../lambdas/client/progress-bars.js";
+import { S3_EMULATOR_CREDENTIALS } from "../lambdas/local/s3-emulator.js";
+import { LOCAL_BUCKET } from "../lambdas/local/stack.js";
+
+/**
+ * `npm run bench`: log a generated file (1 GiB unless BENCH_MIB says otherwise) through the
+ * SDK against the embedded registry, PUT the same bytes raw to the same store, re-log it
+ * unchanged, and report. The registry runs in a child process, like `npm start`.
+ */
+const MIB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MIB;
+const PART_SIZE = 16 * MIB; // the registry's default MREG_PART_SIZE
+const CONCURRENCY = 8; // the SDK's default
+
+interface Stack {
+  url: string;
+  adminKey: string;
+  s3: string;
+  child: ChildProcess;
+}
+
+async function startStack(dataDir: string): Promise<Stack> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "stack-process.ts"), dataDir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`the registry exited with ${code} before it was ready`)));
+  });
+  return { ...(JSON.parse(line) as Omit<Stack, "child">), child };
+}
+
+async function stopStack(stack: Stack): Promise<void> {
+  if (stack.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => stack.child.once("exit", resolve));
+  stack.child.kill("SIGTERM");
+  await exited;
+}
+
+/** Incompressible bytes, written in 8 MiB chunks: the generator never holds the whole file. */
+async function generate(path: string, size: number): Promise<string> {
+  const hash = createHash("sha256");
+  const out = createWriteStream(path);
+  for (let written = 0; written < size; ) {
+    const chunk = randomBytes(Math.min(8 * MIB, size - written));
+    hash.update(chunk);
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+    written += chunk.length;
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  return hash.digest("hex");
+}
+
+async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await run();
+  return { ms: Math.round(performance.now() - started), value };
+}
+
+function s3Client(endpoint: string): S3Client {
+  return new S3Client({
+    region: "us-east-1",
+    endpoint,
+    forcePathStyle: true,
+    credentials: S3_EMULATOR_CREDENTIALS,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/** One presigned PUT of the whole file, through the same HTTP code the SDK uses. */
+async function rawPut(s3: S3Client, path: string, key: string): Promise<void> {
+  const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }), { expiresIn: 3600 });
+  await putFileRange(url, {}, { path, start: 0, end: SIZE });
+}
+
+/** Presigned parts in parallel, as the SDK sends them, completed directly: no registry, no verification. */
+async function rawMultipart(s3: S3Client, path: string, key: string): Promise<void> {
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: LOCAL_BUCKET, Key: key }));
+  const count = Math.ceil(SIZE / PART_SIZE);
+  const limit = pLimit(CONCURRENCY);
+  const parts = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      limit(async () => {
+        const url = await getSignedUrl(
+          s3,
+          new UploadPartCommand({ Bucket: LOCAL_BUCKET, Key: key, UploadId, PartNumber: i + 1 }),
+          { expiresIn: 3600 },
+        );
+        const { etag } = await putFileRange(url, {}, { path, start: i * PART_SIZE, end: Math.min((i + 1) * PART_SIZE, SIZE) });
+        return { PartNumber: i + 1, ETag: etag };
+      }),
+    ),
+  );
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket: LOCAL_BUCKET, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+}
+
+/** What the registry's verification does after a multipart upload: read the object back and hash it. */
+async function readAndHash(s3: S3Client, key: string): Promise<string> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
+  const hash = createHash("sha256");
+  for await (const chunk of object.Body as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const work = await mkdtemp(join(tmpdir(), "mreg-bench-"));
+  let stack: Stack | undefined;
+  try {
+    console.log(`generating ${formatBytes(SIZE)} in ${work} …`);
+    const file = join(work, "checkpoint.bin");
+    const sha256 = await generate(file, SIZE);
+    console.log("starting the embedded registry …");
+    stack = await startStack(join(work, "data"));
+    const s3 = s3Client(stack.s3);
+    const client = new MregClient({ url: stack.url, apiKey: stack.adminKey, cacheDir: join(work, "cache"), concurrency: CONCURRENCY });
+
+    // Warm the page cache and the connections, then alternate so neither side gets a warmer disk.
+    await rawPut(s3, file, "bench/warm-up");
+    const raw = await timed(() => rawPut(s3, file, "bench/raw-put"));
+    const rawParts = await timed(() => rawMultipart(s3, file, "bench/raw-multipart"));
+    const first = await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file] }));
+    const again = await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file] }));
+    const verify = await timed(() => readAndHash(s3, `blobs/${sha256}`));
+    if (verify.value !== sha256) throw new Error("the stored blob does not hash to the file's SHA-256");
+    const rawAfter = await timed(() => rawPut(s3, file, "bench/raw-put-2"));
+    const rawMs = Math.min(raw.ms, rawAfter.ms);
+
+    const log = first.value;
+    const relog = again.value;
+    const results = {
+      at: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
+      sizeBytes: SIZE,
+      partSize: PART_SIZE,
+      concurrency: CONCURRENCY,
+      rawPutMs: { first: raw.ms, second: rawAfter.ms, used: rawMs },
+      rawMultipartMs: rawParts.ms,
+      serverVerifyHashMs: verify.ms,
+      log: { ms: first.ms, uploadedBytes: log.uploadedBytes, created: log.created, timings: log.timings },
+      relog: { ms: again.ms, uploadedBytes: relog.uploadedBytes, hashedBytes: relog.hashedBytes, created: relog.created, timings: relog.timings },
+      ratios: { logOverRawPut: first.ms / rawMs, relogOverLog: again.ms / first.ms },
+      goals: { logOverRawPut: 1.1, relogOverLog: 0.05 },
+      maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    const pass = (value: number, goal: number) => (value <= goal ? "ok" : "MISSED");
+    const mbps = (ms: number) => `${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s`;
+    const rows: [string, string, string][] = [
+      ["raw presigned PUT (1 request)", `${rawMs} ms`, mbps(rawMs)],
+      [`raw presigned multipart (${PART_SIZE / MIB} MiB × ${CONCURRENCY})`, `${rawParts.ms} ms`, mbps(rawParts.ms)],
+      ["mreg log (first)", `${first.ms} ms`, mbps(first.ms)],
+      ["  hash (client, SHA-256)", `${log.timings.hashMs} ms`, ""],
+      ["  plan", `${log.timings.planMs} ms`, ""],
+      ["  parts sent", `${log.timings.transferMs} ms`, mbps(log.timings.transferMs)],
+      ["  complete (assemble + server verify)", `${log.timings.completeMs} ms`, ""],
+      ["  commit", `${log.timings.commitMs} ms`, ""],
+      ["server-side read + hash of the blob", `${verify.ms} ms`, mbps(verify.ms)],
+      ["mreg log (unchanged, re-log)", `${again.ms} ms`, `${relog.uploadedBytes} B sent, ${relog.hashedBytes} B read`],
+      ["log / raw PUT", results.ratios.logOverRawPut.toFixed(2), `goal ≤ 1.10: ${pass(results.ratios.logOverRawPut, 1.1)}`],
+      ["re-log / log", results.ratios.relogOverLog.toFixed(3), `goal ≤ 0.05 and 0 B: ${pass(results.ratios.relogOverLog, 0.05)}`],
+    ];
+    const width = Math.max(...rows.map((r) => r[0].length));
+    console.log(`\n${formatBytes(SIZE)}, ${cpus().length} CPUs, ${process.version}; peak RSS of the benchmark process ${results.maxRssMiB} MiB\n`);
+    for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(9)}  ${note}`);
+    const out = join(import.meta.dirname, "results");
+    await mkdir(out, { recursive: true });
+    const path = join(out, `log-${SIZE / MIB}mib-${results.at.replace(/[:.]/g, "-")}.json`);
+    await writeFile(path, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwritten to ${path}`);
+    if ((await stat(file)).size !== SIZE) throw new Error("the generated file changed size");
+  } finally {
+    if (stack) await stopStack(stack);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

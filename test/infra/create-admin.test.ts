@@ -1,0 +1,90 @@
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTable } from "../../lambdas/adapters/dynamodb/ensure-table.js";
+import { DynamoMetadataStore } from "../../lambdas/adapters/dynamodb/metadata-store.js";
+import { authenticate } from "../../lambdas/core/api-keys.js";
+import { startDynamoDbLocal, type DynamoDbLocal } from "../../lambdas/local/dynamodb-local.js";
+import { projectRoot } from "../../infra/paths.js";
+
+// `npm run admin:create` against a real table: DynamoDB Local stands in for the deployed one.
+let dynamo: DynamoDbLocal;
+const credentials = { AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local" };
+
+beforeAll(async () => {
+  dynamo = await startDynamoDbLocal();
+  const client = localClient();
+  for (const table of ["first", "chosen"]) await ensureTable(client, table);
+});
+
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+function localClient(): DynamoDBClient {
+  return new DynamoDBClient({
+    region: "eu-west-1",
+    endpoint: dynamo.endpoint,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+}
+
+function createAdmin(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(
+    path.join(projectRoot, "node_modules", ".bin", "tsx"),
+    [path.join(projectRoot, "infra", "scripts", "create-admin.ts"), ...args],
+    {
+      encoding: "utf8",
+      env: {
+        PATH: process.env.PATH ?? "",
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        ...credentials,
+        ...env,
+      },
+    },
+  );
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function authenticates(table: string, key: string) {
+  const client = DynamoDBDocumentClient.from(localClient());
+  const metadata = new DynamoMetadataStore(client, table);
+  return authenticate({ metadata, clock: { now: () => new Date() } }, `Bearer ${key}`);
+}
+
+describe("npm run admin:create", () => {
+  it("creates the admin once and prints its key alone on stdout; the key authenticates as an org admin", async () => {
+    const first = createAdmin(["--table", "first", "--region", "eu-west-1"]);
+    expect(first.status, first.stderr).toBe(0);
+    const key = first.stdout.trim();
+    expect(key).toMatch(/^mreg_[A-Za-z0-9_-]{43}$/);
+    await expect(authenticates("first", key)).resolves.toMatchObject({ userId: "admin", orgRole: "admin" });
+
+    const second = createAdmin(["--table", "first", "--region", "eu-west-1"]);
+    expect(second.status).toBe(1);
+    expect(second.stdout).toBe("");
+    expect(second.stderr).toMatch(/already has its admin/);
+  });
+
+  it("registers a chosen key from MREG_ADMIN_KEY, idempotently", async () => {
+    const chosen = "team-admin-key-0123456789";
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const run = createAdmin(["--table", "chosen", "--region", "eu-west-1"], { MREG_ADMIN_KEY: chosen });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toBe("");
+    }
+    await expect(authenticates("chosen", chosen)).resolves.toMatchObject({ orgRole: "admin" });
+  });
+
+  it("names the missing table and the missing arguments", () => {
+    const missing = createAdmin(["--table", "nope", "--region", "eu-west-1"]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/table not found/);
+    const usage = createAdmin([]);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/--table/);
+  });
+});

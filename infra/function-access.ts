@@ -46,8 +46,18 @@ export const functionAccess = {
   registries: { table: "readwrite", bucket: ["download", "readManifests", "readReferences"] },
   // Users and API keys live in the table only.
   admin: { table: "readwrite", bucket: [] },
+  // Runs and their input edges are table items; lineage is read by key from the table.
+  lineage: { table: "readwrite", bucket: [] },
+  // Automations and their delivery log are table items; a replay is an outbound HTTPS call.
+  automations: { table: "readwrite", bucket: [] },
   // The index signature lets a function be declared before its routes land in the table.
 } as const satisfies Record<FunctionName, FunctionAccess> & Record<string, FunctionAccess>;
+
+/**
+ * The stream consumer is not in the route table; its access is declared here all the same.
+ * It only reads the stream (granted by its event source) and writes logs today.
+ */
+export const streamConsumerAccess: FunctionAccess = { table: "none", bucket: [], memorySize: 256, timeoutSeconds: 60 };
 
 /** DynamoDB actions per access level; TransactWriteItems is authorised item by item through these. */
 export const tableActions: Record<TableAccess, readonly string[]> = {

@@ -1,6 +1,6 @@
 import { Validations } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
-import { accessOf, bucketActionsByPrefix, type KeyPrefix } from "./function-access.js";
+import { accessOf, bucketActionsByPrefix, streamConsumerAccess, type KeyPrefix } from "./function-access.js";
 import type { Settings } from "./settings.js";
 import type { StatefulStack } from "./stacks/stateful-stack.js";
 import type { StatelessStack } from "./stacks/stateless-stack.js";
@@ -75,8 +75,11 @@ export function acceptedFindings(stateful: StatefulStack, stateless: StatelessSt
   ];
 
   const bucketArn = stateful.exportNames.bucketArn;
-  for (const [name, fn] of stateless.functions) {
-    const access = accessOf(name);
+  const declared = [
+    ...[...stateless.functions].map(([name, fn]) => [fn, accessOf(name)] as const),
+    [stateless.streamConsumer, streamConsumerAccess] as const,
+  ];
+  for (const [fn, access] of declared) {
     for (const prefix of bucketActionsByPrefix(access.bucket).keys()) {
       findings.push({ scope: fn.role, id: `AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}*]`, reason: prefixReasons[prefix] });
     }

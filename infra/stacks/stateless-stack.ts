@@ -12,7 +12,7 @@ import type { Construct } from "constructs";
 import type { RouteDefinition } from "../../lambdas/routes.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
-import { accessOf } from "../function-access.js";
+import { accessOf, streamConsumerAccess } from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
 import type { Settings } from "../settings.js";
@@ -63,6 +63,7 @@ export class StatelessStack extends Stack {
       MREG_PART_SIZE: String(16 * MIB),
       MREG_SIGN_CHECKSUMS: "true",
     };
+    const grantTargets = { table, bucket, referenceBuckets: settings.referenceBuckets };
     // Every declaration is looked up before any function is built, so a missing one fails at once.
     const declared = [...new Set(routes.map((route) => route.function))].map((name) => [name, accessOf(name)] as const);
     for (const [name, access] of declared) {
@@ -73,11 +74,7 @@ export class StatelessStack extends Stack {
           entry: handlerEntry(name),
           description: `mreg ${name}: ${routes.filter((r) => r.function === name).length} API routes`,
           environment,
-          statements: statementsFor(name, access, authenticates, {
-            table,
-            bucket,
-            referenceBuckets: settings.referenceBuckets,
-          }),
+          statements: statementsFor(name, access, authenticates, grantTargets),
           ...(access.memorySize ? { memorySize: access.memorySize } : {}),
           ...(access.timeoutSeconds ? { timeout: Duration.seconds(access.timeoutSeconds) } : {}),
         }),
@@ -111,8 +108,11 @@ export class StatelessStack extends Stack {
     this.streamConsumer = new RegistryFunction(this, STREAM_CONSUMER, {
       entry: handlerEntry(STREAM_CONSUMER),
       description: "mreg stream-consumer: audit events from the table stream",
-      memorySize: 256,
-      timeout: Duration.seconds(60),
+      // The same configuration as the API functions: webhook delivery (#7) builds its services from it.
+      environment,
+      statements: statementsFor(STREAM_CONSUMER, streamConsumerAccess, false, grantTargets),
+      memorySize: streamConsumerAccess.memorySize!,
+      timeout: Duration.seconds(streamConsumerAccess.timeoutSeconds!),
     });
     this.streamConsumer.function.addEventSource(
       new DynamoEventSource(table, {

@@ -149,6 +149,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .action(async (paths: string[], options: LogCliOptions, command: Command) => {
       if (paths.length === 0 && options.ref.length === 0) throw new MregError("nothing to log: give files, directories or --ref");
       const mreg = await client(command);
+      const progress = terminalProgress();
       const result = await mreg.logArtifact({
         project: options.project,
         name: options.name,
@@ -160,9 +161,9 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
         ...(options.description === undefined ? {} : { description: options.description }),
         ...(options.run === undefined ? {} : { runId: options.run }),
         signal,
-        progress: terminalProgress(),
+        progress,
         onRetry: onRetry(command),
-      });
+      }).finally(() => progress?.close());
       print(command, result, () => {
         const what = result.created ? "created" : "unchanged, existing version reused";
         const resumed = result.resumedBytes > 0 ? `, resumed ${formatBytes(result.resumedBytes)}` : "";
@@ -185,15 +186,16 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .action(async (ref: string, options: { dir?: string; prefix?: string; run?: string; cache: boolean }, command: Command) => {
       const target = parseRef(ref);
       const mreg = await client(command);
+      const progress = terminalProgress();
       const result = await mreg.useArtifact(target, {
         ...(options.dir === undefined ? {} : { dir: options.dir }),
         ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
         ...(options.run === undefined ? {} : { run: options.run }),
         cache: options.cache,
         signal,
-        progress: terminalProgress(),
+        progress,
         onRetry: onRetry(command),
-      });
+      }).finally(() => progress?.close());
       print(command, result, () => result.path);
     });
 

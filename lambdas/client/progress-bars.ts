@@ -14,8 +14,13 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
 }
 
-/** One bar per phase (bytes, rate, ETA) on the terminal; nothing at all when stderr is not a TTY. */
-export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressReporter | undefined {
+/**
+ * One bar per phase (bytes, rate, ETA) on the terminal; nothing at all when stderr is not a
+ * TTY. `close` stops whatever bar a failure left running, which restores the cursor.
+ */
+export function terminalProgress(
+  stream: NodeJS.WriteStream = process.stderr,
+): (ProgressReporter & { close(): void }) | undefined {
   if (!stream.isTTY) return undefined;
   const bars = new Map<ProgressPhase, { bar: cliProgress.SingleBar; done: number; started: number }>();
   return {
@@ -46,6 +51,10 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
     end(phase) {
       bars.get(phase)?.bar.stop();
       bars.delete(phase);
+    },
+    close() {
+      for (const { bar } of bars.values()) bar.stop();
+      bars.clear();
     },
   };
 }

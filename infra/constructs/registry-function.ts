@@ -17,6 +17,23 @@ export interface RegistryFunctionProps {
   timeout?: Duration;
 }
 
+/**
+ * Profiles, SSO, web identity, IMDS, container and process credentials: loaded by the SDK's
+ * default chain through `import()` after the environment yielded nothing. A bare `node`
+ * import of every bundle (test/infra) proves none of them is imported statically.
+ */
+export const UNUSED_CREDENTIAL_SOURCES = [
+  "@aws-sdk/credential-provider-http",
+  "@aws-sdk/credential-provider-ini",
+  "@aws-sdk/credential-provider-login",
+  "@aws-sdk/credential-provider-process",
+  "@aws-sdk/credential-provider-sso",
+  "@aws-sdk/credential-provider-web-identity",
+  "@aws-sdk/nested-clients",
+  "@aws-sdk/token-providers",
+  "@smithy/credential-provider-imds",
+];
+
 /** The Lambda runtime every function uses; Node 24 is the newest managed Node runtime. */
 export const REGISTRY_RUNTIME = Runtime.NODEJS_24_X;
 
@@ -75,7 +92,9 @@ export class RegistryFunction extends Construct {
         mainFields: ["module", "main"],
         // The SDK is bundled, not taken from the runtime: the function runs the exact
         // versions the tests ran, and tree-shaking keeps it smaller than the full runtime copy.
-        externalModules: [],
+        // Left out: the credential sources the SDK imports dynamically, and only when no
+        // credentials are in the environment, which Lambda always sets (about 100 kB).
+        externalModules: UNUSED_CREDENTIAL_SOURCES,
         // CommonJS dependencies inside an ES module bundle still call require() for builtins.
         banner: "import{createRequire as __mregCreateRequire}from'node:module';const require=__mregCreateRequire(import.meta.url);",
       },

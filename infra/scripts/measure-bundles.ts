@@ -4,12 +4,11 @@
  * bundle, with the same NODE_OPTIONS the function gets). Fails when a budget is exceeded.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
-import { readFileSync } from "node:fs";
 import { App, Stack } from "aws-cdk-lib";
 import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { buildMregApp } from "../mreg-app.js";
@@ -35,6 +34,7 @@ try {
     const gzipped = gzipSync(readFileSync(bundle)).length;
     const times = Array.from({ length: RUNS }, () => coldImportMs(bundle)).sort((a, b) => a - b);
     const median = times[Math.floor(RUNS / 2)]!;
+    const fastest = times[0]!;
     const over = bytes > MAX_BYTES || median >= MAX_IMPORT_MS;
     failed ||= over;
     rows.push(
@@ -43,13 +43,15 @@ try {
         `${(bytes / 1000).toFixed(1)} kB`.padStart(10),
         `${(gzipped / 1000).toFixed(1)} kB`.padStart(10),
         `${median.toFixed(1)} ms`.padStart(10),
-        `${times[RUNS - 1]!.toFixed(1)} ms`.padStart(10),
+        `${fastest.toFixed(1)} ms`.padStart(10),
         over ? "  OVER BUDGET" : "",
       ].join(""),
     );
   }
-  console.log(`node ${process.version}; budgets: ${MAX_BYTES / 1000} kB minified, ${MAX_IMPORT_MS} ms import (median of ${RUNS})`);
-  console.log(`${"function".padEnd(16)}${"minified".padStart(10)}${"gzip".padStart(10)}${"import".padStart(10)}${"worst".padStart(10)}`);
+  // Other work on the machine inflates import times: the load average says how much to trust them.
+  const load = loadavg()[0]!.toFixed(1);
+  console.log(`node ${process.version}, ${cpus().length} cores, load ${load}; budgets: ${MAX_BYTES / 1000} kB minified, ${MAX_IMPORT_MS} ms import (median of ${RUNS})`);
+  console.log(`${"function".padEnd(16)}${"minified".padStart(10)}${"gzip".padStart(10)}${"import".padStart(10)}${"fastest".padStart(10)}`);
   for (const row of rows) console.log(row);
   process.exitCode = failed ? 1 : 0;
 } finally {

@@ -29,7 +29,7 @@ describe("cdk-nag AwsSolutions", () => {
     const app = new App({ context });
     buildMregApp(app);
     new Bucket(Stack.of(app.node.findChild("MregData")), "Careless");
-    expect(() => app.synth()).toThrow();
+    expect(() => app.synth()).toThrow(/AwsSolutions-S10/);
   });
 
   it("gives every acknowledgement a reason", () => {

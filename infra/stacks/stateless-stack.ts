@@ -12,7 +12,7 @@ import type { Construct } from "constructs";
 import type { RouteDefinition } from "../../lambdas/routes.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
-import { accessOf, streamConsumerAccess } from "../function-access.js";
+import { accessOf, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
 import type { Settings } from "../settings.js";
@@ -75,8 +75,7 @@ export class StatelessStack extends Stack {
           description: `mreg ${name}: ${routes.filter((r) => r.function === name).length} API routes`,
           environment,
           statements: statementsFor(name, access, authenticates, grantTargets),
-          ...(access.memorySize ? { memorySize: access.memorySize } : {}),
-          ...(access.timeoutSeconds ? { timeout: Duration.seconds(access.timeoutSeconds) } : {}),
+          ...sizing(access),
         }),
       );
     }
@@ -111,8 +110,7 @@ export class StatelessStack extends Stack {
       // The same configuration as the API functions: webhook delivery (#7) builds its services from it.
       environment,
       statements: statementsFor(STREAM_CONSUMER, streamConsumerAccess, false, grantTargets),
-      memorySize: streamConsumerAccess.memorySize!,
-      timeout: Duration.seconds(streamConsumerAccess.timeoutSeconds!),
+      ...sizing(streamConsumerAccess),
     });
     this.streamConsumer.function.addEventSource(
       new DynamoEventSource(table, {
@@ -179,4 +177,12 @@ export class StatelessStack extends Stack {
       5 * 60 * 1000,
     );
   }
+}
+
+/** Memory and timeout a declaration asks for; RegistryFunction's defaults otherwise. */
+function sizing(access: FunctionAccess): { memorySize?: number; timeout?: Duration } {
+  return {
+    memorySize: access.memorySize,
+    timeout: access.timeoutSeconds === undefined ? undefined : Duration.seconds(access.timeoutSeconds),
+  };
 }

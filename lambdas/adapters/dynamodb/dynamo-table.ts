@@ -5,11 +5,13 @@ import {
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { ConflictError, NotFoundError, ValidationError } from "../../core/errors.js";
+import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from "../../core/errors.js";
 import { LATEST_ALIAS, versionLabel, type AuditEvent, type Page, type PageRequest } from "../../core/model.js";
 import type { AliasChange, AliasMove } from "../../core/ports.js";
 import { keys } from "./keys.js";
@@ -20,6 +22,9 @@ export type Item = Record<string, unknown>;
 export type Key = { PK: string; SK: string };
 
 const MAX_TRANSACTION_ATTEMPTS = 40;
+/** DynamoDB refuses a BatchGetItem of more keys than this. */
+const BATCH_GET_KEYS = 100;
+const MAX_BATCH_GET_ATTEMPTS = 8;
 
 /** Strictly increasing within a process, so events written together keep their order. */
 const eventId = monotonicFactory();
@@ -54,6 +59,27 @@ export class DynamoTable {
       new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent }),
     );
     return result.Item;
+  }
+
+  /**
+   * The items among `wanted` that exist, in no particular order: at most 100 keys a request,
+   * and keys left unprocessed (throttled) asked for again rather than reported missing.
+   */
+  protected async batchGetItems(wanted: Key[]): Promise<Item[]> {
+    const items: Item[] = [];
+    for (let i = 0; i < wanted.length; i += BATCH_GET_KEYS) {
+      let request: BatchGetCommandInput["RequestItems"] = {
+        [this.tableName]: { Keys: wanted.slice(i, i + BATCH_GET_KEYS) },
+      };
+      for (let attempt = 1; request && Object.keys(request).length > 0; attempt++) {
+        if (attempt > MAX_BATCH_GET_ATTEMPTS) throw new TooManyRequestsError("the table is throttling reads; retry");
+        if (attempt > 1) await sleep(Math.min(1000, 20 * 2 ** attempt));
+        const result: BatchGetCommandOutput = await this.client.send(new BatchGetCommand({ RequestItems: request }));
+        items.push(...(result.Responses?.[this.tableName] ?? []));
+        request = result.UnprocessedKeys;
+      }
+    }
+    return items;
   }
 
   protected async transact(items: TransactItem[]): Promise<void> {

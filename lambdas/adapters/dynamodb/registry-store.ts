@@ -1,5 +1,5 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { BatchGetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../core/errors.js";
 import {
   LATEST_ALIAS,
@@ -70,12 +70,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     name: string,
     userId: string,
   ): Promise<{ registry?: RegistryRecord; role?: RegistryRole }> {
-    const result = await this.client.send(
-      new BatchGetCommand({
-        RequestItems: { [this.tableName]: { Keys: [keys.registry(name), keys.member(name, userId)] } },
-      }),
-    );
-    const items = result.Responses?.[this.tableName] ?? [];
+    const items = await this.batchGetItems([keys.registry(name), keys.member(name, userId)]);
     const registry = items.find((i) => i.entity === "registry");
     const member = items.find((i) => i.entity === "member");
     return {
@@ -511,7 +506,8 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
 
   /**
    * Adds or removes a tag on an item; the tag set's condition makes a repeated call a no-op
-   * that writes no event. Returns whether anything changed.
+   * that writes no event. Returns whether anything changed. A cancelled write reads again:
+   * a conflicting transaction is no proof that the tag is already as asked.
    */
   private async changeTag(
     key: { PK: string; SK: string },
@@ -521,11 +517,11 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     event: TransactItem,
     missing: string,
   ): Promise<boolean> {
-    const current = await this.get(key, true);
-    if (!current) throw new NotFoundError(missing);
-    const tags = (current.tags as Set<string> | undefined) ?? new Set<string>();
-    if (tags.has(tag) === add) return false;
-    try {
+    return this.withTransactionRetries(async () => {
+      const current = await this.get(key, true);
+      if (!current) throw new NotFoundError(missing);
+      const tags = (current.tags as Set<string> | undefined) ?? new Set<string>();
+      if (tags.has(tag) === add) return false;
       await this.transact([
         {
           Update: {
@@ -542,10 +538,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
         event,
       ]);
       return true;
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) return false;
-      throw error;
-    }
+    });
   }
 
   private async listCollectionsByTag(
@@ -556,16 +549,8 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     const partition = keys.collectionTagPartition(registry, tag);
     const page = await this.partitionPage(partition, undefined, query, (item) => item.collection as string);
     if (page.items.length === 0) return { items: [], nextCursor: page.nextCursor };
-    const result = await this.client.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [this.tableName]: { Keys: page.items.map((name) => keys.collection(registry, name)) },
-        },
-      }),
-    );
-    const byName = new Map(
-      (result.Responses?.[this.tableName] ?? []).map((item) => [item.name as string, toCollection(item)]),
-    );
+    const found = await this.batchGetItems(page.items.map((name) => keys.collection(registry, name)));
+    const byName = new Map(found.map((item) => [item.name as string, toCollection(item)]));
     const q = query.q?.toLowerCase();
     const items = page.items
       .map((name) => byName.get(name))

@@ -212,6 +212,34 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
       print(command, result, () => `${collection}:${result.version} ${result.created ? "linked" : "was already linked"} (${source})`);
     });
 
+  program
+    .command("registry")
+    .description("manage registries")
+    .command("create")
+    .description("create a registry (org admins)")
+    .argument("<name>", "registry name, used as @name")
+    .option("--restricted", "visible to its members only (default: the whole organization)")
+    .option("-t, --type <type>", "artifact type it accepts (repeatable; default any)", collect, [])
+    .option("--protect <alias>", "alias only registry admins may set or remove (repeatable)", collect, [])
+    .option("--description <text>", "what the registry holds")
+    .action(
+      async (
+        name: string,
+        options: { restricted?: boolean; type: string[]; protect: string[]; description?: string },
+        command: Command,
+      ) => {
+        const mreg = await client(command);
+        const result = await mreg.createRegistry({
+          name,
+          visibility: options.restricted ? "restricted" : "organization",
+          ...(options.type.length > 0 ? { artifactTypes: options.type } : {}),
+          protectedAliases: options.protect,
+          ...(options.description === undefined ? {} : { description: options.description }),
+        });
+        print(command, result, () => `created @${result.name} (${result.visibility})`);
+      },
+    );
+
   const alias = program.command("alias").description("move or remove aliases (production, best, …)");
   alias
     .command("set")

@@ -8,7 +8,7 @@ import { MregError } from "./errors.js";
 import { HashCache } from "./hash-files.js";
 import { logArtifact, type LogArtifactOptions, type LogArtifactResult } from "./log-artifact.js";
 import { formatRef, parseCollectionTarget, parseRef, type Ref } from "./parse-ref.js";
-import { linkRequest } from "../schemas/registries.js";
+import { createRegistryRequest, linkRequest, type RegistryResponse as CreatedRegistry } from "../schemas/registries.js";
 import type {
   CollectionResponse,
   CollectionVersionResponse,
@@ -97,6 +97,11 @@ export class MregClient {
       versionRef(ref),
       options,
     );
+  }
+
+  /** Creates a registry (org admins only). */
+  async createRegistry(request: z.input<typeof createRegistryRequest>): Promise<CreatedRegistry> {
+    return this.api.post<CreatedRegistry>("/v1/registries", validated(createRegistryRequest, request, "registry"));
   }
 
   /** Links an artifact version into a registry collection (created if missing); linking twice returns the first link. */

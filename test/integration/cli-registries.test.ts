@@ -194,4 +194,19 @@ describe("tags, lists, history", () => {
     expect(lines).toHaveLength(actions.length);
     expect(text.stdout).toMatch(/ link\.created /);
   });
+
+  test("registry create makes a registry with its rules; a second create fails with one line", async () => {
+    const created = await mreg(["registry", "create", "curated", "--restricted", "-t", "model", "--protect", "production", "--json"]);
+    expect(created.code).toBe(0);
+    expect(created.json).toMatchObject({
+      name: "curated",
+      visibility: "restricted",
+      artifactTypes: ["model"],
+      protectedAliases: ["production"],
+    });
+    const again = await mreg(["registry", "create", "curated"]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr.trim().split("\n")).toHaveLength(1);
+    expect(again.stderr).toMatch(/^mreg: .*already exists/);
+  });
 });

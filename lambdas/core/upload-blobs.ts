@@ -119,6 +119,9 @@ export async function completeUpload(
 ): Promise<CompletedUpload> {
   const upload = await deps.metadata.getMultipartUpload(request.sha256, request.uploadId);
   if (!upload) {
+    // A retried completion (the first timed out at the gateway while hashing) finds the upload gone.
+    const verified = (await deps.metadata.verifiedBlobs([request.sha256])).get(request.sha256);
+    if (verified !== undefined) return { sha256: request.sha256, size: verified, verified: true, alreadyPresent: true };
     throw new NotFoundError(`no multipart upload ${request.uploadId} for sha256 ${request.sha256}`);
   }
   const parts = [...request.parts].sort((a, b) => a.partNumber - b.partNumber);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { createApiKey, createUser, listApiKeys, listUsers, revokeApiKey } from "../core/users.js";
 import { createApiHandler, ok } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";

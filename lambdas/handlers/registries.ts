@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { RegistryAccess } from "../core/authorize.js";
 import { ForbiddenError } from "../core/errors.js";
 import {

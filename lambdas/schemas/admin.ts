@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { name } from "./common.js";
 
 export const orgRole = z.enum(["admin", "member", "viewer"]);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { alias, filePath, metadata, name, sha256, size } from "./common.js";
 
 export const MAX_FILES_PER_REQUEST = 10_000;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { alias, name, pageQuery } from "./common.js";
 
 export const MAX_TAGS = 20;

@@ -145,6 +145,16 @@ describe("completeUpload", () => {
     expect(deps.metadata.blobs.has(sha256)).toBe(false);
   });
 
+  it("answers a retried completion of a finished upload with the verified blob", async () => {
+    const uploadId = await startUpload();
+    const parts = sendParts(uploadId);
+    await completeUpload(deps, { sha256, uploadId, parts });
+
+    const again = await completeUpload(deps, { sha256, uploadId, parts });
+
+    expect(again).toEqual({ sha256, size: bytes.length, verified: true, alreadyPresent: true });
+  });
+
   it("answers 404 for an upload it does not know", async () => {
     await expect(
       completeUpload(deps, { sha256, uploadId: "nope", parts: [{ partNumber: 1, etag: "e" }] }),

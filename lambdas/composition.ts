@@ -2,12 +2,25 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { monotonicFactory } from "ulid";
+import { DynamoAutomationStore } from "./adapters/dynamodb/automation-store.js";
+import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
 import { DynamoMetadataStore } from "./adapters/dynamodb/metadata-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
+import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
 import { S3BlobStore } from "./adapters/s3/blob-store.js";
 import { loadConfig, type Config } from "./config.js";
-import type { BlobStore, Clock, Ids, MetadataStore, RegistryStore } from "./core/ports.js";
+import type {
+  AutomationStore,
+  BlobStore,
+  Clock,
+  Ids,
+  LineageStore,
+  MetadataStore,
+  RegistryStore,
+  WebhookSender,
+} from "./core/ports.js";
 import type { UploadLimits } from "./core/upload-blobs.js";
+import { MAX_RETRY_DELAY_MS, type DeliveryPolicy } from "./core/webhook-retry.js";
 
 export interface Services {
   config: Config;
@@ -17,6 +30,10 @@ export interface Services {
   clock: Clock;
   ids: Ids;
   limits: UploadLimits;
+  lineage: LineageStore;
+  automations: AutomationStore;
+  webhooks: WebhookSender;
+  deliveryPolicy: DeliveryPolicy;
 }
 
 export function createS3Client(
@@ -65,6 +82,18 @@ export function createServices(config: Config = loadConfig()): Services {
     clock: { now: () => new Date() },
     ids: { next: () => ulid() },
     limits: { multipartThreshold: config.MREG_MULTIPART_THRESHOLD, partSize: config.MREG_PART_SIZE },
+    lineage: new DynamoLineageStore(dynamo, config.MREG_TABLE_NAME),
+    automations: new DynamoAutomationStore(dynamo, config.MREG_TABLE_NAME),
+    webhooks: new HttpWebhookSender({
+      allowLoopback: config.MREG_WEBHOOK_ALLOW_LOOPBACK,
+      allowPrivate: config.MREG_WEBHOOK_ALLOW_PRIVATE,
+    }),
+    deliveryPolicy: {
+      maxAttempts: config.MREG_WEBHOOK_MAX_ATTEMPTS,
+      baseDelayMs: config.MREG_WEBHOOK_BACKOFF_MS,
+      maxDelayMs: MAX_RETRY_DELAY_MS,
+      timeoutMs: config.MREG_WEBHOOK_TIMEOUT_MS,
+    },
   };
 }
 

@@ -16,6 +16,13 @@ const environment = z.object({
   MREG_S3_FORCE_PATH_STYLE: bool.default(false),
   /** Set by the local stack: the S3 emulator wants bucket-root requests without a trailing slash. */
   MREG_S3_EMULATOR: bool.default(false),
+  /** Webhook targets on loopback or private addresses are refused unless allowed (local mode allows loopback). */
+  MREG_WEBHOOK_ALLOW_LOOPBACK: bool.default(false),
+  MREG_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  MREG_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
+  /** Delay before the first retry of a webhook; each later one doubles, up to an hour. */
+  MREG_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  MREG_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
 });
 
 export type Config = z.infer<typeof environment>;

@@ -20,6 +20,8 @@ export interface RouteDefinition {
 const P = "/v1/projects/{project}/artifacts/{name}";
 const R = "/v1/registries/{registry}";
 const C = `${R}/collections/{collection}`;
+const RUNS = "/v1/projects/{project}/runs";
+const A = `${R}/automations`;
 
 export const routes = [
   { method: "GET", path: "/v1/health", function: "health", operation: "health", permission: "public" },
@@ -63,6 +65,22 @@ export const routes = [
   { method: "PUT", path: `${C}/versions/{v}/tags/{tag}`, function: "registries", operation: "tagCollectionVersion", permission: "registry:write" },
   { method: "DELETE", path: `${C}/versions/{v}/tags/{tag}`, function: "registries", operation: "untagCollectionVersion", permission: "registry:write" },
   { method: "GET", path: `${C}/history`, function: "registries", operation: "listCollectionHistory", permission: "registry:read" },
+
+  { method: "POST", path: RUNS, function: "lineage", operation: "createRun", permission: "project:write" },
+  { method: "GET", path: `${RUNS}/{run}`, function: "lineage", operation: "getRun", permission: "project:read" },
+  { method: "POST", path: `${RUNS}/{run}/inputs`, function: "lineage", operation: "addRunInput", permission: "project:write" },
+  { method: "GET", path: `${RUNS}/{run}/lineage`, function: "lineage", operation: "runLineage", permission: "project:read" },
+  { method: "GET", path: `${P}/versions/{v}/lineage`, function: "lineage", operation: "versionLineage", permission: "project:read" },
+  { method: "GET", path: `${C}/versions/{v}/lineage`, function: "lineage", operation: "collectionVersionLineage", permission: "registry:read" },
+
+  // Automation URLs often carry a token (Slack, Teams hooks): reading them is for registry admins too.
+  { method: "POST", path: A, function: "automations", operation: "createAutomation", permission: "registry:admin" },
+  { method: "GET", path: A, function: "automations", operation: "listAutomations", permission: "registry:admin" },
+  { method: "GET", path: `${A}/{id}`, function: "automations", operation: "getAutomation", permission: "registry:admin" },
+  { method: "DELETE", path: `${A}/{id}`, function: "automations", operation: "deleteAutomation", permission: "registry:admin" },
+  { method: "GET", path: `${A}/{id}/deliveries`, function: "automations", operation: "listDeliveries", permission: "registry:admin" },
+  { method: "GET", path: `${A}/{id}/deliveries/{delivery}`, function: "automations", operation: "getDelivery", permission: "registry:admin" },
+  { method: "POST", path: `${A}/{id}/deliveries/{delivery}/replay`, function: "automations", operation: "replayDelivery", permission: "registry:admin" },
 ] as const satisfies readonly RouteDefinition[];
 
 export type Route = (typeof routes)[number];

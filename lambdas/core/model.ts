@@ -173,3 +173,81 @@ export interface LinkLocation {
   collection: string;
   index: number;
 }
+
+/** A training or evaluation job: artifact versions are its inputs and outputs (lineage). */
+export interface RunRecord {
+  project: string;
+  id: string;
+  name?: string;
+  config: Record<string, unknown>;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface RunRef {
+  project: string;
+  id: string;
+}
+
+/** An artifact version by position, as lineage edges name it. */
+export interface VersionRef {
+  project: string;
+  artifact: string;
+  index: number;
+}
+
+export type AutomationEvent = "LINK_ARTIFACT" | "ADD_ARTIFACT_ALIAS";
+
+/** A registry's webhook: which collection events it fires on and where it posts them. */
+export interface AutomationRecord {
+  id: string;
+  registry: string;
+  name: string;
+  event: AutomationEvent;
+  collection?: string;
+  /** Matched against the whole alias (ADD_ARTIFACT_ALIAS only). */
+  aliasPattern?: string;
+  url: string;
+  /** The HMAC key; never leaves the registry. */
+  secret?: string;
+  payloadTemplate?: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+export type DeliveryStatus = "pending" | "delivered" | "failed";
+
+export interface DeliveryAttempt {
+  attempt: number;
+  at: string;
+  latencyMs: number;
+  statusCode?: number;
+  error?: string;
+  outcome: "delivered" | "retry" | "failed";
+}
+
+/** One event sent to one automation's URL: its fixed body and the log of its attempts. */
+export interface DeliveryRecord {
+  id: string;
+  registry: string;
+  automationId: string;
+  event: {
+    type: AutomationEvent;
+    collection: string;
+    version: string;
+    alias?: string;
+    actor: string;
+    at: string;
+  };
+  body: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  /** Attempts allowed before the delivery is given up; a replay allows one more. */
+  maxAttempts: number;
+  /** The most recent attempts, oldest first. */
+  attempts: DeliveryAttempt[];
+  nextAttemptAt?: string;
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,6 +1,11 @@
 import type {
   ApiKeyRecord,
   ArtifactRecord,
+  AutomationRecord,
+  DeliveryRecord,
+  RunRecord,
+  RunRef,
+  VersionRef,
   AuditEvent,
   CollectionRecord,
   LinkLocation,
@@ -206,4 +211,68 @@ export interface Clock {
 export interface Ids {
   /** A sortable, unique id (time first), used for events, runs and keys. */
   next(): string;
+}
+
+/** Runs and the edges between runs and artifact versions, each list one query away. */
+export interface LineageStore {
+  /** Creates the run, or sets the name and config given on an existing one. */
+  saveRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }>;
+  getRuns(refs: RunRef[]): Promise<RunRecord[]>;
+  /** The live versions among `refs` (deleted ones are left out). */
+  getVersions(refs: VersionRef[]): Promise<VersionRecord[]>;
+  /** Records that the run used the version, creating the run when it is unknown; NotFoundError when the version is gone. */
+  recordInput(run: RunRef, source: VersionRef, change: { actor: string; at: string }): Promise<void>;
+  listRunInputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>>;
+  listRunOutputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>>;
+  listVersionConsumers(version: VersionRef, page: PageRequest): Promise<Page<RunRef>>;
+}
+
+export interface DeliveryKey {
+  registry: string;
+  automationId: string;
+  id: string;
+}
+
+/** Automations of registries and their deliveries. */
+export interface AutomationStore {
+  createAutomation(automation: AutomationRecord): Promise<void>;
+  getAutomation(registry: string, id: string): Promise<AutomationRecord | undefined>;
+  listAutomations(registry: string, page: PageRequest): Promise<Page<AutomationRecord>>;
+  /** Every automation of a registry: what the dispatcher matches an event against. */
+  automationsOf(registry: string): Promise<AutomationRecord[]>;
+  deleteAutomation(registry: string, id: string, change: { actor: string; at: string }): Promise<boolean>;
+  /** Writes a delivery unless one with its id exists (a redelivered stream record); true when written. */
+  createDelivery(delivery: DeliveryRecord): Promise<boolean>;
+  getDelivery(key: DeliveryKey): Promise<DeliveryRecord | undefined>;
+  listDeliveries(registry: string, automationId: string, page: PageRequest): Promise<Page<DeliveryRecord>>;
+  /** Leases a pending delivery that is due and not leased; undefined when it is not to be attempted now. */
+  claimDelivery(key: DeliveryKey, now: string, leaseUntil: string): Promise<DeliveryRecord | undefined>;
+  /** Leases a finished (delivered or failed) delivery for a replay; undefined when it is pending. */
+  claimForReplay(key: DeliveryKey, now: string, leaseUntil: string): Promise<DeliveryRecord | undefined>;
+  /** Writes the state after an attempt made under the lease; false when the lease was lost meanwhile. */
+  finishAttempt(delivery: DeliveryRecord, leaseUntil: string): Promise<boolean>;
+  /** Pending deliveries whose next attempt is due at `now`, oldest first. */
+  dueDeliveries(now: string, limit: number): Promise<DeliveryKey[]>;
+}
+
+export interface WebhookRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+export interface WebhookResponse {
+  statusCode?: number;
+  /** Set when no HTTP status came back: `refused` is a target the deployment does not allow. */
+  error?: { kind: "timeout" | "network" | "refused"; message: string };
+  latencyMs: number;
+  retryAfterMs?: number;
+}
+
+/** Outbound webhook HTTP under the deployment's rules on which addresses may be reached. */
+export interface WebhookSender {
+  /** Refuses (ValidationError) a URL whose host is or resolves to an address that is not allowed. */
+  checkTarget(url: string): Promise<void>;
+  send(request: WebhookRequest): Promise<WebhookResponse>;
 }

@@ -5,6 +5,7 @@ import { ensureTable } from "../adapters/dynamodb/ensure-table.js";
 import { createServices, useServices } from "../composition.js";
 import { loadConfig } from "../config.js";
 import { bootstrapAdmin } from "../core/bootstrap-admin.js";
+import { startDeliveryWorkers } from "./delivery-workers.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { S3_EMULATOR_CREDENTIALS, startS3Emulator } from "./s3-emulator.js";
 import { startLocalServer } from "./server.js";
@@ -66,6 +67,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       MREG_BUCKET: LOCAL_BUCKET,
       MREG_S3_FORCE_PATH_STYLE: "true",
       MREG_S3_EMULATOR: "true",
+      // Webhook receivers on this machine are the point of local mode.
+      MREG_WEBHOOK_ALLOW_LOOPBACK: "true",
       ...options.env,
     });
     delete process.env.AWS_SESSION_TOKEN;
@@ -83,6 +86,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       adminKey = await readFile(adminKeyFile, "utf8").then((text) => text.trim(), () => undefined);
     }
     useServices(services);
+    stops.push((await startDeliveryWorkers({ services, endpoint: dynamo.endpoint, log })).stop);
     const server = await startLocalServer({ port: options.port });
     stops.push(server.close);
     return {

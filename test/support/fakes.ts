@@ -38,6 +38,8 @@ import type {
   RegistryStore,
   StagedBlobCheck,
 } from "../../lambdas/core/ports.js";
+import type { DeliveryPolicy } from "../../lambdas/core/webhook-retry.js";
+import { FakeAutomationStore, FakeLineageStore, FakeWebhookSender, TEST_DELIVERY_POLICY } from "./webhook-fakes.js";
 
 /**
  * In-memory stand-ins for the ports, faithful to what the DynamoDB and S3 adapters promise:
@@ -964,6 +966,10 @@ export interface FakeDeps {
   clock: FixedClock;
   ids: CounterIds;
   limits: { multipartThreshold: number; partSize: number };
+  lineage: FakeLineageStore;
+  automations: FakeAutomationStore;
+  webhooks: FakeWebhookSender;
+  deliveryPolicy: DeliveryPolicy;
 }
 
 export const MIB = 1024 * 1024;
@@ -977,5 +983,9 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
     clock: new FixedClock(),
     ids: new CounterIds(),
     limits: { multipartThreshold: 64 * MIB, partSize: 16 * MIB, ...limits },
+    lineage: new FakeLineageStore(metadata),
+    automations: new FakeAutomationStore(),
+    webhooks: new FakeWebhookSender(),
+    deliveryPolicy: TEST_DELIVERY_POLICY,
   };
 }

@@ -177,6 +177,46 @@ describe("commitVersion", () => {
         aliases: ["latest", "best"],
       }),
       eventPut({ action: "alias.set", actor: "alice", at: AT, alias: "best", to: "v0" }),
+      // The commit names a run: the run (created when unknown) and its output edge, in the same transaction.
+      {
+        Update: {
+          TableName: TABLE,
+          Key: { PK: "RUN#vision#run-1", SK: "RUN" },
+          UpdateExpression:
+            "SET #entity = :entity, #project = :project, #id = :id, #config = if_not_exists(#config, :config), " +
+            "#createdAt = if_not_exists(#createdAt, :at), #createdBy = if_not_exists(#createdBy, :actor)",
+          ExpressionAttributeNames: {
+            "#entity": "entity",
+            "#project": "project",
+            "#id": "id",
+            "#config": "config",
+            "#createdAt": "createdAt",
+            "#createdBy": "createdBy",
+          },
+          ExpressionAttributeValues: {
+            ":entity": "run",
+            ":project": "vision",
+            ":id": "run-1",
+            ":config": {},
+            ":at": AT,
+            ":actor": "alice",
+          },
+        },
+      },
+      {
+        Put: {
+          TableName: TABLE,
+          Item: {
+            PK: "RUN#vision#run-1",
+            SK: "OUT#mnist#0000000000",
+            entity: "runOutput",
+            project: "vision",
+            artifact: "mnist",
+            index: 0,
+            at: AT,
+          },
+        },
+      },
     ]);
   });
 
@@ -197,7 +237,8 @@ describe("commitVersion", () => {
 
     expect(outcome).toMatchObject({ created: true, version: { index: 1 } });
     const items = transactItems();
-    expect(items).toHaveLength(8);
+    // Seven for the version and its aliases, two for the run's output edge.
+    expect(items).toHaveLength(10);
     expect(items[0]).toEqual({
       Update: {
         TableName: TABLE,

@@ -72,4 +72,33 @@ export const keys = {
   apiKey: (keyHash: string) => ({ PK: `APIKEY#${keyHash}`, SK: "APIKEY" }),
   apiKeysIndex: "APIKEYS",
   apiKeysOfIndex: (userId: string) => `USER#${userId}#APIKEYS`,
+  run: (project: string, id: string) => ({ PK: `RUN#${project}#${id}`, SK: "RUN" }),
+  runPartition: (project: string, id: string) => `RUN#${project}#${id}`,
+  /** A run's inputs and outputs live in its partition: each list is one query. */
+  runInput: (project: string, id: string, source: { project: string; artifact: string; index: number }) => ({
+    PK: `RUN#${project}#${id}`,
+    SK: `IN#${source.project}#${source.artifact}#${pad(source.index)}`,
+  }),
+  runInputPrefix: "IN#",
+  runOutput: (project: string, id: string, artifact: string, index: number) => ({
+    PK: `RUN#${project}#${id}`,
+    SK: `OUT#${artifact}#${pad(index)}`,
+  }),
+  runOutputPrefix: "OUT#",
+  /** In the artifact's partition, so the runs that used a version are one query away. */
+  usedBy: (source: { project: string; artifact: string; index: number }, runProject: string, runId: string) => ({
+    PK: `ART#${source.project}#${source.artifact}`,
+    SK: `USEDBY#${pad(source.index)}#${runProject}#${runId}`,
+  }),
+  usedByPrefix: (index: number) => `USEDBY#${pad(index)}#`,
+  automation: (registry: string, id: string) => ({ PK: `REG#${registry}`, SK: `AUTO#${id}` }),
+  automationPrefix: "AUTO#",
+  deliveryPartition: (registry: string, automationId: string) => `AUTO#${registry}#${automationId}`,
+  delivery: (registry: string, automationId: string, id: string) => ({
+    PK: `AUTO#${registry}#${automationId}`,
+    SK: `DLV#${id}`,
+  }),
+  deliveryPrefix: "DLV#",
+  /** GSI1 partition of pending deliveries (a sparse index: finished ones leave it), sorted by due time. */
+  deliveriesDueIndex: "DELIVERIES#DUE",
 };

@@ -23,6 +23,7 @@ import type {
 } from "../../core/ports.js";
 import { DynamoTable, decodeCursor, encodeCursor, sleep, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { runOutputItems } from "./run-items.js";
 
 /** How long a blob verification may hold its claim before another upload may take it over. */
 const CLAIM_STALE_MS = 15 * 60 * 1000;
@@ -150,6 +151,10 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
           aliases,
         }),
         ...this.aliasEvents(sequence, version, index, holders, version.aliases),
+        // The run → version edge (and the run, when the commit is the first to name it).
+        ...(version.runId === undefined
+          ? []
+          : runOutputItems(this.tableName, { project, artifact: name, index, runId: version.runId, actor: version.actor, at: version.at })),
       ];
       await this.transact(items);
       return { created: true, version: record };
@@ -473,7 +478,7 @@ function versionItem(version: VersionRecord): Item {
   };
 }
 
-function toVersion(item: Item): VersionRecord {
+export function toVersion(item: Item): VersionRecord {
   const aliases = item.aliases as Set<string> | undefined;
   return {
     project: item.project as string,

@@ -1,0 +1,175 @@
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { BatchGetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { NotFoundError } from "../../core/errors.js";
+import { versionLabel, type Page, type PageRequest, type RunRecord, type RunRef, type VersionRecord, type VersionRef } from "../../core/model.js";
+import type { LineageStore } from "../../core/ports.js";
+import { DynamoTable, sleep, type Item, type Key, type TransactItem } from "./dynamo-table.js";
+import { keys } from "./keys.js";
+import { toVersion } from "./metadata-store.js";
+import { upsertRunItem } from "./run-items.js";
+
+const BATCH_GET_LIMIT = 100;
+
+export class DynamoLineageStore extends DynamoTable implements LineageStore {
+  async saveRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
+    const names: Record<string, string> = {
+      "#entity": "entity",
+      "#project": "project",
+      "#id": "id",
+      "#createdAt": "createdAt",
+      "#createdBy": "createdBy",
+      "#config": "config",
+    };
+    const values: Record<string, unknown> = {
+      ":entity": "run",
+      ":project": run.project,
+      ":id": run.id,
+      ":at": run.createdAt,
+      ":actor": run.createdBy,
+      ":config": run.config,
+    };
+    const sets = [
+      "#entity = :entity",
+      "#project = :project",
+      "#id = :id",
+      "#createdAt = if_not_exists(#createdAt, :at)",
+      "#createdBy = if_not_exists(#createdBy, :actor)",
+    ];
+    // Config and name are only replaced when given: a bare retry keeps what the first call set.
+    sets.push(Object.keys(run.config).length > 0 ? "#config = :config" : "#config = if_not_exists(#config, :config)");
+    if (run.name !== undefined) {
+      names["#name"] = "name";
+      values[":name"] = run.name;
+      sets.push("#name = :name");
+    }
+    const result = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.run(run.project, run.id),
+        UpdateExpression: `SET ${sets.join(", ")}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    const old = result.Attributes;
+    if (!old) return { created: true, run };
+    return {
+      created: false,
+      run: {
+        ...toRun(old),
+        ...(run.name === undefined ? {} : { name: run.name }),
+        ...(Object.keys(run.config).length > 0 ? { config: run.config } : {}),
+      },
+    };
+  }
+
+  async getRuns(refs: RunRef[]): Promise<RunRecord[]> {
+    return (await this.batchGet(refs.map((ref) => keys.run(ref.project, ref.id)))).map(toRun);
+  }
+
+  async getVersions(refs: VersionRef[]): Promise<VersionRecord[]> {
+    return (await this.batchGet(refs.map((ref) => keys.version(ref.project, ref.artifact, ref.index)))).map(toVersion);
+  }
+
+  async recordInput(run: RunRef, source: VersionRef, change: { actor: string; at: string }): Promise<void> {
+    const items: TransactItem[] = [
+      upsertRunItem(this.tableName, run, change),
+      {
+        // The version must still exist when the edge is written.
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: keys.version(source.project, source.artifact, source.index),
+          ConditionExpression: "attribute_exists(PK)",
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.runInput(run.project, run.id, source),
+            entity: "runInput",
+            project: source.project,
+            artifact: source.artifact,
+            index: source.index,
+            at: change.at,
+          },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.usedBy(source, run.project, run.id),
+            entity: "usedBy",
+            runProject: run.project,
+            runId: run.id,
+            index: source.index,
+            at: change.at,
+          },
+        },
+      },
+    ];
+    try {
+      await this.transact(items);
+    } catch (error) {
+      const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+      if (reasons[1]?.Code === "ConditionalCheckFailed") {
+        throw new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async listRunInputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>> {
+    return this.partitionPage(keys.runPartition(run.project, run.id), keys.runInputPrefix, page, toVersionRef);
+  }
+
+  async listRunOutputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>> {
+    return this.partitionPage(keys.runPartition(run.project, run.id), keys.runOutputPrefix, page, toVersionRef);
+  }
+
+  async listVersionConsumers(version: VersionRef, page: PageRequest): Promise<Page<RunRef>> {
+    return this.partitionPage(
+      keys.artifactPartition(version.project, version.artifact),
+      keys.usedByPrefix(version.index),
+      page,
+      (item) => ({ project: item.runProject as string, id: item.runId as string }),
+    );
+  }
+
+  /** Items for `keys` that exist, in chunks of 100, retrying what DynamoDB left unprocessed. */
+  private async batchGet(wanted: Key[]): Promise<Item[]> {
+    const unique = [...new Map(wanted.map((key) => [`${key.PK}\u0000${key.SK}`, key])).values()];
+    const found: Item[] = [];
+    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
+      let request: Key[] = unique.slice(i, i + BATCH_GET_LIMIT);
+      for (let attempt = 0; request.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
+        const result = await this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: request } } }),
+        );
+        found.push(...(result.Responses?.[this.tableName] ?? []));
+        request = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
+      }
+    }
+    return found;
+  }
+}
+
+function toVersionRef(item: Item): VersionRef {
+  return { project: item.project as string, artifact: item.artifact as string, index: item.index as number };
+}
+
+function toRun(item: Item): RunRecord {
+  return {
+    project: item.project as string,
+    id: item.id as string,
+    ...(item.name === undefined ? {} : { name: item.name as string }),
+    config: (item.config as Record<string, unknown> | undefined) ?? {},
+    createdAt: item.createdAt as string,
+    createdBy: item.createdBy as string,
+  };
+}

@@ -1,0 +1,184 @@
+import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  TrimmedDataAccessException,
+  type _Record as StreamRecord,
+  type ShardIteratorType,
+} from "@aws-sdk/client-dynamodb-streams";
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+
+export interface StreamPollerOptions {
+  endpoint: string;
+  region: string;
+  tableName: string;
+  /** Pause between two polls of every shard. */
+  intervalMs: number;
+  handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | void>;
+  log?: (line: string) => void;
+}
+
+export interface StreamPoller {
+  stop(): Promise<void>;
+}
+
+/** Like the Lambda event source mapping: a batch is retried this often before its records are skipped. */
+const MAX_BATCH_ATTEMPTS = 3;
+/** New shards (DynamoDB rolls them over) are looked for every this many polls. */
+const DESCRIBE_EVERY = 20;
+
+interface Shard {
+  id: string;
+  iterator?: string;
+  lastSequenceNumber?: string;
+}
+
+/**
+ * Reads DynamoDB Local's stream of the table and hands each batch of records to the same
+ * handler Lambda's event source mapping invokes in AWS. Shards open at start are read from
+ * their latest record (this process made every earlier write and the server is not serving
+ * yet); shards that appear later are read from their beginning.
+ */
+export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
+  const log = options.log ?? (() => undefined);
+  const dynamo = new DynamoDBClient({ region: options.region, endpoint: options.endpoint });
+  const streams = new DynamoDBStreamsClient({ region: options.region, endpoint: options.endpoint });
+  const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: options.tableName }));
+  dynamo.destroy();
+  const streamArn = Table?.LatestStreamArn;
+  if (!streamArn) throw new Error(`table ${options.tableName} has no stream`);
+
+  const shards = new Map<string, Shard>();
+  const iteratorFor = async (shard: Shard, type: ShardIteratorType) => {
+    const result = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shard.id,
+        ShardIteratorType: type,
+        ...(type === "AFTER_SEQUENCE_NUMBER" ? { SequenceNumber: shard.lastSequenceNumber } : {}),
+      }),
+    );
+    shard.iterator = result.ShardIterator;
+  };
+  const seen = new Set<string>();
+  const discover = async (initial: boolean) => {
+    let start: string | undefined;
+    do {
+      const { StreamDescription } = await streams.send(
+        new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: start }),
+      );
+      for (const found of StreamDescription?.Shards ?? []) {
+        if (!found.ShardId || seen.has(found.ShardId)) continue;
+        seen.add(found.ShardId);
+        const closed = found.SequenceNumberRange?.EndingSequenceNumber !== undefined;
+        // At start, closed shards hold only what was consumed before; open ones are read from now on.
+        if (initial && closed) continue;
+        const shard: Shard = { id: found.ShardId };
+        await iteratorFor(shard, initial ? "LATEST" : "TRIM_HORIZON");
+        shards.set(shard.id, shard);
+      }
+      start = StreamDescription?.LastEvaluatedShardId;
+    } while (start);
+  };
+  await discover(true);
+
+  const deliver = async (records: DynamoDBRecord[]) => {
+    let remaining = records;
+    for (let attempt = 1; remaining.length > 0; attempt++) {
+      let failed: string | undefined;
+      try {
+        failed = (await options.handler({ Records: remaining }))?.batchItemFailures[0]?.itemIdentifier;
+      } catch (error) {
+        failed = remaining[0]?.dynamodb?.SequenceNumber;
+        log(`stream handler failed: ${(error as Error).message}`);
+      }
+      if (failed === undefined) return;
+      const from = remaining.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
+      remaining = remaining.slice(Math.max(0, from));
+      if (attempt >= MAX_BATCH_ATTEMPTS) {
+        log(`stream: skipping ${remaining.length} record(s) after ${attempt} failed attempts`);
+        return;
+      }
+      await sleep(options.intervalMs);
+    }
+  };
+
+  const pollShard = async (shard: Shard) => {
+    if (!shard.iterator) return;
+    try {
+      const result = await streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 100 }));
+      const records = (result.Records ?? []).map(toLambdaRecord);
+      if (records.length > 0) {
+        await deliver(records);
+        shard.lastSequenceNumber = records.at(-1)!.dynamodb!.SequenceNumber;
+      }
+      shard.iterator = result.NextShardIterator;
+      // A closed shard has been read to its end.
+      if (!shard.iterator) shards.delete(shard.id);
+    } catch (error) {
+      if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException) {
+        await iteratorFor(shard, shard.lastSequenceNumber ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON");
+      } else {
+        throw error;
+      }
+    }
+  };
+
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const loop = (async () => {
+    for (let round = 1; !stopped; round++) {
+      try {
+        if (round % DESCRIBE_EVERY === 0) await discover(false);
+        for (const shard of [...shards.values()]) {
+          if (stopped) break;
+          await pollShard(shard);
+        }
+      } catch (error) {
+        if (!stopped) log(`stream poll failed: ${(error as Error).message}`);
+      }
+      if (!stopped) await new Promise<void>((resolve) => ((wake = resolve), (timer = setTimeout(resolve, options.intervalMs))));
+    }
+  })();
+
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      wake?.();
+      await loop;
+      streams.destroy();
+    },
+  };
+}
+
+/** The SDK's stream record in the shape Lambda hands to a stream consumer. */
+export function toLambdaRecord(record: StreamRecord): DynamoDBRecord {
+  const data = record.dynamodb ?? {};
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName as DynamoDBRecord["eventName"],
+    eventVersion: record.eventVersion,
+    eventSource: record.eventSource ?? "aws:dynamodb",
+    awsRegion: record.awsRegion,
+    dynamodb: {
+      ...(data.ApproximateCreationDateTime
+        ? { ApproximateCreationDateTime: Math.floor(data.ApproximateCreationDateTime.getTime() / 1000) }
+        : {}),
+      Keys: data.Keys as never,
+      NewImage: data.NewImage as never,
+      OldImage: data.OldImage as never,
+      SequenceNumber: data.SequenceNumber,
+      SizeBytes: data.SizeBytes,
+      StreamViewType: data.StreamViewType as NonNullable<DynamoDBRecord["dynamodb"]>["StreamViewType"],
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

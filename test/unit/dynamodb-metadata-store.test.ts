@@ -653,3 +653,15 @@ describe("users", () => {
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.ConditionExpression).toBe("attribute_not_exists(PK)");
   });
 });
+
+describe("multipart upload records", () => {
+  it("expire before the bucket aborts incomplete uploads (one day), so no plan names an aborted upload", async () => {
+    ddb.on(PutCommand).resolves({});
+    const createdAt = "2026-01-01T00:00:00.000Z";
+    await store.putMultipartUpload({ sha256: "a".repeat(64), size: 1, uploadId: "u", key: "blobs/x", partSize: 5, createdAt });
+    const item = ddb.commandCalls(PutCommand)[0]!.args[0].input.Item!;
+    const lifetime = (item.ttl as number) - Date.parse(createdAt) / 1000;
+    expect(lifetime).toBeGreaterThan(3600);
+    expect(lifetime).toBeLessThan(24 * 3600);
+  });
+});

@@ -27,7 +27,8 @@ import { runOutputItems } from "./run-items.js";
 
 /** How long a blob verification may hold its claim before another upload may take it over. */
 const CLAIM_STALE_MS = 15 * 60 * 1000;
-const UPLOAD_TTL_SECONDS = 7 * 24 * 3600;
+/** Under the bucket's one-day abort of incomplete multipart uploads, so no plan hands out an aborted upload. */
+const UPLOAD_TTL_SECONDS = 20 * 3600;
 
 export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
 

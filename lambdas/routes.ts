@@ -38,6 +38,7 @@ export const routes = [
   { method: "DELETE", path: `${P}/aliases/{alias}`, function: "artifacts", operation: "removeAlias", permission: "project:write" },
   { method: "GET", path: `${P}/history`, function: "artifacts", operation: "listHistory", permission: "project:read" },
 
+  { method: "GET", path: "/v1/me", function: "admin", operation: "whoami", permission: "org:read" },
   { method: "POST", path: "/v1/users", function: "admin", operation: "createUser", permission: "org:admin" },
   { method: "GET", path: "/v1/users", function: "admin", operation: "listUsers", permission: "org:admin" },
   // Keys: admins manage everybody's, anyone else their own (checked in the use case).

@@ -393,15 +393,10 @@ async function readKey(): Promise<string> {
   return "";
 }
 
-/** Any answer but 401 means the registry knows the key (a list it may not read answers 403 or 404). */
+/** The registry says who the key belongs to; an unknown key is a 401 and fails the login. */
 async function verifyKey(url: string, apiKey: string): Promise<void> {
   const api = new ApiClient({ url, apiKey, retry: { retries: 1 } });
   await api.get("/v1/health");
-  try {
-    await api.get("/v1/projects/mreg-login-check/artifacts", { limit: 1 });
-  } catch (error) {
-    if (error instanceof ApiError && error.status !== 401 && error.status !== 0) return;
-    throw error;
-  }
+  await api.get("/v1/me");
 }
 

@@ -42,6 +42,13 @@ export async function createUser(deps: UserDeps, request: CreateUserRequest): Pr
   return toUserResponse(user);
 }
 
+/** The caller, as the registry knows it: what `mreg login` checks a key with. */
+export async function whoami(deps: UserDeps, principal: Principal): Promise<UserResponse> {
+  const user = await deps.metadata.getUser(principal.userId);
+  if (!user) throw new NotFoundError(`user ${principal.userId} does not exist`);
+  return toUserResponse(user);
+}
+
 export async function listUsers(deps: UserDeps, page: PageRequest): Promise<Page<UserResponse>> {
   const result = await deps.metadata.listUsers(page);
   return { items: result.items.map(toUserResponse), nextCursor: result.nextCursor };

@@ -200,6 +200,7 @@ describe("users", () => {
   test("admins create users; duplicates are 409; others cannot", async () => {
     expect((await s.api("POST", "/v1/users", { name: "vera", role: "viewer" })).status).toBe(409);
     expect((await s.api("POST", "/v1/users", { name: "eve", role: "admin" }, keys.member)).status).toBe(403);
+    expect((await s.api("GET", "/v1/me", undefined, keys.member)).body).toMatchObject({ id: "max", role: "member" });
     const users = await s.api("GET", "/v1/users");
     expect(users.body.items.map((u: { id: string }) => u.id)).toEqual(expect.arrayContaining(["admin", "max", "vera"]));
   });

@@ -55,9 +55,13 @@ export const functionAccess = {
 
 /**
  * The stream consumer is not in the route table; its access is declared here all the same.
- * It only reads the stream (granted by its event source) and writes logs today.
+ * Besides the stream (granted by its event source) it reads automations and links and
+ * writes webhook deliveries and their attempts.
  */
-export const streamConsumerAccess: FunctionAccess = { table: "none", bucket: [], memorySize: 256, timeoutSeconds: 60 };
+export const streamConsumerAccess: FunctionAccess = { table: "readwrite", bucket: [], memorySize: 256, timeoutSeconds: 60 };
+
+/** The scheduled webhook sweeper: reads due deliveries and their automations, records attempts. */
+export const deliverySweeperAccess: FunctionAccess = { table: "readwrite", bucket: [], memorySize: 256, timeoutSeconds: 60 };
 
 /** DynamoDB actions per access level; TransactWriteItems is authorised item by item through these. */
 export const tableActions: Record<TableAccess, readonly string[]> = {

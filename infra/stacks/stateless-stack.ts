@@ -3,6 +3,8 @@ import { LambdaIntegration } from "aws-cdk-lib/aws-apigateway";
 import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { Table } from "aws-cdk-lib/aws-dynamodb";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Bucket } from "aws-cdk-lib/aws-s3";
@@ -12,7 +14,7 @@ import type { Construct } from "constructs";
 import type { RouteDefinition } from "../../lambdas/routes.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
-import { accessOf, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
+import { accessOf, deliverySweeperAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
 import type { Settings } from "../settings.js";
@@ -22,6 +24,8 @@ const MIB = 1024 * 1024;
 
 /** The function that reads the table's stream; not an API route, so not in the route table. */
 export const STREAM_CONSUMER = "stream-consumer";
+/** Attempts the webhook deliveries whose retry is due; scheduled, not in the route table. */
+export const DELIVERY_SWEEPER = "webhook-sweeper";
 
 export interface StatelessStackProps extends StackProps {
   /** The data stack; its resources are imported through its named exports. */
@@ -39,6 +43,7 @@ export class StatelessStack extends Stack {
   readonly api: RegistryApi;
   readonly streamConsumer: RegistryFunction;
   readonly streamFailures: Queue;
+  readonly deliverySweeper: RegistryFunction;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -134,6 +139,21 @@ export class StatelessStack extends Stack {
       }),
     );
 
+    // Webhook retries wait in the table until due; a sweep every minute attempts them.
+    this.deliverySweeper = new RegistryFunction(this, DELIVERY_SWEEPER, {
+      entry: handlerEntry(DELIVERY_SWEEPER),
+      description: "mreg webhook-sweeper: webhook deliveries whose next attempt is due",
+      environment,
+      statements: statementsFor(DELIVERY_SWEEPER, deliverySweeperAccess, false, grantTargets),
+      ...sizing(deliverySweeperAccess),
+    });
+    new Rule(this, "DeliverySweep", {
+      description: "mreg: attempt the webhook deliveries whose retry is due",
+      schedule: Schedule.rate(Duration.minutes(1)),
+      // A missed sweep is made up by the next one a minute later.
+      targets: [new LambdaFunction(this.deliverySweeper.function, { retryAttempts: 0 })],
+    });
+
     this.addAlarms(settings);
     new CfnOutput(this, "ApiUrl", { value: this.api.api.url, description: "mreg API base URL (append v1/…)" });
     // Repeated here so that one stack's outputs hold everything a client and an operator need.
@@ -162,7 +182,11 @@ export class StatelessStack extends Stack {
     // Handlers turn every failure into a response, so a 5xx is an unexpected internal error.
     alarm("Api5xx", "mreg API answered 5xx", this.api.api.metricServerError({ period, statistic: "Sum" }));
     // Lambda errors are what handlers cannot catch: a bad configuration at cold start, timeouts, crashes.
-    for (const [name, fn] of [...this.functions, [STREAM_CONSUMER, this.streamConsumer] as const]) {
+    const workers = [
+      [STREAM_CONSUMER, this.streamConsumer],
+      [DELIVERY_SWEEPER, this.deliverySweeper],
+    ] as const;
+    for (const [name, fn] of [...this.functions, ...workers]) {
       alarm(`Errors-${name}`, `mreg function ${name} failed`, fn.function.metricErrors({ period, statistic: "Sum" }));
     }
     alarm(

@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -337,6 +340,40 @@ describe("deliveries", () => {
       missing: "",
       type: "LINK_ARTIFACT",
     });
+  });
+});
+
+describe("the README's receiver", () => {
+  test("verifies a real delivery and refuses a forged one", async () => {
+    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+    const code = /<!-- webhook-receiver:start -->\s*```js\n([\s\S]*?)```\s*<!-- webhook-receiver:end -->/.exec(readme)?.[1];
+    expect(code).toBeDefined();
+    const file = join(s.dataDir, "receiver.mjs");
+    await writeFile(file, code!);
+    const free = await new Receiver().start();
+    const port = free.port;
+    await free.stop();
+    const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH ?? "", PORT: String(port), MREG_WEBHOOK_SECRET: SECRET } });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    try {
+      const url = `http://127.0.0.1:${port}/`;
+      await eventually(() => fetch(url, { method: "POST", body: "{}" }).then((r) => r.status, () => undefined));
+      const forged = await fetch(url, {
+        method: "POST",
+        body: "{}",
+        headers: { "x-mreg-timestamp": String(Math.floor(Date.now() / 1000)), "x-mreg-signature": `sha256=${"0".repeat(64)}` },
+      });
+      expect(forged.status).toBe(401);
+
+      await automation({ name: "readme", event: "LINK_ARTIFACT", collection: "readme", url, secret: SECRET });
+      await logVersion("train", "readme-net", "readme weights");
+      await s.api("POST", `${REG}/collections/readme/links`, { project: "train", artifact: "readme-net", version: "v0" });
+      await eventually(() => (output.includes("verified") ? true : undefined));
+      expect(output).toMatch(/^verified [0-9A-Z]{26}: LINK_ARTIFACT @model\/readme:v0\n$/);
+    } finally {
+      child.kill();
+    }
   });
 });
 

@@ -163,3 +163,26 @@ describe("stream records", () => {
     expect(collectionEventOf(record(historyItem, "MODIFY"))).toBeUndefined();
   });
 });
+
+describe("list cursors", () => {
+  const cursor = (key: Record<string, string>) => Buffer.from(JSON.stringify(key)).toString("base64url");
+
+  it("must point inside their own list, not another list of the same partition", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    // A collection cursor (same registry partition) handed to the automation list.
+    await expect(store.listAutomations("model", { limit: 10, cursor: cursor({ PK: "REG#model", SK: "COL#mnist" }) })).rejects.toThrow(
+      /cursor is not valid/,
+    );
+    // The consumers of v1 handed to the consumers of v2 (same artifact partition).
+    const lineage = new DynamoLineageStore(client(), TABLE);
+    await expect(
+      lineage.listVersionConsumers(
+        { project: "p", artifact: "a", index: 2 },
+        { limit: 10, cursor: cursor({ PK: "ART#p#a", SK: "USEDBY#0000000001#p#r1" }) },
+      ),
+    ).rejects.toThrow(/cursor is not valid/);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    await store.listAutomations("model", { limit: 10, cursor: cursor({ PK: "REG#model", SK: "AUTO#A1" }) });
+    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input.ExclusiveStartKey).toEqual({ PK: "REG#model", SK: "AUTO#A1" });
+  });
+});

@@ -4,6 +4,7 @@ import type { AutomationRecord, DeliveryRecord, Page, PageRequest } from "../../
 import type { AutomationStore, DeliveryKey } from "../../core/ports.js";
 import { DynamoTable, type Item } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { withinList } from "./list-cursor.js";
 
 /** Deliveries are kept this long (the table's TTL removes them), pending, failed or delivered. */
 export const DELIVERY_RETENTION_DAYS = 30;
@@ -37,7 +38,8 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
   }
 
   async listAutomations(registry: string, page: PageRequest): Promise<Page<AutomationRecord>> {
-    return this.partitionPage(keys.registryPartition(registry), keys.automationPrefix, page, toAutomation);
+    const partition = keys.registryPartition(registry);
+    return this.partitionPage(partition, keys.automationPrefix, withinList(page, partition, keys.automationPrefix), toAutomation);
   }
 
   async automationsOf(registry: string): Promise<AutomationRecord[]> {
@@ -100,10 +102,11 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
   }
 
   async listDeliveries(registry: string, automationId: string, page: PageRequest): Promise<Page<DeliveryRecord>> {
+    const partition = keys.deliveryPartition(registry, automationId);
     return this.partitionPage(
-      keys.deliveryPartition(registry, automationId),
+      partition,
       keys.deliveryPrefix,
-      page,
+      withinList(page, partition, keys.deliveryPrefix),
       toDelivery,
       "descending",
     );

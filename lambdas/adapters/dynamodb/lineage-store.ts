@@ -5,6 +5,7 @@ import { versionLabel, type Page, type PageRequest, type RunRecord, type RunRef,
 import type { LineageStore } from "../../core/ports.js";
 import { DynamoTable, sleep, type Item, type Key, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { withinList } from "./list-cursor.js";
 import { toVersion } from "./metadata-store.js";
 import { upsertRunItem } from "./run-items.js";
 
@@ -124,18 +125,22 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
   }
 
   async listRunInputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>> {
-    return this.partitionPage(keys.runPartition(run.project, run.id), keys.runInputPrefix, page, toVersionRef);
+    const partition = keys.runPartition(run.project, run.id);
+    return this.partitionPage(partition, keys.runInputPrefix, withinList(page, partition, keys.runInputPrefix), toVersionRef);
   }
 
   async listRunOutputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>> {
-    return this.partitionPage(keys.runPartition(run.project, run.id), keys.runOutputPrefix, page, toVersionRef);
+    const partition = keys.runPartition(run.project, run.id);
+    return this.partitionPage(partition, keys.runOutputPrefix, withinList(page, partition, keys.runOutputPrefix), toVersionRef);
   }
 
   async listVersionConsumers(version: VersionRef, page: PageRequest): Promise<Page<RunRef>> {
+    const partition = keys.artifactPartition(version.project, version.artifact);
+    const prefix = keys.usedByPrefix(version.index);
     return this.partitionPage(
-      keys.artifactPartition(version.project, version.artifact),
-      keys.usedByPrefix(version.index),
-      page,
+      partition,
+      prefix,
+      withinList(page, partition, prefix),
       (item) => ({ project: item.runProject as string, id: item.runId as string }),
     );
   }

@@ -338,6 +338,7 @@ describe("bad input is a 4xx and writes nothing", () => {
     ["version-like alias", "PUT", `${base("mnist")}/aliases/v7`, { version: "v0" }, 400],
     ["bad cursor", "GET", `${base("mnist")}/versions?cursor=abc`, undefined, 400],
     ["cursor from another list", "GET", `/v1/projects/proj/artifacts?cursor=${Buffer.from(JSON.stringify({ PK: "USER#admin", SK: "USER" })).toString("base64url")}`, undefined, 400],
+    ["cursor from another list of the same partition", "GET", `${base("mnist")}/versions?cursor=${Buffer.from(JSON.stringify({ PK: "ART#proj#mnist", SK: "ALIAS#best" })).toString("base64url")}`, undefined, 400],
     ["unknown route", "GET", "/v1/nothing", undefined, 404],
   ];
 

@@ -91,13 +91,15 @@ export class DynamoTable {
     partition: string,
     page: PageRequest,
     map: (item: Item) => T,
+    sortKeyPrefix?: string,
   ): Promise<Page<T>> {
     const result = await this.client.send(
       new QueryCommand({
         ...input,
         TableName: this.tableName,
         Limit: page.limit,
-        ExclusiveStartKey: page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition),
+        ExclusiveStartKey:
+          page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, "PK", sortKeyPrefix),
       }),
     );
     return {
@@ -123,6 +125,7 @@ export class DynamoTable {
       partition,
       page,
       map,
+      prefix,
     );
   }
 
@@ -423,8 +426,16 @@ export function encodeCursor(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key), "utf8").toString("base64url");
 }
 
-/** A cursor is only valid for the partition it came from; anything else is a client error, not a 500. */
-export function decodeCursor(cursor: string, partition: string, partitionAttribute = "PK"): Record<string, unknown> {
+/**
+ * A cursor is only valid for the list it came from: its partition and, where lists share a
+ * partition, its sort-key prefix. Anything else is a client error, not a 500 from DynamoDB.
+ */
+export function decodeCursor(
+  cursor: string,
+  partition: string,
+  partitionAttribute = "PK",
+  sortKeyPrefix?: string,
+): Record<string, unknown> {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
@@ -436,7 +447,8 @@ export function decodeCursor(cursor: string, partition: string, partitionAttribu
     key !== null &&
     Object.values(key).every((v) => typeof v === "string") &&
     (key as Item)[partitionAttribute] === partition &&
-    typeof (key as Item).SK === "string";
+    typeof (key as Item).SK === "string" &&
+    (sortKeyPrefix === undefined || ((key as Item).SK as string).startsWith(sortKeyPrefix));
   if (!valid) throw new ValidationError("cursor is not valid for this list");
   return key as Record<string, unknown>;
 }

@@ -193,6 +193,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
       partition,
       query,
       toCollection,
+      keys.collectionPrefix,
     );
   }
 

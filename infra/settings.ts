@@ -1,5 +1,5 @@
 import type { Node } from "constructs";
-import { z } from "zod";
+import * as z from "zod";
 
 /** S3 bucket names (3–63 lowercase letters, digits, dots, hyphens); no ARNs, no wildcards. */
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a plain S3 bucket name");

@@ -23,7 +23,11 @@ try {
   const { stateless } = buildMregApp(app);
   app.synth();
 
-  const functions = [...stateless.functions, [stateless.streamConsumer.node.id, stateless.streamConsumer] as const];
+  const functions = [
+    ...stateless.functions,
+    [stateless.streamConsumer.node.id, stateless.streamConsumer] as const,
+    [stateless.deliverySweeper.node.id, stateless.deliverySweeper] as const,
+  ];
   const rows: string[] = [];
   let failed = false;
   for (const [name, fn] of functions) {

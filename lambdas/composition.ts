@@ -7,7 +7,7 @@ import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
 import { DynamoMetadataStore } from "./adapters/dynamodb/metadata-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
-import { S3BlobStore } from "./adapters/s3/blob-store.js";
+import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
 import { loadConfig, type Config } from "./config.js";
 import type {
   AutomationStore,
@@ -62,7 +62,13 @@ export function createS3Client(
   return client;
 }
 
-export function createServices(config: Config = loadConfig()): Services {
+/** Lets the local stack use a BlobStore that knows its in-process emulator; Lambda uses S3BlobStore. */
+export type BlobStoreFactory = (client: S3Client, options: BlobStoreOptions) => BlobStore;
+
+export function createServices(
+  config: Config = loadConfig(),
+  createBlobStore: BlobStoreFactory = (client, options) => new S3BlobStore(client, options),
+): Services {
   // Endpoints come from AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3, so Lambda,
   // the local server and the tests share this code path.
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }), {
@@ -74,7 +80,7 @@ export function createServices(config: Config = loadConfig()): Services {
     config,
     metadata: new DynamoMetadataStore(dynamo, config.MREG_TABLE_NAME),
     registries: new DynamoRegistryStore(dynamo, config.MREG_TABLE_NAME),
-    blobs: new S3BlobStore(s3, {
+    blobs: createBlobStore(s3, {
       bucket: config.MREG_BUCKET,
       urlExpirySeconds: config.MREG_URL_EXPIRY_SECONDS,
       signChecksums: config.MREG_SIGN_CHECKSUMS,

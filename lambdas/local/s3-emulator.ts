@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
+import { attachEmulatorLedger, type EmulatorLedger } from "../adapters/s3/emulator-ledger.js";
 
 const require = createRequire(import.meta.url);
 
@@ -10,10 +11,13 @@ export const S3_EMULATOR_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey:
 export interface S3Emulator {
   endpoint: string;
   port: number;
+  /** The emulator's files as the registry may read them in-process; undefined for an unknown store. */
+  ledger?: EmulatorLedger;
   stop(): Promise<void>;
 }
 
 interface S3rverInstance {
+  store?: unknown;
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): void;
@@ -43,11 +47,13 @@ export async function startS3Emulator(options: {
   });
   // Koa reports request errors (clients hanging up mid-upload) here; they are not fatal.
   server.on("error", () => undefined);
+  const ledger = attachEmulatorLedger(server.store);
   const address = await server.run();
   let stopped = false;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     port: address.port,
+    ...(ledger ? { ledger } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -2,7 +2,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ensureTable } from "../adapters/dynamodb/ensure-table.js";
-import { createServices, useServices } from "../composition.js";
+import { EmulatorBlobStore } from "../adapters/s3/emulator-blob-store.js";
+import { createServices, useServices, type BlobStoreFactory } from "../composition.js";
 import { loadConfig } from "../config.js";
 import { bootstrapAdmin } from "../core/bootstrap-admin.js";
 import { startDeliveryWorkers } from "./delivery-workers.js";
@@ -12,6 +13,8 @@ import { startLocalServer } from "./server.js";
 
 export const LOCAL_TABLE = "mreg";
 export const LOCAL_BUCKET = "mreg-blobs";
+/** The local default for MREG_MULTIPART_THRESHOLD: 5 GiB, the largest it may be. */
+export const LOCAL_MULTIPART_THRESHOLD = 5 * 1024 * 1024 * 1024;
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -69,11 +72,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       MREG_S3_EMULATOR: "true",
       // Webhook receivers on this machine are the point of local mode.
       MREG_WEBHOOK_ALLOW_LOOPBACK: "true",
+      // One machine gains nothing from parallel parts, and the emulator completes a multipart
+      // upload by writing every part again: single PUTs up to S3's 5 GiB limit (see README, Benchmark).
+      MREG_MULTIPART_THRESHOLD: process.env.MREG_MULTIPART_THRESHOLD || String(LOCAL_MULTIPART_THRESHOLD),
       ...options.env,
     });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
-    const services = createServices(loadConfig());
+    // The emulator runs in this process: verification reads its files directly (HTTP otherwise).
+    const ledger = s3.ledger;
+    const blobStore: BlobStoreFactory | undefined = ledger
+      ? (client, blobOptions) => new EmulatorBlobStore(client, blobOptions, ledger)
+      : undefined;
+    const services = createServices(loadConfig(), blobStore);
     const table = await ensureTable(new DynamoDBClient({ region: "us-east-1" }), LOCAL_TABLE);
     log(`table ${LOCAL_TABLE}: ${table}`);
     const admin = await bootstrapAdmin(services, options.adminKey);

@@ -31,8 +31,8 @@ export interface BlobStoreOptions {
   signChecksums: boolean;
 }
 
-const blobKey = (sha256: string) => `blobs/${sha256}`;
-const stagingKey = (sha256: string) => `staging/${sha256}`;
+export const blobKey = (sha256: string) => `blobs/${sha256}`;
+export const stagingKey = (sha256: string) => `staging/${sha256}`;
 const manifestKey = (digest: string) => `manifests/${digest}.json`;
 
 /** Manifests are immutable (named by their digest), so a warm function can keep them. */
@@ -43,7 +43,7 @@ export class S3BlobStore implements BlobStore {
 
   constructor(
     private readonly client: S3Client,
-    private readonly options: BlobStoreOptions,
+    protected readonly options: BlobStoreOptions,
   ) {}
 
   async presignBlobPut(sha256: string): Promise<PresignedRequest> {
@@ -263,7 +263,7 @@ export class S3BlobStore implements BlobStore {
     return { status: "verified", etag: result.ETag ?? "" };
   }
 
-  private async deleteObject(key: string): Promise<void> {
+  protected async deleteObject(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
   }
 }

@@ -163,7 +163,7 @@ describe("promoteStagedBlob", () => {
     const blobs = store({
       beforePromote: async (path) => {
         const tampered = Buffer.from(bytes);
-        tampered[0] ^= 0xff;
+        tampered[0] = tampered[0]! ^ 0xff;
         await writeFile(path, tampered);
       },
     });

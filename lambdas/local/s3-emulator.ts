@@ -33,6 +33,8 @@ export async function startS3Emulator(options: {
   directory: string;
   buckets: string[];
   port?: number;
+  /** Objects whose SHA-256 the emulator takes as it writes them (see EmulatorLedger); all by default. */
+  hashObject?: (bucket: string, key: string) => boolean;
 }): Promise<S3Emulator> {
   await mkdir(options.directory, { recursive: true });
   const S3rver = require("@20minutes/s3rver") as S3rverConstructor;
@@ -47,7 +49,7 @@ export async function startS3Emulator(options: {
   });
   // Koa reports request errors (clients hanging up mid-upload) here; they are not fatal.
   server.on("error", () => undefined);
-  const ledger = attachEmulatorLedger(server.store);
+  const ledger = attachEmulatorLedger(server.store, { hashObject: options.hashObject });
   const address = await server.run();
   let stopped = false;
   return {

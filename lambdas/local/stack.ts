@@ -58,6 +58,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         directory: join(dataDir, "s3"),
         port: options.emulatorPorts?.s3,
         buckets: [LOCAL_BUCKET, ...(options.extraBuckets ?? [])],
+        // Only what the registry verifies: staged uploads and multipart blobs.
+        hashObject: (bucket, key) => bucket === LOCAL_BUCKET && (key.startsWith("staging/") || key.startsWith("blobs/")),
       }).then((s) => (stops.push(s.stop), s)),
     ]);
     Object.assign(process.env, {

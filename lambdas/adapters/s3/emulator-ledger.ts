@@ -79,7 +79,14 @@ const attached = new WeakMap<object, EmulatorLedger>();
  * Attaches a ledger to the emulator's store, or answers undefined when the store is not the
  * one this code knows (another emulator, another layout): the caller then stays on HTTP.
  */
-export function attachEmulatorLedger(store: unknown): EmulatorLedger | undefined {
+export function attachEmulatorLedger(
+  store: unknown,
+  options: {
+    /** Which objects to hash as they are written (all by default); others are only tracked. */
+    hashObject?: (bucket: string, key: string) => boolean;
+  } = {},
+): EmulatorLedger | undefined {
+  const hashObject = options.hashObject ?? (() => true);
   if (!isFilesystemStore(store)) return undefined;
   const known = attached.get(store);
   if (known) return known;
@@ -129,7 +136,7 @@ export function attachEmulatorLedger(store: unknown): EmulatorLedger | undefined
     try {
       const source = object.content;
       const isStream = typeof (source as { pipe?: unknown } | null)?.pipe === "function";
-      if (!Buffer.isBuffer(source) && !isStream) return await putObject(object);
+      if ((!Buffer.isBuffer(source) && !isStream) || !hashObject(object.bucket, object.key)) return await putObject(object);
       // Hash the bytes on their way into the file: the same chunks the store writes.
       const hash = createHash("sha256");
       let size = 0;

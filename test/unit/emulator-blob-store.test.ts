@@ -192,6 +192,17 @@ describe("promoteStagedBlob", () => {
     expect(await exists(blobKey(otherSha))).toBe(false);
   });
 
+  it("refuses to rename onto the blob's key while the emulator writes to it", async () => {
+    const bytes = randomBytes(MIB);
+    const sha = sha256(bytes);
+    await put(stagingKey(sha), bytes);
+    const target = ledger.objectPath(BUCKET, blobKey(sha));
+    const writing: EmulatorLedger = { ...ledger, busy: (p) => p === target || ledger.busy(p) };
+    await expect(store(undefined, writing).promoteStagedBlob(sha, bytes.length)).rejects.toBeInstanceOf(ConflictError);
+    expect(await exists(blobKey(sha))).toBe(false);
+    await expect(store().promoteStagedBlob(sha, bytes.length)).resolves.toEqual({ status: "verified" });
+  });
+
   it("answers missing when nothing was staged", async () => {
     const blobs = store();
     await expect(blobs.promoteStagedBlob("0".repeat(64), 10)).resolves.toEqual({ status: "missing" });

@@ -84,6 +84,8 @@ export class EmulatorBlobStore extends S3BlobStore {
     if (
       now === undefined ||
       this.ledger.busy(staged) ||
+      // A write to the blob's own key in flight (a multipart completion) would land on the renamed file.
+      this.ledger.busy(target) ||
       this.ledger.generation(staged) !== check.generation ||
       !sameIdentity(now, check.identity)
     ) {

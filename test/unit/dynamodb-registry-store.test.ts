@@ -655,6 +655,24 @@ describe("listCollections", () => {
     expect(ddb.commandCalls(ScanCommand)).toHaveLength(0);
   });
 
+  it("goes on querying to fill a filtered page, asking only for what is missing", async () => {
+    const lastSeen = { PK: "REG#model", SK: "COL#m" };
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [existingCollection(1)], LastEvaluatedKey: lastSeen })
+      .resolvesOnce({ Items: [{ ...existingCollection(1), name: "mnist-small" }] });
+
+    const page = await store.listCollections("model", { limit: 5, q: "mnist" });
+
+    expect(page.items.map((c) => c.name)).toEqual(["mnist-classifier", "mnist-small"]);
+    expect(page.nextCursor).toBeUndefined();
+    const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(inputs.map((i) => [i.Limit, i.ExclusiveStartKey])).toEqual([
+      [5, undefined],
+      [4, lastSeen],
+    ]);
+  });
+
   it("lists a registry's collections without a filter when there is no q", async () => {
     ddb.on(QueryCommand).resolves({ Items: [] });
 

@@ -22,6 +22,8 @@ export type Item = Record<string, unknown>;
 export type Key = { PK: string; SK: string };
 
 const MAX_TRANSACTION_ATTEMPTS = 40;
+/** A filtered page stops after this many queries even if short: its cursor goes on from there. */
+const MAX_FILTERED_ROUNDS = 10;
 /** DynamoDB refuses a BatchGetItem of more keys than this. */
 const BATCH_GET_KEYS = 100;
 const MAX_BATCH_GET_ATTEMPTS = 8;
@@ -86,6 +88,11 @@ export class DynamoTable {
     await this.client.send(new TransactWriteCommand({ TransactItems: items }));
   }
 
+  /**
+   * One page of a query. With a FilterExpression, DynamoDB applies `Limit` before filtering,
+   * so a page could come back short or empty while more matches follow: the query goes on
+   * (asking only for what is still missing, a bounded number of times) to fill the page.
+   */
   protected async queryPage<T>(
     input: Omit<QueryCommandInput, "TableName" | "Limit" | "ExclusiveStartKey">,
     partition: string,
@@ -93,19 +100,19 @@ export class DynamoTable {
     map: (item: Item) => T,
     sortKeyPrefix?: string,
   ): Promise<Page<T>> {
-    const result = await this.client.send(
-      new QueryCommand({
-        ...input,
-        TableName: this.tableName,
-        Limit: page.limit,
-        ExclusiveStartKey:
-          page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, "PK", sortKeyPrefix),
-      }),
-    );
-    return {
-      items: (result.Items ?? []).map(map),
-      nextCursor: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : undefined,
-    };
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined =
+      page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, "PK", sortKeyPrefix);
+    for (let round = 0; ; round++) {
+      const result = await this.client.send(
+        new QueryCommand({ ...input, TableName: this.tableName, Limit: page.limit - items.length, ExclusiveStartKey: start }),
+      );
+      items.push(...(result.Items ?? []));
+      start = result.LastEvaluatedKey;
+      const filled = items.length >= page.limit || start === undefined;
+      if (filled || input.FilterExpression === undefined || round + 1 >= MAX_FILTERED_ROUNDS) break;
+    }
+    return { items: items.map(map), nextCursor: start ? encodeCursor(start) : undefined };
   }
 
   /** One page of a partition (optionally under a sort-key prefix), oldest or newest first. */

@@ -13,7 +13,9 @@ let s: TestStack;
 const calls: string[] = [];
 
 beforeAll(async () => {
-  s = await startTestStack();
+  // The local stream poller and delivery sweeper share the counted client: keep them quiet
+  // (their longest interval) so that only the request under test is counted.
+  s = await startTestStack({ env: { MREG_STREAM_POLL_MS: "60000", MREG_WEBHOOK_SWEEP_MS: "60000" } });
   // The stores speak through the document client; its command names (Get, Query, …) are what we count.
   for (const client of [DynamoDBDocumentClient, S3Client]) {
     const send = client.prototype.send;

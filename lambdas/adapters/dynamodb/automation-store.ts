@@ -4,7 +4,6 @@ import type { AutomationRecord, DeliveryRecord, Page, PageRequest } from "../../
 import type { AutomationStore, DeliveryKey } from "../../core/ports.js";
 import { DynamoTable, type Item } from "./dynamo-table.js";
 import { keys } from "./keys.js";
-import { withinList } from "./list-cursor.js";
 
 /** Deliveries are kept this long (the table's TTL removes them), pending, failed or delivered. */
 export const DELIVERY_RETENTION_DAYS = 30;
@@ -39,7 +38,7 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
 
   async listAutomations(registry: string, page: PageRequest): Promise<Page<AutomationRecord>> {
     const partition = keys.registryPartition(registry);
-    return this.partitionPage(partition, keys.automationPrefix, withinList(page, partition, keys.automationPrefix), toAutomation);
+    return this.partitionPage(partition, keys.automationPrefix, page, toAutomation);
   }
 
   async automationsOf(registry: string): Promise<AutomationRecord[]> {
@@ -106,7 +105,7 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
     return this.partitionPage(
       partition,
       keys.deliveryPrefix,
-      withinList(page, partition, keys.deliveryPrefix),
+      page,
       toDelivery,
       "descending",
     );

@@ -64,14 +64,19 @@ export class DynamoTable {
   }
 
   /**
-   * The items among `wanted` that exist, in no particular order: at most 100 keys a request,
-   * and keys left unprocessed (throttled) asked for again rather than reported missing.
+   * The items among `wanted` that exist, in no particular order: duplicate keys asked once
+   * (BatchGetItem refuses them), at most 100 keys a request, and keys left unprocessed
+   * (throttled) asked for again rather than reported missing.
    */
-  protected async batchGetItems(wanted: Key[]): Promise<Item[]> {
+  protected async batchGetItems(wanted: Key[], options: { consistent?: boolean } = {}): Promise<Item[]> {
+    const unique = [...new Map(wanted.map((key) => [`${key.PK}\u0000${key.SK}`, key])).values()];
     const items: Item[] = [];
-    for (let i = 0; i < wanted.length; i += BATCH_GET_KEYS) {
+    for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
       let request: BatchGetCommandInput["RequestItems"] = {
-        [this.tableName]: { Keys: wanted.slice(i, i + BATCH_GET_KEYS) },
+        [this.tableName]: {
+          Keys: unique.slice(i, i + BATCH_GET_KEYS),
+          ...(options.consistent ? { ConsistentRead: true } : {}),
+        },
       };
       for (let attempt = 1; request && Object.keys(request).length > 0; attempt++) {
         if (attempt > MAX_BATCH_GET_ATTEMPTS) throw new TooManyRequestsError("the table is throttling reads; retry");

@@ -1,15 +1,13 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { BatchGetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { NotFoundError } from "../../core/errors.js";
 import { versionLabel, type Page, type PageRequest, type RunRecord, type RunRef, type VersionRecord, type VersionRef } from "../../core/model.js";
 import type { LineageStore } from "../../core/ports.js";
-import { DynamoTable, sleep, type Item, type Key, type TransactItem } from "./dynamo-table.js";
+import { DynamoTable, type Item, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
-import { withinList } from "./list-cursor.js";
 import { toVersion } from "./metadata-store.js";
 import { upsertRunItem } from "./run-items.js";
 
-const BATCH_GET_LIMIT = 100;
 
 export class DynamoLineageStore extends DynamoTable implements LineageStore {
   async saveRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
@@ -66,11 +64,11 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
   }
 
   async getRuns(refs: RunRef[]): Promise<RunRecord[]> {
-    return (await this.batchGet(refs.map((ref) => keys.run(ref.project, ref.id)))).map(toRun);
+    return (await this.batchGetItems(refs.map((ref) => keys.run(ref.project, ref.id)))).map(toRun);
   }
 
   async getVersions(refs: VersionRef[]): Promise<VersionRecord[]> {
-    return (await this.batchGet(refs.map((ref) => keys.version(ref.project, ref.artifact, ref.index)))).map(toVersion);
+    return (await this.batchGetItems(refs.map((ref) => keys.version(ref.project, ref.artifact, ref.index)))).map(toVersion);
   }
 
   async recordInput(run: RunRef, source: VersionRef, change: { actor: string; at: string }): Promise<void> {
@@ -126,12 +124,12 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
 
   async listRunInputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>> {
     const partition = keys.runPartition(run.project, run.id);
-    return this.partitionPage(partition, keys.runInputPrefix, withinList(page, partition, keys.runInputPrefix), toVersionRef);
+    return this.partitionPage(partition, keys.runInputPrefix, page, toVersionRef);
   }
 
   async listRunOutputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>> {
     const partition = keys.runPartition(run.project, run.id);
-    return this.partitionPage(partition, keys.runOutputPrefix, withinList(page, partition, keys.runOutputPrefix), toVersionRef);
+    return this.partitionPage(partition, keys.runOutputPrefix, page, toVersionRef);
   }
 
   async listVersionConsumers(version: VersionRef, page: PageRequest): Promise<Page<RunRef>> {
@@ -140,27 +138,9 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
     return this.partitionPage(
       partition,
       prefix,
-      withinList(page, partition, prefix),
+      page,
       (item) => ({ project: item.runProject as string, id: item.runId as string }),
     );
-  }
-
-  /** Items for `keys` that exist, in chunks of 100, retrying what DynamoDB left unprocessed. */
-  private async batchGet(wanted: Key[]): Promise<Item[]> {
-    const unique = [...new Map(wanted.map((key) => [`${key.PK}\u0000${key.SK}`, key])).values()];
-    const found: Item[] = [];
-    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
-      let request: Key[] = unique.slice(i, i + BATCH_GET_LIMIT);
-      for (let attempt = 0; request.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
-        const result = await this.client.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: request } } }),
-        );
-        found.push(...(result.Responses?.[this.tableName] ?? []));
-        request = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
-      }
-    }
-    return found;
   }
 }
 

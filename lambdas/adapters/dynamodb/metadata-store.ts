@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { BatchGetCommand, DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError } from "../../core/errors.js";
 import {
   LATEST_ALIAS,
@@ -21,7 +21,7 @@ import type {
   MetadataStore,
   NewVersion,
 } from "../../core/ports.js";
-import { DynamoTable, decodeCursor, encodeCursor, sleep, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
+import { DynamoTable, decodeCursor, encodeCursor, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { runOutputItems } from "./run-items.js";
 
@@ -247,22 +247,12 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
 
 
   async verifiedBlobs(sha256s: string[]): Promise<Map<string, number>> {
-    const verified = new Map<string, number>();
-    for (let i = 0; i < sha256s.length; i += 100) {
-      let request: Record<string, { Keys: Item[]; ConsistentRead: boolean }> | undefined = {
-        [this.tableName]: { Keys: sha256s.slice(i, i + 100).map(keys.blob), ConsistentRead: true },
-      };
-      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
-        const result = await this.client.send(new BatchGetCommand({ RequestItems: request }));
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          if (item.state === "verified") verified.set(item.sha256 as string, item.size as number);
-        }
-        request = result.UnprocessedKeys as typeof request;
-      }
-    }
-    return verified;
+    const items = await this.batchGetItems(sha256s.map(keys.blob), { consistent: true });
+    return new Map(
+      items.filter((item) => item.state === "verified").map((item) => [item.sha256 as string, item.size as number]),
+    );
   }
+
 
   async claimBlob(sha256: string, size: number, at: string): Promise<BlobClaim> {
     const stale = new Date(Date.parse(at) - CLAIM_STALE_MS).toISOString();

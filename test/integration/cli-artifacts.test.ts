@@ -1,71 +1,34 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AbortedError } from "../../lambdas/client/errors.js";
 import { MregClient } from "../../lambdas/client/mreg-client.js";
 import { S3_EMULATOR_CREDENTIALS } from "../../lambdas/local/s3-emulator.js";
+import { readTree, runMreg, type CliResult } from "../support/cli.js";
 import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
 
-const BIN = join(import.meta.dirname, "../../lambdas/client/bin.mjs");
 const EXTERNAL_BUCKET = "ext-data";
 
 let s: TestStack;
 let work: string;
 let cache: string;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
-/** Runs `mreg` as a user would: a child process, configured by environment only. */
+/** Runs `mreg` as a user would, with this suite's registry, cache and config. */
 function mreg(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: work,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: work,
-          MREG_URL: s.url,
-          MREG_API_KEY: s.adminKey,
-          MREG_CACHE_DIR: cache,
-          MREG_CONFIG: join(work, "config", "mreg.json"),
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-          ...env,
-        },
-        maxBuffer: 16 * MIB,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        let json: unknown;
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      },
-    );
+  return runMreg(args, {
+    cwd: work,
+    env: {
+      HOME: work,
+      MREG_URL: s.url,
+      MREG_API_KEY: s.adminKey,
+      MREG_CACHE_DIR: cache,
+      MREG_CONFIG: join(work, "config", "mreg.json"),
+      ...env,
+    },
   });
-}
-
-async function tree(dir: string): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    files[relative(dir, path)] = (await readFile(path)).toString("base64");
-  }
-  return files;
 }
 
 /** Files written well before they are logged, so the hash cache may keep them (not "racily clean"). */
@@ -154,7 +117,7 @@ describe("use", () => {
     // Equal bytes under two paths are fetched once; the second copy comes from the cache.
     expect(result.json.downloadedBytes).toBe(uniqueBytes());
     expect(result.json.cachedBytes).toBe(small.length);
-    expect(await tree(out)).toEqual(await tree(model));
+    expect(await readTree(out)).toEqual(await readTree(model));
   });
 
   test("a second use downloads nothing, into the same or a fresh directory", async () => {
@@ -163,7 +126,7 @@ describe("use", () => {
     const fresh = join(work, "out-2");
     const again = await mreg(["use", "demo/mnist:best", "--dir", fresh, "--json"]);
     expect(again.json).toMatchObject({ downloadedBytes: 0, cachedBytes: totalBytes() });
-    expect(await tree(fresh)).toEqual(await tree(model));
+    expect(await readTree(fresh)).toEqual(await readTree(model));
   });
 
   test("a damaged local copy is replaced from the cache", async () => {
@@ -179,7 +142,7 @@ describe("use", () => {
     const result = await mreg(["use", "demo/mnist", "--prefix", "weights/", "--dir", out, "--json", "--no-cache"]);
     expect(result.code).toBe(0);
     expect(result.json).toMatchObject({ version: "v1", files: 1 });
-    expect(Object.keys(await tree(out))).toEqual(["weights/big.bin"]);
+    expect(Object.keys(await readTree(out))).toEqual(["weights/big.bin"]);
   });
 
   test("text output is the local path; the default directory is ./artifacts/<name>-<version>", async () => {
@@ -335,7 +298,7 @@ describe("references", () => {
     const out = join(work, "out-refs");
     const used = await mreg(["use", "demo/refs", "--dir", out, "--json"]);
     expect(used.json.downloadedBytes).toBe(8 + 8 + 8);
-    expect(await tree(out)).toEqual({
+    expect(await readTree(out)).toEqual({
       "labels.txt": Buffer.from("cat\ndog\n").toString("base64"),
       "train.csv": Buffer.from("a,b\n1,2\n").toString("base64"),
       "nested/test.csv": Buffer.from("a,b\n3,4\n").toString("base64"),

@@ -1,56 +1,26 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
-
-const BIN = join(import.meta.dirname, "../../lambdas/client/bin.mjs");
+import { readTree, runMreg, type CliResult } from "../support/cli.js";
+import { startTestStack, type TestStack } from "../support/local-stack.js";
 
 let s: TestStack;
 let work: string;
 
-/** `mreg` as a child process, configured by environment only; returns exit code, output and parsed JSON. */
-function mreg(args: string[]): Promise<{ code: number; stdout: string; stderr: string; json: any }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: work,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: work,
-          MREG_URL: s.url,
-          MREG_API_KEY: s.adminKey,
-          MREG_CACHE_DIR: join(work, "cache"),
-          MREG_CONFIG: join(work, "config.json"),
-        },
-        maxBuffer: 16 * MIB,
-      },
-      (error, stdout, stderr) => {
-        let json: unknown;
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr, json });
-      },
-    );
+/** `mreg` as a child process with this suite's registry, cache and config. */
+function mreg(args: string[]): Promise<CliResult> {
+  return runMreg(args, {
+    cwd: work,
+    env: {
+      HOME: work,
+      MREG_URL: s.url,
+      MREG_API_KEY: s.adminKey,
+      MREG_CACHE_DIR: join(work, "cache"),
+      MREG_CONFIG: join(work, "config.json"),
+    },
   });
-}
-
-async function tree(dir: string): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) {
-      const path = join(entry.parentPath, entry.name);
-      files[relative(dir, path)] = (await readFile(path)).toString("base64");
-    }
-  }
-  return files;
 }
 
 async function writeTree(dir: string, files: Record<string, Buffer | string>): Promise<void> {
@@ -118,21 +88,21 @@ describe("use by @registry/collection:alias", () => {
       source: { project: "vision", artifact: "classifier", version: "v1" },
       downloadedBytes: 300_000 + '{"layers":8}'.length,
     });
-    expect(await tree(out)).toEqual(await tree(second));
+    expect(await readTree(out)).toEqual(await readTree(second));
 
     const again = await mreg(["use", "@model/classifier:production", "--dir", join(work, "deploy-2"), "--json"]);
     expect(again.json).toMatchObject({ version: "v1", downloadedBytes: 0 });
 
     const staging = await mreg(["use", "@model/classifier:staging", "--dir", join(work, "staging")]);
     expect(staging.stdout.trim()).toBe(join(work, "staging"));
-    expect(await tree(join(work, "staging"))).toEqual(await tree(first));
+    expect(await readTree(join(work, "staging"))).toEqual(await readTree(first));
   });
 
   test("moving the alias changes what use resolves to", async () => {
     await mreg(["alias", "set", "@model/classifier:v0", "production"]);
     const used = await mreg(["use", "@model/classifier:production", "--dir", join(work, "rollback"), "--json"]);
     expect(used.json).toMatchObject({ version: "v0", downloadedBytes: 0 });
-    expect(await tree(join(work, "rollback"))).toEqual(await tree(first));
+    expect(await readTree(join(work, "rollback"))).toEqual(await readTree(first));
   });
 
   test("alias rm removes a collection alias", async () => {

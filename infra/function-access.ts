@@ -8,7 +8,7 @@ export type TableAccess = "none" | "read" | "readwrite";
  * `bucketGrants` below turns each into exact actions on key prefixes.
  */
 export type BucketCapability =
-  /** Presign single PUTs into staging/, promote staging/ → blobs/, run multipart uploads into blobs/. */
+  /** Presign single PUTs into staging/ (and staging/open/), promote staging/ → blobs/, run multipart uploads into blobs/. */
   | "upload"
   /** Presign GETs of blobs/. */
   | "download"

@@ -16,7 +16,7 @@ const prefixReasons: Record<KeyPrefix, string> = {
   "blobs/":
     "Blobs are keyed by their SHA-256 (blobs/<sha256>), so any blob may be addressed; the grant is confined to the prefix and to the actions declared for this function in infra/function-access.ts.",
   "staging/":
-    "Single-PUT uploads land at staging/<sha256> until a commit verifies them; the grant is confined to the prefix and to the actions declared for this function in infra/function-access.ts.",
+    "Single-PUT uploads land at staging/<sha256> (or staging/open/<uploadId> when sent before their hash was known) until a commit verifies them; the grant is confined to the prefix and to the actions declared for this function in infra/function-access.ts.",
   "manifests/":
     "Manifests are keyed by their digest (manifests/<digest>.json); the grant is confined to the prefix and to the actions declared for this function in infra/function-access.ts.",
 };

@@ -146,6 +146,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--description <text>", "description of the version")
     .option("--ref <uri>", "s3://bucket/key to log by reference, or s3://bucket/prefix/ (listed with your AWS credentials) (repeatable)", collect, [])
     .option("--run <id>", "the run that produced this version")
+    .option("--hash-first", "hash every file before sending any byte (by default large files the hash cache does not know are sent while they are hashed)")
     .action(async (paths: string[], options: LogCliOptions, command: Command) => {
       if (paths.length === 0 && options.ref.length === 0) throw new MregError("nothing to log: give files, directories or --ref");
       const mreg = await client(command);
@@ -160,6 +161,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
         ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
         ...(options.description === undefined ? {} : { description: options.description }),
         ...(options.run === undefined ? {} : { runId: options.run }),
+        ...(options.hashFirst ? { hashFirst: true } : {}),
         signal,
         progress,
         onRetry: onRetry(command),
@@ -167,9 +169,10 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
       print(command, result, () => {
         const what = result.created ? "created" : "unchanged, existing version reused";
         const resumed = result.resumedBytes > 0 ? `, resumed ${formatBytes(result.resumedBytes)}` : "";
+        const discarded = result.discardedBytes > 0 ? `, ${formatBytes(result.discardedBytes)} sent while hashing and not needed` : "";
         return (
           `${result.project}/${result.artifact}:${result.version} ${what}\n` +
-          `  ${result.files} files, ${formatBytes(result.size)}; uploaded ${formatBytes(result.uploadedBytes)}${resumed}, already stored ${formatBytes(result.reusedBytes)}\n` +
+          `  ${result.files} files, ${formatBytes(result.size)}; uploaded ${formatBytes(result.uploadedBytes)}${resumed}, already stored ${formatBytes(result.reusedBytes)}${discarded}\n` +
           `  aliases: ${result.aliases.join(", ") || "none"}`
         );
       });
@@ -363,6 +366,7 @@ interface LogCliOptions {
   description?: string;
   ref: string[];
   run?: string;
+  hashFirst?: boolean;
 }
 
 function describeItem(item: unknown): string {

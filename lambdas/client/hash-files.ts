@@ -105,6 +105,14 @@ export interface HashedFile {
   cached: boolean;
 }
 
+/** The SHA-256 of `path` (absolute) when the cache knows it and its stat still matches; the file is not read. */
+export async function cachedHash(path: string, cache: HashCache | undefined): Promise<{ sha256: string; size: number } | undefined> {
+  if (!cache) return undefined;
+  const stats = await stat(path);
+  const sha256 = await cache.get(path, stats);
+  return sha256 === undefined ? undefined : { sha256, size: stats.size };
+}
+
 /**
  * The SHA-256 of `path` (absolute) from the cache when its stat still matches, else by
  * reading it; a file that changes while being read is an error, not a wrong hash.

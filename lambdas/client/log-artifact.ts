@@ -10,8 +10,9 @@ import {
 } from "../schemas/artifacts.js";
 import { seg, type ApiClient } from "./api-client.js";
 import { collectFiles } from "./collect-files.js";
-import { MregError } from "./errors.js";
-import { hashWithCache, type HashCache } from "./hash-files.js";
+import { MregError, throwIfAborted } from "./errors.js";
+import { cachedHash, hashWithCache, type HashCache } from "./hash-files.js";
+import { OPEN_UPLOAD_MIN_BYTES, startOpenUploads, type OpenTransfer } from "./open-uploads.js";
 import { silentProgress, type ProgressReporter } from "./progress.js";
 import type { RetryOptions } from "./retry.js";
 import { uploadBlobs, type BlobSource, type UploadedPart } from "./upload-blobs.js";
@@ -35,6 +36,14 @@ export interface LogArtifactOptions {
   /** Called as each multipart part is acknowledged (tests interrupt uploads from here). */
   onPartUploaded?: (part: UploadedPart) => void;
   onRetry?: (what: string, error: unknown, attempt: number) => void;
+  /**
+   * Hash every file before sending any of its bytes. By default a large file the hash cache
+   * does not know is sent while it is hashed; if the store turns out to hold it, the transfer
+   * is stopped, so some of its bytes may have been sent for nothing.
+   */
+  hashFirst?: boolean;
+  /** Files at least this large (64 MiB by default) that the hash cache does not know are sent while they are hashed. */
+  openUploadMinBytes?: number;
 }
 
 export interface LogArtifactResult {
@@ -57,6 +66,10 @@ export interface LogArtifactResult {
   reusedBytes: number;
   /** Bytes read to compute hashes (0 when the hash cache knew every file). */
   hashedBytes: number;
+  /** Files whose bytes were sent while they were hashed (open uploads). */
+  sentWhileHashing: number;
+  /** Bytes sent while hashing for blobs the store turned out to hold already, and failed attempts of those transfers. */
+  discardedBytes: number;
   timings: { hashMs: number; planMs: number; transferMs: number; completeMs: number; uploadMs: number; commitMs: number; totalMs: number };
 }
 
@@ -92,29 +105,73 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
   }
   // Validated here with the server's own schema, so a bad alias fails before any byte is hashed.
   const draft = toCommit(options, local.map((f) => ({ path: f.path, size: f.size, sha256: "0".repeat(64) })), references);
+  const pool = pLimit(deps.concurrency);
+  const transfer = {
+    api: deps.api,
+    base,
+    pool,
+    retry: deps.retry,
+    signal: options.signal,
+    onBytes: (delta: number) => progress.advance("upload", delta),
+    onRetry: options.onRetry,
+  };
 
-  // 1. Hash (the cache answers for unchanged files without reading them).
+  // 1. Hash (the cache answers for unchanged files without reading them). Large files it does
+  //    not know are sent while they are hashed, through open uploads, so the hash adds no time.
   const hashStarted = performance.now();
+  const known = await Promise.all(local.map((file) => cachedHash(file.absolutePath, deps.hashCache)));
+  const unknownLarge = options.hashFirst
+    ? []
+    : local.filter((file, i) => known[i] === undefined && file.size >= (options.openUploadMinBytes ?? OPEN_UPLOAD_MIN_BYTES));
+  const opening =
+    unknownLarge.length === 0
+      ? Promise.resolve(new Map<string, OpenTransfer>())
+      : startOpenUploads(unknownLarge, transfer).then((opened) => {
+          progress.start("upload", [...opened.values()].reduce((sum, t) => sum + t.size, 0));
+          return opened;
+        });
+  // Settled now, so that a failure here does not leave the open uploads unobserved.
+  const openingSettled = opening.then(
+    (opened) => ({ opened }),
+    (error: unknown) => ({ error }),
+  );
   const hashLimit = pLimit(Math.max(1, Math.min(4, availableParallelism())));
   let hashedBytes = 0;
   progress.start("hash", local.reduce((sum, f) => sum + f.size, 0));
-  const entries: Entry[] = await Promise.all(
-    local.map((file) =>
-      hashLimit(async () => {
-        const hashed = await hashWithCache(file.absolutePath, deps.hashCache, {
-          signal: options.signal,
-          onBytes: (bytes) => progress.advance("hash", bytes),
-        });
-        if (hashed.cached) progress.advance("hash", hashed.size);
-        else hashedBytes += hashed.size;
-        return { path: file.path, size: hashed.size, sha256: hashed.sha256, absolutePath: file.absolutePath };
-      }),
-    ),
-  );
+  let entries: Entry[];
+  try {
+    entries = await Promise.all(
+      local.map((file, i) =>
+        hashLimit(async () => {
+          const cached = known[i];
+          if (cached !== undefined) {
+            progress.advance("hash", cached.size);
+            return { path: file.path, size: cached.size, sha256: cached.sha256, absolutePath: file.absolutePath };
+          }
+          const hashed = await hashWithCache(file.absolutePath, deps.hashCache, {
+            signal: options.signal,
+            onBytes: (bytes) => progress.advance("hash", bytes),
+          });
+          if (hashed.cached) progress.advance("hash", hashed.size);
+          else hashedBytes += hashed.size;
+          return { path: file.path, size: hashed.size, sha256: hashed.sha256, absolutePath: file.absolutePath };
+        }),
+      ),
+    );
+  } catch (error) {
+    const settled = await openingSettled;
+    if ("opened" in settled) await stopAll(settled.opened);
+    throw error;
+  }
   progress.end("hash");
   const hashMs = performance.now() - hashStarted;
+  const openedOrError = await openingSettled;
+  if ("error" in openedOrError) throw openedOrError.error;
+  const opened = openedOrError.opened;
 
   // 2–3. Plan (which blobs does the store lack?) and send them, a batch of blobs at a time.
+  //      A blob an open upload is already sending is not sent again; one the store holds
+  //      stops the open uploads of its bytes.
   const sources = new Map<string, BlobSource>();
   const blobs: { path: string; size: number; sha256: string }[] = [];
   for (const entry of entries) {
@@ -122,22 +179,30 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
     sources.set(entry.sha256, { sha256: entry.sha256, size: entry.size, path: entry.absolutePath });
     blobs.push({ path: entry.path, size: entry.size, sha256: entry.sha256 });
   }
+  const carrier = new Map<string, OpenTransfer>();
+  for (const entry of entries) {
+    const open = opened.get(entry.path);
+    if (!open) continue;
+    if (carrier.has(entry.sha256)) stopOpen(open, progress);
+    else carrier.set(entry.sha256, open);
+  }
   const present = new Set<string>();
-  const totals = { uploadedBytes: 0, resumedBytes: 0, transferMs: 0, completeMs: 0 };
+  const waiting: { open: OpenTransfer; upload: UploadPlan["uploads"][number] }[] = [];
+  const totals = { uploadedBytes: 0, resumedBytes: 0, completeMs: 0 };
   let planMs = 0;
   const uploadStarted = performance.now();
-  for (const batch of planBatches(blobs)) {
-    const planStarted = performance.now();
-    const plan = await deps.api.post<UploadPlan>(`${base}/uploads`, { files: batch }, options.signal);
-    planMs += performance.now() - planStarted;
-    for (const sha of plan.present) present.add(sha);
-    progress.start("upload", plan.uploads.reduce((sum, u) => sum + u.size, 0));
+  // Bytes travel from the first open upload (during hashing) or from here.
+  const firstByteAt = opened.size > 0 ? hashStarted : performance.now();
+  let lastByteAt = firstByteAt;
+  const send = async (plan: UploadPlan) => {
+    const sendStarted = performance.now();
     const uploaded = await uploadBlobs(plan, sources, {
       concurrency: deps.concurrency,
+      pool,
       state: deps.uploadState,
       retry: deps.retry,
       signal: options.signal,
-      onBytes: (delta) => progress.advance("upload", delta),
+      onBytes: transfer.onBytes,
       onPartUploaded: options.onPartUploaded,
       onRetry: options.onRetry,
       completeUpload: (request, signal) => deps.api.post(`${base}/uploads/complete`, request, signal),
@@ -147,21 +212,66 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
         return fresh.uploads[0];
       },
     });
-    progress.end("upload");
     totals.uploadedBytes += uploaded.uploadedBytes;
     totals.resumedBytes += uploaded.resumedBytes;
-    totals.transferMs += uploaded.transferMs;
+    lastByteAt = Math.max(lastByteAt, sendStarted + uploaded.transferMs);
     totals.completeMs += uploaded.completeMs;
+  };
+  try {
+    for (const batch of planBatches(blobs)) {
+      const planStarted = performance.now();
+      const plan = await deps.api.post<UploadPlan>(`${base}/uploads`, { files: batch }, options.signal);
+      planMs += performance.now() - planStarted;
+      for (const sha of plan.present) {
+        present.add(sha);
+        const open = carrier.get(sha);
+        if (open) stopOpen(open, progress);
+      }
+      const own = plan.uploads.filter((upload) => {
+        const open = carrier.get(upload.sha256);
+        if (open) waiting.push({ open, upload });
+        return !open;
+      });
+      progress.start("upload", own.reduce((sum, u) => sum + u.size, 0));
+      await send({ uploads: own, present: [] });
+    }
+    // An open upload that failed after its retries is sent again the usual way.
+    for (const { open, upload } of waiting) {
+      const outcome = await open.settled;
+      if (outcome === "sent") {
+        totals.uploadedBytes += open.size;
+        lastByteAt = Math.max(lastByteAt, open.sentAt ?? performance.now());
+        continue;
+      }
+      throwIfAborted(options.signal);
+      carrier.delete(upload.sha256);
+      await send({ uploads: [upload], present: [] });
+    }
+  } catch (error) {
+    await stopAll(opened);
+    throw error;
   }
+  const outcomes = new Map(await Promise.all([...opened].map(async ([path, open]) => [path, await open.settled] as const)));
+  progress.end("upload");
   const uploadMs = performance.now() - uploadStarted - planMs;
 
-  // 4. Commit the manifest.
+  // 4. Commit the manifest; each file an open upload carried names it, so the registry
+  //    verifies those bytes (or deletes them when the store held the blob already).
   const commitStarted = performance.now();
-  const body = { ...draft, files: [...entries.map(({ path, size, sha256 }) => ({ path, size, sha256 })), ...references] };
+  const files = entries.map(({ path, size, sha256 }) => {
+    const open = opened.get(path);
+    return open && outcomes.get(path) === "sent" ? { path, size, sha256, uploadId: open.uploadId } : { path, size, sha256 };
+  });
+  const body = { ...draft, files: [...files, ...references] };
   const committed = await deps.api.post<CommitResponse>(`${base}/versions`, body, options.signal);
   const commitMs = performance.now() - commitStarted;
 
   const reusedBytes = [...present].reduce((sum, sha) => sum + (sources.get(sha)?.size ?? 0), 0);
+  // The open uploads that delivered a blob the store lacked; the bytes of all others were not needed.
+  const carried = new Set(
+    waiting.filter((w) => carrier.get(w.upload.sha256) === w.open && outcomes.get(w.open.path) === "sent").map((w) => w.open),
+  );
+  const discardedBytes = [...opened.values()].reduce((sum, open) => sum + (carried.has(open) ? open.sentBytes() - open.size : open.sentBytes()), 0);
   return {
     project: options.project,
     artifact: options.name,
@@ -176,16 +286,31 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
     resumedBytes: totals.resumedBytes,
     reusedBytes,
     hashedBytes,
+    sentWhileHashing: carried.size,
+    discardedBytes,
     timings: {
       hashMs: Math.round(hashMs),
       planMs: Math.round(planMs),
-      transferMs: totals.transferMs,
+      transferMs: Math.round(lastByteAt - firstByteAt),
       completeMs: totals.completeMs,
       uploadMs: Math.round(uploadMs),
       commitMs: Math.round(commitMs),
       totalMs: Math.round(performance.now() - started),
     },
   };
+}
+
+/** The store holds this blob already: the open upload of its bytes ends, and leaves the bar. */
+function stopOpen(open: OpenTransfer, progress: ProgressReporter): void {
+  open.stop();
+  void open.settled.then((outcome) => {
+    if (outcome !== "sent") progress.start("upload", -open.size);
+  });
+}
+
+async function stopAll(opened: Map<string, OpenTransfer>): Promise<void> {
+  for (const open of opened.values()) open.stop();
+  await Promise.all([...opened.values()].map((open) => open.settled));
 }
 
 /**

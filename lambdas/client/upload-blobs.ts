@@ -1,4 +1,4 @@
-import pLimit from "p-limit";
+import pLimit, { type LimitFunction } from "p-limit";
 import type { CompleteUploadRequest, PresignedMultipart, PresignedPut, UploadPlan } from "../schemas/artifacts.js";
 import { ApiError, MregError, TransferError, throwIfAborted } from "./errors.js";
 import { putFileRange } from "./http-transfer.js";
@@ -24,6 +24,8 @@ export interface UploadedPart {
 export interface UploadBlobsOptions {
   /** Transfers in flight at once, counting single PUTs and parts of every file together. */
   concurrency: number;
+  /** A pool to share with other transfers (it then bounds them all); one of `concurrency` otherwise. */
+  pool?: LimitFunction;
   completeUpload: (request: CompleteUploadRequest, signal?: AbortSignal) => Promise<unknown>;
   /** Where acknowledged parts are remembered for resuming; without it nothing is resumed. */
   state?: UploadStateStore;
@@ -65,7 +67,7 @@ export async function uploadBlobs(
 ): Promise<UploadBlobsResult> {
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  const limit = pLimit(options.concurrency);
+  const limit = options.pool ?? pLimit(options.concurrency);
   const result: UploadBlobsResult = {
     uploadedBytes: 0,
     resumedBytes: 0,
@@ -103,7 +105,7 @@ export async function uploadBlobs(
 interface Context {
   options: UploadBlobsOptions;
   signal: AbortSignal;
-  limit: ReturnType<typeof pLimit>;
+  limit: LimitFunction;
   result: UploadBlobsResult;
   markTransfer: () => void;
 }

@@ -14,7 +14,7 @@ import {
   type VersionRecord,
 } from "./model.js";
 import type { BlobStore, Clock, MetadataStore } from "./ports.js";
-import { ensureBlobsVerified } from "./upload-blobs.js";
+import { discardOpenUploads, ensureBlobsVerified } from "./upload-blobs.js";
 import type {
   ArtifactResponse,
   CommitRequest,
@@ -132,6 +132,7 @@ export async function commitVersion(
 
   const existing = await deps.metadata.findVersionByDigest(ref.project, ref.artifact, digest);
   if (existing !== undefined) {
+    await discardOpenUploads(deps.blobs, blobFiles);
     return { status: 200, body: await reuseVersion(deps, change, existing, aliases) };
   }
   await ensureBlobsVerified(deps, blobFiles);

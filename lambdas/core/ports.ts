@@ -169,7 +169,8 @@ export interface RegistryStore {
 export type StagedBlobCheck =
   | { status: "verified" }
   | { status: "missing" }
-  | { status: "mismatch"; size: number; sha256: string };
+  /** `sha256` is left out when the size already tells the bytes apart and they were not hashed. */
+  | { status: "mismatch"; size: number; sha256?: string };
 
 export interface PresignedRequest {
   url: string;
@@ -193,8 +194,15 @@ export interface BlobStore {
     parts: { partNumber: number; etag: string }[],
   ): Promise<void>;
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
-  /** Hashes the single-PUT upload of a blob and, when it matches, makes it the blob. */
-  promoteStagedBlob(sha256: string, size: number): Promise<StagedBlobCheck>;
+  /** A presigned PUT for bytes whose hash is not known yet, under a new uploadId. */
+  presignOpenPut(): Promise<PresignedRequest & { uploadId: string }>;
+  /**
+   * Hashes the single-PUT upload of a blob (the staged one, or the open upload `uploadId`)
+   * and, when it matches, makes it the blob.
+   */
+  promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck>;
+  /** Deletes an open upload whose bytes turned out to be stored already. */
+  discardOpenUpload(uploadId: string): Promise<void>;
   /** Hashes a blob written by a completed multipart upload; deletes it when it does not match. */
   verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck>;
   presignBlobGet(sha256: string, filename: string): Promise<string>;

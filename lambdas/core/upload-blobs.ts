@@ -1,6 +1,6 @@
 import pLimit from "p-limit";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
-import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest } from "../schemas/artifacts.js";
+import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../schemas/artifacts.js";
 import type { BlobStore, Clock, MetadataStore } from "./ports.js";
 
 export interface UploadLimits {
@@ -59,7 +59,7 @@ export function checkVerifiedSize(sha256: string, declared: number, verified: nu
 
 export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): Promise<UploadPlan> {
   const blobs = uniqueBlobs(request.files);
-  const verified = await deps.metadata.verifiedBlobs([...blobs.keys()]);
+  const verified = blobs.size === 0 ? new Map<string, number>() : await deps.metadata.verifiedBlobs([...blobs.keys()]);
   const present: string[] = [];
   const missing: [string, number][] = [];
   for (const [sha256, size] of blobs) {
@@ -83,7 +83,32 @@ export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): 
       }),
     ),
   );
-  return { uploads, present };
+  if (request.open === undefined) return { uploads, present };
+  return { uploads, present, open: await openUploads(deps, request.open, limit) };
+}
+
+/**
+ * Uploads for bytes whose SHA-256 the client is still computing: it sends them while it
+ * hashes, and names the hash at commit, which verifies the bytes before any manifest may
+ * use them. Only files the registry takes in one PUT are opened: a multipart upload is
+ * written at its blob's own key, which needs the hash first.
+ */
+async function openUploads(
+  deps: UploadDeps,
+  files: { path: string; size: number }[],
+  limit: ReturnType<typeof pLimit>,
+): Promise<OpenUpload[]> {
+  const opened = await Promise.all(
+    files
+      .filter((file) => file.size < deps.limits.multipartThreshold)
+      .map((file) =>
+        limit(async () => {
+          const put = await deps.blobs.presignOpenPut();
+          return { path: file.path, size: file.size, uploadId: put.uploadId, method: "PUT" as const, url: put.url, headers: put.headers };
+        }),
+      ),
+  );
+  return opened;
 }
 
 async function planMultipart(deps: UploadDeps, sha256: string, size: number) {
@@ -149,7 +174,7 @@ export async function completeUpload(
       throw new UnprocessableError(
         check.status === "missing"
           ? `multipart upload ${upload.uploadId} left no object`
-          : `uploaded bytes have sha256 ${check.sha256} and size ${check.size}, not the declared ${sha256} and ${size}`,
+          : `uploaded bytes have ${describeBytes(check)}, not the declared ${sha256} and ${size}`,
       );
     }
   } catch (error) {
@@ -163,26 +188,30 @@ export async function completeUpload(
   return { sha256, size, verified: true, alreadyPresent: false };
 }
 
+type VerifiableFile = { path: string; size: number; sha256: string; uploadId?: string };
+
 /**
  * Makes sure every blob is verified before a manifest may name it: blobs sent by single PUT
- * are hashed and promoted here. Returns nothing; throws naming the files that do not check out.
+ * (staged under their hash, or in the open upload a file names) are hashed and promoted here.
+ * Open uploads that were not needed (the blob was stored already) are deleted. Returns
+ * nothing; throws naming the files that do not check out.
  */
 export async function ensureBlobsVerified(
   deps: Pick<UploadDeps, "metadata" | "blobs" | "clock">,
-  files: { path: string; size: number; sha256: string }[],
+  files: VerifiableFile[],
 ): Promise<void> {
   const blobs = uniqueBlobs(files);
   const verified = await deps.metadata.verifiedBlobs([...blobs.keys()]);
-  const pending: [string, number][] = [];
+  const pending: { sha256: string; size: number; uploadId?: string }[] = [];
   for (const [sha256, size] of blobs) {
     const stored = verified.get(sha256);
-    if (stored === undefined) pending.push([sha256, size]);
-    else checkVerifiedSize(sha256, size, stored);
+    if (stored !== undefined) checkVerifiedSize(sha256, size, stored);
+    else pending.push({ sha256, size, uploadId: files.find((f) => f.sha256 === sha256 && f.uploadId)?.uploadId });
   }
   const limit = pLimit(4);
-  const problems = await Promise.all(
-    pending.map(([sha256, size]) => limit(() => promote(deps, sha256, size))),
-  );
+  const used = new Set<string>();
+  const problems = await Promise.all(pending.map((blob) => limit(() => promote(deps, blob, used))));
+  await discardOpenUploads(deps.blobs, files, used);
   const pathOf = (sha256: string) => files.find((f) => f.sha256 === sha256)?.path ?? sha256;
   const failures = problems.filter((p): p is Exclude<typeof p, undefined> => p !== undefined);
   const busy = failures.filter((f) => f.reason === "busy");
@@ -192,26 +221,43 @@ export async function ensureBlobsVerified(
     );
   }
   if (failures.length > 0) {
-    const described = failures.map((f) =>
-      f.reason === "missing"
-        ? `${pathOf(f.sha256)} (sha256 ${f.sha256}) has not been uploaded`
-        : `${pathOf(f.sha256)}: uploaded bytes have sha256 ${f.actual?.sha256} and size ${f.actual?.size}, not the declared sha256 ${f.sha256}`,
-    );
+    const described = failures.map((f) => {
+      if (f.reason === "missing") return `${pathOf(f.sha256)} (sha256 ${f.sha256}) has not been uploaded`;
+      return `${pathOf(f.sha256)}: uploaded bytes have ${describeBytes(f.actual!)}, not the declared sha256 ${f.sha256} and size ${blobs.get(f.sha256)}`;
+    });
     throw new UnprocessableError(described.join("; "));
   }
+}
+
+/**
+ * Deletes the open uploads `files` name that verification did not take (`used`): their
+ * bytes were stored already. Best effort: the bucket's lifecycle removes what is left.
+ */
+export async function discardOpenUploads(
+  blobs: Pick<UploadDeps["blobs"], "discardOpenUpload">,
+  files: { uploadId?: string }[],
+  used: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  const unused = new Set(files.flatMap((f) => (f.uploadId !== undefined && !used.has(f.uploadId) ? [f.uploadId] : [])));
+  await Promise.allSettled([...unused].map((uploadId) => blobs.discardOpenUpload(uploadId)));
+}
+
+function describeBytes(actual: { sha256?: string; size: number }): string {
+  return actual.sha256 === undefined ? `size ${actual.size}` : `sha256 ${actual.sha256} and size ${actual.size}`;
 }
 
 type PromoteFailure = {
   sha256: string;
   reason: "missing" | "mismatch" | "busy";
-  actual?: { sha256: string; size: number };
+  actual?: { sha256?: string; size: number };
 };
 
 async function promote(
   deps: Pick<UploadDeps, "metadata" | "blobs" | "clock">,
-  sha256: string,
-  size: number,
+  blob: { sha256: string; size: number; uploadId?: string },
+  used: Set<string>,
 ): Promise<PromoteFailure | undefined> {
+  const { sha256, size, uploadId } = blob;
   const at = deps.clock.now().toISOString();
   const claim = await deps.metadata.claimBlob(sha256, size, at);
   if (claim !== "claimed") {
@@ -226,7 +272,8 @@ async function promote(
   }
   let check;
   try {
-    check = await deps.blobs.promoteStagedBlob(sha256, size);
+    if (uploadId !== undefined) used.add(uploadId);
+    check = await deps.blobs.promoteStagedBlob(sha256, size, uploadId);
   } catch (error) {
     await deps.metadata.releaseBlobClaim(sha256);
     throw error;

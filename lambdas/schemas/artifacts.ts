@@ -16,9 +16,29 @@ function uniquePaths(files: { path: string }[], ctx: z.RefinementCtx): void {
 
 export const blobFile = z.strictObject({ path: filePath, size, sha256 });
 
-export const uploadPlanRequest = z.strictObject({
-  files: z.array(blobFile).min(1).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths),
-});
+/** Open uploads in one plan: each carries a presigned URL, and a Lambda answer is capped at 6 MB. */
+export const MAX_OPEN_UPLOADS_PER_REQUEST = 1_000;
+
+/** Names an open upload: the registry hands these out in upload plans (a ULID). */
+export const openUploadId = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, "must be an uploadId from an upload plan's open uploads");
+
+/**
+ * `files` are blobs named by their SHA-256; `open` asks for uploads of files whose hash the
+ * client has not finished yet, so their bytes can be sent while they are hashed.
+ */
+export const uploadPlanRequest = z
+  .strictObject({
+    files: z.array(blobFile).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths).default([]),
+    open: z
+      .array(z.strictObject({ path: filePath, size }))
+      .max(MAX_OPEN_UPLOADS_PER_REQUEST)
+      .superRefine(uniquePaths)
+      .optional(),
+  })
+  .refine((request) => request.files.length + (request.open?.length ?? 0) > 0, {
+    message: "name at least one file in files or open",
+    path: ["files"],
+  });
 export type UploadPlanRequest = z.infer<typeof uploadPlanRequest>;
 
 export const s3Uri = z
@@ -27,7 +47,10 @@ export const s3Uri = z
 
 export const referenceFile = z.strictObject({ path: filePath, ref: s3Uri });
 
-export const commitFile = z.union([blobFile, referenceFile]);
+/** A blob file may name the open upload that carried its bytes; the commit verifies them there. */
+export const commitBlobFile = z.strictObject({ path: filePath, size, sha256, uploadId: openUploadId.optional() });
+
+export const commitFile = z.union([commitBlobFile, referenceFile]);
 
 export const commitRequest = z.strictObject({
   type: name,
@@ -79,9 +102,24 @@ export interface PresignedMultipart {
   };
 }
 
+/** A presigned PUT for bytes whose SHA-256 is declared later, at commit, with the uploadId. */
+export interface OpenUpload {
+  path: string;
+  size: number;
+  uploadId: string;
+  method: "PUT";
+  url: string;
+  headers: Record<string, string>;
+}
+
 export interface UploadPlan {
   uploads: (PresignedPut | PresignedMultipart)[];
   present: string[];
+  /**
+   * One entry per requested open upload the registry granted (present when `open` was asked
+   * for). Files it would take only as multipart are left out: hash those first, then plan them.
+   */
+  open?: OpenUpload[];
 }
 
 export interface CommitResponse {

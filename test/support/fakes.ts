@@ -855,8 +855,17 @@ export class FakeBlobStore implements BlobStore {
     this.multipart.delete(uploadId);
   }
 
-  async promoteStagedBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
-    const staged = `staging/${sha256}`;
+  async presignOpenPut(): Promise<PresignedRequest & { uploadId: string }> {
+    const uploadId = `01J${String(++this.uploadSeq).padStart(23, "0")}`;
+    return { uploadId, url: `https://fake-s3.test/staging/open/${uploadId}?signed`, headers: {} };
+  }
+
+  async discardOpenUpload(uploadId: string): Promise<void> {
+    this.objects.delete(`staging/open/${uploadId}`);
+  }
+
+  async promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck> {
+    const staged = uploadId === undefined ? `staging/${sha256}` : `staging/open/${uploadId}`;
     const check = this.hash(staged, sha256, size);
     if (check.status === "verified") this.objects.set(`blobs/${sha256}`, this.objects.get(staged)!);
     if (check.status !== "missing") this.objects.delete(staged);

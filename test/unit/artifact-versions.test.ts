@@ -86,6 +86,18 @@ describe("commitVersion", () => {
     expect(await deps.metadata.getAliasTarget("vision", "mnist", "production")).toBe(0);
   });
 
+  it("deletes an open upload named by a commit of content that is a version already", async () => {
+    const files = [uploaded("a.bin", "a")];
+    await commit(files);
+    const { uploadId } = await deps.blobs.presignOpenPut();
+    deps.blobs.objects.set(`staging/open/${uploadId}`, Buffer.from("a"));
+
+    const again = await commit([{ ...files[0]!, uploadId }]);
+
+    expect(again).toMatchObject({ status: 200, body: { version: "v0", created: false } });
+    expect(deps.blobs.objects.has(`staging/open/${uploadId}`)).toBe(false);
+  });
+
   it("numbers versions without gaps and moves latest to each new one", async () => {
     await commitMany(3);
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,6 +20,8 @@ interface Seen {
 let server: Server;
 let url = "";
 let seen: Seen[] = [];
+/** PUTs the fake store took in full. */
+let stored: { path: string; bytes: number }[] = [];
 let answers: Record<string, { status: number; body?: unknown }[] | { status: number; body?: unknown }> = {};
 const blob = Buffer.from("weights");
 const blobSha = createHash("sha256").update(blob).digest("hex");
@@ -31,6 +33,11 @@ beforeAll(async () => {
     for await (const chunk of req) text += String(chunk);
     if (target.pathname === "/blob") {
       res.writeHead(200, { "content-length": blob.length }).end(blob);
+      return;
+    }
+    if (target.pathname.startsWith("/store/")) {
+      stored.push({ path: target.pathname, bytes: text.length });
+      res.writeHead(200, { etag: '"e"' }).end();
       return;
     }
     seen.push({
@@ -58,6 +65,7 @@ let dir: string;
 let client: MregClient;
 beforeEach(async () => {
   seen = [];
+  stored = [];
   answers = {};
   dir = await mkdtemp(join(tmpdir(), "mreg-sdk-"));
   client = new MregClient({ url, apiKey: "mreg_test", cacheDir: join(dir, "cache"), retry: { baseDelayMs: 1, maxDelayMs: 2 } });
@@ -181,5 +189,64 @@ describe("requests", () => {
       ["/v1/registries/model/collections", { tag: "vision", q: "mn" }],
       ["/v1/registries/model/collections/mnist/versions", {}],
     ]);
+  });
+});
+
+describe("logArtifact: sending files while they are hashed", () => {
+  const weights = "w".repeat(4096);
+  const weightsSha = createHash("sha256").update(weights).digest("hex");
+  const base = "/v1/projects/p/artifacts/a";
+  const log = (extra: Record<string, unknown> = {}) =>
+    client.logArtifact({ project: "p", name: "a", paths: [join(dir, "w.bin")], openUploadMinBytes: 1024, ...extra });
+  const commitBody = () => seen.find((r) => r.path === `${base}/versions`)!.body as { files: Record<string, unknown>[] };
+  beforeEach(async () => {
+    await writeFile(join(dir, "w.bin"), weights);
+    answers[`POST ${base}/versions`] = { status: 201, body: { version: "v0", index: 0, digest: "d", created: true, aliases: ["latest"] } };
+  });
+
+  test("a large unknown file goes through an open upload, is not sent again, and the commit names it", async () => {
+    const uploadId = "01JD3Q5W8Z6N4K2M1P0R9S7T5V";
+    answers[`POST ${base}/uploads`] = [
+      { status: 200, body: { uploads: [], present: [], open: [{ path: "w.bin", size: weights.length, uploadId, method: "PUT", url: `${url}/store/open`, headers: {} }] } },
+      { status: 200, body: { uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }], present: [] } },
+    ];
+    const result = await log();
+    expect(seen.filter((r) => r.path === `${base}/uploads`).map((r) => r.body)).toEqual([
+      { files: [], open: [{ path: "w.bin", size: weights.length }] },
+      { files: [{ path: "w.bin", size: weights.length, sha256: weightsSha }] },
+    ]);
+    expect(stored).toEqual([{ path: "/store/open", bytes: weights.length }]);
+    expect(commitBody().files).toEqual([{ path: "w.bin", size: weights.length, sha256: weightsSha, uploadId }]);
+    expect(result).toMatchObject({ uploadedBytes: weights.length, sentWhileHashing: 1, discardedBytes: 0, hashedBytes: weights.length });
+  });
+
+  test("a registry without open uploads (400 for the field) gets the file hashed first", async () => {
+    answers[`POST ${base}/uploads`] = [
+      { status: 400, body: { error: { code: "validation", message: "unrecognized key open" } } },
+      { status: 200, body: { uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }], present: [] } },
+    ];
+    const result = await log();
+    expect(stored).toEqual([{ path: "/store/staging", bytes: weights.length }]);
+    expect(commitBody().files).toEqual([{ path: "w.bin", size: weights.length, sha256: weightsSha }]);
+    expect(result).toMatchObject({ uploadedBytes: weights.length, sentWhileHashing: 0 });
+  });
+
+  test("hashFirst and small files ask for no open upload", async () => {
+    answers[`POST ${base}/uploads`] = { status: 200, body: { uploads: [], present: [weightsSha] } };
+    await log({ hashFirst: true });
+    await log({ openUploadMinBytes: weights.length + 1 });
+    expect(seen.filter((r) => r.path === `${base}/uploads`).every((r) => !("open" in (r.body as object)))).toBe(true);
+    expect(stored).toEqual([]);
+  });
+
+  test("an open upload that fails is sent again through the plan's own URL", async () => {
+    answers[`POST ${base}/uploads`] = [
+      { status: 200, body: { uploads: [], present: [], open: [{ path: "w.bin", size: weights.length, uploadId: "01JD3Q5W8Z6N4K2M1P0R9S7T5V", method: "PUT", url: "http://127.0.0.1:1/refused", headers: {} }] } },
+      { status: 200, body: { uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }], present: [] } },
+    ];
+    const result = await log();
+    expect(stored).toEqual([{ path: "/store/staging", bytes: weights.length }]);
+    expect(commitBody().files).toEqual([{ path: "w.bin", size: weights.length, sha256: weightsSha }]);
+    expect(result).toMatchObject({ uploadedBytes: weights.length, sentWhileHashing: 0 });
   });
 });

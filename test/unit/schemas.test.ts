@@ -96,6 +96,26 @@ describe("requests", () => {
     expect(commitRequest.safeParse({ type: "model", files: [blob("a")], extra: true }).success).toBe(false);
   });
 
+  it("asks for open uploads by path and size, alone or beside hashed files", () => {
+    expect(uploadPlanRequest.parse({ open: [{ path: "model.pt", size: 10 }] })).toEqual({
+      files: [],
+      open: [{ path: "model.pt", size: 10 }],
+    });
+    expect(uploadPlanRequest.safeParse({ files: [blob("a")], open: [{ path: "b", size: 1 }] }).success).toBe(true);
+    expect(uploadPlanRequest.safeParse({ files: [], open: [] }).success).toBe(false);
+    expect(uploadPlanRequest.safeParse({ open: [{ path: "b", size: 1, sha256: "0".repeat(64) }] }).success).toBe(false);
+    expect(uploadPlanRequest.safeParse({ open: [{ path: "b", size: 1 }, { path: "b", size: 2 }] }).success).toBe(false);
+  });
+
+  it("lets a committed blob name the open upload that carried it, by its ULID only", () => {
+    const uploadId = "01JD3Q5W8Z6N4K2M1P0R9S7T5V";
+    expect(commitRequest.safeParse({ type: "model", files: [{ ...blob("a"), uploadId }] }).success).toBe(true);
+    for (const bad of ["../blobs/x", "01JD3Q5W8Z6N4K2M1P0R9S7T5", "01JD3Q5W8Z6N4K2M1P0R9S7T5U", "01jd3q5w8z6n4k2m1p0r9s7t5v"]) {
+      expect(commitRequest.safeParse({ type: "model", files: [{ ...blob("a"), uploadId: bad }] }).success).toBe(false);
+    }
+    expect(commitRequest.safeParse({ type: "model", files: [{ path: "k", ref: "s3://bucket/key", uploadId }] }).success).toBe(false);
+  });
+
   it("accepts a commit with blobs, references, metadata and aliases", () => {
     const parsed = commitRequest.parse({
       type: "model",

@@ -103,6 +103,96 @@ describe("planUpload", () => {
   });
 });
 
+describe("planUpload with open uploads", () => {
+  it("opens an upload for each file below the multipart threshold, leaves larger ones out", async () => {
+    const plan = await planUpload(deps, {
+      files: [],
+      open: [
+        { path: "small.bin", size: 10 },
+        { path: "edge.bin", size: 8 * MIB - 1 },
+        { path: "large.bin", size: 8 * MIB },
+      ],
+    });
+    expect(plan.uploads).toEqual([]);
+    expect(plan.present).toEqual([]);
+    expect(plan.open!.map((o) => [o.path, o.size, o.method])).toEqual([
+      ["small.bin", 10, "PUT"],
+      ["edge.bin", 8 * MIB - 1, "PUT"],
+    ]);
+    const ids = plan.open!.map((o) => o.uploadId);
+    expect(new Set(ids).size).toBe(2);
+    expect(plan.open![0]!.url).toContain(`staging/open/${ids[0]}`);
+    expect(deps.metadata.blobs.size).toBe(0);
+  });
+
+  it("plans hashed files as usual beside open ones, and leaves open out when not asked", async () => {
+    const stored = file("stored.bin", "stored");
+    await verifyStored("stored");
+    const plan = await planUpload(deps, { files: [stored], open: [{ path: "new.bin", size: 3 }] });
+    expect(plan.present).toEqual([stored.sha256]);
+    expect(plan.open).toHaveLength(1);
+    expect((await planUpload(deps, { files: [stored] })).open).toBeUndefined();
+  });
+});
+
+describe("ensureBlobsVerified with open uploads", () => {
+  async function opened(content: string) {
+    const plan = await planUpload(deps, { files: [], open: [{ path: "x", size: Buffer.byteLength(content) }] });
+    const { uploadId } = plan.open![0]!;
+    deps.blobs.objects.set(`staging/open/${uploadId}`, Buffer.from(content));
+    return uploadId;
+  }
+
+  it("verifies the bytes an open upload carried and makes them the blob", async () => {
+    const f = file("w.bin", "weights");
+    const uploadId = await opened("weights");
+
+    await ensureBlobsVerified(deps, [{ ...f, uploadId }]);
+
+    expect(deps.blobs.blob(f.sha256)?.toString()).toBe("weights");
+    expect(deps.blobs.objects.has(`staging/open/${uploadId}`)).toBe(false);
+    expect(await deps.metadata.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+  });
+
+  it("refuses other bytes than declared with 422, deletes them and keeps the blob unverified", async () => {
+    const f = file("w.bin", "weights");
+    const uploadId = await opened("weightz");
+
+    const error = await ensureBlobsVerified(deps, [{ ...f, uploadId }]).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UnprocessableError);
+    expect((error as Error).message).toContain("w.bin");
+    expect(deps.blobs.objects.has(`staging/open/${uploadId}`)).toBe(false);
+    expect(deps.blobs.blob(f.sha256)).toBeUndefined();
+    expect(deps.metadata.blobs.has(f.sha256)).toBe(false);
+  });
+
+  it("names a file whose open upload holds nothing", async () => {
+    const f = file("w.bin", "weights");
+    const error = await ensureBlobsVerified(deps, [{ ...f, uploadId: "01J00000000000000000000000" }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnprocessableError);
+    expect((error as Error).message).toContain("w.bin (sha256");
+  });
+
+  it("deletes open uploads of a blob that was stored already, and of a second copy of the same bytes", async () => {
+    const stored = file("stored.bin", "stored");
+    await verifyStored("stored");
+    const late = await opened("stored");
+    const fresh = file("a.bin", "fresh");
+    const first = await opened("fresh");
+    const second = await opened("fresh");
+
+    await ensureBlobsVerified(deps, [
+      { ...stored, uploadId: late },
+      { ...fresh, uploadId: first },
+      { ...fresh, path: "b.bin", uploadId: second },
+    ]);
+
+    expect(deps.blobs.blob(fresh.sha256)?.toString()).toBe("fresh");
+    expect([...deps.blobs.objects.keys()].filter((k) => k.startsWith("staging/"))).toEqual([]);
+  });
+});
+
 describe("completeUpload", () => {
   const partSize = 5 * MIB;
   const bytes = Buffer.alloc(12 * MIB, 7);

@@ -16,6 +16,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { ulid } from "ulid";
 import { ConflictError, UnprocessableError } from "../../core/errors.js";
 import type { ManifestEntry } from "../../core/model.js";
 import type { BlobStore, ObjectHead, PresignedRequest, StagedBlobCheck } from "../../core/ports.js";
@@ -33,6 +34,11 @@ export interface BlobStoreOptions {
 
 export const blobKey = (sha256: string) => `blobs/${sha256}`;
 export const stagingKey = (sha256: string) => `staging/${sha256}`;
+/** Open uploads live beside staged ones, so the same grants and lifecycle rule cover them. */
+export const openUploadKey = (uploadId: string) => `staging/open/${uploadId}`;
+/** Where the single-PUT upload of a blob waits for verification. */
+export const stagedKeyOf = (sha256: string, uploadId?: string) =>
+  uploadId === undefined ? stagingKey(sha256) : openUploadKey(uploadId);
 const manifestKey = (digest: string) => `manifests/${digest}.json`;
 
 /** Manifests are immutable (named by their digest), so a warm function can keep them. */
@@ -63,6 +69,20 @@ export class S3BlobStore implements BlobStore {
         : {}),
     });
     return { url, headers: this.options.signChecksums ? { "x-amz-checksum-sha256": checksum } : {} };
+  }
+
+  async presignOpenPut(): Promise<PresignedRequest & { uploadId: string }> {
+    const uploadId = ulid();
+    const url = await getSignedUrl(
+      this.client,
+      new PutObjectCommand({ Bucket: this.options.bucket, Key: openUploadKey(uploadId) }),
+      { expiresIn: this.options.urlExpirySeconds },
+    );
+    return { uploadId, url, headers: {} };
+  }
+
+  async discardOpenUpload(uploadId: string): Promise<void> {
+    await this.deleteObject(openUploadKey(uploadId));
   }
 
   async createMultipartUpload(sha256: string): Promise<{ uploadId: string; key: string }> {
@@ -117,7 +137,8 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async promoteStagedBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
+  async promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck> {
+    if (uploadId !== undefined) return this.promoteOpenUpload(sha256, size, uploadId);
     const staged = stagingKey(sha256);
     const trusted = await this.storeVerifiedChecksum(staged, sha256, size);
     const check = trusted ?? (await this.hashObject(staged, sha256, size));
@@ -127,13 +148,53 @@ export class S3BlobStore implements BlobStore {
       return check;
     }
     // Copy only the bytes that were hashed: a stale URL may have overwritten the staging key since.
+    await this.copyObject(staged, blobKey(sha256), check.etag, sha256);
+    await this.deleteObject(staged);
+    return { status: "verified" };
+  }
+
+  /**
+   * An open upload was sent before its hash was known, so no checksum was signed in. S3
+   * computes a SHA-256 as it copies the bytes to the blob's key (nothing is read here);
+   * a store that reports none has the copy hashed. The blob's claim is held meanwhile, and
+   * no manifest names the key before it is marked verified; a mismatch deletes the copy.
+   */
+  private async promoteOpenUpload(sha256: string, size: number, uploadId: string): Promise<StagedBlobCheck> {
+    const source = openUploadKey(uploadId);
+    const target = blobKey(sha256);
+    let head;
     try {
-      await this.client.send(
+      head = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: source }));
+    } catch (error) {
+      if (isMissing(error)) return { status: "missing" };
+      throw error;
+    }
+    if (head.ContentLength !== size || !head.ETag) {
+      await this.deleteObject(source);
+      return { status: "mismatch", size: head.ContentLength ?? 0 };
+    }
+    const copied = await this.copyObject(source, target, head.ETag, sha256, "SHA256");
+    const reported = copied.CopyObjectResult?.ChecksumSHA256;
+    const check =
+      reported === undefined
+        ? await this.hashObject(target, sha256, size)
+        : reported === hexToBase64(sha256)
+          ? ({ status: "verified" } as const)
+          : ({ status: "mismatch", sha256: Buffer.from(reported, "base64").toString("hex"), size } as const);
+    if (check.status !== "verified") await this.deleteObject(target);
+    await this.deleteObject(source);
+    return check.status === "verified" ? { status: "verified" } : check;
+  }
+
+  private async copyObject(source: string, target: string, etag: string, sha256: string, checksum?: "SHA256") {
+    try {
+      return await this.client.send(
         new CopyObjectCommand({
           Bucket: this.options.bucket,
-          Key: blobKey(sha256),
-          CopySource: `${this.options.bucket}/${staged}`,
-          CopySourceIfMatch: check.etag,
+          Key: target,
+          CopySource: `${this.options.bucket}/${source}`,
+          CopySourceIfMatch: etag,
+          ...(checksum ? { ChecksumAlgorithm: checksum } : {}),
         }),
       );
     } catch (error) {
@@ -142,8 +203,6 @@ export class S3BlobStore implements BlobStore {
       }
       throw error;
     }
-    await this.deleteObject(staged);
-    return { status: "verified" };
   }
 
   async verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck> {

@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ConflictError } from "../../core/errors.js";
 import type { StagedBlobCheck } from "../../core/ports.js";
-import { blobKey, S3BlobStore, stagingKey, type BlobStoreOptions } from "./blob-store.js";
+import { blobKey, S3BlobStore, stagedKeyOf, type BlobStoreOptions } from "./blob-store.js";
 import { identityOf, sameIdentity, type EmulatorLedger, type FileIdentity } from "./emulator-ledger.js";
 
 const READ_CHUNK = 8 * 1024 * 1024;
@@ -57,17 +57,18 @@ export class EmulatorBlobStore extends S3BlobStore {
     super(client, options);
   }
 
-  override async promoteStagedBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
+  override async promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck> {
     const bucket = this.options.bucket;
-    const staged = this.ledger.objectPath(bucket, stagingKey(sha256));
+    const stagedKey = stagedKeyOf(sha256, uploadId);
+    const staged = this.ledger.objectPath(bucket, stagedKey);
     const check = await this.checkFile(staged, sha256, size);
     if (check.status === "unknown") {
       this.stats.fallbacks += 1;
-      return super.promoteStagedBlob(sha256, size);
+      return super.promoteStagedBlob(sha256, size, uploadId);
     }
     if (check.status === "changed") throw changed(sha256);
     if (check.status === "mismatch") {
-      await this.deleteObject(stagingKey(sha256));
+      await this.deleteObject(stagedKey);
       return { status: "mismatch", sha256: check.sha256, size: check.size };
     }
     await this.hooks.beforePromote?.(staged);
@@ -93,7 +94,7 @@ export class EmulatorBlobStore extends S3BlobStore {
     }
     mkdirSync(dirname(target), { recursive: true });
     for (const side of ["metadata.json", "object.md5"] as const) {
-      const from = this.ledger.sidePath(bucket, stagingKey(sha256), side);
+      const from = this.ledger.sidePath(bucket, stagedKey, side);
       const to = this.ledger.sidePath(bucket, blobKey(sha256), side);
       try {
         renameSync(from, to);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { statSync, type BigIntStats } from "node:fs";
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, Transform, type Readable } from "node:stream";
 
@@ -151,7 +151,15 @@ export function attachEmulatorLedger(
       const input: Readable = Buffer.isBuffer(source) ? new PassThrough().end(source) : (source as Readable);
       input.on("error", (error) => hasher.destroy(error));
       object.content = input.pipe(hasher);
-      const result = await putObject(object);
+      let result;
+      try {
+        result = await putObject(object);
+      } catch (error) {
+        // The store writes in place: a PUT cut short (a client that stopped sending) leaves
+        // part of a body behind. S3 stores nothing for a failed PUT, so neither does this.
+        if (writers.get(path) === 1) await removeObjectFiles(store, object.bucket, object.key);
+        throw error;
+      }
       const stats = await stat(path, { bigint: true });
       if (generations.get(path) === generation && writers.get(path) === 1 && Number(stats.size) === size) {
         ingests.set(path, { generation, sha256: hash.digest("hex"), size, identity: identityOf(stats) });
@@ -186,6 +194,14 @@ export function attachEmulatorLedger(
 
   attached.set(store, ledger);
   return ledger;
+}
+
+async function removeObjectFiles(store: FilesystemStoreShape, bucket: string, key: string): Promise<void> {
+  await Promise.all(
+    ["object", "object.md5", "metadata.json"].map((resource) =>
+      rm(store.getResourcePath(bucket, key, resource), { force: true }),
+    ),
+  );
 }
 
 function isFilesystemStore(store: unknown): store is FilesystemStoreShape {

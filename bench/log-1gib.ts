@@ -25,8 +25,8 @@ import { LOCAL_BUCKET, LOCAL_MULTIPART_THRESHOLD } from "../lambdas/local/stack.
 /**
  * `npm run bench`: log a generated file (1 GiB unless BENCH_MIB says otherwise) through the
  * SDK against the embedded registry and PUT the same bytes raw to the same store, in
- * BENCH_ROUNDS (3) alternating pairs with new bytes each round; then re-log it unchanged,
- * and report medians. The registry runs in a child process, like `npm start`.
+ * BENCH_ROUNDS (3) rounds of (raw PUT, log, log --hash-first) in rotating order with new
+ * bytes for each log; then re-log it unchanged, and report medians. The registry runs in a child process, like `npm start`.
  */
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MIB;
@@ -176,26 +176,37 @@ async function main(): Promise<void> {
     const s3 = s3Client(stack.s3);
     const client = new MregClient({ url: stack.url, apiKey: stack.adminKey, cacheDir: join(work, "cache"), concurrency: CONCURRENCY });
 
-    // Warm the page cache and the connections. Then ROUNDS pairs of (raw PUT, log), the order
-    // alternating, each log of new bytes: the disk slows as it fills, so a fixed order would
-    // hand one side the faster disk. Medians are compared.
+    // Warm the page cache and the connections. Then ROUNDS rounds of a raw PUT, a log and a
+    // log with --hash-first (the order rotating), each log of new bytes: the disk slows as it
+    // fills, so a fixed order would hand one side the faster disk. Medians are compared.
     await rawPut(s3, file, "bench/warm-up");
     const raws: number[] = [];
     const logs: Timed<LogResult>[] = [];
+    const hashFirstLogs: Timed<LogResult>[] = [];
     let sha256 = "";
     for (let round = 0; round < ROUNDS; round++) {
-      sha256 = await stamp(file, round);
-      const raw = () => timed(() => rawPut(s3, file, `bench/raw-put-${round}`)).then((r) => void raws.push(r.ms));
-      const log = () => timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file] })).then((r) => void logs.push(r));
-      if (round % 2 === 0) await raw().then(log);
-      else await log().then(raw);
+      const steps = [
+        async () => raws.push((await timed(() => rawPut(s3, file, `bench/raw-put-${round}`))).ms),
+        async () => {
+          sha256 = await stamp(file, 2 * round);
+          logs.push(await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file] })));
+        },
+        async () => {
+          sha256 = await stamp(file, 2 * round + 1);
+          hashFirstLogs.push(await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file], hashFirst: true })));
+        },
+      ];
+      for (let i = 0; i < steps.length; i++) await steps[(i + round) % steps.length]!();
     }
+    // The file now holds the bytes the last log of the last round logged: the re-log below finds them unchanged.
     const again = await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file] }));
     const rawParts = await timed(() => rawMultipart(s3, file, "bench/raw-multipart"));
     const verify = await timed(() => readAndHash(s3, `blobs/${sha256}`));
     if (verify.value !== sha256) throw new Error("the stored blob does not hash to the file's SHA-256");
     const rawMs = median(raws);
-    const first = [...logs].sort((a, b) => a.ms - b.ms)[Math.floor(logs.length / 2)]!;
+    const medianOf = (runs: Timed<LogResult>[]) => [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
+    const first = medianOf(logs);
+    const hashFirst = medianOf(hashFirstLogs);
 
     const log = first.value;
     const relog = again.value;
@@ -210,15 +221,24 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       rawPutMs: { each: raws, median: rawMs },
       logMs: { each: logs.map((l) => l.ms), median: first.ms },
+      logHashFirstMs: { each: hashFirstLogs.map((l) => l.ms), median: hashFirst.ms, timings: hashFirst.value.timings },
       rawMultipartMs: rawParts.ms,
       serverVerifyHashMs: verify.ms,
-      log: { ms: first.ms, uploadedBytes: log.uploadedBytes, created: log.created, timings: log.timings },
+      log: {
+        ms: first.ms,
+        uploadedBytes: log.uploadedBytes,
+        sentWhileHashing: log.sentWhileHashing,
+        discardedBytes: log.discardedBytes,
+        created: log.created,
+        timings: log.timings,
+      },
       relog: { ms: again.ms, uploadedBytes: relog.uploadedBytes, hashedBytes: relog.hashedBytes, created: relog.created, timings: relog.timings },
       ratios: {
         logOverRawPut: first.ms / rawMs,
         relogOverLog: again.ms / first.ms,
         // Each log over the raw PUT of the same round (run back to back).
         pairs: logs.map((l, i) => Number((l.ms / raws[i]!).toFixed(3))),
+        hashFirstOverRawPut: hashFirst.ms / rawMs,
       },
       goals: { logOverRawPut: 1.1, relogOverLog: 0.05 },
       maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -229,14 +249,16 @@ async function main(): Promise<void> {
       [`raw presigned PUT (1 request), median of ${ROUNDS}`, `${rawMs} ms`, `${mbps(rawMs)}  [${raws.join(", ")}]`],
       [`raw presigned multipart (${PART_SIZE / MIB} MiB × ${CONCURRENCY})`, `${rawParts.ms} ms`, mbps(rawParts.ms)],
       [`mreg log (new bytes), median of ${ROUNDS}`, `${first.ms} ms`, `${mbps(first.ms)}  [${logs.map((l) => l.ms).join(", ")}]`],
-      ["  hash (client, SHA-256)", `${log.timings.hashMs} ms`, ""],
+      ["  hash (client, SHA-256)", `${log.timings.hashMs} ms`, log.sentWhileHashing > 0 ? "while the bytes are sent (open upload)" : "before any byte is sent"],
       ["  plan", `${log.timings.planMs} ms`, ""],
-      ["  bytes sent", `${log.timings.transferMs} ms`, mbps(log.timings.transferMs)],
+      ["  bytes sent (first to last byte)", `${log.timings.transferMs} ms`, mbps(log.timings.transferMs)],
       ["  complete (multipart: assemble + verify)", `${log.timings.completeMs} ms`, ""],
       ["  commit (verify + promote a PUT blob, version)", `${log.timings.commitMs} ms`, ""],
+      [`mreg log --hash-first (new bytes), median of ${ROUNDS}`, `${hashFirst.ms} ms`, `${mbps(hashFirst.ms)}  [${hashFirstLogs.map((l) => l.ms).join(", ")}]; hash ${hashFirst.value.timings.hashMs} ms, then the PUT`],
       ["blob read back over HTTP + SHA-256 (fallback)", `${verify.ms} ms`, mbps(verify.ms)],
       ["mreg log (unchanged, re-log)", `${again.ms} ms`, `${relog.uploadedBytes} B sent, ${relog.hashedBytes} B read`],
       ["log / raw PUT (medians)", results.ratios.logOverRawPut.toFixed(2), `goal ≤ 1.10: ${pass(results.ratios.logOverRawPut, 1.1)}; per round [${results.ratios.pairs.map((r) => r.toFixed(2)).join(", ")}]`],
+      ["log --hash-first / raw PUT (medians)", results.ratios.hashFirstOverRawPut.toFixed(2), "the order before open uploads"],
       ["re-log / log", results.ratios.relogOverLog.toFixed(3), `goal ≤ 0.05 and 0 B: ${pass(results.ratios.relogOverLog, 0.05)}`],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { request } from "node:http";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,11 +13,12 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { blobKey, stagingKey } from "../../lambdas/adapters/s3/blob-store.js";
+import { blobKey, openUploadKey, stagingKey } from "../../lambdas/adapters/s3/blob-store.js";
 import { EmulatorBlobStore, type EmulatorBlobStoreHooks } from "../../lambdas/adapters/s3/emulator-blob-store.js";
 import { attachEmulatorLedger, type EmulatorLedger } from "../../lambdas/adapters/s3/emulator-ledger.js";
 import { ConflictError } from "../../lambdas/core/errors.js";
 import { S3_EMULATOR_CREDENTIALS, startS3Emulator, type S3Emulator } from "../../lambdas/local/s3-emulator.js";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 
 /**
  * The local BlobStore against a real @20minutes/s3rver running in this process: the fast
@@ -247,6 +249,157 @@ describe("promoteStagedBlob", () => {
     await expect(blobs.promoteStagedBlob(sha, bytes.length)).resolves.toEqual({ status: "verified" });
     expect(blobs.stats.fallbacks).toBe(1);
     expect((await get(blobKey(sha)))?.bytes.equals(bytes)).toBe(true);
+  });
+});
+
+describe("open uploads", () => {
+  /** Sends the bytes as a client does: a plain PUT to the presigned URL, before any hash is known. */
+  async function openUpload(bytes: Buffer): Promise<string> {
+    const { uploadId, url, headers } = await store().presignOpenPut();
+    const response = await fetch(url, { method: "PUT", headers, body: new Uint8Array(bytes) });
+    expect(response.status).toBe(200);
+    return uploadId;
+  }
+
+  it("promotes an open upload from the hash taken as the emulator wrote it, by renaming it into place", async () => {
+    const bytes = randomBytes(3 * MIB);
+    const sha = sha256(bytes);
+    const uploadId = await openUpload(bytes);
+    expect(existsSync(ledger.objectPath(BUCKET, openUploadKey(uploadId)))).toBe(true);
+    const blobs = store();
+
+    await expect(blobs.promoteStagedBlob(sha, bytes.length, uploadId)).resolves.toEqual({ status: "verified" });
+
+    expect(blobs.stats).toEqual({ ingestHashes: 1, fileHashes: 0, renames: 1, fallbacks: 0 });
+    expect(await exists(openUploadKey(uploadId))).toBe(false);
+    expect(existsSync(ledger.objectPath(BUCKET, openUploadKey(uploadId)))).toBe(false);
+    expect(existsSync(ledger.sidePath(BUCKET, openUploadKey(uploadId), "metadata.json"))).toBe(false);
+    const stored = await get(blobKey(sha));
+    expect(stored?.bytes.equals(bytes)).toBe(true);
+    expect(stored?.etag).toBe(`"${md5(bytes)}"`);
+  });
+
+  it("refuses an open upload whose bytes are not the declared ones and deletes it", async () => {
+    const declared = randomBytes(MIB);
+    const sent = randomBytes(MIB);
+    const sha = sha256(declared);
+    const uploadId = await openUpload(sent);
+    const blobs = store();
+
+    await expect(blobs.promoteStagedBlob(sha, declared.length, uploadId)).resolves.toEqual({
+      status: "mismatch",
+      sha256: sha256(sent),
+      size: sent.length,
+    });
+    expect(blobs.stats).toMatchObject({ ingestHashes: 1, renames: 0, fallbacks: 0 });
+    expect(await exists(openUploadKey(uploadId))).toBe(false);
+    expect(existsSync(ledger.objectPath(BUCKET, openUploadKey(uploadId)))).toBe(false);
+    expect(await exists(blobKey(sha))).toBe(false);
+  });
+
+  it("answers missing for an open upload that never arrived", async () => {
+    const { uploadId } = await store().presignOpenPut();
+    const blobs = store();
+    await expect(blobs.promoteStagedBlob(sha256(randomBytes(8)), 8, uploadId)).resolves.toEqual({ status: "missing" });
+    expect(blobs.stats.renames).toBe(0);
+  });
+
+  it("promotes an open upload over HTTP (copy, then hash the copy) when the ledger cannot be trusted", async () => {
+    const bytes = randomBytes(MIB);
+    const sha = sha256(bytes);
+    const uploadId = await openUpload(bytes);
+    const elsewhere = await mkdtemp(join(tmpdir(), "mreg-not-the-emulator-"));
+    const lost: EmulatorLedger = {
+      ...ledger,
+      objectPath: (bucket, key) => join(elsewhere, bucket, key),
+      sidePath: (bucket, key, resource) => join(elsewhere, bucket, `${key}.${resource}`),
+    };
+    try {
+      const blobs = store(undefined, lost);
+      await expect(blobs.promoteStagedBlob(sha, bytes.length, uploadId)).resolves.toEqual({ status: "verified" });
+      expect(blobs.stats).toEqual({ ingestHashes: 0, fileHashes: 0, renames: 0, fallbacks: 1 });
+      expect((await get(blobKey(sha)))?.bytes.equals(bytes)).toBe(true);
+      expect(await exists(openUploadKey(uploadId))).toBe(false);
+
+      const wrong = randomBytes(MIB);
+      const wrongSha = sha256(randomBytes(MIB));
+      const wrongId = await openUpload(wrong);
+      await expect(blobs.promoteStagedBlob(wrongSha, wrong.length, wrongId)).resolves.toEqual({
+        status: "mismatch",
+        sha256: sha256(wrong),
+        size: wrong.length,
+      });
+      expect(await exists(blobKey(wrongSha))).toBe(false);
+      expect(await exists(openUploadKey(wrongId))).toBe(false);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the ledger", () => {
+  async function until(condition: () => boolean, timeoutMs = 2000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  }
+
+  /** Sends 256 KiB of a declared 4 MiB to `url`, waits until the emulator writes, then drops the connection. */
+  async function cutShort(url: string, path: string, watching: EmulatorLedger): Promise<void> {
+    const target = new URL(url);
+    const req = request({
+      host: target.hostname,
+      port: target.port,
+      path: `${target.pathname}${target.search}`,
+      method: "PUT",
+      headers: { "content-length": String(4 * MIB) },
+    });
+    req.on("error", () => undefined);
+    req.write(randomBytes(256 * 1024));
+    // The emulator has started writing the object in place: part of a body is on disk.
+    expect(await until(() => existsSync(path) && watching.busy(path))).toBe(true);
+    req.destroy();
+    expect(await until(() => !watching.busy(path))).toBe(true);
+  }
+
+  it("leaves nothing behind for a PUT whose client stopped sending mid-body", async () => {
+    const { uploadId, url } = await store().presignOpenPut();
+    const key = openUploadKey(uploadId);
+    const path = ledger.objectPath(BUCKET, key);
+
+    await cutShort(url, path, ledger);
+
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(ledger.sidePath(BUCKET, key, "object.md5"))).toBe(false);
+    expect(existsSync(ledger.sidePath(BUCKET, key, "metadata.json"))).toBe(false);
+    expect(await exists(key)).toBe(false);
+    await expect(store().promoteStagedBlob(sha256(randomBytes(8)), 4 * MIB, uploadId)).resolves.toEqual({ status: "missing" });
+  });
+
+  it("does so for objects it does not hash too", async () => {
+    const other = await mkdtemp(join(tmpdir(), "mreg-emulator-unhashed-"));
+    const unhashed = await startS3Emulator({ directory: other, buckets: [BUCKET], hashObject: () => false });
+    try {
+      const otherClient = new S3Client({
+        region: "us-east-1",
+        endpoint: unhashed.endpoint,
+        forcePathStyle: true,
+        credentials: S3_EMULATOR_CREDENTIALS,
+        requestChecksumCalculation: "WHEN_REQUIRED",
+      });
+      const url = await getSignedUrl(otherClient, new PutObjectCommand({ Bucket: BUCKET, Key: "manifests/cut.json" }), { expiresIn: 60 });
+      const path = unhashed.ledger!.objectPath(BUCKET, "manifests/cut.json");
+
+      await cutShort(url, path, unhashed.ledger!);
+
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      await unhashed.stop();
+      await rm(other, { recursive: true, force: true });
+    }
   });
 });
 

@@ -17,7 +17,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { S3BlobStore, type BlobStoreOptions } from "../../lambdas/adapters/s3/blob-store.js";
-import { UnprocessableError } from "../../lambdas/core/errors.js";
+import { ConflictError, UnprocessableError } from "../../lambdas/core/errors.js";
 
 const BUCKET = "mreg-blobs";
 const s3 = mockClient(S3Client);
@@ -178,6 +178,153 @@ describe("promoteStagedBlob", () => {
       new S3ServiceException({ name: "InternalError", $fault: "server", message: "We encountered an internal error", $metadata: { httpStatusCode: 500 } }),
     );
     await expect(store().promoteStagedBlob(SHA, bytes.length)).rejects.toThrow("internal error");
+  });
+});
+
+describe("open uploads", () => {
+  /** A ULID: 48-bit time and 80 random bits in 26 characters of Crockford's base32. */
+  const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+  const UPLOAD_ID = "01J9ZQ4X3K8N5V7T2M6R0B1C9D";
+  const OPEN_KEY = `staging/open/${UPLOAD_ID}`;
+  const deletedKeys = () => s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input.Key);
+
+  function headOpen(head: { ContentLength?: number; ETag?: string } = {}) {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: bytes.length, ETag: '"open-etag"', ...head });
+    s3.on(DeleteObjectCommand).resolves({});
+  }
+
+  it("presigns a PUT to a fresh open key, with no checksum bound in", async () => {
+    // Configured as createS3Client configures it: with the SDK's default a CRC32 of the
+    // empty body would be hoisted into every presigned PUT, and S3 would refuse any bytes.
+    const production = new S3Client({
+      region: "us-east-1",
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    const blobs = new S3BlobStore(production, { bucket: BUCKET, urlExpirySeconds: 900, signChecksums: true });
+    const first = await blobs.presignOpenPut();
+    const second = await blobs.presignOpenPut();
+
+    expect(first.uploadId).toMatch(ULID);
+    expect(second.uploadId).toMatch(ULID);
+    expect(second.uploadId).not.toBe(first.uploadId);
+    const url = new URL(first.url);
+    expect(url.hostname).toBe(`${BUCKET}.s3.us-east-1.amazonaws.com`);
+    expect(url.pathname).toBe(`/staging/open/${first.uploadId}`);
+    expect(new URL(second.url).pathname).toBe(`/staging/open/${second.uploadId}`);
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("900");
+    // Nothing is known of the bytes yet: no checksum header to send, none signed or hoisted.
+    expect(first.headers).toEqual({});
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    expect([...url.searchParams.keys()].filter((k) => k.toLowerCase().includes("checksum"))).toEqual([]);
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it("discards an open upload by deleting its key", async () => {
+    s3.on(DeleteObjectCommand).resolves({});
+    await store().discardOpenUpload(UPLOAD_ID);
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: OPEN_KEY }]);
+  });
+
+  it("promotes exactly the headed bytes when the copy reports the declared SHA-256, reading nothing", async () => {
+    headOpen();
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"blob-etag"', ChecksumSHA256: SHA_BASE64 } });
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID)).toStrictEqual({ status: "verified" });
+
+    expect(s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: OPEN_KEY }]);
+    expect(s3.commandCalls(CopyObjectCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        Bucket: BUCKET,
+        Key: `blobs/${SHA}`,
+        CopySource: `${BUCKET}/${OPEN_KEY}`,
+        CopySourceIfMatch: '"open-etag"',
+        ChecksumAlgorithm: "SHA256",
+      },
+    ]);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(deletedKeys()).toEqual([OPEN_KEY]);
+  });
+
+  it("deletes the copy and the open object when the copy reports another SHA-256", async () => {
+    const other = createHash("sha256").update("other bytes").digest();
+    headOpen();
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ChecksumSHA256: other.toString("base64") } });
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID)).toStrictEqual({
+      status: "mismatch",
+      sha256: other.toString("hex"),
+      size: bytes.length,
+    });
+
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(deletedKeys().sort()).toEqual([`blobs/${SHA}`, OPEN_KEY].sort());
+  });
+
+  it("hashes the copied blob when the copy reports no checksum, and keeps it when it matches", async () => {
+    headOpen();
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"blob-etag"' } });
+    s3.on(GetObjectCommand).resolves({ Body: body(bytes), ETag: '"blob-etag"' });
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID)).toStrictEqual({ status: "verified" });
+
+    expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(1);
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: `blobs/${SHA}` }]);
+    expect(deletedKeys()).toEqual([OPEN_KEY]);
+  });
+
+  it("hashes the copied blob when the copy reports no checksum, and deletes it when it does not match", async () => {
+    const other = Buffer.from("model weighs!");
+    expect(other.length).toBe(bytes.length);
+    headOpen();
+    s3.on(CopyObjectCommand).resolves({});
+    s3.on(GetObjectCommand).resolves({ Body: body(other), ETag: '"blob-etag"' });
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID)).toStrictEqual({
+      status: "mismatch",
+      sha256: createHash("sha256").update(other).digest("hex"),
+      size: other.length,
+    });
+
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([`blobs/${SHA}`]);
+    expect(deletedKeys().sort()).toEqual([`blobs/${SHA}`, OPEN_KEY].sort());
+  });
+
+  it("answers missing for an open upload that was never sent, touching nothing", async () => {
+    s3.on(HeadObjectCommand).rejects(notFound());
+
+    expect(await store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID)).toStrictEqual({ status: "missing" });
+
+    expect(s3.commandCalls(HeadObjectCommand)[0]!.args[0].input.Key).toBe(OPEN_KEY);
+    expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+  });
+
+  it("refuses an open upload of another size without copying or hashing it, and deletes it", async () => {
+    headOpen({ ContentLength: bytes.length + 5 });
+
+    const check = await store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID);
+
+    expect(check).toStrictEqual({ status: "mismatch", size: bytes.length + 5 });
+    expect(check).not.toHaveProperty("sha256");
+    expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(deletedKeys()).toEqual([OPEN_KEY]);
+  });
+
+  it("turns a failed CopySourceIfMatch (the open object changed since the head) into a conflict", async () => {
+    headOpen();
+    s3.on(CopyObjectCommand).rejects(
+      new S3ServiceException({ name: "PreconditionFailed", $fault: "client", message: "At least one of the pre-conditions you specified did not hold", $metadata: { httpStatusCode: 412 } }),
+    );
+
+    await expect(store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID)).rejects.toBeInstanceOf(ConflictError);
+
+    expect(s3.commandCalls(CopyObjectCommand)[0]!.args[0].input.CopySourceIfMatch).toBe('"open-etag"');
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(deletedKeys()).not.toContain(`blobs/${SHA}`);
   });
 });
 

@@ -130,13 +130,25 @@ export function attachEmulatorLedger(
   };
 
   const putObject = store.putObject.bind(store);
+  /**
+   * The store writes in place: a PUT cut short (a client that stopped sending) leaves part
+   * of a body behind. S3 stores nothing for a failed PUT, so neither does this.
+   */
+  const putOrRemove = async (object: S3rverObject, path: string) => {
+    try {
+      return await putObject(object);
+    } catch (error) {
+      if (writers.get(path) === 1) await removeObjectFiles(store, object.bucket, object.key);
+      throw error;
+    }
+  };
   store.putObject = async (object) => {
     const path = store.getResourcePath(object.bucket, object.key, "object");
     const generation = begin(path);
     try {
       const source = object.content;
       const isStream = typeof (source as { pipe?: unknown } | null)?.pipe === "function";
-      if ((!Buffer.isBuffer(source) && !isStream) || !hashObject(object.bucket, object.key)) return await putObject(object);
+      if ((!Buffer.isBuffer(source) && !isStream) || !hashObject(object.bucket, object.key)) return await putOrRemove(object, path);
       // Hash the bytes on their way into the file: the same chunks the store writes.
       const hash = createHash("sha256");
       let size = 0;
@@ -151,15 +163,7 @@ export function attachEmulatorLedger(
       const input: Readable = Buffer.isBuffer(source) ? new PassThrough().end(source) : (source as Readable);
       input.on("error", (error) => hasher.destroy(error));
       object.content = input.pipe(hasher);
-      let result;
-      try {
-        result = await putObject(object);
-      } catch (error) {
-        // The store writes in place: a PUT cut short (a client that stopped sending) leaves
-        // part of a body behind. S3 stores nothing for a failed PUT, so neither does this.
-        if (writers.get(path) === 1) await removeObjectFiles(store, object.bucket, object.key);
-        throw error;
-      }
+      const result = await putOrRemove(object, path);
       const stats = await stat(path, { bigint: true });
       if (generations.get(path) === generation && writers.get(path) === 1 && Number(stats.size) === size) {
         ingests.set(path, { generation, sha256: hash.digest("hex"), size, identity: identityOf(stats) });

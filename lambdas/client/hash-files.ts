@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Stats } from "node:fs";
 import { mkdir, open, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { MregError, throwIfAborted } from "./errors.js";
 
 /** Two buffers of this size: the next read is in flight while the current one is hashed. */
@@ -49,6 +50,76 @@ export async function hashFile(
   }
   throwIfAborted(options.signal);
   return { sha256: hash.digest("hex"), size };
+}
+
+/**
+ * Files at least this large are hashed on a worker thread: SHA-256 of a large file keeps a
+ * thread busy for seconds, and on the main thread it would stall the transfers that share
+ * it (a large file is sent while it is hashed). Below this, a thread costs more than it saves.
+ */
+export const WORKER_HASH_MIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The worker's whole program, plain JavaScript (it runs without the TypeScript loader): the
+ * same double-buffered read as hashFile, progress posted per chunk, the digest at the end.
+ */
+const HASH_WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const { open } = require("node:fs/promises");
+(async () => {
+  const hash = createHash("sha256");
+  const handle = await open(workerData.path, "r");
+  const chunk = workerData.chunk;
+  const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+  let size = 0;
+  let current = 0;
+  let pending = handle.read(buffers[0], 0, chunk, 0);
+  try {
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break;
+      const data = buffers[current].subarray(0, bytesRead);
+      size += bytesRead;
+      current = 1 - current;
+      pending = handle.read(buffers[current], 0, chunk, size);
+      hash.update(data);
+      parentPort.postMessage({ bytes: bytesRead });
+    }
+  } finally {
+    await pending.catch(() => undefined);
+    await handle.close();
+  }
+  parentPort.postMessage({ sha256: hash.digest("hex"), size });
+})().catch((error) => parentPort.postMessage({ error: error && error.message ? error.message : String(error), code: error && error.code }));
+`;
+
+/** hashFile on a worker thread; the calling thread only relays progress. Terminated on abort. */
+export async function hashFileOnWorker(
+  path: string,
+  options: { onBytes?: (bytes: number) => void; signal?: AbortSignal } = {},
+): Promise<{ sha256: string; size: number }> {
+  throwIfAborted(options.signal);
+  const worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, chunk: READ_CHUNK } });
+  const onAbort = () => void worker.terminate();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.on("message", (message: { bytes?: number; sha256?: string; size?: number; error?: string; code?: string }) => {
+        if (message.bytes !== undefined) options.onBytes?.(message.bytes);
+        else if (message.sha256 !== undefined) resolve({ sha256: message.sha256, size: message.size ?? 0 });
+        else reject(Object.assign(new Error(message.error), { code: message.code }));
+      });
+      worker.on("error", reject);
+      worker.on("exit", () => reject(options.signal?.aborted ? options.signal.reason : new Error(`hashing ${path} stopped`)));
+    });
+  } catch (error) {
+    throwIfAborted(options.signal);
+    throw error;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    await worker.terminate();
+  }
 }
 
 interface HashCacheEntry {
@@ -126,7 +197,7 @@ export async function hashWithCache(
   const known = await cache?.get(path, before);
   if (known !== undefined) return { sha256: known, size: before.size, cached: true };
   const startedAt = (options.now ?? Date.now)();
-  const result = await hashFile(path, options);
+  const result = before.size >= WORKER_HASH_MIN_BYTES ? await hashFileOnWorker(path, options) : await hashFile(path, options);
   const after = await stat(path);
   if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || result.size !== before.size) {
     throw new FileChangedError(path);

@@ -60,6 +60,7 @@ export async function startS3Emulator(options: {
       if (stopped) return;
       stopped = true;
       await server.close();
+      await ledger?.close();
     },
   };
 }

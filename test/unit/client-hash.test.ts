@@ -3,7 +3,8 @@ import { mkdtemp, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { HashCache, hashFile, hashWithCache } from "../../lambdas/client/hash-files.js";
+import { AbortedError } from "../../lambdas/client/errors.js";
+import { HashCache, hashFile, hashFileOnWorker, hashWithCache } from "../../lambdas/client/hash-files.js";
 
 let dir: string;
 let cache: HashCache;
@@ -33,6 +34,26 @@ describe("hashFile", () => {
     expect(await hashFile(join(dir, "big"), { onBytes: (n) => (reported += n) })).toEqual({ sha256: sha(big), size: big.length });
     expect(reported).toBe(big.length);
     expect(await hashFile(join(dir, "empty"))).toEqual({ sha256: sha(""), size: 0 });
+  });
+});
+
+describe("hashFileOnWorker", () => {
+  test("answers what hashFile answers, with the same progress, for large and empty files", async () => {
+    const big = randomBytes(9 * 1024 * 1024 + 7);
+    await writeFile(join(dir, "big"), big);
+    await writeFile(join(dir, "empty"), "");
+    let reported = 0;
+    expect(await hashFileOnWorker(join(dir, "big"), { onBytes: (n) => (reported += n) })).toEqual({ sha256: sha(big), size: big.length });
+    expect(reported).toBe(big.length);
+    expect(await hashFileOnWorker(join(dir, "empty"))).toEqual({ sha256: sha(""), size: 0 });
+  });
+
+  test("a missing file fails with the filesystem's code; an abort stops the worker", async () => {
+    await expect(hashFileOnWorker(join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
+    await writeFile(join(dir, "big"), randomBytes(32 * 1024 * 1024));
+    const controller = new AbortController();
+    const hashing = hashFileOnWorker(join(dir, "big"), { signal: controller.signal, onBytes: () => controller.abort() });
+    await expect(hashing).rejects.toBeInstanceOf(AbortedError);
   });
 });
 

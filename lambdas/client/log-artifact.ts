@@ -135,29 +135,10 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
     (opened) => ({ opened }),
     (error: unknown) => ({ error }),
   );
-  const hashLimit = pLimit(Math.max(1, Math.min(4, availableParallelism())));
-  let hashedBytes = 0;
-  progress.start("hash", local.reduce((sum, f) => sum + f.size, 0));
   let entries: Entry[];
+  let hashedBytes: number;
   try {
-    entries = await Promise.all(
-      local.map((file, i) =>
-        hashLimit(async () => {
-          const cached = known[i];
-          if (cached !== undefined) {
-            progress.advance("hash", cached.size);
-            return { path: file.path, size: cached.size, sha256: cached.sha256, absolutePath: file.absolutePath };
-          }
-          const hashed = await hashWithCache(file.absolutePath, deps.hashCache, {
-            signal: options.signal,
-            onBytes: (bytes) => progress.advance("hash", bytes),
-          });
-          if (hashed.cached) progress.advance("hash", hashed.size);
-          else hashedBytes += hashed.size;
-          return { path: file.path, size: hashed.size, sha256: hashed.sha256, absolutePath: file.absolutePath };
-        }),
-      ),
-    );
+    ({ entries, hashedBytes } = await hashFiles(local, known, deps.hashCache, progress, options.signal));
   } catch (error) {
     const settled = await openingSettled;
     if ("opened" in settled) await stopAll(settled.opened);
@@ -301,6 +282,35 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
       totalMs: Math.round(performance.now() - started),
     },
   };
+}
+
+/** SHA-256 of every local file: from the cache where `known` has it, else read (large files on a worker thread). */
+async function hashFiles(
+  local: { path: string; size: number; absolutePath: string }[],
+  known: ({ sha256: string; size: number } | undefined)[],
+  cache: HashCache | undefined,
+  progress: ProgressReporter,
+  signal: AbortSignal | undefined,
+): Promise<{ entries: Entry[]; hashedBytes: number }> {
+  const limit = pLimit(Math.max(1, Math.min(4, availableParallelism())));
+  let hashedBytes = 0;
+  progress.start("hash", local.reduce((sum, f) => sum + f.size, 0));
+  const entries = await Promise.all(
+    local.map((file, i) =>
+      limit(async () => {
+        const cached = known[i];
+        if (cached !== undefined) {
+          progress.advance("hash", cached.size);
+          return { path: file.path, size: cached.size, sha256: cached.sha256, absolutePath: file.absolutePath };
+        }
+        const hashed = await hashWithCache(file.absolutePath, cache, { signal, onBytes: (bytes) => progress.advance("hash", bytes) });
+        if (hashed.cached) progress.advance("hash", hashed.size);
+        else hashedBytes += hashed.size;
+        return { path: file.path, size: hashed.size, sha256: hashed.sha256, absolutePath: file.absolutePath };
+      }),
+    ),
+  );
+  return { entries, hashedBytes };
 }
 
 /** The store holds this blob already: the open upload of its bytes ends, and leaves the bar. */

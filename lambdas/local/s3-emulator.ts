@@ -60,7 +60,6 @@ export async function startS3Emulator(options: {
       if (stopped) return;
       stopped = true;
       await server.close();
-      await ledger?.close();
     },
   };
 }

@@ -25,29 +25,22 @@ async function writeOld(path: string, bytes: Buffer | string, when = past): Prom
   await utimes(path, when, when);
 }
 
-describe("hashFile", () => {
-  test("streams: equal to hashing the whole buffer, across read chunks, and for empty files", async () => {
+describe.each([
+  ["hashFile", hashFile],
+  ["hashFileOnWorker", hashFileOnWorker],
+])("%s", (_name, hash) => {
+  test("streams: equal to hashing the whole buffer, across read chunks, with progress, and for empty files", async () => {
     const big = randomBytes(9 * 1024 * 1024 + 7);
     await writeFile(join(dir, "big"), big);
     await writeFile(join(dir, "empty"), "");
     let reported = 0;
-    expect(await hashFile(join(dir, "big"), { onBytes: (n) => (reported += n) })).toEqual({ sha256: sha(big), size: big.length });
+    expect(await hash(join(dir, "big"), { onBytes: (n) => (reported += n) })).toEqual({ sha256: sha(big), size: big.length });
     expect(reported).toBe(big.length);
-    expect(await hashFile(join(dir, "empty"))).toEqual({ sha256: sha(""), size: 0 });
+    expect(await hash(join(dir, "empty"))).toEqual({ sha256: sha(""), size: 0 });
   });
 });
 
 describe("hashFileOnWorker", () => {
-  test("answers what hashFile answers, with the same progress, for large and empty files", async () => {
-    const big = randomBytes(9 * 1024 * 1024 + 7);
-    await writeFile(join(dir, "big"), big);
-    await writeFile(join(dir, "empty"), "");
-    let reported = 0;
-    expect(await hashFileOnWorker(join(dir, "big"), { onBytes: (n) => (reported += n) })).toEqual({ sha256: sha(big), size: big.length });
-    expect(reported).toBe(big.length);
-    expect(await hashFileOnWorker(join(dir, "empty"))).toEqual({ sha256: sha(""), size: 0 });
-  });
-
   test("a missing file fails with the filesystem's code; an abort stops the worker", async () => {
     await expect(hashFileOnWorker(join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
     await writeFile(join(dir, "big"), randomBytes(32 * 1024 * 1024));

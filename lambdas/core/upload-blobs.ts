@@ -98,7 +98,7 @@ async function openUploads(
   files: { path: string; size: number }[],
   limit: ReturnType<typeof pLimit>,
 ): Promise<OpenUpload[]> {
-  const opened = await Promise.all(
+  return Promise.all(
     files
       .filter((file) => file.size < deps.limits.multipartThreshold)
       .map((file) =>
@@ -108,7 +108,6 @@ async function openUploads(
         }),
       ),
   );
-  return opened;
 }
 
 async function planMultipart(deps: UploadDeps, sha256: string, size: number) {
@@ -202,11 +201,16 @@ export async function ensureBlobsVerified(
 ): Promise<void> {
   const blobs = uniqueBlobs(files);
   const verified = await deps.metadata.verifiedBlobs([...blobs.keys()]);
+  // The first open upload named for each blob is the one verified; the others are discarded.
+  const carriers = new Map<string, string>();
+  for (const file of files) {
+    if (file.uploadId !== undefined && !carriers.has(file.sha256)) carriers.set(file.sha256, file.uploadId);
+  }
   const pending: { sha256: string; size: number; uploadId?: string }[] = [];
   for (const [sha256, size] of blobs) {
     const stored = verified.get(sha256);
     if (stored !== undefined) checkVerifiedSize(sha256, size, stored);
-    else pending.push({ sha256, size, uploadId: files.find((f) => f.sha256 === sha256 && f.uploadId)?.uploadId });
+    else pending.push({ sha256, size, uploadId: carriers.get(sha256) });
   }
   const limit = pLimit(4);
   const used = new Set<string>();

@@ -239,12 +239,12 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
   // 4. Commit the manifest; each file an open upload carried names it, so the registry
   //    verifies those bytes (or deletes them when the store held the blob already).
   const commitStarted = performance.now();
-  // An open upload stopped because the store held its blob may still have landed whole (the
-  // stop came as the store answered): naming it lets the registry delete it.
+  // Every open upload is named, whatever became of it: the registry verifies the first that
+  // holds the file's bytes and deletes the rest (one stopped as the store answered may have
+  // landed whole).
   const files = entries.map(({ path, size, sha256 }) => {
     const open = opened.get(path);
-    const named = open && (outcomes.get(path) === "sent" || present.has(sha256));
-    return named ? { path, size, sha256, uploadId: open.uploadId } : { path, size, sha256 };
+    return open ? { path, size, sha256, uploadId: open.uploadId } : { path, size, sha256 };
   });
   const body = { ...draft, files: [...files, ...references] };
   const committed = await deps.api.post<CommitResponse>(`${base}/versions`, body, options.signal);

@@ -201,16 +201,18 @@ export async function ensureBlobsVerified(
 ): Promise<void> {
   const blobs = uniqueBlobs(files);
   const verified = await deps.metadata.verifiedBlobs([...blobs.keys()]);
-  // The first open upload named for each blob is the one verified; the others are discarded.
-  const carriers = new Map<string, string>();
+  // Where each blob's bytes may be: the open uploads its files name, in order, then its staged PUT.
+  const carriers = new Map<string, string[]>();
   for (const file of files) {
-    if (file.uploadId !== undefined && !carriers.has(file.sha256)) carriers.set(file.sha256, file.uploadId);
+    if (file.uploadId === undefined) continue;
+    const named = carriers.get(file.sha256) ?? [];
+    if (!named.includes(file.uploadId)) carriers.set(file.sha256, [...named, file.uploadId]);
   }
-  const pending: { sha256: string; size: number; uploadId?: string }[] = [];
+  const pending: { sha256: string; size: number; sources: (string | undefined)[] }[] = [];
   for (const [sha256, size] of blobs) {
     const stored = verified.get(sha256);
     if (stored !== undefined) checkVerifiedSize(sha256, size, stored);
-    else pending.push({ sha256, size, uploadId: carriers.get(sha256) });
+    else pending.push({ sha256, size, sources: [...(carriers.get(sha256) ?? []), undefined] });
   }
   const limit = pLimit(4);
   const used = new Set<string>();
@@ -256,12 +258,17 @@ type PromoteFailure = {
   actual?: { sha256?: string; size: number };
 };
 
+/**
+ * Verifies one blob under its claim from the first of `sources` that holds its bytes (an open
+ * upload's id, or undefined for the staged PUT); each source tried is used up (promoted, or
+ * deleted when its bytes differ). A client may name an open upload it stopped or that failed.
+ */
 async function promote(
   deps: Pick<UploadDeps, "metadata" | "blobs" | "clock">,
-  blob: { sha256: string; size: number; uploadId?: string },
+  blob: { sha256: string; size: number; sources: (string | undefined)[] },
   used: Set<string>,
 ): Promise<PromoteFailure | undefined> {
-  const { sha256, size, uploadId } = blob;
+  const { sha256, size, sources } = blob;
   const at = deps.clock.now().toISOString();
   const claim = await deps.metadata.claimBlob(sha256, size, at);
   if (claim !== "claimed") {
@@ -274,21 +281,25 @@ async function promote(
     checkVerifiedSize(sha256, size, stored);
     return undefined;
   }
-  let check;
+  let mismatch: PromoteFailure | undefined;
   try {
-    if (uploadId !== undefined) used.add(uploadId);
-    check = await deps.blobs.promoteStagedBlob(sha256, size, uploadId);
+    for (const uploadId of sources) {
+      if (uploadId !== undefined) used.add(uploadId);
+      const check = await deps.blobs.promoteStagedBlob(sha256, size, uploadId);
+      if (check.status === "verified") {
+        await deps.metadata.markBlobVerified(sha256, size, at);
+        return undefined;
+      }
+      if (check.status === "mismatch") {
+        mismatch ??= { sha256, reason: "mismatch", actual: { sha256: check.sha256, size: check.size } };
+      }
+    }
   } catch (error) {
     await deps.metadata.releaseBlobClaim(sha256);
     throw error;
   }
-  if (check.status === "verified") {
-    await deps.metadata.markBlobVerified(sha256, size, at);
-    return undefined;
-  }
   await deps.metadata.releaseBlobClaim(sha256);
-  if (check.status === "missing") return { sha256, reason: "missing" };
-  return { sha256, reason: "mismatch", actual: { sha256: check.sha256, size: check.size } };
+  return mismatch ?? { sha256, reason: "missing" };
 }
 
 /** Small blobs verify in milliseconds: a concurrent commit of the same bytes waits rather than fail. */

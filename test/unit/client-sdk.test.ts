@@ -246,7 +246,8 @@ describe("logArtifact: sending files while they are hashed", () => {
     ];
     const result = await log();
     expect(stored).toEqual([{ path: "/store/staging", bytes: weights.length }]);
-    expect(commitBody().files).toEqual([{ path: "w.bin", size: weights.length, sha256: weightsSha }]);
+    // Named all the same: the registry looks there first, finds nothing, and takes the staged PUT.
+    expect(commitBody().files).toEqual([{ path: "w.bin", size: weights.length, sha256: weightsSha, uploadId: "01JD3Q5W8Z6N4K2M1P0R9S7T5V" }]);
     expect(result).toMatchObject({ uploadedBytes: weights.length, sentWhileHashing: 0 });
   });
 });

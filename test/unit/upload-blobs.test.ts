@@ -174,6 +174,33 @@ describe("ensureBlobsVerified with open uploads", () => {
     expect((error as Error).message).toContain("w.bin (sha256");
   });
 
+  it("takes the first named source that holds the bytes: a later open upload, or the staged PUT", async () => {
+    const f = file("w.bin", "weights");
+    const wrong = await opened("weightz");
+    const right = await opened("weights");
+    await ensureBlobsVerified(deps, [
+      { ...f, uploadId: "01J00000000000000000000000" },
+      { ...f, path: "b.bin", uploadId: wrong },
+      { ...f, path: "c.bin", uploadId: right },
+    ]);
+    expect(deps.blobs.blob(f.sha256)?.toString()).toBe("weights");
+    expect([...deps.blobs.objects.keys()].filter((k) => k.startsWith("staging/"))).toEqual([]);
+
+    const g = file("g.bin", "gradients");
+    deps.blobs.stage(g.sha256, "gradients");
+    await ensureBlobsVerified(deps, [{ ...g, uploadId: "01J00000000000000000000001" }]);
+    expect(deps.blobs.blob(g.sha256)?.toString()).toBe("gradients");
+    expect(deps.blobs.staged(g.sha256)).toBeUndefined();
+  });
+
+  it("reports other bytes rather than nothing when no source holds the declared ones", async () => {
+    const f = file("w.bin", "weights");
+    const wrong = await opened("weightz");
+    const error = await ensureBlobsVerified(deps, [{ ...f, uploadId: wrong }]).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(`uploaded bytes have sha256 ${sha256Hex("weightz")}`);
+    expect(deps.metadata.blobs.has(f.sha256)).toBe(false);
+  });
+
   it("deletes open uploads of a blob that was stored already, and of a second copy of the same bytes", async () => {
     const stored = file("stored.bin", "stored");
     await verifyStored("stored");

@@ -1,5 +1,5 @@
 import type { LimitFunction } from "p-limit";
-import type { OpenUpload, UploadPlan } from "../schemas/artifacts.js";
+import { MAX_OPEN_UPLOADS_PER_REQUEST, type OpenUpload, type UploadPlan } from "../schemas/artifacts.js";
 import { ApiError } from "./errors.js";
 import type { ApiClient } from "./api-client.js";
 import { putFileRange } from "./http-transfer.js";
@@ -46,7 +46,8 @@ export interface OpenUploadOptions {
  * Asks the registry for open uploads of `files` and starts sending each one it grants, so
  * their bytes travel while the caller hashes them. Files it leaves out (too large for one
  * PUT) are absent from the answer; a registry without open uploads (it refuses the field)
- * grants none. The caller names each sent file's uploadId in its commit.
+ * grants none. At most MAX_OPEN_UPLOADS_PER_REQUEST files are asked for; the rest are hashed
+ * first. The caller names every open upload's uploadId in its commit.
  */
 export async function startOpenUploads(
   files: { path: string; size: number; absolutePath: string }[],
@@ -56,7 +57,7 @@ export async function startOpenUploads(
   try {
     plan = await options.api.post<UploadPlan>(
       `${options.base}/uploads`,
-      { files: [], open: files.map(({ path, size }) => ({ path, size })) },
+      { files: [], open: files.slice(0, MAX_OPEN_UPLOADS_PER_REQUEST).map(({ path, size }) => ({ path, size })) },
       options.signal,
     );
   } catch (error) {

@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The CLI tests run the built bin (clients/node/dist), built here from the current source.
+    globalSetup: ["test/support/build-client.ts"],
     // Each integration file starts its own DynamoDB Local (a JVM) and S3 emulator.
     pool: "forks",
     maxWorkers: 2,

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { putFileRange } from "../lambdas/client/http-transfer.js";
-import { S3_EMULATOR_CREDENTIALS } from "../lambdas/local/s3-emulator.js";
-import { LOCAL_BUCKET } from "../lambdas/local/stack.js";
+import { putFileRange } from "../clients/node/src/http-transfer.js";
+import { S3_EMULATOR_CREDENTIALS } from "../local/s3-emulator.js";
+import { LOCAL_BUCKET } from "../local/stack.js";
 
 /**
  * `npx tsx bench/ingest-ab.ts`: what the local stack's SHA-256-on-ingest costs a PUT. The same

@@ -15,12 +15,12 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import pLimit from "p-limit";
-import { hashFile } from "../lambdas/client/hash-files.js";
-import { putFileRange } from "../lambdas/client/http-transfer.js";
-import { MregClient } from "../lambdas/client/mreg-client.js";
-import { formatBytes } from "../lambdas/client/progress-bars.js";
-import { S3_EMULATOR_CREDENTIALS } from "../lambdas/local/s3-emulator.js";
-import { LOCAL_BUCKET, LOCAL_MULTIPART_THRESHOLD } from "../lambdas/local/stack.js";
+import { hashFile } from "../clients/node/src/hash-files.js";
+import { putFileRange } from "../clients/node/src/http-transfer.js";
+import { MregClient } from "../clients/node/src/mreg-client.js";
+import { formatBytes } from "../clients/node/src/progress-bars.js";
+import { S3_EMULATOR_CREDENTIALS } from "../local/s3-emulator.js";
+import { LOCAL_BUCKET, LOCAL_MULTIPART_THRESHOLD } from "../local/stack.js";
 
 /**
  * `npm run bench`: log a generated file (1 GiB unless BENCH_MIB says otherwise) through the

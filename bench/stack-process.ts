@@ -1,4 +1,4 @@
-import { startLocalStack } from "../lambdas/local/stack.js";
+import { startLocalStack } from "../local/stack.js";
 
 /**
  * The embedded registry in its own process, as `npm start` runs it, so the benchmark's client

@@ -1,4 +1,4 @@
-import type { FunctionName } from "../lambdas/routes.js";
+import type { FunctionName } from "../lambdas/contract/routes.js";
 
 /** What a function may do to the metadata table (exact actions in `tableActions`). */
 export type TableAccess = "none" | "read" | "readwrite";
@@ -120,7 +120,7 @@ export function accessOf(functionName: string): FunctionAccess {
   const access = (functionAccess as Record<string, FunctionAccess>)[functionName];
   if (!access) {
     throw new Error(
-      `function "${functionName}" is in lambdas/routes.ts but has no declaration in infra/function-access.ts; ` +
+      `function "${functionName}" is in lambdas/contract/routes.ts but has no declaration in infra/function-access.ts; ` +
         "declare the table access and bucket capabilities it needs",
     );
   }

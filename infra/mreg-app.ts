@@ -1,6 +1,6 @@
 import { Tags, Validations, type App } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { routes, type RouteDefinition } from "../lambdas/routes.js";
+import { routes, type RouteDefinition } from "../lambdas/contract/routes.js";
 import { acknowledgeAcceptedFindings } from "./nag-suppressions.js";
 import { readSettings } from "./settings.js";
 import { StatefulStack } from "./stacks/stateful-stack.js";

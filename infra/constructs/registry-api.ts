@@ -13,7 +13,7 @@ import {
 } from "aws-cdk-lib/aws-apigateway";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import type { RouteDefinition } from "../../lambdas/routes.js";
+import type { RouteDefinition } from "../../lambdas/contract/routes.js";
 
 export interface RegistryApiProps {
   restApiName: string;

@@ -11,7 +11,7 @@ import { Bucket } from "aws-cdk-lib/aws-s3";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import type { RouteDefinition } from "../../lambdas/routes.js";
+import type { RouteDefinition } from "../../lambdas/contract/routes.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
 import { accessOf, deliverySweeperAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";

@@ -21,7 +21,7 @@ import type {
   CommitResponse,
   FileResponse,
   VersionResponse,
-} from "../schemas/artifacts.js";
+} from "../contract/artifacts.js";
 
 export interface ArtifactDeps {
   metadata: MetadataStore;

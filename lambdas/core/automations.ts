@@ -5,7 +5,7 @@ import type { Ids } from "./ports.js";
 import { MAX_TEMPLATE_LENGTH, validateTemplate } from "./webhook-payload.js";
 import { parseWebhookUrl } from "./webhook-targets.js";
 import { aliasMatches, attemptDelivery, type WebhookDeps } from "./webhooks.js";
-import type { AutomationResponse, CreateAutomationRequest, DeliveryResponse } from "../schemas/automations.js";
+import type { AutomationResponse, CreateAutomationRequest, DeliveryResponse } from "../contract/automations.js";
 
 export type AutomationDeps = WebhookDeps & { ids: Ids };
 

@@ -12,7 +12,7 @@ import type {
   MoreEdges,
   RunInputRequest,
   RunResponse,
-} from "../schemas/runs.js";
+} from "../contract/runs.js";
 
 export interface LineageDeps {
   metadata: MetadataStore;

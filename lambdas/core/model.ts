@@ -1,16 +1,6 @@
 export type OrgRole = "admin" | "member" | "viewer";
 
-/** What a route requires; every route in the route table declares one. */
-export type Permission =
-  | "public"
-  | "org:read"
-  | "org:admin"
-  | "project:read"
-  | "project:write"
-  | "project:admin"
-  | "registry:read"
-  | "registry:write"
-  | "registry:admin";
+export type { Permission } from "../contract/routes.js";
 
 export interface Principal {
   userId: string;

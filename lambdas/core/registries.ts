@@ -22,8 +22,8 @@ import type {
   LinkRequest,
   LinkResponse,
   RegistryResponse,
-} from "../schemas/registries.js";
-import type { FileResponse } from "../schemas/artifacts.js";
+} from "../contract/registries.js";
+import type { FileResponse } from "../contract/artifacts.js";
 
 export interface RegistryDeps {
   metadata: MetadataStore;

@@ -1,6 +1,6 @@
 import pLimit from "p-limit";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
-import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../schemas/artifacts.js";
+import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../contract/artifacts.js";
 import type { BlobStore, Clock, MetadataStore } from "./ports.js";
 
 export interface UploadLimits {

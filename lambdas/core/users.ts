@@ -8,7 +8,7 @@ import type {
   CreatedApiKeyResponse,
   CreateUserRequest,
   UserResponse,
-} from "../schemas/admin.js";
+} from "../contract/admin.js";
 
 export interface UserDeps {
   metadata: MetadataStore;

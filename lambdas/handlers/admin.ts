@@ -2,8 +2,8 @@ import * as z from "zod";
 import { createApiKey, createUser, listApiKeys, listUsers, revokeApiKey, whoami } from "../core/users.js";
 import { createApiHandler, ok } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
-import { apiKeysQuery, createApiKeyRequest, createUserRequest } from "../schemas/admin.js";
-import { pageQuery } from "../schemas/common.js";
+import { apiKeysQuery, createApiKeyRequest, createUserRequest } from "../contract/admin.js";
+import { pageQuery } from "../contract/common.js";
 
 export const handler = createApiHandler("admin", {
   whoami: async (request) => ok(await whoami(request.services, request.principal)),

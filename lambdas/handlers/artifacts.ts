@@ -21,8 +21,8 @@ import {
   filesQuery,
   setAliasRequest,
   uploadPlanRequest,
-} from "../schemas/artifacts.js";
-import { alias, name, pageQuery } from "../schemas/common.js";
+} from "../contract/artifacts.js";
+import { alias, name, pageQuery } from "../contract/common.js";
 
 const artifactParams = z.object({ project: name, name });
 const versionParams = artifactParams.extend({ v: z.string().min(1).max(140) });

@@ -12,8 +12,8 @@ import {
 import { ForbiddenError } from "../core/errors.js";
 import { created, createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
-import { createAutomationRequest, deliveryId } from "../schemas/automations.js";
-import { name, pageQuery } from "../schemas/common.js";
+import { createAutomationRequest, deliveryId } from "../contract/automations.js";
+import { name, pageQuery } from "../contract/common.js";
 
 function access(request: ApiRequest): RegistryAccess {
   if (!request.registry) throw new ForbiddenError("no registry access was established for this route");

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import type { FunctionName } from "../routes.js";
+import type { FunctionName } from "../contract/routes.js";
 import { handler as admin } from "./admin.js";
 import { handler as artifacts } from "./artifacts.js";
 import { handler as automations } from "./automations.js";

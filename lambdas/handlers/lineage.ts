@@ -11,8 +11,8 @@ import {
 } from "../core/lineage.js";
 import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
-import { name } from "../schemas/common.js";
-import { createRunRequest, lineageQuery, runInputRequest } from "../schemas/runs.js";
+import { name } from "../contract/common.js";
+import { createRunRequest, lineageQuery, runInputRequest } from "../contract/runs.js";
 
 const projectParams = z.object({ project: name });
 const runParams = projectParams.extend({ run: name });

@@ -22,15 +22,15 @@ import {
 import { grantMember, revokeMember } from "../core/members.js";
 import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
-import { filesQuery, setAliasRequest } from "../schemas/artifacts.js";
-import { alias, name, pageQuery } from "../schemas/common.js";
+import { filesQuery, setAliasRequest } from "../contract/artifacts.js";
+import { alias, name, pageQuery } from "../contract/common.js";
 import {
   collectionsQuery,
   createCollectionRequest,
   createRegistryRequest,
   linkRequest,
   memberRequest,
-} from "../schemas/registries.js";
+} from "../contract/registries.js";
 
 const collectionParams = z.object({ registry: name, collection: name });
 const versionParams = collectionParams.extend({ v: z.string().min(1).max(140) });

@@ -4,7 +4,7 @@ import { authorizeRoute, type RegistryAccess } from "../core/authorize.js";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.js";
 import type { Principal } from "../core/model.js";
 import { getServices, type Services } from "../composition.js";
-import { routes, type FunctionName, type OperationOf, type RouteDefinition } from "../routes.js";
+import { routes, type FunctionName, type OperationOf, type RouteDefinition } from "../contract/routes.js";
 import { errorResponse } from "./errors.js";
 
 /** Lambda's synchronous payload limit; larger bodies are refused before parsing. */

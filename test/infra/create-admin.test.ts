@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTable } from "../../lambdas/adapters/dynamodb/ensure-table.js";
 import { DynamoMetadataStore } from "../../lambdas/adapters/dynamodb/metadata-store.js";
 import { authenticate } from "../../lambdas/core/api-keys.js";
-import { startDynamoDbLocal, type DynamoDbLocal } from "../../lambdas/local/dynamodb-local.js";
+import { startDynamoDbLocal, type DynamoDbLocal } from "../../local/dynamodb-local.js";
 import { projectRoot } from "../../infra/paths.js";
 
 // `npm run admin:create` against a real table: DynamoDB Local stands in for the deployed one.

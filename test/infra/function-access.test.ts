@@ -3,7 +3,7 @@ import { Stack } from "aws-cdk-lib";
 import { Table, AttributeType } from "aws-cdk-lib/aws-dynamodb";
 import { Bucket } from "aws-cdk-lib/aws-s3";
 import { describe, expect, it } from "vitest";
-import { functionNames, routes, type RouteDefinition } from "../../lambdas/routes.js";
+import { functionNames, routes, type RouteDefinition } from "../../lambdas/contract/routes.js";
 import { assertNoSiblingVariables } from "../../infra/constructs/registry-api.js";
 import {
   accessOf,

@@ -7,7 +7,7 @@ import { Match, type Template } from "aws-cdk-lib/assertions";
 import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lambdas/config.js";
-import { routes, type RouteDefinition } from "../../lambdas/routes.js";
+import { routes, type RouteDefinition } from "../../lambdas/contract/routes.js";
 import { accessOf, tableActions } from "../../infra/function-access.js";
 import { STREAM_CONSUMER } from "../../infra/stacks/stateless-stack.js";
 import { logicalId, synthesize, type SynthesizedApp } from "./synth.js";

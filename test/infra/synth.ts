@@ -1,7 +1,7 @@
 import { App, Stack, type CfnElement } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
 import { Template } from "aws-cdk-lib/assertions";
-import { routes, type RouteDefinition } from "../../lambdas/routes.js";
+import { routes, type RouteDefinition } from "../../lambdas/contract/routes.js";
 import { buildMregApp, type MregStacks } from "../../infra/mreg-app.js";
 
 export interface SynthesizedApp extends MregStacks {

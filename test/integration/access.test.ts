@@ -1,8 +1,8 @@
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Permission } from "../../lambdas/core/model.js";
-import { LOCAL_TABLE } from "../../lambdas/local/stack.js";
-import { routes } from "../../lambdas/routes.js";
+import { LOCAL_TABLE } from "../../local/stack.js";
+import { routes } from "../../lambdas/contract/routes.js";
 import { fileSpec, uploadPlanned } from "../support/files.js";
 import { startTestStack, type TestStack } from "../support/local-stack.js";
 

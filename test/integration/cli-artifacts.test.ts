@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { AbortedError } from "../../lambdas/client/errors.js";
-import { MregClient } from "../../lambdas/client/mreg-client.js";
-import { S3_EMULATOR_CREDENTIALS } from "../../lambdas/local/s3-emulator.js";
+import { AbortedError } from "../../clients/node/src/errors.js";
+import { MregClient } from "../../clients/node/src/mreg-client.js";
+import { S3_EMULATOR_CREDENTIALS } from "../../local/s3-emulator.js";
 import { readTree, runMreg, type CliResult } from "../support/cli.js";
 import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
 

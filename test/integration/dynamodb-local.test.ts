@@ -10,7 +10,7 @@ import {
   ListTablesCommand,
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { startDynamoDbLocal, type DynamoDbLocal } from "../../lambdas/local/dynamodb-local.js";
+import { startDynamoDbLocal, type DynamoDbLocal } from "../../local/dynamodb-local.js";
 
 const TIMEOUT = 60_000;
 const started: DynamoDbLocal[] = [];

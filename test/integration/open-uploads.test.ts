@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { MregClient } from "../../lambdas/client/mreg-client.js";
+import { MregClient } from "../../clients/node/src/mreg-client.js";
 import { createS3Client } from "../../lambdas/composition.js";
-import { LOCAL_BUCKET } from "../../lambdas/local/stack.js";
+import { LOCAL_BUCKET } from "../../local/stack.js";
 import { sha256 } from "../support/files.js";
 import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
 

@@ -10,7 +10,7 @@ import { marshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { getServices } from "../../lambdas/composition.js";
 import { createStreamConsumer } from "../../lambdas/handlers/stream-consumer.js";
-import { LOCAL_TABLE } from "../../lambdas/local/stack.js";
+import { LOCAL_TABLE } from "../../local/stack.js";
 import { fileSpec, uploadPlanned } from "../support/files.js";
 import { startTestStack, type TestStack } from "../support/local-stack.js";
 

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 
-const BIN = join(import.meta.dirname, "../../lambdas/client/bin.mjs");
+const BIN = join(import.meta.dirname, "../../clients/node/bin/mreg.js");
 
 export interface CliResult {
   code: number;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLocalStack, type LocalStack } from "../../lambdas/local/stack.js";
+import { startLocalStack, type LocalStack } from "../../local/stack.js";
 
 export interface TestStack {
   stack: LocalStack;

@@ -14,7 +14,7 @@ import { ConflictError, NotFoundError, UnprocessableError, ValidationError } fro
 import { canonicalManifest, manifestDigest } from "../../lambdas/core/manifest.js";
 import { deleteArtifactVersion } from "../../lambdas/core/registries.js";
 import type { Principal } from "../../lambdas/core/model.js";
-import type { CommitRequest } from "../../lambdas/schemas/artifacts.js";
+import type { CommitRequest } from "../../lambdas/contract/artifacts.js";
 import { fakeDeps, sha256Hex, type FakeDeps } from "../support/fakes.js";
 
 const alice: Principal = { userId: "alice", orgRole: "member" };

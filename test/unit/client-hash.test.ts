@@ -3,8 +3,8 @@ import { mkdtemp, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { AbortedError } from "../../lambdas/client/errors.js";
-import { HashCache, hashFile, hashFileOnWorker, hashWithCache } from "../../lambdas/client/hash-files.js";
+import { AbortedError } from "../../clients/node/src/errors.js";
+import { HashCache, hashFile, hashFileOnWorker, hashWithCache } from "../../clients/node/src/hash-files.js";
 
 let dir: string;
 let cache: HashCache;

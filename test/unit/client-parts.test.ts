@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { planBatches } from "../../lambdas/client/log-artifact.js";
-import { planParts } from "../../lambdas/client/plan-parts.js";
+import { planBatches } from "../../clients/node/src/log-artifact.js";
+import { planParts } from "../../clients/node/src/plan-parts.js";
 
 const MIB = 1024 * 1024;
 const partsOf = (count: number) =>

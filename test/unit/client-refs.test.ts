@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { formatRef, parseCollectionTarget, parseRef } from "../../lambdas/client/parse-ref.js";
+import { formatRef, parseCollectionTarget, parseRef } from "../../clients/node/src/parse-ref.js";
 
 describe("parseRef", () => {
   test.each([

@@ -1,6 +1,6 @@
 import { describe, expect, test, vi } from "vitest";
-import { AbortedError, ApiError, TransferError } from "../../lambdas/client/errors.js";
-import { backoffDelay, isTransient, retryWithBackoff } from "../../lambdas/client/retry.js";
+import { AbortedError, ApiError, TransferError } from "../../clients/node/src/errors.js";
+import { backoffDelay, isTransient, retryWithBackoff } from "../../clients/node/src/retry.js";
 
 const noSleep = { sleep: async () => undefined };
 

@@ -5,8 +5,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { ApiError, MregError } from "../../lambdas/client/errors.js";
-import { MregClient } from "../../lambdas/client/mreg-client.js";
+import { ApiError, MregError } from "../../clients/node/src/errors.js";
+import { MregClient } from "../../clients/node/src/mreg-client.js";
 
 interface Seen {
   method: string;

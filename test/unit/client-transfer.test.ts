@@ -5,11 +5,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { blobCachePath, downloadFiles } from "../../lambdas/client/download-files.js";
-import { ApiError } from "../../lambdas/client/errors.js";
-import { uploadBlobs, type BlobSource } from "../../lambdas/client/upload-blobs.js";
-import { UploadStateStore } from "../../lambdas/client/upload-state.js";
-import type { CompleteUploadRequest, FileResponse, UploadPlan } from "../../lambdas/schemas/artifacts.js";
+import { blobCachePath, downloadFiles } from "../../clients/node/src/download-files.js";
+import { ApiError } from "../../clients/node/src/errors.js";
+import { uploadBlobs, type BlobSource } from "../../clients/node/src/upload-blobs.js";
+import { UploadStateStore } from "../../clients/node/src/upload-state.js";
+import type { CompleteUploadRequest, FileResponse, UploadPlan } from "../../lambdas/contract/artifacts.js";
 
 const MIB = 1024 * 1024;
 const sha = (bytes: Buffer | string) => createHash("sha256").update(bytes).digest("hex");

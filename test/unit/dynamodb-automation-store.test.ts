@@ -8,7 +8,7 @@ import { DynamoLineageStore } from "../../lambdas/adapters/dynamodb/lineage-stor
 import { collectionEventOf } from "../../lambdas/adapters/dynamodb/stream-records.js";
 import { NotFoundError } from "../../lambdas/core/errors.js";
 import type { DeliveryRecord } from "../../lambdas/core/model.js";
-import { toLambdaRecord } from "../../lambdas/local/stream-poller.js";
+import { toLambdaRecord } from "../../local/stream-poller.js";
 
 const TABLE = "mreg";
 const ddb = mockClient(DynamoDBDocumentClient);

@@ -5,7 +5,7 @@ import {
   DEFAULT_LAUNCHER_PATH,
   dynamoDbLocalCommand,
   dynamoDbLocalDistDir,
-} from "../../lambdas/local/dynamodb-local.js";
+} from "../../local/dynamodb-local.js";
 
 const distDir = "/opt/ddb";
 const launcherPath = "/src/LoopbackLauncher.java";

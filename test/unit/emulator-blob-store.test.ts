@@ -14,10 +14,10 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { blobKey, openUploadKey, stagingKey } from "../../lambdas/adapters/s3/blob-store.js";
-import { EmulatorBlobStore, type EmulatorBlobStoreHooks } from "../../lambdas/adapters/s3/emulator-blob-store.js";
-import { attachEmulatorLedger, type EmulatorLedger } from "../../lambdas/adapters/s3/emulator-ledger.js";
+import { EmulatorBlobStore, type EmulatorBlobStoreHooks } from "../../local/emulator-blob-store.js";
+import { attachEmulatorLedger, type EmulatorLedger } from "../../local/emulator-ledger.js";
 import { ConflictError } from "../../lambdas/core/errors.js";
-import { S3_EMULATOR_CREDENTIALS, startS3Emulator, type S3Emulator } from "../../lambdas/local/s3-emulator.js";
+import { S3_EMULATOR_CREDENTIALS, startS3Emulator, type S3Emulator } from "../../local/s3-emulator.js";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 
 /**

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
 import { addRunInput, createRun, lineageOfRun, lineageOfVersion } from "../../lambdas/core/lineage.js";
 import type { Principal } from "../../lambdas/core/model.js";
-import { lineageQuery } from "../../lambdas/schemas/runs.js";
+import { lineageQuery } from "../../lambdas/contract/runs.js";
 import { fakeDeps, type FakeDeps } from "../support/fakes.js";
 
 const ana: Principal = { userId: "ana", orgRole: "member" };

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, test } from "vitest";
-import { terminalProgress } from "../../lambdas/client/progress-bars.js";
+import { terminalProgress } from "../../clients/node/src/progress-bars.js";
 
 /** A terminal that keeps what was drawn on it. */
 function fakeTerminal(isTTY = true) {

@@ -26,7 +26,7 @@ import {
   tagCollectionVersion,
   unlinkVersion,
 } from "../../lambdas/core/registries.js";
-import type { LinkRequest } from "../../lambdas/schemas/registries.js";
+import type { LinkRequest } from "../../lambdas/contract/registries.js";
 import { fakeDeps, sha256Hex, type FakeDeps } from "../support/fakes.js";
 
 const AT = "2025-01-01T00:00:00.000Z";

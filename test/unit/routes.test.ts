@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchRoute, routes } from "../../lambdas/routes.js";
+import { matchRoute, routes } from "../../lambdas/contract/routes.js";
 
 describe("matchRoute", () => {
   it("finds the route and hands its parameters over raw, as API Gateway does", () => {

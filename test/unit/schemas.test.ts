@@ -6,8 +6,8 @@ import {
   completeUploadRequest,
   setAliasRequest,
   uploadPlanRequest,
-} from "../../lambdas/schemas/artifacts.js";
-import { alias, filePath, MAX_FILE_SIZE, name, pageQuery, sha256, size } from "../../lambdas/schemas/common.js";
+} from "../../lambdas/contract/artifacts.js";
+import { alias, filePath, MAX_FILE_SIZE, name, pageQuery, sha256, size } from "../../lambdas/contract/common.js";
 
 const hex = "ab".repeat(32);
 const blob = (path: string, extra: Record<string, unknown> = {}) => ({ path, size: 1, sha256: hex, ...extra });

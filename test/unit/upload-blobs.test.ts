@@ -7,7 +7,7 @@ import {
   partSizeFor,
   planUpload,
 } from "../../lambdas/core/upload-blobs.js";
-import type { PresignedMultipart, PresignedPut } from "../../lambdas/schemas/artifacts.js";
+import type { PresignedMultipart, PresignedPut } from "../../lambdas/contract/artifacts.js";
 import { fakeDeps, MIB, sha256Hex, type FakeDeps } from "../support/fakes.js";
 
 const file = (path: string, content: string) => ({ path, size: Buffer.byteLength(content), sha256: sha256Hex(content) });

@@ -4,7 +4,7 @@ export type {
   CollectionVersionResponse,
   LinkResponse,
   RegistryResponse,
-} from "../schemas/registries.js";
+} from "../../../lambdas/contract/registries.js";
 
 export interface VersionSource {
   project: string;

@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import pLimit from "p-limit";
-import type { FileResponse } from "../schemas/artifacts.js";
+import type { FileResponse } from "../../../lambdas/contract/artifacts.js";
 import { MregError, TransferError, throwIfAborted } from "./errors.js";
 import { hashWithCache, type HashCache } from "./hash-files.js";
 import { getToFile, stripQuotes, type DownloadedFile } from "./http-transfer.js";

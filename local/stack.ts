@@ -1,11 +1,11 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ensureTable } from "../adapters/dynamodb/ensure-table.js";
-import { EmulatorBlobStore } from "../adapters/s3/emulator-blob-store.js";
-import { createServices, useServices, type BlobStoreFactory } from "../composition.js";
-import { loadConfig } from "../config.js";
-import { bootstrapAdmin } from "../core/bootstrap-admin.js";
+import { ensureTable } from "../lambdas/adapters/dynamodb/ensure-table.js";
+import { EmulatorBlobStore } from "./emulator-blob-store.js";
+import { createServices, useServices, type BlobStoreFactory } from "../lambdas/composition.js";
+import { loadConfig } from "../lambdas/config.js";
+import { bootstrapAdmin } from "../lambdas/core/bootstrap-admin.js";
 import { startDeliveryWorkers } from "./delivery-workers.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { S3_EMULATOR_CREDENTIALS, startS3Emulator } from "./s3-emulator.js";

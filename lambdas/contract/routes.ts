@@ -5,9 +5,17 @@
  */
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
-import type { Permission } from "./core/model.js";
-
-export type { Permission };
+/** What a route requires; every route in the route table declares one. */
+export type Permission =
+  | "public"
+  | "org:read"
+  | "org:admin"
+  | "project:read"
+  | "project:write"
+  | "project:admin"
+  | "registry:read"
+  | "registry:write"
+  | "registry:admin";
 
 export interface RouteDefinition {
   method: HttpMethod;

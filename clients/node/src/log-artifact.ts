@@ -7,7 +7,7 @@ import {
   type CommitRequest,
   type CommitResponse,
   type UploadPlan,
-} from "../schemas/artifacts.js";
+} from "../../../lambdas/contract/artifacts.js";
 import { seg, type ApiClient } from "./api-client.js";
 import { collectFiles } from "./collect-files.js";
 import { MregError, throwIfAborted } from "./errors.js";

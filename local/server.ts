@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { MAX_BODY_BYTES } from "../http/api-handler.js";
-import { handlers } from "../handlers/index.js";
-import { matchRoute, routes } from "../routes.js";
+import { MAX_BODY_BYTES } from "../lambdas/http/api-handler.js";
+import { handlers } from "../lambdas/handlers/index.js";
+import { matchRoute, routes } from "../lambdas/contract/routes.js";
 
 export interface LocalServer {
   url: string;

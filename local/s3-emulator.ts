@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { attachEmulatorLedger, type EmulatorLedger } from "../adapters/s3/emulator-ledger.js";
+import { attachEmulatorLedger, type EmulatorLedger } from "./emulator-ledger.js";
 
 const require = createRequire(import.meta.url);
 

@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import type { FileResponse, VersionResponse } from "../schemas/artifacts.js";
+import type { FileResponse, VersionResponse } from "../../../lambdas/contract/artifacts.js";
 import { seg, type ApiClient } from "./api-client.js";
 import { downloadFiles } from "./download-files.js";
 import { MregError } from "./errors.js";

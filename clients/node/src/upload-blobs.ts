@@ -1,5 +1,5 @@
 import pLimit, { type LimitFunction } from "p-limit";
-import type { CompleteUploadRequest, PresignedMultipart, PresignedPut, UploadPlan } from "../schemas/artifacts.js";
+import type { CompleteUploadRequest, PresignedMultipart, PresignedPut, UploadPlan } from "../../../lambdas/contract/artifacts.js";
 import { ApiError, MregError, TransferError, throwIfAborted } from "./errors.js";
 import { putFileRange } from "./http-transfer.js";
 import { planParts } from "./plan-parts.js";

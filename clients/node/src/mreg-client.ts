@@ -1,14 +1,14 @@
 import { join } from "node:path";
 import type { z } from "zod";
-import { setAliasRequest, type ArtifactResponse, type FileResponse, type VersionResponse } from "../schemas/artifacts.js";
-import { alias as aliasSchema, name as nameSchema } from "../schemas/common.js";
+import { setAliasRequest, type ArtifactResponse, type FileResponse, type VersionResponse } from "../../../lambdas/contract/artifacts.js";
+import { alias as aliasSchema, name as nameSchema } from "../../../lambdas/contract/common.js";
 import { ApiClient, seg } from "./api-client.js";
 import { resolveSettings } from "./client-config.js";
 import { MregError } from "./errors.js";
 import { HashCache } from "./hash-files.js";
 import { logArtifact, type LogArtifactOptions, type LogArtifactResult } from "./log-artifact.js";
 import { formatRef, parseCollectionTarget, parseRef, type Ref } from "./parse-ref.js";
-import { createRegistryRequest, linkRequest, type RegistryResponse as CreatedRegistry } from "../schemas/registries.js";
+import { createRegistryRequest, linkRequest, type RegistryResponse as CreatedRegistry } from "../../../lambdas/contract/registries.js";
 import type {
   CollectionResponse,
   CollectionVersionResponse,

@@ -1,4 +1,4 @@
-import { NAME_PATTERN } from "../schemas/common.js";
+import { NAME_PATTERN } from "../../../lambdas/contract/common.js";
 import { MregError } from "./errors.js";
 
 /**

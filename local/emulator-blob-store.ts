@@ -3,9 +3,9 @@ import { mkdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ConflictError } from "../../core/errors.js";
-import type { StagedBlobCheck } from "../../core/ports.js";
-import { blobKey, S3BlobStore, stagedKeyOf, type BlobStoreOptions } from "./blob-store.js";
+import { ConflictError } from "../lambdas/core/errors.js";
+import type { StagedBlobCheck } from "../lambdas/core/ports.js";
+import { blobKey, S3BlobStore, stagedKeyOf, type BlobStoreOptions } from "../lambdas/adapters/s3/blob-store.js";
 import { identityOf, sameIdentity, type EmulatorLedger, type FileIdentity } from "./emulator-ledger.js";
 
 const READ_CHUNK = 8 * 1024 * 1024;

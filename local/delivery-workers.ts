@@ -1,6 +1,6 @@
-import type { Services } from "../composition.js";
-import { createStreamConsumer } from "../handlers/stream-consumer.js";
-import { createDeliverySweeper } from "../handlers/webhook-sweeper.js";
+import type { Services } from "../lambdas/composition.js";
+import { createStreamConsumer } from "../lambdas/handlers/stream-consumer.js";
+import { createDeliverySweeper } from "../lambdas/handlers/webhook-sweeper.js";
 import { startStreamPoller } from "./stream-poller.js";
 
 export const DEFAULT_STREAM_POLL_MS = 200;

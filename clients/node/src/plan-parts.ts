@@ -1,4 +1,4 @@
-import type { PresignedMultipart } from "../schemas/artifacts.js";
+import type { PresignedMultipart } from "../../../lambdas/contract/artifacts.js";
 import { MregError } from "./errors.js";
 
 export interface PlannedPart {

@@ -1,5 +1,5 @@
 import type { LimitFunction } from "p-limit";
-import { MAX_OPEN_UPLOADS_PER_REQUEST, type OpenUpload, type UploadPlan } from "../schemas/artifacts.js";
+import { MAX_OPEN_UPLOADS_PER_REQUEST, type OpenUpload, type UploadPlan } from "../../../lambdas/contract/artifacts.js";
 import { ApiError } from "./errors.js";
 import type { ApiClient } from "./api-client.js";
 import { putFileRange } from "./http-transfer.js";

@@ -1,4 +1,4 @@
-import { errorBody } from "../schemas/common.js";
+import { errorBody } from "../../../lambdas/contract/common.js";
 import { ApiError } from "./errors.js";
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from "./retry.js";
 

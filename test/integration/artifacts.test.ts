@@ -291,7 +291,7 @@ describe("deleting versions", () => {
 
 describe("reference entries", () => {
   test("an s3:// reference is pinned by its ETag and size; a missing one is a 422 naming it", async () => {
-    const s3 = createS3Client({ AWS_REGION: "us-east-1", MREG_S3_FORCE_PATH_STYLE: true, MREG_S3_EMULATOR: true });
+    const s3 = createS3Client(s.stack.config);
     await s3.send(new PutObjectCommand({ Bucket: REF_BUCKET, Key: "datasets/train.csv", Body: "a,b\n1,2\n" }));
     const commit = await s.api("POST", `${base("refs")}/versions`, {
       type: "dataset",
@@ -346,7 +346,7 @@ describe("bad input is a 4xx and writes nothing", () => {
     const before = await s.api("GET", "/v1/projects/p/artifacts");
     const response = await s.api(method, path, body);
     expect(response.status).toBe(status);
-    expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+    expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String), requestId: expect.any(String) });
     const after = await s.api("GET", "/v1/projects/p/artifacts");
     expect(after.body).toEqual(before.body);
   });

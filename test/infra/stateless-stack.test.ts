@@ -261,7 +261,7 @@ describe("functions", () => {
         {
           cwd: path.dirname(bundle),
           encoding: "utf8",
-          env: { PATH: process.env.PATH ?? "", ...deployedEnvironment(environmentOf(fn)) },
+          env: { PATH: process.env.PATH ?? "", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...deployedEnvironment(environmentOf(fn)) },
         },
       );
       expect(exported, name).toBe("function");

@@ -9,7 +9,14 @@ export const S3_LIMITS = {
   maxSinglePutSize: 5 * GIB,
   /** A SigV4 presigned URL lives at most a week. */
   maxPresignSeconds: 7 * 24 * 3600,
+  /** Parts of one multipart upload, numbered from 1. */
+  maxParts: 10_000,
+  /** The largest object: anything larger cannot be a real file. */
+  maxObjectSize: 5 * 1024 * GIB,
 } as const;
+
+/** Lambda's synchronous payload limit: request bodies larger than this are refused before parsing. */
+export const MAX_BODY_BYTES = 6 * MIB;
 
 /**
  * S3 allows 10 000 parts, but every part's URL travels in the plan, and a Lambda response

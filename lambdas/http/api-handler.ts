@@ -5,12 +5,12 @@ import { authorizeRoute, type RegistryAccess } from "../core/authorize.js";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.js";
 import type { Principal } from "../core/model.js";
 import type { Services } from "../composition.js";
+import { MAX_BODY_BYTES } from "../contract/limits.js";
 import { routes, type FunctionName, type OperationOf, type RouteDefinition } from "../contract/routes.js";
 import type { BusinessMetrics, Observability } from "../observability.js";
 import { errorResponse } from "./errors.js";
 
-/** Lambda's synchronous payload limit; larger bodies are refused before parsing. */
-export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+export { MAX_BODY_BYTES };
 
 export interface ApiRequest {
   principal: Principal;

@@ -3,14 +3,15 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AUDIT_EVENT_FILTER, isAuditEventRecord, matchesFilter } from "../../lambdas/adapters/dynamodb/audit-event-filter.js";
 import { loadConfig } from "../../lambdas/config.js";
+import { createAutomation } from "../../lambdas/core/automations.js";
 import { auditEventOf, createStreamConsumer } from "../../lambdas/handlers/stream-consumer.js";
 import { fakeDeps } from "../support/fakes.js";
 import { captureStdout, testObservability } from "../support/observability.js";
 
 /** The consumer over fake stores, logging at info as it does in Lambda. */
-function consumer() {
+function consumer(observability = testObservability("info")) {
   const services = { ...fakeDeps(), config: loadConfig({ MREG_TABLE_NAME: "mreg", MREG_BUCKET: "mreg-blobs" }) };
-  return createStreamConsumer(services as never, testObservability("info"));
+  return { services, observability, handler: createStreamConsumer(services, observability) };
 }
 
 function record(eventName: "INSERT" | "MODIFY" | "REMOVE", item: Record<string, unknown>, id = "1"): DynamoDBRecord {
@@ -32,7 +33,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("stream consumer", () => {
   it("logs one structured line per new audit event, with its details", async () => {
-    const handler = consumer();
+    const { handler } = consumer();
     const stdout = captureStdout();
     const event: DynamoDBStreamEvent = { Records: [record("INSERT", auditItem, "stream-1")] };
     const answer = await handler(event);
@@ -53,7 +54,7 @@ describe("stream consumer", () => {
   });
 
   it("ignores other items and changes that are not inserts", async () => {
-    const handler = consumer();
+    const { handler } = consumer();
     const stdout = captureStdout();
     await handler({
       Records: [
@@ -65,6 +66,35 @@ describe("stream consumer", () => {
     });
     stdout.restore();
     expect(stdout.text()).toBe("");
+  });
+
+  it("counts the webhook deliveries it attempts, by outcome", async () => {
+    const { services, observability, handler } = consumer(testObservability("silent"));
+    const access = {
+      registry: { name: "model", visibility: "organization" as const, protectedAliases: [], createdAt: "2024-01-01T00:00:00.000Z", createdBy: "ana" },
+      role: "admin" as const,
+    };
+    for (const [name, url] of [["ok", "https://ok.example/hook"], ["down", "https://down.example/hook"]]) {
+      await createAutomation(services, { userId: "ana", orgRole: "admin" }, access, { name: name!, event: "LINK_ARTIFACT", url: url! } as never);
+    }
+    services.clock.advance(1000);
+    services.webhooks.responses = [{ statusCode: 200, latencyMs: 1 }, { statusCode: 503, latencyMs: 1 }];
+    const linked = {
+      PK: "HIST#COL#model#mnist",
+      SK: `${services.clock.now().toISOString()}#01JEVENT000000000000000001`,
+      entity: "event",
+      event: { action: "link.created", actor: "bob", at: services.clock.now().toISOString(), registry: "model", collection: "mnist", version: "v0" },
+    };
+    expect(await handler({ Records: [record("INSERT", linked, "stream-2")] })).toEqual({ batchItemFailures: [] });
+    expect(services.webhooks.sent).toHaveLength(2);
+    expect(observability.metrics.calls).toEqual(
+      expect.arrayContaining([
+        ["webhookDeliveries", "delivered", 1],
+        ["webhookDeliveries", "retry", 1],
+      ]),
+    );
+    expect(observability.metrics.calls).toHaveLength(2);
+    expect(observability.metrics.flushes).toBe(1);
   });
 
   it("reads an audit event from a record the way the filter in infra selects it", () => {

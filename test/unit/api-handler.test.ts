@@ -317,3 +317,34 @@ describe("the artifacts function over fake stores", () => {
     expect(response.statusCode).toBe(404);
   });
 });
+
+describe("business metrics recorded by operations", () => {
+  it("counts a link when it is created, not when the same version is linked again", async () => {
+    await deps.metadata.commitVersion({
+      project: "vision",
+      artifact: "mnist",
+      type: "model",
+      digest: "d".repeat(64),
+      metadata: {},
+      size: 1,
+      fileCount: 1,
+      aliases: [],
+      actor: "admin",
+      at: "2024-06-01T00:00:00.000Z",
+    });
+    const { registries } = createApiHandlers(services, observability);
+    const created = await registries(event("POST", "/v1/registries", { body: { name: "model", visibility: "organization" }, key: keys.admin }));
+    expect(created.statusCode).toBe(201);
+    const link = () =>
+      registries(
+        event("POST", "/v1/registries/{registry}/collections/{collection}/links", {
+          params: { registry: "model", collection: "mnist-classifier" },
+          body: { project: "vision", artifact: "mnist", version: "v0" },
+          key: keys.admin,
+        }),
+      );
+    expect((await link()).statusCode).toBe(201);
+    expect(json(await link()).created).toBe(false);
+    expect(observability.metrics.calls).toEqual([["linkCreated"]]);
+  });
+});

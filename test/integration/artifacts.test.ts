@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createS3Client } from "../../lambdas/composition.js";
+import { ERROR_STATUS, type ErrorCode } from "../../lambdas/contract/errors.js";
 import { fileSpec, sha256, uploadPlanned } from "../support/files.js";
 import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
 
@@ -340,6 +341,7 @@ describe("bad input is a 4xx and writes nothing", () => {
     ["cursor from another list", "GET", `/v1/projects/proj/artifacts?cursor=${Buffer.from(JSON.stringify({ PK: "USER#admin", SK: "USER" })).toString("base64url")}`, undefined, 400],
     ["cursor from another list of the same partition", "GET", `${base("mnist")}/versions?cursor=${Buffer.from(JSON.stringify({ PK: "ART#proj#mnist", SK: "ALIAS#best" })).toString("base64url")}`, undefined, 400],
     ["unknown route", "GET", "/v1/nothing", undefined, 404],
+    ["method the route does not take", "PATCH", `${base("mnist")}/versions`, { type: "model" }, 405],
   ];
 
   test.each(cases)("%s", async (_name, method, path, body, status) => {
@@ -347,6 +349,8 @@ describe("bad input is a 4xx and writes nothing", () => {
     const response = await s.api(method, path, body);
     expect(response.status).toBe(status);
     expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String), requestId: expect.any(String) });
+    // The server's own refusals and the handlers' answer from one code table.
+    expect(ERROR_STATUS[response.body.error.code as ErrorCode]).toBe(status);
     const after = await s.api("GET", "/v1/projects/p/artifacts");
     expect(after.body).toEqual(before.body);
   });

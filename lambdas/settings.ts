@@ -58,6 +58,9 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 /** MREG_LOG_LEVEL: one line per request at `info`. */
 export const DEFAULT_LOG_LEVEL: LogLevelName = "info";
 
+/** API Gateway (REST) answers 504 when a function takes longer than this; the function may still finish. */
+export const API_GATEWAY_TIMEOUT_SECONDS = 29;
+
 /** The bucket's lifecycle rules (infra/stacks/stateful-stack.ts). */
 export const BUCKET_LIFECYCLE = {
   /** Parts of a multipart upload nobody completed stop costing money after this. */

@@ -21,6 +21,7 @@ import {
   type ErrorCode,
 } from "../../lambdas/contract/errors.js";
 import type { RouteDefinition } from "../../lambdas/contract/routes.js";
+import { API_GATEWAY_TIMEOUT_SECONDS } from "../../lambdas/settings.js";
 
 export interface RegistryApiProps {
   restApiName: string;
@@ -163,7 +164,7 @@ export const gatewayErrors: { type: ResponseType; code: ErrorCode; keepStatus?: 
   { type: ResponseType.RESOURCE_NOT_FOUND, code: "not_found", message: "no route for this method and path" },
   { type: ResponseType.REQUEST_TOO_LARGE, code: "payload_too_large", message: "request body is too large" },
   { type: ResponseType.THROTTLED, code: "too_many_requests", message: BUSY_MESSAGE },
-  { type: ResponseType.INTEGRATION_TIMEOUT, code: "timeout", message: "the request outlasted API Gateway's 29 s; it may still complete, retry it" },
+  { type: ResponseType.INTEGRATION_TIMEOUT, code: "timeout", message: `the request outlasted API Gateway's ${API_GATEWAY_TIMEOUT_SECONDS} s; it may still complete, retry it` },
   { type: ResponseType.DEFAULT_4XX, code: "bad_request", keepStatus: true },
   { type: ResponseType.DEFAULT_5XX, code: "internal", keepStatus: true, message: INTERNAL_ERROR_MESSAGE },
 ];

@@ -4,6 +4,7 @@ import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { API_GATEWAY_TIMEOUT_SECONDS } from "../../lambdas/settings.js";
 import { projectRoot } from "../paths.js";
 
 export interface RegistryFunctionProps {
@@ -71,8 +72,8 @@ export class RegistryFunction extends Construct {
       runtime: REGISTRY_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
-      // API Gateway gives up after 29 s; a function serving it has no use for longer by default.
-      timeout: props.timeout ?? Duration.seconds(29),
+      // API Gateway gives up then; a function serving it has no use for longer by default.
+      timeout: props.timeout ?? Duration.seconds(API_GATEWAY_TIMEOUT_SECONDS),
       role: this.role,
       logGroup: this.logGroup,
       // X-Ray traces every invocation; the Powertools tracer adds DynamoDB and HTTP subsegments

@@ -6,5 +6,5 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 /** The Lambda entry module of a function named in the route table (or of an infra-only one). */
 export function handlerEntry(functionName: string): string {
-  return path.join(projectRoot, "lambdas", "handlers", `${functionName}.ts`);
+  return path.join(projectRoot, "lambdas", "functions", `${functionName}.ts`);
 }

@@ -1,5 +1,6 @@
 import type { Node } from "constructs";
 import * as z from "zod";
+import { URL_EXPIRY_SECONDS } from "../lambdas/settings.js";
 
 /** S3 bucket names (3–63 lowercase letters, digits, dots, hyphens); no ARNs, no wildcards. */
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a plain S3 bucket name");
@@ -24,9 +25,9 @@ const schema = z.object({
   corsOrigins: list(z.string().min(1)).default(["*"]),
   /**
    * Lifetime of presigned URLs. A URL signed with the function's session credentials also
-   * dies when that session does, so this stays well below the session lifetime (README).
+   * dies when that session does, so this stays below the session lifetime (README).
    */
-  urlExpirySeconds: integer(60, 12 * 3600).default(3600),
+  urlExpirySeconds: integer(URL_EXPIRY_SECONDS.min, URL_EXPIRY_SECONDS.maxInLambda).default(URL_EXPIRY_SECONDS.default),
   throttleRateLimit: integer(1, 10_000).default(100),
   throttleBurstLimit: integer(1, 5_000).default(200),
   /** An existing SNS topic for alarm notifications; alarms are created either way. */

@@ -8,7 +8,7 @@ import { DynamoMetadataStore } from "./adapters/dynamodb/metadata-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
 import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
-import { loadConfig, type Config } from "./config.js";
+import type { Config } from "./config.js";
 import type {
   AutomationStore,
   BlobStore,
@@ -20,7 +20,8 @@ import type {
   WebhookSender,
 } from "./core/ports.js";
 import type { UploadLimits } from "./core/upload-blobs.js";
-import { MAX_RETRY_DELAY_MS, type DeliveryPolicy } from "./core/webhook-retry.js";
+import type { DeliveryPolicy } from "./core/webhook-retry.js";
+import { WEBHOOK_MAX_RETRY_DELAY_MS } from "./settings.js";
 
 export interface Services {
   config: Config;
@@ -36,17 +37,28 @@ export interface Services {
   deliveryPolicy: DeliveryPolicy;
 }
 
-export function createS3Client(
-  config: Pick<Config, "AWS_REGION" | "MREG_S3_FORCE_PATH_STYLE" | "MREG_S3_EMULATOR">,
-): S3Client {
+/** Where the SDK clients connect, and as whom: the SDK's own defaults when the config names none. */
+type ClientConfig = Pick<Config, "region" | "endpoints" | "credentials">;
+
+export function createDynamoClient(config: ClientConfig): DynamoDBClient {
+  return new DynamoDBClient({
+    region: config.region,
+    ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+  });
+}
+
+export function createS3Client(config: ClientConfig & Pick<Config, "s3ForcePathStyle" | "s3Emulator">): S3Client {
   const client = new S3Client({
-    region: config.AWS_REGION,
-    forcePathStyle: config.MREG_S3_FORCE_PATH_STYLE,
+    region: config.region,
+    ...(config.endpoints.s3 ? { endpoint: config.endpoints.s3 } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+    forcePathStyle: config.s3ForcePathStyle,
     // Otherwise the SDK adds a CRC32 of an empty body to presigned PUTs and streams aws-chunked.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
-  if (config.MREG_S3_EMULATOR) {
+  if (config.s3Emulator) {
     // The SDK signs `/bucket/` for bucket-level calls; @20minutes/s3rver checks `/bucket`.
     client.middlewareStack.add(
       (next) => async (args) => {
@@ -65,53 +77,47 @@ export function createS3Client(
 /** Lets the local stack use a BlobStore that knows its in-process emulator; Lambda uses S3BlobStore. */
 export type BlobStoreFactory = (client: S3Client, options: BlobStoreOptions) => BlobStore;
 
-export function createServices(
-  config: Config = loadConfig(),
-  createBlobStore: BlobStoreFactory = (client, options) => new S3BlobStore(client, options),
-): Services {
-  // Endpoints come from AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3, so Lambda,
-  // the local server and the tests share this code path.
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }), {
+export interface ServiceOptions {
+  createBlobStore?: BlobStoreFactory;
+  /** Wraps the DynamoDB client before any store uses it: Lambda traces its calls. */
+  instrumentDynamo?: (client: DynamoDBClient) => DynamoDBClient;
+}
+
+/**
+ * The composition root: every adapter wired from one validated configuration. Nothing here
+ * is global, so two stacks (or two tests) can hold their own services in one process.
+ */
+export function createServices(config: Config, options: ServiceOptions = {}): Services {
+  const createBlobStore = options.createBlobStore ?? ((client, blobOptions) => new S3BlobStore(client, blobOptions));
+  const base = createDynamoClient(config);
+  const dynamo = DynamoDBDocumentClient.from(options.instrumentDynamo?.(base) ?? base, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
   const s3 = createS3Client(config);
   const ulid = monotonicFactory();
   return {
     config,
-    metadata: new DynamoMetadataStore(dynamo, config.MREG_TABLE_NAME),
-    registries: new DynamoRegistryStore(dynamo, config.MREG_TABLE_NAME),
+    metadata: new DynamoMetadataStore(dynamo, config.tableName),
+    registries: new DynamoRegistryStore(dynamo, config.tableName),
     blobs: createBlobStore(s3, {
-      bucket: config.MREG_BUCKET,
-      urlExpirySeconds: config.MREG_URL_EXPIRY_SECONDS,
-      signChecksums: config.MREG_SIGN_CHECKSUMS,
+      bucket: config.bucket,
+      urlExpirySeconds: config.urlExpirySeconds,
+      signChecksums: config.signChecksums,
     }),
     clock: { now: () => new Date() },
     ids: { next: () => ulid() },
-    limits: { multipartThreshold: config.MREG_MULTIPART_THRESHOLD, partSize: config.MREG_PART_SIZE },
-    lineage: new DynamoLineageStore(dynamo, config.MREG_TABLE_NAME),
-    automations: new DynamoAutomationStore(dynamo, config.MREG_TABLE_NAME),
+    limits: { multipartThreshold: config.multipartThreshold, partSize: config.partSize },
+    lineage: new DynamoLineageStore(dynamo, config.tableName),
+    automations: new DynamoAutomationStore(dynamo, config.tableName),
     webhooks: new HttpWebhookSender({
-      allowLoopback: config.MREG_WEBHOOK_ALLOW_LOOPBACK,
-      allowPrivate: config.MREG_WEBHOOK_ALLOW_PRIVATE,
+      allowLoopback: config.webhookAllowLoopback,
+      allowPrivate: config.webhookAllowPrivate,
     }),
     deliveryPolicy: {
-      maxAttempts: config.MREG_WEBHOOK_MAX_ATTEMPTS,
-      baseDelayMs: config.MREG_WEBHOOK_BACKOFF_MS,
-      maxDelayMs: MAX_RETRY_DELAY_MS,
-      timeoutMs: config.MREG_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: config.webhookMaxAttempts,
+      baseDelayMs: config.webhookBackoffMs,
+      maxDelayMs: WEBHOOK_MAX_RETRY_DELAY_MS,
+      timeoutMs: config.webhookTimeoutMs,
     },
   };
-}
-
-let services: Services | undefined;
-
-/** Created once per process (one Lambda container) on first use. */
-export function getServices(): Services {
-  services ??= createServices();
-  return services;
-}
-
-/** The local stack wires its own services (emulator endpoints) before serving. */
-export function useServices(replacement: Services | undefined): void {
-  services = replacement;
 }

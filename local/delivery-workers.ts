@@ -1,49 +1,44 @@
+import { AUDIT_EVENT_FILTER } from "../lambdas/adapters/dynamodb/audit-event-filter.js";
 import type { Services } from "../lambdas/composition.js";
 import { createStreamConsumer } from "../lambdas/handlers/stream-consumer.js";
 import { createDeliverySweeper } from "../lambdas/handlers/webhook-sweeper.js";
+import type { Observability } from "../lambdas/observability.js";
 import { startStreamPoller } from "./stream-poller.js";
-
-export const DEFAULT_STREAM_POLL_MS = 200;
-export const DEFAULT_SWEEP_MS = 1000;
 
 /**
  * What AWS runs beside the API, on one machine: the stream consumer fed by polling DynamoDB
- * Local's stream (MREG_STREAM_POLL_MS) and the delivery sweeper on a timer
+ * Local's stream every `streamPollMs` (MREG_STREAM_POLL_MS), through the same filter as the
+ * event source mapping, and the delivery sweeper every `webhookSweepMs`
  * (MREG_WEBHOOK_SWEEP_MS). Started before the server serves, so no change goes unseen.
  */
 export async function startDeliveryWorkers(options: {
   services: Services;
-  endpoint: string;
-  env?: NodeJS.ProcessEnv;
+  observability: Observability;
   log?: (line: string) => void;
 }): Promise<{ stop(): Promise<void> }> {
-  const env = options.env ?? process.env;
-  const { services, log } = options;
+  const { services, observability, log } = options;
+  const { config } = services;
+  const endpoint = config.endpoints.dynamodb;
+  if (!endpoint || !config.credentials) throw new Error("the local delivery workers need DynamoDB Local's endpoint and credentials");
   const poller = await startStreamPoller({
-    endpoint: options.endpoint,
-    region: services.config.AWS_REGION,
-    tableName: services.config.MREG_TABLE_NAME,
-    intervalMs: intervalFrom(env, "MREG_STREAM_POLL_MS", DEFAULT_STREAM_POLL_MS),
+    endpoint,
+    credentials: config.credentials,
+    region: config.region,
+    tableName: config.tableName,
+    intervalMs: config.streamPollMs,
+    filter: AUDIT_EVENT_FILTER,
     // The audit trail is in the table; a line per change would flood the local console.
-    handler: createStreamConsumer(() => services, { logAuditEvents: false }),
+    handler: createStreamConsumer(services, observability, { logAuditEvents: false }),
     log,
   });
-  const sweep = createDeliverySweeper(() => services);
-  const sweeper = startTimer(intervalFrom(env, "MREG_WEBHOOK_SWEEP_MS", DEFAULT_SWEEP_MS), () => sweep(), log);
+  const sweep = createDeliverySweeper(services, observability);
+  const sweeper = startTimer(config.webhookSweepMs, () => sweep(), log);
   return {
     async stop() {
       await sweeper.stop();
       await poller.stop();
     },
   };
-}
-
-function intervalFrom(env: NodeJS.ProcessEnv, variable: string, fallback: number): number {
-  const value = env[variable];
-  if (value === undefined || value === "") return fallback;
-  const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 10 || ms > 60_000) throw new Error(`${variable} must be 10-60000 ms, not ${value}`);
-  return ms;
 }
 
 /** Runs `task` every `intervalMs`, never twice at once, until stopped. */

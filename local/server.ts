@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { MAX_BODY_BYTES } from "../lambdas/http/api-handler.js";
-import { handlers } from "../lambdas/handlers/index.js";
-import { matchRoute, routes } from "../lambdas/contract/routes.js";
+import { errorBodyOf, ERROR_STATUS, INTERNAL_ERROR_MESSAGE, type ErrorCode } from "../lambdas/contract/errors.js";
+import { matchRoute, routes, type FunctionName } from "../lambdas/contract/routes.js";
+import { MAX_BODY_BYTES, type ApiHandler } from "../lambdas/http/api-handler.js";
 
 export interface LocalServer {
   url: string;
@@ -12,16 +13,26 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
+export interface LocalServerOptions {
+  port: number;
+  host?: string;
+  /** This stack's entry point of every function (lambdas/handlers/index.ts). */
+  handlers: Record<FunctionName, ApiHandler>;
+  /** Where requests the server answers itself (no route, wrong method, body too large) are logged. */
+  logger: Logger;
+}
+
 /**
  * Serves the route table over node:http: each request becomes the API Gateway (REST, v1)
  * proxy event Lambda would get and goes to the same handler function.
  */
-export async function startLocalServer(options: { port: number; host?: string }): Promise<LocalServer> {
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const host = options.host ?? "127.0.0.1";
   const server = createServer((req, res) => {
-    serve(req, res).catch((error: unknown) => {
-      console.error("local server error", error);
-      if (!res.headersSent) sendJson(res, 500, { error: { code: "internal", message: "internal error" } });
+    const requestId = randomUUID();
+    serve(options, requestId, req, res).catch((error: unknown) => {
+      options.logger.error("local server error", { requestId, error });
+      if (!res.headersSent) sendError(res, "internal", INTERNAL_ERROR_MESSAGE, requestId);
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -51,27 +62,37 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(options: LocalServerOptions, requestId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = req.method ?? "GET";
+  // Answered here, as API Gateway answers them before any function runs; logged like the rest.
+  const refuse = (code: ErrorCode, message: string) => {
+    sendError(res, code, message, requestId);
+    options.logger.info("request", {
+      requestId,
+      method,
+      route: null,
+      path: url.pathname,
+      principal: null,
+      status: ERROR_STATUS[code],
+      latencyMs: Math.round((performance.now() - started) * 10) / 10,
+    });
+  };
   const match = matchRoute(routes, method, url.pathname);
   if (!match) {
     req.resume();
-    return sendJson(res, 404, { error: { code: "not_found", message: `no route ${method} ${url.pathname}` } });
+    return refuse("not_found", `no route ${method} ${url.pathname}`);
   }
   if ("allowed" in match) {
     req.resume();
     res.setHeader("allow", match.allowed.join(", "));
-    return sendJson(res, 405, { error: { code: "method_not_allowed", message: `${method} is not allowed here` } });
+    return refuse("method_not_allowed", `${method} is not allowed here`);
   }
   const body = await readBody(req);
-  if (body === undefined) {
-    return sendJson(res, 413, {
-      error: { code: "payload_too_large", message: `request body exceeds ${MAX_BODY_BYTES} bytes` },
-    });
-  }
-  const event = toProxyEvent(req, url, match.route.path, match.params, body);
-  const handler = handlers[match.route.function as keyof typeof handlers];
+  if (body === undefined) return refuse("payload_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  const event = toProxyEvent(req, url, match.route.path, match.params, body, requestId);
+  const handler = options.handlers[match.route.function as FunctionName];
   const result: APIGatewayProxyResult = await handler(event);
   res.writeHead(result.statusCode, result.headers as Record<string, string>);
   res.end(result.body);
@@ -96,6 +117,7 @@ function toProxyEvent(
   resource: string,
   pathParameters: Record<string, string>,
   body: string,
+  requestId: string,
 ): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
@@ -134,7 +156,7 @@ function toProxyEvent(
       identity: localIdentity(req.socket.remoteAddress ?? "127.0.0.1", req.headers["user-agent"] ?? null),
       path: url.pathname,
       stage: "local",
-      requestId: randomUUID(),
+      requestId,
       requestTimeEpoch: now.getTime(),
       resourceId: "local",
       resourcePath: resource,
@@ -162,7 +184,7 @@ function localIdentity(sourceIp: string, userAgent: string | null): APIGatewayPr
   };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
+function sendError(res: ServerResponse, code: ErrorCode, message: string, requestId: string): void {
+  res.writeHead(ERROR_STATUS[code], { "content-type": "application/json" });
+  res.end(JSON.stringify(errorBodyOf(code, message, requestId)));
 }

@@ -1,11 +1,13 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ensureTable } from "../lambdas/adapters/dynamodb/ensure-table.js";
 import { EmulatorBlobStore } from "./emulator-blob-store.js";
-import { createServices, useServices, type BlobStoreFactory } from "../lambdas/composition.js";
-import { loadConfig } from "../lambdas/config.js";
+import { createDynamoClient, createServices, type BlobStoreFactory, type Services } from "../lambdas/composition.js";
+import { loadConfig, type Config } from "../lambdas/config.js";
 import { bootstrapAdmin } from "../lambdas/core/bootstrap-admin.js";
+import { createApiHandlers } from "../lambdas/handlers/index.js";
+import { localObservability } from "../lambdas/observability.js";
+import { MULTIPART_THRESHOLD } from "../lambdas/settings.js";
 import { startDeliveryWorkers } from "./delivery-workers.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { S3_EMULATOR_CREDENTIALS, startS3Emulator } from "./s3-emulator.js";
@@ -13,8 +15,8 @@ import { startLocalServer } from "./server.js";
 
 export const LOCAL_TABLE = "mreg";
 export const LOCAL_BUCKET = "mreg-blobs";
-/** The local default for MREG_MULTIPART_THRESHOLD: 5 GiB, the largest it may be. */
-export const LOCAL_MULTIPART_THRESHOLD = 5 * 1024 * 1024 * 1024;
+/** The local default of MREG_MULTIPART_THRESHOLD (lambdas/settings.ts says why). */
+export const LOCAL_MULTIPART_THRESHOLD = MULTIPART_THRESHOLD.local;
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -25,8 +27,12 @@ export interface LocalStackOptions {
   emulatorPorts?: { dynamodb?: number; s3?: number };
   /** Extra buckets to create in the emulator, e.g. for reference entries in tests. */
   extraBuckets?: string[];
-  /** Configuration passed on to the handlers (MREG_PART_SIZE, MREG_MULTIPART_THRESHOLD, …). */
-  env?: Record<string, string>;
+  /**
+   * Settings in their variable form (MREG_PART_SIZE, MREG_LOG_LEVEL, …; lambdas/config.ts),
+   * as `npm start` finds them in its environment: process.env unless given. Only read: each
+   * stack hands its own configuration to its own services, so stacks share nothing.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
   log?: (line: string) => void;
 }
 
@@ -37,17 +43,20 @@ export interface LocalStack {
   adminKey?: string;
   adminKeyFile: string;
   endpoints: { dynamodb: string; s3: string };
+  /** What this stack's handlers run with: emulator endpoints and credentials included. */
+  config: Config;
+  services: Services;
   stop(): Promise<void>;
 }
 
 /** DynamoDB Local, the S3 emulator and the API server, all on loopback, data under `dataDir`. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
+  const env = options.env ?? process.env;
   const dataDir = resolve(options.dataDir);
   const adminKeyFile = join(dataDir, "admin-key");
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
-    useServices(undefined);
     for (const stopOne of stops.splice(0).reverse()) await stopOne().catch(() => undefined);
   };
   try {
@@ -62,32 +71,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         hashObject: (bucket, key) => bucket === LOCAL_BUCKET && (key.startsWith("staging/") || key.startsWith("blobs/")),
       }).then((s) => (stops.push(s.stop), s)),
     ]);
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ACCESS_KEY_ID: S3_EMULATOR_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3_EMULATOR_CREDENTIALS.secretAccessKey,
-      AWS_REGION: "us-east-1",
-      MREG_TABLE_NAME: LOCAL_TABLE,
-      MREG_BUCKET: LOCAL_BUCKET,
-      MREG_S3_FORCE_PATH_STYLE: "true",
-      MREG_S3_EMULATOR: "true",
+    const config = loadConfig(env, {
+      tableName: LOCAL_TABLE,
+      bucket: LOCAL_BUCKET,
+      region: "us-east-1",
+      endpoints: { dynamodb: dynamo.endpoint, s3: s3.endpoint },
+      // DynamoDB Local runs with -sharedDb: any key reads the one database; the S3 emulator checks its own.
+      credentials: { ...S3_EMULATOR_CREDENTIALS },
+      s3ForcePathStyle: true,
+      s3Emulator: true,
       // Webhook receivers on this machine are the point of local mode.
-      MREG_WEBHOOK_ALLOW_LOOPBACK: "true",
-      // One machine gains nothing from parallel parts, and the emulator completes a multipart
-      // upload by writing every part again: single PUTs up to S3's 5 GiB limit (see README, Benchmark).
-      MREG_MULTIPART_THRESHOLD: process.env.MREG_MULTIPART_THRESHOLD || String(LOCAL_MULTIPART_THRESHOLD),
-      ...options.env,
+      webhookAllowLoopback: true,
+      ...(env.MREG_MULTIPART_THRESHOLD ? {} : { multipartThreshold: LOCAL_MULTIPART_THRESHOLD }),
     });
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
     // The emulator runs in this process: verification reads its files directly (HTTP otherwise).
     const ledger = s3.ledger;
-    const blobStore: BlobStoreFactory | undefined = ledger
+    const createBlobStore: BlobStoreFactory | undefined = ledger
       ? (client, blobOptions) => new EmulatorBlobStore(client, blobOptions, ledger)
       : undefined;
-    const services = createServices(loadConfig(), blobStore);
-    const table = await ensureTable(new DynamoDBClient({ region: "us-east-1" }), LOCAL_TABLE);
+    const services = createServices(config, { createBlobStore });
+    const observability = localObservability(config);
+    const tableClient = createDynamoClient(config);
+    const table = await ensureTable(tableClient, LOCAL_TABLE).finally(() => tableClient.destroy());
     log(`table ${LOCAL_TABLE}: ${table}`);
     const admin = await bootstrapAdmin(services, options.adminKey);
     let adminKey = options.adminKey ?? admin.secret;
@@ -98,9 +103,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     } else if (adminKey === undefined) {
       adminKey = await readFile(adminKeyFile, "utf8").then((text) => text.trim(), () => undefined);
     }
-    useServices(services);
-    stops.push((await startDeliveryWorkers({ services, endpoint: dynamo.endpoint, log })).stop);
-    const server = await startLocalServer({ port: options.port });
+    stops.push((await startDeliveryWorkers({ services, observability, log })).stop);
+    const server = await startLocalServer({
+      port: options.port,
+      handlers: createApiHandlers(services, observability),
+      logger: observability.logger,
+    });
     stops.push(server.close);
     return {
       url: server.url,
@@ -108,6 +116,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       adminKey,
       adminKeyFile,
       endpoints: { dynamodb: dynamo.endpoint, s3: s3.endpoint },
+      config,
+      services,
       stop,
     };
   } catch (error) {

@@ -10,6 +10,8 @@ import {
   type ShardIteratorType,
 } from "@aws-sdk/client-dynamodb-streams";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { matchesFilter, type FilterPattern } from "../lambdas/adapters/dynamodb/audit-event-filter.js";
+import { STREAM_CONSUMPTION } from "../lambdas/settings.js";
 
 export interface StreamPollerOptions {
   endpoint: string;
@@ -18,6 +20,10 @@ export interface StreamPollerOptions {
   /** Pause between two polls of every shard. */
   intervalMs: number;
   handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | void>;
+  /** Like the event source mapping's filter: only matching records reach the handler. */
+  filter?: FilterPattern;
+  /** The credentials DynamoDB Local is called with. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   log?: (line: string) => void;
 }
 
@@ -25,8 +31,8 @@ export interface StreamPoller {
   stop(): Promise<void>;
 }
 
-/** Like the Lambda event source mapping: a batch is retried this often before its records are skipped. */
-const MAX_BATCH_ATTEMPTS = 3;
+/** As the Lambda event source mapping does: a batch is retried this often before its records are skipped. */
+const MAX_BATCH_ATTEMPTS = 1 + STREAM_CONSUMPTION.retryAttempts;
 /** New shards (DynamoDB rolls them over) are looked for every this many polls. */
 const DESCRIBE_EVERY = 20;
 
@@ -44,8 +50,9 @@ interface Shard {
  */
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
   const log = options.log ?? (() => undefined);
-  const dynamo = new DynamoDBClient({ region: options.region, endpoint: options.endpoint });
-  const streams = new DynamoDBStreamsClient({ region: options.region, endpoint: options.endpoint });
+  const clientConfig = { region: options.region, endpoint: options.endpoint, credentials: options.credentials };
+  const dynamo = new DynamoDBClient(clientConfig);
+  const streams = new DynamoDBStreamsClient(clientConfig);
   const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: options.tableName }));
   dynamo.destroy();
   const streamArn = Table?.LatestStreamArn;
@@ -109,10 +116,12 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const pollShard = async (shard: Shard) => {
     if (!shard.iterator) return;
     try {
-      const result = await streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 100 }));
+      const result = await streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: STREAM_CONSUMPTION.batchSize }));
       const records = (result.Records ?? []).map(toLambdaRecord);
       if (records.length > 0) {
-        await deliver(records);
+        const filter = options.filter;
+        const selected = filter ? records.filter((record) => matchesFilter(filter, record)) : records;
+        if (selected.length > 0) await deliver(selected);
         shard.lastSequenceNumber = records.at(-1)!.dynamodb!.SequenceNumber;
       }
       shard.iterator = result.NextShardIterator;

@@ -13,7 +13,15 @@ import {
 } from "aws-cdk-lib/aws-apigateway";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import {
+  BUSY_MESSAGE,
+  ERROR_STATUS,
+  INTERNAL_ERROR_MESSAGE,
+  errorBodyOf,
+  type ErrorCode,
+} from "../../lambdas/contract/errors.js";
 import type { RouteDefinition } from "../../lambdas/contract/routes.js";
+import { API_GATEWAY_TIMEOUT_SECONDS } from "../../lambdas/settings.js";
 
 export interface RegistryApiProps {
   restApiName: string;
@@ -142,31 +150,47 @@ function accessLogFormat(): AccessLogFormat {
   return AccessLogFormat.custom(format.replace(`"${quotedErrorMessage}"`, AccessLogField.contextErrorMessageString()));
 }
 
-/** API Gateway's own refusals, in the registry's error shape `{"error": {"code", "message"}}`. */
-export const gatewayErrors: { type: ResponseType; status?: string; code: string; message?: string }[] = [
+/**
+ * API Gateway's own refusals, answered with the registry's error body
+ * (lambdas/contract/errors.ts): the same codes and statuses as the handlers'. A response
+ * without a status keeps the one API Gateway chose; one without a message passes API
+ * Gateway's own on.
+ */
+export const gatewayErrors: { type: ResponseType; code: ErrorCode; keepStatus?: boolean; message?: string }[] = [
   // Only the Authorization header is validated, so a failed validation means no API key.
-  { type: ResponseType.BAD_REQUEST_PARAMETERS, status: "401", code: "unauthorized", message: "missing Authorization header; expected 'Bearer <api key>'" },
+  { type: ResponseType.BAD_REQUEST_PARAMETERS, code: "unauthorized", message: "missing Authorization header; expected 'Bearer <api key>'" },
   // REST APIs answer unknown paths and methods as if they needed IAM signatures.
-  { type: ResponseType.MISSING_AUTHENTICATION_TOKEN, status: "404", code: "not_found", message: "no route for this method and path" },
-  { type: ResponseType.RESOURCE_NOT_FOUND, status: "404", code: "not_found", message: "no route for this method and path" },
-  { type: ResponseType.REQUEST_TOO_LARGE, status: "413", code: "payload_too_large", message: "request body is too large" },
-  { type: ResponseType.THROTTLED, status: "429", code: "too_many_requests", message: "the registry is busy; retry shortly" },
-  { type: ResponseType.INTEGRATION_TIMEOUT, status: "504", code: "timeout", message: "the request outlasted API Gateway's 29 s; it may still complete, retry it" },
-  { type: ResponseType.DEFAULT_4XX, code: "bad_request" },
-  { type: ResponseType.DEFAULT_5XX, code: "internal", message: "internal error" },
+  { type: ResponseType.MISSING_AUTHENTICATION_TOKEN, code: "not_found", message: "no route for this method and path" },
+  { type: ResponseType.RESOURCE_NOT_FOUND, code: "not_found", message: "no route for this method and path" },
+  { type: ResponseType.REQUEST_TOO_LARGE, code: "payload_too_large", message: "request body is too large" },
+  { type: ResponseType.THROTTLED, code: "too_many_requests", message: BUSY_MESSAGE },
+  { type: ResponseType.INTEGRATION_TIMEOUT, code: "timeout", message: `the request outlasted API Gateway's ${API_GATEWAY_TIMEOUT_SECONDS} s; it may still complete, retry it` },
+  { type: ResponseType.DEFAULT_4XX, code: "bad_request", keepStatus: true },
+  { type: ResponseType.DEFAULT_5XX, code: "internal", keepStatus: true, message: INTERNAL_ERROR_MESSAGE },
 ];
 
+const MESSAGE_SLOT = "__MREG_MESSAGE__";
+const REQUEST_ID_SLOT = "__MREG_REQUEST_ID__";
+
+/**
+ * The mapping template of one gateway response: the body `errorBodyOf` builds, with API
+ * Gateway's request id (the one its access log records) and, without a message of our own,
+ * its error message, which `messageString` renders JSON-quoted.
+ */
+export function gatewayErrorTemplate(code: ErrorCode, message?: string): string {
+  const body = JSON.stringify(errorBodyOf(code, MESSAGE_SLOT, REQUEST_ID_SLOT));
+  return body
+    .replace(`"${MESSAGE_SLOT}"`, message === undefined ? "$context.error.messageString" : JSON.stringify(message))
+    .replace(REQUEST_ID_SLOT, "$context.requestId");
+}
+
 function addErrorResponses(api: RestApi): void {
-  for (const { type, status, code, message } of gatewayErrors) {
-    // messageString is API Gateway's own JSON-quoted rendering of its error message.
-    const text = message === undefined ? "$context.error.messageString" : JSON.stringify(message);
+  for (const { type, code, keepStatus, message } of gatewayErrors) {
     api.addGatewayResponse(`Error${type.responseType}`, {
       type,
-      ...(status ? { statusCode: status } : {}),
+      ...(keepStatus ? {} : { statusCode: String(ERROR_STATUS[code]) }),
       responseHeaders: { "Cache-Control": "'no-store'" },
-      templates: {
-        "application/json": `{"error":{"code":"${code}","message":${text},"requestId":"$context.requestId"}}`,
-      },
+      templates: { "application/json": gatewayErrorTemplate(code, message) },
     });
   }
 }

@@ -1,9 +1,10 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Role, ServicePrincipal, type PolicyStatement } from "aws-cdk-lib/aws-iam";
-import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { API_GATEWAY_TIMEOUT_SECONDS } from "../../lambdas/settings.js";
 import { projectRoot } from "../paths.js";
 
 export interface RegistryFunctionProps {
@@ -39,8 +40,9 @@ export const REGISTRY_RUNTIME = Runtime.NODEJS_24_X;
 
 /**
  * A Lambda function with the registry's defaults: Node 24 on ARM64, bundled by the local
- * esbuild (no Docker) into one minified ES module with a source map, its own log group
- * and its own role, which starts with nothing but that log group.
+ * esbuild (no Docker) into one minified ES module with a source map, active X-Ray tracing,
+ * its own log group and its own role, which starts with nothing but that log group and
+ * sending traces.
  */
 export class RegistryFunction extends Construct {
   readonly function: NodejsFunction;
@@ -70,10 +72,13 @@ export class RegistryFunction extends Construct {
       runtime: REGISTRY_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
-      // API Gateway gives up after 29 s; a function serving it has no use for longer by default.
-      timeout: props.timeout ?? Duration.seconds(29),
+      // API Gateway gives up then; a function serving it has no use for longer by default.
+      timeout: props.timeout ?? Duration.seconds(API_GATEWAY_TIMEOUT_SECONDS),
       role: this.role,
       logGroup: this.logGroup,
+      // X-Ray traces every invocation; the Powertools tracer adds DynamoDB and HTTP subsegments
+      // (lambdas/functions/runtime.ts). CDK grants the role what sending traces needs.
+      tracing: Tracing.ACTIVE,
       projectRoot,
       depsLockFilePath: `${projectRoot}/package-lock.json`,
       environment: {

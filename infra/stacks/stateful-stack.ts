@@ -9,12 +9,9 @@ import {
 } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
 import { tableDefinition } from "../../lambdas/adapters/dynamodb/table-definition.js";
+import { BUCKET_LIFECYCLE } from "../../lambdas/settings.js";
 import type { Settings } from "../settings.js";
 
-/** Single PUTs land in staging/ until a commit verifies them; abandoned ones go after this. */
-export const STAGING_EXPIRY_DAYS = 3;
-/** Parts of a multipart upload nobody completed stop costing money after this. */
-export const ABORT_INCOMPLETE_MULTIPART_DAYS = 1;
 
 export interface StatefulStackProps extends StackProps {
   settings: Settings;
@@ -87,8 +84,8 @@ export class StatefulStack extends Stack {
         },
       ],
       lifecycleRules: [
-        { id: "abort-incomplete-multipart", abortIncompleteMultipartUploadAfter: Duration.days(ABORT_INCOMPLETE_MULTIPART_DAYS) },
-        { id: "expire-staging", prefix: "staging/", expiration: Duration.days(STAGING_EXPIRY_DAYS) },
+        { id: "abort-incomplete-multipart", abortIncompleteMultipartUploadAfter: Duration.days(BUCKET_LIFECYCLE.abortIncompleteMultipartDays) },
+        { id: "expire-staging", prefix: "staging/", expiration: Duration.days(BUCKET_LIFECYCLE.stagingExpiryDays) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });

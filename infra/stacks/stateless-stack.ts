@@ -5,13 +5,16 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import { FilterCriteria, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Bucket } from "aws-cdk-lib/aws-s3";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { AUDIT_EVENT_FILTER } from "../../lambdas/adapters/dynamodb/audit-event-filter.js";
+import { configEnvironment } from "../../lambdas/config.js";
 import type { RouteDefinition } from "../../lambdas/contract/routes.js";
+import { STREAM_CONSUMPTION } from "../../lambdas/settings.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
 import { accessOf, deliverySweeperAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
@@ -19,8 +22,6 @@ import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
 import type { Settings } from "../settings.js";
 import type { StatefulStack } from "./stateful-stack.js";
-
-const MIB = 1024 * 1024;
 
 /** The function that reads the table's stream; not an API route, so not in the route table. */
 export const STREAM_CONSUMER = "stream-consumer";
@@ -59,15 +60,14 @@ export class StatelessStack extends Stack {
       bucketArn: Fn.importValue(names.bucketArn),
     });
 
-    // What lambdas/config.ts reads; SHA-256 checksums are signed into PUTs because S3 verifies them.
-    const environment = {
-      MREG_TABLE_NAME: table.tableName,
-      MREG_BUCKET: bucket.bucketName,
-      MREG_URL_EXPIRY_SECONDS: String(settings.urlExpirySeconds),
-      MREG_MULTIPART_THRESHOLD: String(64 * MIB),
-      MREG_PART_SIZE: String(16 * MIB),
-      MREG_SIGN_CHECKSUMS: "true",
-    };
+    // What lambdas/config.ts reads; every other setting keeps the default lambdas/settings.ts
+    // gives it. SHA-256 checksums are signed into PUTs because S3 verifies them.
+    const environment = configEnvironment({
+      tableName: table.tableName,
+      bucket: bucket.bucketName,
+      urlExpirySeconds: settings.urlExpirySeconds,
+      signChecksums: true,
+    });
     const grantTargets = { table, bucket, referenceBuckets: settings.referenceBuckets };
     // Every declaration is looked up before any function is built, so a missing one fails at once.
     const declared = [...new Set(routes.map((route) => route.function))].map((name) => [name, accessOf(name)] as const);
@@ -121,21 +121,16 @@ export class StatelessStack extends Stack {
       new DynamoEventSource(table, {
         // From the oldest record kept: nothing written before the mapping existed is skipped.
         startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
+        batchSize: STREAM_CONSUMPTION.batchSize,
         bisectBatchOnError: true,
-        retryAttempts: 5,
-        maxRecordAge: Duration.hours(6),
+        retryAttempts: STREAM_CONSUMPTION.retryAttempts,
+        maxRecordAge: Duration.hours(STREAM_CONSUMPTION.maxRecordAgeHours),
         reportBatchItemFailures: true,
         // Per-shard order is the order of changes to one item; one batch at a time keeps it.
         parallelizationFactor: 1,
         onFailure: new SqsDlq(this.streamFailures),
         // Only new audit events invoke the function; every other write costs nothing here.
-        filters: [
-          FilterCriteria.filter({
-            eventName: FilterRule.isEqual("INSERT"),
-            dynamodb: { NewImage: { entity: { S: FilterRule.isEqual("event") } } },
-          }),
-        ],
+        filters: [FilterCriteria.filter(AUDIT_EVENT_FILTER)],
       }),
     );
 

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { alias, filePath, metadata, name, sha256, size } from "./common.js";
+import { S3_LIMITS } from "./limits.js";
 
 export const MAX_FILES_PER_REQUEST = 10_000;
 export const MAX_ALIASES_PER_REQUEST = 10;
@@ -66,9 +67,9 @@ export const completeUploadRequest = z.strictObject({
   sha256,
   uploadId: z.string().min(1).max(1024),
   parts: z
-    .array(z.strictObject({ partNumber: z.int().min(1).max(10_000), etag: z.string().min(1).max(256) }))
+    .array(z.strictObject({ partNumber: z.int().min(1).max(S3_LIMITS.maxParts), etag: z.string().min(1).max(256) }))
     .min(1)
-    .max(10_000),
+    .max(S3_LIMITS.maxParts),
 });
 export type CompleteUploadRequest = z.infer<typeof completeUploadRequest>;
 

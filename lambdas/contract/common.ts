@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { S3_LIMITS } from "./limits.js";
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -17,7 +18,7 @@ export const sha256 = z
   .transform((value) => value.toLowerCase());
 
 /** S3 caps one object at 5 TiB; anything larger cannot be a real file. */
-export const MAX_FILE_SIZE = 5 * 1024 ** 4;
+export const MAX_FILE_SIZE = S3_LIMITS.maxObjectSize;
 
 export const size = z.int().min(0).max(MAX_FILE_SIZE);
 

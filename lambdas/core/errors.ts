@@ -1,6 +1,8 @@
-/** One error hierarchy for the whole registry; the HTTP layer maps each class to a status in one table. */
+import type { ErrorCode } from "../contract/errors.js";
+
+/** One error hierarchy for the whole registry; each code's HTTP status is in lambdas/contract/errors.ts. */
 export abstract class RegistryError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;

@@ -1,6 +1,7 @@
 import pLimit from "p-limit";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../contract/artifacts.js";
+import { MAX_PLANNED_PARTS, MIB } from "../contract/limits.js";
 import type { BlobStore, Clock, MetadataStore } from "./ports.js";
 
 export interface UploadLimits {
@@ -16,12 +17,6 @@ export interface UploadDeps {
   limits: UploadLimits;
 }
 
-/**
- * S3 allows 10 000 parts, but every part's URL travels in the plan, and a Lambda response
- * is capped at 6 MB: 1 000 URLs (~1.5 KB each) keep the largest plan near 1.5 MB.
- */
-const MAX_PLANNED_PARTS = 1_000;
-const MIB = 1024 * 1024;
 const PRESIGN_CONCURRENCY = 16;
 
 /** One size per SHA-256: two files with equal bytes cannot differ in size. */

@@ -10,8 +10,6 @@ export interface DeliveryPolicy {
   timeoutMs: number;
 }
 
-export const MAX_RETRY_DELAY_MS = 3600 * 1000;
-
 /** Worth another try: no answer in time, no connection, 408, 429 and 5xx. */
 export function isRetryable(response: WebhookResponse): boolean {
   if (response.statusCode === undefined) return response.error?.kind !== "refused";

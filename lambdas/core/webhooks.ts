@@ -284,10 +284,14 @@ function describeFailure(response: WebhookResponse): string {
 
 export interface AttemptReport {
   attempted: number;
+  /** The attempted deliveries by the state each attempt left them in (pending: a retry is due later). */
+  byStatus: Record<DeliveryRecord["status"], number>;
   /** Left for a later sweep because the caller's time was running out. */
   deferred: number;
   errors: unknown[];
 }
+
+const emptyReport = (): AttemptReport => ({ attempted: 0, byStatus: { pending: 0, delivered: 0, failed: 0 }, deferred: 0, errors: [] });
 
 /**
  * Runs attempts side by side; stops starting new ones when an attempt could outlast
@@ -299,7 +303,7 @@ async function runAttempts(
   options: { concurrency?: number; deadline?: number },
 ): Promise<AttemptReport> {
   const limit = pLimit(options.concurrency ?? 16);
-  const report: AttemptReport = { attempted: 0, deferred: 0, errors: [] };
+  const report = emptyReport();
   await Promise.all(
     attempts.map((attempt) =>
       limit(async () => {
@@ -308,7 +312,11 @@ async function runAttempts(
           return;
         }
         try {
-          if (await attempt()) report.attempted++;
+          const finished = await attempt();
+          if (finished) {
+            report.attempted++;
+            report.byStatus[finished.status]++;
+          }
         } catch (error) {
           report.errors.push(error);
         }
@@ -342,13 +350,14 @@ export async function sweepDueDeliveries(
   options: { pageSize?: number; concurrency?: number; deadline?: number } = {},
 ): Promise<AttemptReport> {
   const pageSize = options.pageSize ?? 50;
-  const total: AttemptReport = { attempted: 0, deferred: 0, errors: [] };
+  const total = emptyReport();
   // Bounded: the due index is eventually consistent, so a finished delivery may show once more.
   for (let round = 0; round < 20; round++) {
     if (options.deadline !== undefined && Date.now() + deps.deliveryPolicy.timeoutMs + 2000 > options.deadline) break;
     const due = await deps.automations.dueDeliveries(deps.clock.now().toISOString(), pageSize);
     const report = await attemptDeliveries(deps, due, options);
     total.attempted += report.attempted;
+    for (const status of ["pending", "delivered", "failed"] as const) total.byStatus[status] += report.byStatus[status];
     total.deferred += report.deferred;
     total.errors.push(...report.errors);
     if (due.length < pageSize || report.attempted === 0) break;

@@ -1,11 +1,12 @@
 import * as z from "zod";
 import { createApiKey, createUser, listApiKeys, listUsers, revokeApiKey, whoami } from "../core/users.js";
-import { createApiHandler, ok } from "../http/api-handler.js";
+import { ok, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { apiKeysQuery, createApiKeyRequest, createUserRequest } from "../contract/admin.js";
 import { pageQuery } from "../contract/common.js";
 
-export const handler = createApiHandler("admin", {
+/** The operations of the `admin` function, by the names lambdas/contract/routes.ts gives them. */
+export const adminOperations: Operations<"admin"> = {
   whoami: async (request) => ok(await whoami(request.services, request.principal)),
   createUser: async (request) => ({
     status: 201,
@@ -22,4 +23,4 @@ export const handler = createApiHandler("admin", {
     const { id } = parse(z.object({ id: z.string().min(1).max(64) }), request.params, "path");
     return ok(await revokeApiKey(request.services, request.principal, id));
   },
-});
+};

@@ -12,7 +12,7 @@ import {
 } from "../core/artifact-versions.js";
 import { deleteArtifactVersion } from "../core/registries.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
-import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
+import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import {
   commitRequest,
@@ -33,7 +33,8 @@ function artifactRef(request: ApiRequest) {
   return { project: params.project, artifact: params.name };
 }
 
-export const handler = createApiHandler("artifacts", {
+/** The operations of the `artifacts` function, by the names lambdas/contract/routes.ts gives them. */
+export const artifactOperations: Operations<"artifacts"> = {
   planUpload: async (request) => {
     artifactRef(request);
     return ok(await planUpload(request.services, parse(uploadPlanRequest, request.body, "upload plan")));
@@ -46,6 +47,7 @@ export const handler = createApiHandler("artifacts", {
     const ref = artifactRef(request);
     const body = parse(commitRequest, request.body, "commit");
     const result = await commitVersion(request.services, request.principal, ref, body);
+    if (result.body.created) request.metrics.versionCommitted();
     return { status: result.status, body: result.body };
   },
   listArtifacts: async (request) => {
@@ -79,5 +81,5 @@ export const handler = createApiHandler("artifacts", {
   },
   listHistory: async (request) =>
     ok(await listArtifactHistory(request.services, artifactRef(request), parse(pageQuery, request.query, "query"))),
-});
+};
 

@@ -10,7 +10,8 @@ import {
   replayDelivery,
 } from "../core/automations.js";
 import { ForbiddenError } from "../core/errors.js";
-import { created, createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
+import { deliveryOutcome as outcomeOf } from "../observability.js";
+import { created, ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { createAutomationRequest, deliveryId } from "../contract/automations.js";
 import { name, pageQuery } from "../contract/common.js";
@@ -28,7 +29,8 @@ function deliveryParam(request: ApiRequest): string {
   return parse(z.object({ delivery: deliveryId }), request.params, "path").delivery;
 }
 
-export const handler = createApiHandler("automations", {
+/** The operations of the `automations` function, by the names lambdas/contract/routes.ts gives them. */
+export const automationOperations: Operations<"automations"> = {
   createAutomation: async (request) =>
     created(
       await createAutomation(
@@ -49,6 +51,9 @@ export const handler = createApiHandler("automations", {
     ),
   getDelivery: async (request) =>
     ok(await getDelivery(request.services, access(request), automationId(request), deliveryParam(request))),
-  replayDelivery: async (request) =>
-    ok(await replayDelivery(request.services, access(request), automationId(request), deliveryParam(request))),
-});
+  replayDelivery: async (request) => {
+    const replayed = await replayDelivery(request.services, access(request), automationId(request), deliveryParam(request));
+    request.metrics.webhookDeliveries(outcomeOf(replayed.status), 1);
+    return ok(replayed);
+  },
+};

@@ -1,5 +1,6 @@
-import { createApiHandler, ok } from "../http/api-handler.js";
+import { ok, type Operations } from "../http/api-handler.js";
 
-export const handler = createApiHandler("health", {
+/** The operations of the `health` function, by the names lambdas/contract/routes.ts gives them. */
+export const healthOperations: Operations<"health"> = {
   health: async () => ok({ status: "ok" }),
-});
+};

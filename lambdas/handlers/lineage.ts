@@ -9,7 +9,7 @@ import {
   lineageOfRun,
   lineageOfVersion,
 } from "../core/lineage.js";
-import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
+import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { name } from "../contract/common.js";
 import { createRunRequest, lineageQuery, runInputRequest } from "../contract/runs.js";
@@ -28,7 +28,8 @@ function access(request: ApiRequest): RegistryAccess {
   return request.registry;
 }
 
-export const handler = createApiHandler("lineage", {
+/** The operations of the `lineage` function, by the names lambdas/contract/routes.ts gives them. */
+export const lineageOperations: Operations<"lineage"> = {
   createRun: async (request) => {
     const { project } = parse(projectParams, request.params, "path");
     const result = await createRun(request.services, request.principal, project, parse(createRunRequest, request.body ?? {}, "run"));
@@ -61,4 +62,4 @@ export const handler = createApiHandler("lineage", {
       ),
     );
   },
-});
+};

@@ -20,7 +20,7 @@ import {
   unlinkVersion,
 } from "../core/registries.js";
 import { grantMember, revokeMember } from "../core/members.js";
-import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
+import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { filesQuery, setAliasRequest } from "../contract/artifacts.js";
 import { alias, name, pageQuery } from "../contract/common.js";
@@ -54,7 +54,8 @@ function tagParam(request: ApiRequest): string {
   return parse(z.object({ tag: name }), request.params, "path").tag;
 }
 
-export const handler = createApiHandler("registries", {
+/** The operations of the `registries` function, by the names lambdas/contract/routes.ts gives them. */
+export const registryOperations: Operations<"registries"> = {
   createRegistry: async (request) => ({
     status: 201,
     body: await createRegistry(request.services, request.principal, parse(createRegistryRequest, request.body, "registry")),
@@ -92,6 +93,7 @@ export const handler = createApiHandler("registries", {
       ref.collection,
       parse(linkRequest, request.body, "link"),
     );
+    if (result.body.created) request.metrics.linkCreated();
     return { status: result.status, body: result.body };
   },
   listCollectionVersions: async (request) =>
@@ -150,4 +152,4 @@ export const handler = createApiHandler("registries", {
     ),
   listCollectionHistory: async (request) =>
     ok(await listCollectionHistory(request.services, collectionRef(request), parse(pageQuery, request.query, "query"))),
-});
+};

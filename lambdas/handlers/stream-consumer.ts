@@ -1,18 +1,26 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { isAuditEventRecord } from "../adapters/dynamodb/audit-event-filter.js";
 import { collectionEventOf } from "../adapters/dynamodb/stream-records.js";
-import { getServices, type Services } from "../composition.js";
+import type { Services } from "../composition.js";
 import type { AutomationRecord } from "../core/model.js";
-import { createDeliveries, sendLeasedDeliveries, triggerOf, type LeasedDelivery } from "../core/webhooks.js";
-
-/** The entity type of audit event items; every other item of the table is ignored here. */
-const AUDIT_ENTITY = "event";
+import {
+  createDeliveries,
+  sendLeasedDeliveries,
+  triggerOf,
+  type AttemptReport,
+  type LeasedDelivery,
+} from "../core/webhooks.js";
+import { deliveryOutcome, type BusinessMetrics, type Observability } from "../observability.js";
 
 /** The part of Lambda's context the dispatcher uses: attempts that could outlast the invocation wait for a sweep. */
 export interface InvocationContext {
   getRemainingTimeInMillis(): number;
 }
+
+export type StreamConsumer = (event: DynamoDBStreamEvent, context?: InvocationContext) => Promise<DynamoDBBatchResponse>;
 
 /**
  * Consumes the table's stream: one structured log line per new audit event (the registry's
@@ -23,68 +31,63 @@ export interface InvocationContext {
  * as the batch's failure, so Lambda retries from it.
  */
 export function createStreamConsumer(
-  resolveServices: () => Services = getServices,
+  services: Services,
+  observability: Observability,
   options: { logAuditEvents?: boolean } = {},
-) {
+): StreamConsumer {
+  const { logger, metrics } = observability;
   const logAuditEvents = options.logAuditEvents ?? true;
-  return async (event: DynamoDBStreamEvent, context?: InvocationContext): Promise<DynamoDBBatchResponse> => {
+  return async (event, context) => {
     const deadline = context ? Date.now() + context.getRemainingTimeInMillis() : undefined;
     const automations = new Map<string, Promise<AutomationRecord[]>>();
+    const automationsOf = (registry: string) => {
+      let pending = automations.get(registry);
+      if (!pending) {
+        pending = services.automations.automationsOf(registry);
+        automations.set(registry, pending);
+      }
+      return pending;
+    };
     const written: LeasedDelivery[] = [];
-    let services: Services | undefined;
+    const finish = async (batchItemFailures: DynamoDBBatchResponse["batchItemFailures"]) => {
+      if (written.length > 0) {
+        const report = await sendLeasedDeliveries(services, written, { deadline });
+        recordDeliveries(metrics, report);
+        for (const error of report.errors) logError(logger, "delivery attempt failed; the sweeper retries it", error);
+      }
+      metrics.flush();
+      return { batchItemFailures };
+    };
     for (const record of event.Records) {
       const audit = auditEventOf(record);
       if (!audit) continue;
-      if (logAuditEvents) console.log(JSON.stringify({ level: "info", message: "audit event", ...audit }));
+      if (logAuditEvents) logger.info("audit event", { ...audit });
       const collectionEvent = collectionEventOf(record);
-      // Services (and the configuration they need) only once there is something to dispatch.
       if (!collectionEvent || !triggerOf(collectionEvent.event)) continue;
       try {
-        services ??= resolveServices();
-        const deps = services;
-        const automationsOf = (registry: string) => {
-          let pending = automations.get(registry);
-          if (!pending) {
-            pending = deps.automations.automationsOf(registry);
-            automations.set(registry, pending);
-          }
-          return pending;
-        };
-        written.push(...(await createDeliveries(deps, collectionEvent, automationsOf)));
+        written.push(...(await createDeliveries(services, collectionEvent, automationsOf)));
       } catch (error) {
-        logError("deliveries not written; the batch is retried from this record", error, audit.streamEventId);
+        logError(logger, "deliveries not written; the batch is retried from this record", error, audit.streamEventId);
         // Deliveries already written are attempted below; the retried records find them written.
-        return finish(services, written, deadline, [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" }]);
+        return finish([{ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" }]);
       }
     }
-    return finish(services, written, deadline, []);
+    return finish([]);
   };
 }
 
-async function finish(
-  services: Services | undefined,
-  written: LeasedDelivery[],
-  deadline: number | undefined,
-  batchItemFailures: DynamoDBBatchResponse["batchItemFailures"],
-): Promise<DynamoDBBatchResponse> {
-  if (services && written.length > 0) {
-    const report = await sendLeasedDeliveries(services, written, { deadline });
-    for (const error of report.errors) logError("delivery attempt failed; the sweeper retries it", error);
+/** The webhook deliveries attempted, by outcome. */
+export function recordDeliveries(metrics: BusinessMetrics, report: AttemptReport): void {
+  for (const [status, count] of Object.entries(report.byStatus) as [keyof AttemptReport["byStatus"], number][]) {
+    if (count > 0) metrics.webhookDeliveries(deliveryOutcome(status), count);
   }
-  return { batchItemFailures };
 }
 
-export const handler = createStreamConsumer();
-
-function logError(message: string, error: unknown, streamEventId?: string): void {
-  console.error(
-    JSON.stringify({
-      level: "error",
-      message,
-      ...(streamEventId ? { streamEventId } : {}),
-      error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
-    }),
-  );
+export function logError(logger: Logger, message: string, error: unknown, streamEventId?: string): void {
+  logger.error(message, {
+    ...(streamEventId ? { streamEventId } : {}),
+    error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+  });
 }
 
 export interface AuditLogLine {
@@ -96,11 +99,10 @@ export interface AuditLogLine {
   details: Record<string, unknown>;
 }
 
-/** The audit event a stream record inserts, or undefined for any other record. */
+/** The audit event a stream record inserts, or undefined for any record the stream filter would not pass. */
 export function auditEventOf(record: DynamoDBRecord): AuditLogLine | undefined {
-  const image = record.dynamodb?.NewImage;
-  if (record.eventName !== "INSERT" || image?.entity?.S !== AUDIT_ENTITY) return undefined;
-  const item = unmarshall(image as Record<string, AttributeValue>);
+  if (!isAuditEventRecord(record)) return undefined;
+  const item = unmarshall(record.dynamodb!.NewImage as Record<string, AttributeValue>);
   const { action, actor, at, ...details } = (item.event ?? {}) as Record<string, unknown>;
   return {
     streamEventId: record.eventID ?? "",

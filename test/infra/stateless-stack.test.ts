@@ -7,10 +7,12 @@ import { Match, type Template } from "aws-cdk-lib/assertions";
 import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lambdas/config.js";
+import { ERROR_STATUS } from "../../lambdas/contract/errors.js";
+import { MULTIPART_THRESHOLD, PART_SIZE } from "../../lambdas/settings.js";
 import { routes, type RouteDefinition } from "../../lambdas/contract/routes.js";
 import { accessOf, tableActions } from "../../infra/function-access.js";
 import { STREAM_CONSUMER } from "../../infra/stacks/stateless-stack.js";
-import { logicalId, synthesize, type SynthesizedApp } from "./synth.js";
+import { deployedEnvironment, environmentOf, logicalId, statementsOf, synthesize, type SynthesizedApp } from "./synth.js";
 
 // One synth with real esbuild bundling for the whole file.
 let synth: SynthesizedApp;
@@ -24,6 +26,9 @@ beforeAll(() => {
 const apiFunctions = [...new Set(routes.map((route) => route.function))];
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
+
+/** What active tracing grants: sending traces, which names no resource. */
+const XRAY_STATEMENT = { Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Effect: "Allow", Resource: "*" };
 
 /** Full path of every API Gateway resource, from PathPart and ParentId. */
 function resourcePaths(template: Template): Map<string, string> {
@@ -161,6 +166,18 @@ describe("API wired from the route table", () => {
     }
     expect(JSON.parse(byType.get("THROTTLED")!.ResponseTemplates["application/json"].replace("$context.requestId", "r")))
       .toEqual({ error: { code: "too_many_requests", message: "the registry is busy; retry shortly", requestId: "r" } });
+    // Each status is the one the handlers answer the same code with (lambdas/contract/errors.ts).
+    for (const response of responses) {
+      const { code } = JSON.parse(
+        (response.ResponseTemplates["application/json"] as string)
+          .replace("$context.error.messageString", '"m"')
+          .replace("$context.requestId", "r"),
+      ).error as { code: keyof typeof ERROR_STATUS };
+      expect(code in ERROR_STATUS, code).toBe(true);
+      if (response.StatusCode !== undefined) expect(response.StatusCode, code).toBe(String(ERROR_STATUS[code]));
+    }
+    expect(byType.get("INTEGRATION_TIMEOUT")?.StatusCode).toBe("504");
+    expect(byType.get("REQUEST_TOO_LARGE")?.StatusCode).toBe("413");
   });
 });
 
@@ -189,20 +206,33 @@ describe("functions", () => {
 
   it("get exactly the environment lambdas/config.ts reads, and it passes that validation", () => {
     for (const name of apiFunctions) {
-      const cfn = synth.stateless.functions.get(name)!.function.node.defaultChild as CfnFunction;
-      const variables = (Stack.of(cfn).resolve(cfn.environment) as { variables: Record<string, unknown> }).variables;
+      const variables = environmentOf(synth.stateless.functions.get(name)!);
       expect(variables, name).toEqual({
         NODE_OPTIONS: "--enable-source-maps",
         MREG_TABLE_NAME: { "Fn::ImportValue": "Mreg-TableName" },
         MREG_BUCKET: { "Fn::ImportValue": "Mreg-BucketName" },
         MREG_URL_EXPIRY_SECONDS: "3600",
-        MREG_MULTIPART_THRESHOLD: String(64 * 1024 * 1024),
-        MREG_PART_SIZE: String(16 * 1024 * 1024),
         MREG_SIGN_CHECKSUMS: "true",
       });
-      const config = loadConfig({ ...variables, MREG_TABLE_NAME: "table", MREG_BUCKET: "bucket" } as NodeJS.ProcessEnv);
-      expect(config.MREG_SIGN_CHECKSUMS).toBe(true);
-      expect(config.MREG_URL_EXPIRY_SECONDS).toBe(3600);
+      const config = loadConfig(deployedEnvironment(variables));
+      expect(config.signChecksums).toBe(true);
+      expect(config.urlExpirySeconds).toBe(3600);
+      // Left to the defaults of lambdas/settings.ts: 64 MiB and 16 MiB.
+      expect(config.multipartThreshold).toBe(MULTIPART_THRESHOLD.default);
+      expect(config.multipartThreshold).toBe(64 * 1024 * 1024);
+      expect(config.partSize).toBe(PART_SIZE.default);
+      expect(config.partSize).toBe(16 * 1024 * 1024);
+      expect(config.logLevel).toBe("info");
+    }
+  });
+
+  it("trace every invocation with X-Ray, and may send the traces", () => {
+    const all = [...synth.stateless.functions.values(), synth.stateless.streamConsumer, synth.stateless.deliverySweeper];
+    expect(all).toHaveLength(apiFunctions.length + 2);
+    for (const fn of all) {
+      const cfn = fn.function.node.defaultChild as CfnFunction;
+      expect(Stack.of(cfn).resolve(cfn.tracingConfig), fn.node.id).toEqual({ mode: "Active" });
+      expect(statementsOf(api, fn), fn.node.id).toContainEqual(XRAY_STATEMENT);
     }
   });
 
@@ -223,11 +253,16 @@ describe("functions", () => {
       expect(existsSync(`${bundle}.map`)).toBe(true);
       // The size budget of issue #5 (the import-time budget is measured by npm run measure:bundles).
       expect(statSync(bundle).size, name).toBeLessThan(1_000_000);
-      // A fresh process, as Lambda loads it: nothing from this repository's node_modules is resolved.
+      // A fresh process, as Lambda loads it: nothing from this repository's node_modules is
+      // resolved, and the configuration and services are built at import, from the deployed variables.
       const exported = execFileSync(
         process.execPath,
         ["--input-type=module", "-e", "process.stdout.write(typeof (await import(process.argv[1])).handler)", pathToFileURL(bundle).href],
-        { cwd: path.dirname(bundle), encoding: "utf8", env: { PATH: process.env.PATH ?? "" } },
+        {
+          cwd: path.dirname(bundle),
+          encoding: "utf8",
+          env: { PATH: process.env.PATH ?? "", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...deployedEnvironment(environmentOf(fn)) },
+        },
       );
       expect(exported, name).toBe("function");
     }
@@ -265,13 +300,15 @@ describe("least privilege", () => {
     );
     expect(policies, name).toHaveLength(1);
     const statements = policies[0]!.Properties.PolicyDocument.Statement as Record<string, unknown>[];
-    // Only the log-write statement is common to all: drop it after checking it names the function's own group.
+    // Only the log-write and trace-sending statements are common to all: drop them after
+    // checking the first names the function's own group and the last only sends traces.
     expect(statements[0]).toEqual({
       Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
       Effect: "Allow",
       Resource: { "Fn::GetAtt": [logicalId(fn.logGroup), "Arn"] },
     });
-    return statements.slice(1);
+    expect(statements.filter((statement) => JSON.stringify(statement).includes("xray:"))).toEqual([XRAY_STATEMENT]);
+    return statements.slice(1).filter((statement) => !JSON.stringify(statement).includes("xray:"));
   }
 
   const expected: Record<string, unknown[]> = {

@@ -1,7 +1,18 @@
 import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { auditEventOf, handler } from "../../lambdas/handlers/stream-consumer.js";
+import { AUDIT_EVENT_FILTER, isAuditEventRecord, matchesFilter } from "../../lambdas/adapters/dynamodb/audit-event-filter.js";
+import { loadConfig } from "../../lambdas/config.js";
+import { createAutomation } from "../../lambdas/core/automations.js";
+import { auditEventOf, createStreamConsumer } from "../../lambdas/handlers/stream-consumer.js";
+import { fakeDeps } from "../support/fakes.js";
+import { captureStdout, testObservability } from "../support/observability.js";
+
+/** The consumer over fake stores, logging at info as it does in Lambda. */
+function consumer(observability = testObservability("info")) {
+  const services = { ...fakeDeps(), config: loadConfig({ MREG_TABLE_NAME: "mreg", MREG_BUCKET: "mreg-blobs" }) };
+  return { services, observability, handler: createStreamConsumer(services, observability) };
+}
 
 function record(eventName: "INSERT" | "MODIFY" | "REMOVE", item: Record<string, unknown>, id = "1"): DynamoDBRecord {
   return {
@@ -22,13 +33,17 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("stream consumer", () => {
   it("logs one structured line per new audit event, with its details", async () => {
-    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const { handler } = consumer();
+    const stdout = captureStdout();
     const event: DynamoDBStreamEvent = { Records: [record("INSERT", auditItem, "stream-1")] };
-    await expect(handler(event)).resolves.toEqual({ batchItemFailures: [] });
-    expect(log).toHaveBeenCalledTimes(1);
-    expect(JSON.parse(log.mock.calls[0]![0] as string)).toEqual({
-      level: "info",
+    const answer = await handler(event);
+    stdout.restore();
+    expect(answer).toEqual({ batchItemFailures: [] });
+    expect(stdout.lines()).toHaveLength(1);
+    expect(stdout.lines()[0]).toMatchObject({
+      level: "INFO",
       message: "audit event",
+      service: "mreg",
       streamEventId: "stream-1",
       subject: "HIST#COL#model#mnist",
       action: "ALIAS_MOVED",
@@ -39,7 +54,8 @@ describe("stream consumer", () => {
   });
 
   it("ignores other items and changes that are not inserts", async () => {
-    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const { handler } = consumer();
+    const stdout = captureStdout();
     await handler({
       Records: [
         record("INSERT", { PK: "ART#p#a", SK: "VER#0000000001", entity: "version", index: 1 }),
@@ -48,11 +64,56 @@ describe("stream consumer", () => {
         { eventID: "4", eventName: "INSERT" },
       ],
     });
-    expect(log).not.toHaveBeenCalled();
+    stdout.restore();
+    expect(stdout.text()).toBe("");
+  });
+
+  it("counts the webhook deliveries it attempts, by outcome", async () => {
+    const { services, observability, handler } = consumer(testObservability("silent"));
+    const access = {
+      registry: { name: "model", visibility: "organization" as const, protectedAliases: [], createdAt: "2024-01-01T00:00:00.000Z", createdBy: "ana" },
+      role: "admin" as const,
+    };
+    for (const [name, url] of [["ok", "https://ok.example/hook"], ["down", "https://down.example/hook"]]) {
+      await createAutomation(services, { userId: "ana", orgRole: "admin" }, access, { name: name!, event: "LINK_ARTIFACT", url: url! } as never);
+    }
+    services.clock.advance(1000);
+    services.webhooks.responses = [{ statusCode: 200, latencyMs: 1 }, { statusCode: 503, latencyMs: 1 }];
+    const linked = {
+      PK: "HIST#COL#model#mnist",
+      SK: `${services.clock.now().toISOString()}#01JEVENT000000000000000001`,
+      entity: "event",
+      event: { action: "link.created", actor: "bob", at: services.clock.now().toISOString(), registry: "model", collection: "mnist", version: "v0" },
+    };
+    expect(await handler({ Records: [record("INSERT", linked, "stream-2")] })).toEqual({ batchItemFailures: [] });
+    expect(services.webhooks.sent).toHaveLength(2);
+    expect(observability.metrics.calls).toEqual(
+      expect.arrayContaining([
+        ["webhookDeliveries", "delivered", 1],
+        ["webhookDeliveries", "retry", 1],
+      ]),
+    );
+    expect(observability.metrics.calls).toHaveLength(2);
+    expect(observability.metrics.flushes).toBe(1);
   });
 
   it("reads an audit event from a record the way the filter in infra selects it", () => {
     expect(auditEventOf(record("INSERT", auditItem))?.action).toBe("ALIAS_MOVED");
     expect(auditEventOf(record("INSERT", { ...auditItem, entity: "alias" }))).toBeUndefined();
+  });
+
+  it("selects with the filter pattern the event source mapping is given, as Lambda matches it", () => {
+    const records = [
+      record("INSERT", auditItem),
+      record("INSERT", { ...auditItem, entity: "alias" }),
+      record("MODIFY", auditItem),
+      record("REMOVE", auditItem),
+      { eventID: "4", eventName: "INSERT" } as DynamoDBRecord,
+    ];
+    expect(records.map(isAuditEventRecord)).toEqual([true, false, false, false, false]);
+    expect(records.map((r) => matchesFilter(AUDIT_EVENT_FILTER, r))).toEqual(records.map((r) => auditEventOf(r) !== undefined));
+    // A value of another type is not equal: "1" is not 1.
+    expect(matchesFilter({ a: { b: [1] } }, { a: { b: "1" } })).toBe(false);
+    expect(matchesFilter({ a: { b: [1, 2] } }, { a: { b: 2 } })).toBe(true);
   });
 });

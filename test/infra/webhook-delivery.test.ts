@@ -8,7 +8,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lambdas/config.js";
 import { tableActions } from "../../infra/function-access.js";
 import type { RegistryFunction } from "../../infra/constructs/registry-function.js";
-import { logicalId, synthesize, type SynthesizedApp } from "./synth.js";
+import {
+  deployedEnvironment,
+  environmentOf,
+  logicalId,
+  statementsOf as statementsOfFunction,
+  synthesize,
+  type SynthesizedApp,
+} from "./synth.js";
 
 /** The wiring of webhook delivery (#7): the stream consumer's configuration and grants, the scheduled sweeper. */
 let synth: SynthesizedApp;
@@ -21,17 +28,7 @@ beforeAll(() => {
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
 
-function environmentOf(fn: RegistryFunction): Record<string, unknown> {
-  const cfn = fn.function.node.defaultChild as CfnFunction;
-  return (Stack.of(cfn).resolve(cfn.environment) as { variables: Record<string, unknown> }).variables;
-}
-
-function statementsOf(fn: RegistryFunction): Record<string, unknown>[] {
-  const policies = Object.values(api.findResources("AWS::IAM::Policy") as Resources).filter((p) =>
-    (p.Properties.Roles as { Ref: string }[]).some((role) => role.Ref === logicalId(fn.role)),
-  );
-  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
-}
+const statementsOf = (fn: RegistryFunction) => statementsOfFunction(api, fn);
 
 /** Statements on the table's items (the consumer's stream statements are the event source's). */
 const tableStatement = (statements: Record<string, unknown>[]) =>
@@ -43,10 +40,10 @@ describe("webhook delivery", () => {
     for (const fn of [synth.stateless.streamConsumer, synth.stateless.deliverySweeper]) {
       const variables = environmentOf(fn);
       expect(variables).toEqual(apiEnvironment);
-      const config = loadConfig({ ...variables, MREG_TABLE_NAME: "table", MREG_BUCKET: "bucket" } as NodeJS.ProcessEnv);
+      const config = loadConfig(deployedEnvironment(variables));
       // Deployed deliveries refuse loopback and private targets.
-      expect(config.MREG_WEBHOOK_ALLOW_LOOPBACK).toBe(false);
-      expect(config.MREG_WEBHOOK_ALLOW_PRIVATE).toBe(false);
+      expect(config.webhookAllowLoopback).toBe(false);
+      expect(config.webhookAllowPrivate).toBe(false);
     }
   });
 
@@ -58,8 +55,13 @@ describe("webhook delivery", () => {
       expect(dynamo[0]!.Action).toEqual([...tableActions.readwrite]);
       expect(JSON.stringify(statements)).not.toContain("s3:");
     }
-    // The sweeper reads no stream and sends to no queue: its table grant and its logs are all.
-    expect(statementsOf(synth.stateless.deliverySweeper)).toHaveLength(2);
+    // The sweeper reads no stream and sends to no queue: its table grant, its logs and its traces are all.
+    expect(statementsOf(synth.stateless.deliverySweeper)).toHaveLength(3);
+    expect(statementsOf(synth.stateless.deliverySweeper)).toContainEqual({
+      Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+      Effect: "Allow",
+      Resource: "*",
+    });
   });
 
   it("sweeps every minute, without retries of a missed sweep (the next one makes up for it)", () => {
@@ -97,7 +99,7 @@ describe("webhook delivery", () => {
     const exported = execFileSync(
       process.execPath,
       ["--input-type=module", "-e", "process.stdout.write(typeof (await import(process.argv[1])).handler)", pathToFileURL(bundle).href],
-      { cwd: path.dirname(bundle), encoding: "utf8", env: { PATH: process.env.PATH ?? "" } },
+      { cwd: path.dirname(bundle), encoding: "utf8", env: { PATH: process.env.PATH ?? "", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...deployedEnvironment(environmentOf(fn)) } },
     );
     expect(exported).toBe("function");
   });

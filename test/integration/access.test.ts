@@ -1,4 +1,5 @@
-import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { createDynamoClient } from "../../lambdas/composition.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Permission } from "../../lambdas/core/model.js";
 import { LOCAL_TABLE } from "../../local/stack.js";
@@ -187,7 +188,7 @@ describe("API keys", () => {
 
   test("the table holds no key material: only SHA-256 hashes", async () => {
     const secret = (await s.api("POST", "/v1/api-keys", { user: "max" })).body.key as string;
-    const dynamo = new DynamoDBClient({ region: "us-east-1", endpoint: s.stack.endpoints.dynamodb });
+    const dynamo = createDynamoClient(s.stack.config);
     const scan = await dynamo.send(new ScanCommand({ TableName: LOCAL_TABLE }));
     const dump = JSON.stringify(scan.Items);
     expect(dump).not.toContain(secret);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createS3Client } from "../../lambdas/composition.js";
+import { ERROR_STATUS, type ErrorCode } from "../../lambdas/contract/errors.js";
 import { fileSpec, sha256, uploadPlanned } from "../support/files.js";
 import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
 
@@ -291,7 +292,7 @@ describe("deleting versions", () => {
 
 describe("reference entries", () => {
   test("an s3:// reference is pinned by its ETag and size; a missing one is a 422 naming it", async () => {
-    const s3 = createS3Client({ AWS_REGION: "us-east-1", MREG_S3_FORCE_PATH_STYLE: true, MREG_S3_EMULATOR: true });
+    const s3 = createS3Client(s.stack.config);
     await s3.send(new PutObjectCommand({ Bucket: REF_BUCKET, Key: "datasets/train.csv", Body: "a,b\n1,2\n" }));
     const commit = await s.api("POST", `${base("refs")}/versions`, {
       type: "dataset",
@@ -340,13 +341,16 @@ describe("bad input is a 4xx and writes nothing", () => {
     ["cursor from another list", "GET", `/v1/projects/proj/artifacts?cursor=${Buffer.from(JSON.stringify({ PK: "USER#admin", SK: "USER" })).toString("base64url")}`, undefined, 400],
     ["cursor from another list of the same partition", "GET", `${base("mnist")}/versions?cursor=${Buffer.from(JSON.stringify({ PK: "ART#proj#mnist", SK: "ALIAS#best" })).toString("base64url")}`, undefined, 400],
     ["unknown route", "GET", "/v1/nothing", undefined, 404],
+    ["method the route does not take", "PATCH", `${base("mnist")}/versions`, { type: "model" }, 405],
   ];
 
   test.each(cases)("%s", async (_name, method, path, body, status) => {
     const before = await s.api("GET", "/v1/projects/p/artifacts");
     const response = await s.api(method, path, body);
     expect(response.status).toBe(status);
-    expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+    expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String), requestId: expect.any(String) });
+    // The server's own refusals and the handlers' answer from one code table.
+    expect(ERROR_STATUS[response.body.error.code as ErrorCode]).toBe(status);
     const after = await s.api("GET", "/v1/projects/p/artifacts");
     expect(after.body).toEqual(before.body);
   });

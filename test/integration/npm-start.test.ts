@@ -45,6 +45,25 @@ async function javaProcessesFor(dataDir: string): Promise<number[]> {
   return pids;
 }
 
+/** The request log lines (JSON) among everything `npm start` printed. */
+function requestLines(output: string): Record<string, any>[] {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, any>)
+    .filter((line) => line.message === "request");
+}
+
+async function eventually<T>(probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function exited(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once("exit", r));
 }
@@ -62,6 +81,19 @@ test("npm start serves, writes a 0600 admin key, stops everything on SIGTERM and
   const auth = { authorization: `Bearer ${key}` };
   expect((await fetch(`${url}/v1/registries`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: '{"name":"kept"}' })).status).toBe(201);
   expect(await javaProcessesFor(dataDir)).toHaveLength(1);
+  // MREG_LOG_LEVEL defaults to info: one JSON line per request on stdout, never the key.
+  const requests = await eventually(() => {
+    const lines = requestLines(first.output());
+    return lines.length >= 2 ? lines : undefined;
+  });
+  expect(requests.map((line) => [line.method, line.route, line.status])).toEqual([
+    ["GET", "/v1/health", 200],
+    ["POST", "/v1/registries", 201],
+  ]);
+  expect(requests[0]).toMatchObject({ level: "INFO", service: "mreg", principal: "anonymous", latencyMs: expect.any(Number) });
+  expect(requests[1]!.principal).toEqual(expect.any(String));
+  expect(requests[0]!.requestId).not.toBe(requests[1]!.requestId);
+  expect(first.output()).not.toContain(`Bearer ${key}`);
 
   first.child.kill("SIGTERM");
   expect(await exited(first.child)).toBe(0);
@@ -80,11 +112,14 @@ test("MREG_ADMIN_KEY is the admin's key when set, and no key file is written", a
   const dataDir = await mkdtemp(join(tmpdir(), "mreg-start-"));
   dirs.push(dataDir);
   const adminKey = "local-dev-admin-key-0123456789";
-  const run = npmStart({ MREG_DATA_DIR: dataDir, MREG_ADMIN_KEY: adminKey });
+  // Above info, requests leave no line.
+  const run = npmStart({ MREG_DATA_DIR: dataDir, MREG_ADMIN_KEY: adminKey, MREG_LOG_LEVEL: "warn" });
   const url = await run.url;
   expect((await fetch(`${url}/v1/users`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200);
   await expect(stat(join(dataDir, "admin-key"))).rejects.toThrow();
   expect(run.output()).not.toContain(adminKey);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(requestLines(run.output())).toEqual([]);
   run.child.kill("SIGTERM");
   expect(await exited(run.child)).toBe(0);
 }, 120_000);

@@ -39,7 +39,7 @@ async function checkpoint(name: string, bytes: Buffer): Promise<string> {
 }
 
 async function stagedKeys(): Promise<string[]> {
-  const s3 = createS3Client({ AWS_REGION: "us-east-1", MREG_S3_FORCE_PATH_STYLE: true, MREG_S3_EMULATOR: true });
+  const s3 = createS3Client(s.stack.config);
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET, Prefix: "staging/" }));
   return (listed.Contents ?? []).map((o) => o.Key!);
 }

@@ -4,12 +4,12 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { getServices } from "../../lambdas/composition.js";
+import { createDynamoClient } from "../../lambdas/composition.js";
 import { createStreamConsumer } from "../../lambdas/handlers/stream-consumer.js";
+import { localObservability } from "../../lambdas/observability.js";
 import { LOCAL_TABLE } from "../../local/stack.js";
 import { fileSpec, uploadPlanned } from "../support/files.js";
 import { startTestStack, type TestStack } from "../support/local-stack.js";
@@ -209,7 +209,7 @@ describe("deliveries", () => {
     ]);
 
     // The stream hands the same record over again (a retried batch): no second delivery.
-    const history = await DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })).send(
+    const history = await DynamoDBDocumentClient.from(createDynamoClient(s.stack.config)).send(
       new QueryCommand({
         TableName: LOCAL_TABLE,
         KeyConditionExpression: "PK = :pk",
@@ -217,7 +217,7 @@ describe("deliveries", () => {
       }),
     );
     const linkEvent = history.Items!.find((item) => item.event.action === "link.created")!;
-    const again = await createStreamConsumer(getServices)({
+    const again = await createStreamConsumer(s.stack.services, localObservability({ logLevel: "silent" }))({
       Records: [
         {
           eventID: "redelivered",

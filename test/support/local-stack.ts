@@ -21,8 +21,10 @@ export async function startTestStack(
   options: { env?: Record<string, string>; extraBuckets?: string[] } = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "mreg-test-"));
-  const start = () =>
-    startLocalStack({ dataDir, port: 0, env: options.env, extraBuckets: options.extraBuckets });
+  // Only the settings a test names (nothing from the runner's environment), and quiet: one
+  // line per request unless MREG_LOG_LEVEL asks for them.
+  const env = { MREG_LOG_LEVEL: process.env.MREG_LOG_LEVEL || "silent", ...options.env };
+  const start = () => startLocalStack({ dataDir, port: 0, env, extraBuckets: options.extraBuckets });
   let stack = await start();
   const adminKey = stack.adminKey!;
   const handle: TestStack = {

@@ -2,22 +2,24 @@ import type { APIGatewayProxyEvent } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateApiKey } from "../../lambdas/core/api-keys.js";
 import type { OrgRole } from "../../lambdas/core/model.js";
-import { useServices, type Services } from "../../lambdas/composition.js";
+import type { Services } from "../../lambdas/composition.js";
 import { loadConfig } from "../../lambdas/config.js";
-import { handler as artifactsHandler } from "../../lambdas/handlers/artifacts.js";
-import { handler as healthHandler } from "../../lambdas/handlers/health.js";
-import { createApiHandler, MAX_BODY_BYTES, ok, type Operation } from "../../lambdas/http/api-handler.js";
+import { createApiHandlers } from "../../lambdas/handlers/index.js";
+import { createApiHandler, MAX_BODY_BYTES, ok, type ApiHandler, type Operation } from "../../lambdas/http/api-handler.js";
 import { fakeDeps, sha256Hex, type FakeDeps } from "../support/fakes.js";
+import { captureStdout, testObservability } from "../support/observability.js";
 
 const P = "/v1/projects/{project}/artifacts/{name}";
 
 let deps: FakeDeps;
 let services: Services;
+let observability: ReturnType<typeof testObservability>;
 const keys: Record<OrgRole, string> = { admin: "", member: "", viewer: "" };
 
 beforeEach(async () => {
   deps = fakeDeps();
   services = { ...deps, config: loadConfig({ MREG_TABLE_NAME: "mreg", MREG_BUCKET: "mreg-blobs" }) };
+  observability = testObservability();
   for (const role of ["admin", "member", "viewer"] as const) {
     await deps.metadata.putUser({ id: role, name: role, orgRole: role, createdAt: "2024-01-01T00:00:00.000Z" });
     const key = generateApiKey();
@@ -80,7 +82,7 @@ describe("createApiHandler", () => {
     removeAlias: record,
     listHistory: record,
   };
-  const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, () => services)(e);
+  const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, services, observability)(e);
   const versions = { project: "vision", name: "mnist" };
 
   beforeEach(() => {
@@ -118,14 +120,20 @@ describe("createApiHandler", () => {
   it("answers 404 JSON for a route this function does not serve", async () => {
     const response = await handle(event("GET", "/v1/registries", { key: keys.admin }));
     expect(response.statusCode).toBe(404);
-    expect(json(response)).toEqual({ error: { code: "not_found", message: "no route GET /v1/registries" } });
+    expect(json(response)).toEqual({
+      error: { code: "not_found", message: "no route GET /v1/registries", requestId: expect.any(String) },
+    });
     expect(calls).toEqual([]);
   });
 
   it("answers 400 for a body that is not JSON", async () => {
     const response = await handle(event("POST", `${P}/versions`, { params: versions, body: "{type:", key: keys.member }));
     expect(response.statusCode).toBe(400);
-    expect(json(response).error).toEqual({ code: "invalid_request", message: "request body is not valid JSON" });
+    expect(json(response).error).toEqual({
+      code: "invalid_request",
+      message: "request body is not valid JSON",
+      requestId: expect.any(String),
+    });
     expect(calls).toEqual([]);
   });
 
@@ -172,21 +180,66 @@ describe("createApiHandler", () => {
     expect((await handle(event("DELETE", `${P}/versions/{v}`, { params: target, key: keys.admin }))).statusCode).toBe(200);
   });
 
-  it("turns an unexpected failure into a 500 that says nothing more", async () => {
-    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+  it("turns an unexpected failure into a 500 that says nothing more, and logs it whole", async () => {
+    const stdout = captureStdout();
     const failing = createApiHandler(
       "artifacts",
       { ...operations, listVersions: async () => Promise.reject(new Error("secret table arn")) },
-      () => services,
+      services,
+      testObservability("info"),
     );
-    const response = await failing(event("GET", `${P}/versions`, { params: versions, key: keys.viewer }));
-    logged.mockRestore();
+    const e = event("GET", `${P}/versions`, { params: versions, key: keys.viewer });
+    e.requestContext = { requestId: "req-500" } as APIGatewayProxyEvent["requestContext"];
+    const response = await failing(e);
+    stdout.restore();
     expect(response.statusCode).toBe(500);
     expect(response.body).not.toContain("arn");
+    expect(json(response)).toEqual({ error: { code: "internal", message: "internal error", requestId: "req-500" } });
+    const [error, request] = stdout.lines();
+    expect(error).toMatchObject({ level: "ERROR", message: "unhandled error", requestId: "req-500" });
+    expect(JSON.stringify(error)).toContain("secret table arn");
+    expect(request).toMatchObject({ level: "INFO", message: "request", requestId: "req-500", status: 500 });
+  });
+
+  it("logs one line per request: request id, route, principal, status and latency", async () => {
+    const stdout = captureStdout();
+    const logging = createApiHandler("artifacts", operations, services, testObservability("info"));
+    const e = event("GET", `${P}/versions/{v}`, { params: { ...versions, v: "v1" }, key: keys.viewer });
+    e.requestContext = { requestId: "req-1" } as APIGatewayProxyEvent["requestContext"];
+    await logging(e);
+    const denied = event("POST", `${P}/versions`, { params: versions, body: {}, key: keys.viewer });
+    denied.requestContext = { requestId: "req-2" } as APIGatewayProxyEvent["requestContext"];
+    const refused = await logging(denied);
+    stdout.restore();
+
+    expect(json(refused).error.requestId).toBe("req-2");
+    const lines = stdout.lines();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      level: "INFO",
+      message: "request",
+      service: "mreg",
+      requestId: "req-1",
+      method: "GET",
+      route: `${P}/versions/{v}`,
+      path: "/v1/projects/vision/artifacts/mnist/versions/v1",
+      principal: "viewer",
+      status: 200,
+      latencyMs: expect.any(Number),
+    });
+    expect(lines[1]).toMatchObject({ requestId: "req-2", principal: "viewer", status: 403 });
+  });
+
+  it("logs nothing below its level", async () => {
+    const stdout = captureStdout();
+    const quiet = createApiHandler("artifacts", operations, services, testObservability("silent"));
+    await quiet(event("GET", `${P}/versions`, { params: versions, key: keys.viewer }));
+    stdout.restore();
+    expect(stdout.text()).toBe("");
   });
 
   it("answers 204 with no body when the operation says so", async () => {
-    const empty = createApiHandler("artifacts", { ...operations, removeAlias: async () => ({ status: 204 }) }, () => services);
+    const empty = createApiHandler("artifacts", { ...operations, removeAlias: async () => ({ status: 204 }) }, services, observability);
     const response = await empty(event("DELETE", `${P}/aliases/{alias}`, { params: { ...versions, alias: "x" }, key: keys.member }));
     expect(response).toMatchObject({ statusCode: 204, body: "" });
   });
@@ -194,7 +247,7 @@ describe("createApiHandler", () => {
 
 describe("the health function", () => {
   it("answers 200 without a key", async () => {
-    const health = createApiHandler("health", { health: async () => ok({ status: "ok" }) }, () => services);
+    const health = createApiHandler("health", { health: async () => ok({ status: "ok" }) }, services, observability);
     const response = await health(event("GET", "/v1/health"));
     expect(response.statusCode).toBe(200);
     expect(json(response)).toEqual({ status: "ok" });
@@ -204,12 +257,11 @@ describe("the health function", () => {
 describe("the artifacts function over fake stores", () => {
   const params = { project: "vision", name: "mnist" };
 
-  beforeEach(() => {
-    useServices(services);
-  });
+  let artifactsHandler: ApiHandler;
+  let healthHandler: ApiHandler;
 
-  afterEach(() => {
-    useServices(undefined);
+  beforeEach(() => {
+    ({ artifacts: artifactsHandler, health: healthHandler } = createApiHandlers(services, observability));
   });
 
   it("serves health without a key", async () => {
@@ -230,12 +282,16 @@ describe("the artifacts function over fake stores", () => {
     );
     expect(commit.statusCode).toBe(201);
     expect(json(commit)).toMatchObject({ version: "v0", created: true });
+    expect(observability.metrics.calls).toEqual([["versionCommitted"]]);
 
     const again = await artifactsHandler(
       event("POST", `${P}/versions`, { params, body: { type: "model", files: [file] }, key: keys.member }),
     );
     expect(again.statusCode).toBe(200);
     expect(json(again).created).toBe(false);
+    // A reused version is no new version.
+    expect(observability.metrics.calls).toEqual([["versionCommitted"]]);
+    expect(observability.metrics.flushes).toBeGreaterThanOrEqual(3);
 
     const read = await artifactsHandler(event("GET", `${P}/versions/{v}`, { params: { ...params, v: "latest" }, key: keys.viewer }));
     expect(json(read)).toMatchObject({ version: "v0", fileCount: 1, createdBy: "member" });
@@ -259,5 +315,36 @@ describe("the artifacts function over fake stores", () => {
       event("GET", `${P}/versions/{v}`, { params: { ...params, v: "v7" }, key: keys.viewer }),
     );
     expect(response.statusCode).toBe(404);
+  });
+});
+
+describe("business metrics recorded by operations", () => {
+  it("counts a link when it is created, not when the same version is linked again", async () => {
+    await deps.metadata.commitVersion({
+      project: "vision",
+      artifact: "mnist",
+      type: "model",
+      digest: "d".repeat(64),
+      metadata: {},
+      size: 1,
+      fileCount: 1,
+      aliases: [],
+      actor: "admin",
+      at: "2024-06-01T00:00:00.000Z",
+    });
+    const { registries } = createApiHandlers(services, observability);
+    const created = await registries(event("POST", "/v1/registries", { body: { name: "model", visibility: "organization" }, key: keys.admin }));
+    expect(created.statusCode).toBe(201);
+    const link = () =>
+      registries(
+        event("POST", "/v1/registries/{registry}/collections/{collection}/links", {
+          params: { registry: "model", collection: "mnist-classifier" },
+          body: { project: "vision", artifact: "mnist", version: "v0" },
+          key: keys.admin,
+        }),
+      );
+    expect((await link()).statusCode).toBe(201);
+    expect(json(await link()).created).toBe(false);
+    expect(observability.metrics.calls).toEqual([["linkCreated"]]);
   });
 });

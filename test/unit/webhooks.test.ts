@@ -194,13 +194,14 @@ describe("dispatch", () => {
     // Not due yet: the sweep leaves it alone.
     expect((await sweepDueDeliveries(deps)).attempted).toBe(0);
     deps.clock.advance(firstRetry);
-    expect((await sweepDueDeliveries(deps)).attempted).toBe(1);
+    const retried = await sweepDueDeliveries(deps);
+    expect(retried).toMatchObject({ attempted: 1, byStatus: { pending: 1, delivered: 0, failed: 0 } });
     delivery = (await deps.automations.getDelivery(key))!;
     expect(delivery).toMatchObject({ status: "pending", attemptCount: 2 });
     expect(Date.parse(delivery.nextAttemptAt!) - deps.clock.now().getTime()).toBeGreaterThanOrEqual(2000);
 
     deps.clock.advance(3000);
-    await sweepDueDeliveries(deps);
+    expect((await sweepDueDeliveries(deps)).byStatus).toEqual({ pending: 0, delivered: 0, failed: 1 });
     delivery = (await deps.automations.getDelivery(key))!;
     expect(delivery.status).toBe("failed");
     expect(delivery.attempts.map((a) => a.outcome)).toEqual(["retry", "retry", "failed"]);

@@ -23,12 +23,11 @@ import type {
 } from "../../core/ports.js";
 import { DynamoTable, decodeCursor, encodeCursor, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { UPLOAD_RESUME_SECONDS } from "../../settings.js";
 import { runOutputItems } from "./run-items.js";
 
 /** How long a blob verification may hold its claim before another upload may take it over. */
 const CLAIM_STALE_MS = 15 * 60 * 1000;
-/** Under the bucket's one-day abort of incomplete multipart uploads, so no plan hands out an aborted upload. */
-const UPLOAD_TTL_SECONDS = 20 * 3600;
 
 export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
 
@@ -307,7 +306,7 @@ export class DynamoMetadataStore extends DynamoTable implements MetadataStore {
           ...keys.upload(upload.sha256, upload.uploadId),
           entity: "upload",
           ...upload,
-          ttl: Math.floor(Date.parse(upload.createdAt) / 1000) + UPLOAD_TTL_SECONDS,
+          ttl: Math.floor(Date.parse(upload.createdAt) / 1000) + UPLOAD_RESUME_SECONDS,
         },
       }),
     );

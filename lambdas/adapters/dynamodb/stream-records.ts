@@ -3,6 +3,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import type { AuditEvent } from "../../core/model.js";
 import type { CollectionAuditEvent } from "../../core/webhooks.js";
+import { isAuditEventRecord } from "./audit-event-filter.js";
 import { keys } from "./keys.js";
 
 /**
@@ -10,9 +11,8 @@ import { keys } from "./keys.js";
  * any other record (other entities, updates, artifact and registry history).
  */
 export function collectionEventOf(record: DynamoDBRecord): CollectionAuditEvent | undefined {
-  const image = record.dynamodb?.NewImage;
-  if (record.eventName !== "INSERT" || image?.entity?.S !== "event") return undefined;
-  const item = unmarshall(image as Record<string, AttributeValue>);
+  if (!isAuditEventRecord(record)) return undefined;
+  const item = unmarshall(record.dynamodb!.NewImage as Record<string, AttributeValue>);
   const event = item.event as AuditEvent | undefined;
   const { registry, collection } = (event ?? {}) as { registry?: unknown; collection?: unknown };
   if (typeof registry !== "string" || typeof collection !== "string") return undefined;

@@ -1,0 +1,37 @@
+/**
+ * Every error code the registry answers with, and its HTTP status: the handlers, the local
+ * server and API Gateway's own gateway responses (infra/constructs/registry-api.ts) all
+ * build their error bodies from this table through `errorBodyOf`.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  /** API Gateway refused the request before any function saw it, for a reason of its own. */
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unprocessable: 422,
+  too_many_requests: 429,
+  internal: 500,
+  /** API Gateway gave up waiting for the function; the request may still complete. */
+  timeout: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorResponseBody {
+  error: { code: ErrorCode; message: string; requestId: string };
+}
+
+/** The one shape of an error answer: `{"error": {"code", "message", "requestId"}}`. */
+export function errorBodyOf(code: ErrorCode, message: string, requestId: string): ErrorResponseBody {
+  return { error: { code, message, requestId } };
+}
+
+/** What callers are told about a failure that is ours; the details go to the log only. */
+export const INTERNAL_ERROR_MESSAGE = "internal error";
+/** What throttled callers are told, whether the store or API Gateway throttled them. */
+export const BUSY_MESSAGE = "the registry is busy; retry shortly";

@@ -1,0 +1,25 @@
+/** Limits a client plans with as much as the server: S3's and the upload plan's. */
+export const MIB = 1024 * 1024;
+export const GIB = 1024 * MIB;
+
+export const S3_LIMITS = {
+  /** Every part of a multipart upload but the last is at least this large. */
+  minPartSize: 5 * MIB,
+  /** The largest single PUT, and the largest object one CopyObject promotes. */
+  maxSinglePutSize: 5 * GIB,
+  /** A SigV4 presigned URL lives at most a week. */
+  maxPresignSeconds: 7 * 24 * 3600,
+  /** Parts of one multipart upload, numbered from 1. */
+  maxParts: 10_000,
+  /** The largest object: anything larger cannot be a real file. */
+  maxObjectSize: 5 * 1024 * GIB,
+} as const;
+
+/** Lambda's synchronous payload limit: request bodies larger than this are refused before parsing. */
+export const MAX_BODY_BYTES = 6 * MIB;
+
+/**
+ * S3 allows 10 000 parts, but every part's URL travels in the plan, and a Lambda response
+ * is capped at 6 MB: 1 000 URLs (~1.5 KB each) keep the largest plan near 1.5 MB.
+ */
+export const MAX_PLANNED_PARTS = 1_000;

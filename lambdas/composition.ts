@@ -2,20 +2,24 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { monotonicFactory } from "ulid";
+import { DynamoArtifactStore } from "./adapters/dynamodb/artifact-store.js";
 import { DynamoAutomationStore } from "./adapters/dynamodb/automation-store.js";
+import { DynamoBlobLedger } from "./adapters/dynamodb/blob-ledger.js";
+import { DynamoIdentityStore } from "./adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
-import { DynamoMetadataStore } from "./adapters/dynamodb/metadata-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
 import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
 import { loadConfig, type Config } from "./config.js";
 import type {
+  ArtifactStore,
   AutomationStore,
+  BlobLedger,
   BlobStore,
   Clock,
+  IdentityStore,
   Ids,
   LineageStore,
-  MetadataStore,
   RegistryStore,
   WebhookSender,
 } from "./core/ports.js";
@@ -24,7 +28,9 @@ import { MAX_RETRY_DELAY_MS, type DeliveryPolicy } from "./core/webhook-retry.js
 
 export interface Services {
   config: Config;
-  metadata: MetadataStore;
+  artifacts: ArtifactStore;
+  ledger: BlobLedger;
+  identity: IdentityStore;
   registries: RegistryStore;
   blobs: BlobStore;
   clock: Clock;
@@ -78,7 +84,9 @@ export function createServices(
   const ulid = monotonicFactory();
   return {
     config,
-    metadata: new DynamoMetadataStore(dynamo, config.MREG_TABLE_NAME),
+    artifacts: new DynamoArtifactStore(dynamo, config.MREG_TABLE_NAME),
+    ledger: new DynamoBlobLedger(dynamo, config.MREG_TABLE_NAME),
+    identity: new DynamoIdentityStore(dynamo, config.MREG_TABLE_NAME),
     registries: new DynamoRegistryStore(dynamo, config.MREG_TABLE_NAME),
     blobs: createBlobStore(s3, {
       bucket: config.MREG_BUCKET,

@@ -1,6 +1,15 @@
+import { NAME_PATTERN } from "../contract/common.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "./errors.js";
-import type { OrgRole, Permission, Principal, RegistryRecord, RegistryRole } from "./model.js";
-import type { RegistryStore } from "./ports.js";
+import {
+  parseVersionSelector,
+  type LinkTarget,
+  type OrgRole,
+  type Permission,
+  type Principal,
+  type RegistryRecord,
+  type RegistryRole,
+} from "./model.js";
+import type { CollectionVersionRef, RegistryStore } from "./ports.js";
 
 const RANK: Record<OrgRole | RegistryRole, number> = { viewer: 0, member: 1, admin: 2 };
 
@@ -23,6 +32,11 @@ const REGISTRY_ROLE_FOR: Partial<Record<Permission, RegistryRole>> = {
 export interface RegistryAccess {
   registry: RegistryRecord;
   role: RegistryRole;
+  /**
+   * The collection version a read route's path names (`{collection}`, `{v}`), read in the
+   * same batch as the access check so that resolving it costs no read of its own.
+   */
+  version?: CollectionVersionRef & { target?: LinkTarget };
 }
 
 export function atLeast(role: OrgRole | RegistryRole, needed: OrgRole | RegistryRole): boolean {
@@ -69,7 +83,8 @@ export async function authorizeRoute(
   if (registryRole === undefined || name === undefined) {
     throw new ForbiddenError(`no rule allows this request (${permission})`);
   }
-  const access = await registryAccess(deps, principal, name);
+  const version = registryRole === "viewer" ? versionNamedBy(params) : undefined;
+  const access = await registryAccess(deps, principal, name, version);
   if (!atLeast(access.role, registryRole)) {
     throw new ForbiddenError(
       `${principal.userId} is ${access.role} of registry ${name}; this needs ${registryRole}`,
@@ -83,12 +98,22 @@ export async function registryAccess(
   deps: { registries: RegistryStore },
   principal: Principal,
   name: string,
+  version?: CollectionVersionRef,
 ): Promise<RegistryAccess> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+  if (!NAME_PATTERN.test(name)) {
     throw new ValidationError("invalid path: registry must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   }
-  const { registry, role: membership } = await deps.registries.getRegistryWithMembership(name, principal.userId);
+  const { registry, role: membership, target } = await deps.registries.getRegistryAccess(name, principal.userId, version);
   const role = registry && effectiveRegistryRole(principal, registry, membership);
   if (!registry || role === undefined) throw new NotFoundError(`registry ${name} does not exist`);
-  return { registry, role };
+  return { registry, role, ...(version ? { version: { ...version, ...(target ? { target } : {}) } } : {}) };
+}
+
+/** The collection version path parameters name, when they are well-formed (others fail validation later). */
+function versionNamedBy(params: Record<string, string>): CollectionVersionRef | undefined {
+  const { collection, v } = params;
+  if (collection === undefined || v === undefined || !NAME_PATTERN.test(collection)) return undefined;
+  const selector = parseVersionSelector(v);
+  if ("alias" in selector && !NAME_PATTERN.test(selector.alias)) return undefined;
+  return { collection, ...selector };
 }

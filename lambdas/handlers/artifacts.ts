@@ -1,6 +1,7 @@
 import * as z from "zod";
 import {
   commitVersion,
+  deleteArtifactVersion,
   getArtifact,
   getVersion,
   listArtifactHistory,
@@ -10,7 +11,6 @@ import {
   removeArtifactAlias,
   setArtifactAlias,
 } from "../core/artifact-versions.js";
-import { deleteArtifactVersion } from "../core/registries.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
 import { createApiHandler, ok, type ApiRequest } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
@@ -46,7 +46,7 @@ export const handler = createApiHandler("artifacts", {
     const ref = artifactRef(request);
     const body = parse(commitRequest, request.body, "commit");
     const result = await commitVersion(request.services, request.principal, ref, body);
-    return { status: result.status, body: result.body };
+    return { status: result.created ? 201 : 200, body: result };
   },
   listArtifacts: async (request) => {
     const { project } = parse(z.object({ project: name }), request.params, "path");

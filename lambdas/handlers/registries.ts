@@ -92,7 +92,7 @@ export const handler = createApiHandler("registries", {
       ref.collection,
       parse(linkRequest, request.body, "link"),
     );
-    return { status: result.status, body: result.body };
+    return { status: result.created ? 201 : 200, body: result };
   },
   listCollectionVersions: async (request) =>
     ok(await listCollectionVersions(request.services, collectionRef(request), parse(pageQuery, request.query, "query"))),
@@ -102,6 +102,7 @@ export const handler = createApiHandler("registries", {
     ok(
       await listCollectionFiles(
         request.services,
+        access(request),
         collectionRef(request),
         versionSelector(request),
         parse(filesQuery, request.query, "query"),

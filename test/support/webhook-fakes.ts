@@ -10,10 +10,10 @@ import type {
   VersionRef,
 } from "../../lambdas/core/model.js";
 import type {
+  ArtifactStore,
   AutomationStore,
   DeliveryKey,
   LineageStore,
-  MetadataStore,
   WebhookRequest,
   WebhookResponse,
   WebhookSender,
@@ -57,7 +57,7 @@ export class FakeLineageStore implements LineageStore {
   private readonly outputs = new Map<string, Map<string, VersionRef>>();
   private readonly consumers = new Map<string, Map<string, RunRef>>();
 
-  constructor(private readonly metadata: MetadataStore) {}
+  constructor(private readonly artifacts: ArtifactStore) {}
 
   async saveRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
     const existing = this.runs.get(runKey(run));
@@ -80,7 +80,7 @@ export class FakeLineageStore implements LineageStore {
   }
 
   async getVersions(refs: VersionRef[]): Promise<VersionRecord[]> {
-    const found = await Promise.all(refs.map((ref) => this.metadata.getVersion(ref.project, ref.artifact, ref.index)));
+    const found = await Promise.all(refs.map((ref) => this.artifacts.getVersion(ref.project, ref.artifact, ref.index)));
     return found.filter((v): v is VersionRecord => v !== undefined);
   }
 
@@ -91,7 +91,7 @@ export class FakeLineageStore implements LineageStore {
   }
 
   async recordInput(run: RunRef, source: VersionRef, change: { actor: string; at: string }): Promise<void> {
-    if (!(await this.metadata.getVersion(source.project, source.artifact, source.index))) {
+    if (!(await this.artifacts.getVersion(source.project, source.artifact, source.index))) {
       throw new NotFoundError(`${source.project}/${source.artifact} has no version v${source.index}`);
     }
     this.ensureRun(run, change);
@@ -99,7 +99,7 @@ export class FakeLineageStore implements LineageStore {
     edges(this.consumers, versionKey(source)).set(runKey(run), copy(run));
   }
 
-  /** What a commit with `runId` writes in the DynamoDB adapter (the fake metadata store does not). */
+  /** What a commit with `runId` writes in the DynamoDB adapter (the fake artifact store does not). */
   recordOutput(run: RunRef, output: VersionRef, change = { actor: "test", at: "2025-01-01T00:00:00.000Z" }): void {
     this.ensureRun(run, change);
     edges(this.outputs, runKey(run)).set(versionKey(output), copy(output));

@@ -19,9 +19,10 @@ beforeEach(async () => {
   deps = fakeDeps();
   services = { ...deps, config: loadConfig({ MREG_TABLE_NAME: "mreg", MREG_BUCKET: "mreg-blobs" }) };
   for (const role of ["admin", "member", "viewer"] as const) {
-    await deps.metadata.putUser({ id: role, name: role, orgRole: role, createdAt: "2024-01-01T00:00:00.000Z" });
+    const user = { id: role, name: role, orgRole: role, status: "active", createdAt: "2024-01-01T00:00:00.000Z" } as const;
+    await deps.identity.createUser(user);
     const key = generateApiKey();
-    await deps.metadata.putApiKey({ id: `k-${role}`, userId: role, keyHash: key.keyHash, createdAt: "2024-01-01T00:00:00.000Z" });
+    await deps.identity.createApiKey({ id: `k-${role}`, userId: role, keyHash: key.keyHash, createdAt: "2024-01-01T00:00:00.000Z" }, user);
     keys[role] = key.secret;
   }
 });
@@ -250,8 +251,8 @@ describe("the artifacts function over fake stores", () => {
     const response = await artifactsHandler(event("POST", `${P}/versions`, { params: p, body, key: keys.member }));
     expect(response.statusCode).toBe(400);
     expect(json(response).error.code).toBe("invalid_request");
-    expect(deps.metadata.artifacts.size).toBe(0);
-    expect(deps.metadata.blobs.size).toBe(0);
+    expect(deps.artifacts.artifacts.size).toBe(0);
+    expect(deps.ledger.blobs.size).toBe(0);
   });
 
   it("answers 404 for an unknown version", async () => {

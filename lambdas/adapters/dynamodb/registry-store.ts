@@ -89,10 +89,11 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     const registry = items.find((i) => i.entity === "registry");
     const member = items.find((i) => i.entity === "member");
     const selected = wanted && items.find((i) => i.PK === wanted.PK && i.SK === wanted.SK);
+    const target = version && selected ? await this.targetOf(name, version.collection, selected) : undefined;
     return {
-      ...(registry ? { registry: toRegistry(registry) } : {}),
-      ...(member ? { role: member.role as RegistryRole } : {}),
-      ...(version && selected ? { target: await this.targetOf(name, version.collection, selected) } : {}),
+      registry: registry && toRegistry(registry),
+      role: member?.role as RegistryRole | undefined,
+      ...(target ? { target } : {}),
     };
   }
 

@@ -16,6 +16,7 @@ import {
   type PageRequest,
   type RegistryRecord,
   type RegistryRole,
+  type RunRef,
   type SourceVersion,
   type UserRecord,
   type VersionRecord,
@@ -271,6 +272,8 @@ export class FakeArtifactStore implements ArtifactStore {
   readonly artifacts = new Map<string, Versions>();
   /** Links per version, as the adapter counts them on the version item. */
   private readonly linkCounts = new Map<string, number>();
+  /** Where a commit naming a run records its output edge, as the adapter does in the commit's transaction. */
+  runOutputs?: (run: RunRef, output: VersionRef, change: Change) => void;
 
   async getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined> {
     const head = this.artifacts.get(artifactKey(project, artifact))?.head;
@@ -345,7 +348,11 @@ export class FakeArtifactStore implements ArtifactStore {
       }),
       change: version,
     });
-    return outcome.created ? { created: true, version: outcome.item } : outcome;
+    if (!outcome.created) return outcome;
+    if (version.runId !== undefined) {
+      this.runOutputs?.({ project, id: version.runId }, { project, artifact, index: outcome.item.index }, version);
+    }
+    return { created: true, version: outcome.item };
   }
 
   async moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]> {
@@ -1041,6 +1048,8 @@ export const MIB = 1024 * 1024;
 
 export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
   const artifacts = new FakeArtifactStore();
+  const lineage = new FakeLineageStore(artifacts);
+  artifacts.runOutputs = (run, output, change) => lineage.recordOutput(run, output, change);
   return {
     artifacts,
     ledger: new FakeBlobLedger(),
@@ -1050,7 +1059,7 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
     clock: new FixedClock(),
     ids: new CounterIds(),
     limits: { multipartThreshold: 64 * MIB, partSize: 16 * MIB, ...limits },
-    lineage: new FakeLineageStore(artifacts),
+    lineage,
     automations: new FakeAutomationStore(),
     webhooks: new FakeWebhookSender(),
     deliveryPolicy: TEST_DELIVERY_POLICY,

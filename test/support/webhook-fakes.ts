@@ -99,7 +99,7 @@ export class FakeLineageStore implements LineageStore {
     edges(this.consumers, versionKey(source)).set(runKey(run), copy(run));
   }
 
-  /** What a commit with `runId` writes in the DynamoDB adapter (the fake artifact store does not). */
+  /** What a commit with `runId` writes: the fake artifact store calls it for each such commit. */
   recordOutput(run: RunRef, output: VersionRef, change = { actor: "test", at: "2025-01-01T00:00:00.000Z" }): void {
     this.ensureRun(run, change);
     edges(this.outputs, runKey(run)).set(versionKey(output), copy(output));

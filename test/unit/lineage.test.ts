@@ -26,7 +26,6 @@ async function version(artifact: string, runId?: string, project = "p"): Promise
     at: "2025-01-01T00:00:00.000Z",
     ...(runId ? { runId } : {}),
   });
-  if (runId) deps.lineage.recordOutput({ project, id: runId }, { project, artifact, index: added.index });
   return added.index;
 }
 

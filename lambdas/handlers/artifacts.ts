@@ -35,11 +35,11 @@ function artifactRef(request: ApiRequest) {
 
 export const handler = createApiHandler("artifacts", {
   planUpload: async (request) => {
-    artifactRef(request);
+    if (request.params.project !== undefined) artifactRef(request);
     return ok(await planUpload(request.services, parse(uploadPlanRequest, request.body, "upload plan")));
   },
   completeUpload: async (request) => {
-    artifactRef(request);
+    if (request.params.project !== undefined) artifactRef(request);
     return ok(await completeUpload(request.services, parse(completeUploadRequest, request.body, "upload completion")));
   },
   commitVersion: async (request) => {

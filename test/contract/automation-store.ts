@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { ConflictError } from "../../lambdas/core/errors.js";
 import type { AutomationRecord, DeliveryRecord } from "../../lambdas/core/model.js";
 import { AT, change, type MakeStores, type Stores } from "./stores.js";
 
@@ -43,6 +44,7 @@ export function automationStoreContract(make: MakeStores): void {
       await stores.automations.createAutomation(automation("a1"));
       await stores.automations.createAutomation(automation("a2"));
       await stores.automations.createAutomation(automation("a3", "dataset"));
+      await expect(stores.automations.createAutomation({ ...automation("a1"), name: "other" })).rejects.toThrow(ConflictError);
 
       expect(await stores.automations.getAutomation("model", "a1")).toEqual(automation("a1"));
       const first = await stores.automations.listAutomations("model", { limit: 1 });

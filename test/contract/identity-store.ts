@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { ConflictError, ValidationError } from "../../lambdas/core/errors.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
 import type { UserRecord } from "../../lambdas/core/model.js";
 import { AT, type MakeStores, type Stores } from "./stores.js";
 
@@ -67,8 +67,8 @@ export function identityStoreContract(make: MakeStores): void {
       await stores.identity.touchApiKey(key(3).keyHash, "2025-02-02T00:00:00.000Z");
       expect(await stores.identity.getApiKey(key(1).keyHash)).toMatchObject({ revokedAt: "2025-02-01T00:00:00.000Z" });
       expect(await stores.identity.getApiKey(key(3).keyHash)).toMatchObject({ lastUsedAt: "2025-02-02T00:00:00.000Z" });
-      await expect(stores.identity.revokeApiKey(key(9).keyHash, AT)).rejects.toThrow();
-      await expect(stores.identity.touchApiKey(key(9).keyHash, AT)).rejects.toThrow();
+      await expect(stores.identity.revokeApiKey(key(9).keyHash, AT)).rejects.toThrow(NotFoundError);
+      await expect(stores.identity.touchApiKey(key(9).keyHash, AT)).rejects.toThrow(NotFoundError);
     });
   });
 }

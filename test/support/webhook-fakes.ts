@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
 import type {
   AutomationRecord,
   DeliveryRecord,
@@ -131,7 +131,9 @@ export class FakeAutomationStore implements AutomationStore {
   readonly deliveries = new Map<string, DeliveryRecord>();
 
   async createAutomation(automation: AutomationRecord): Promise<void> {
-    this.automations.set(`${automation.registry}#${automation.id}`, copy(automation));
+    const key = `${automation.registry}#${automation.id}`;
+    if (this.automations.has(key)) throw new ConflictError(`automation ${automation.id} already exists`);
+    this.automations.set(key, copy(automation));
   }
 
   async getAutomation(registry: string, id: string): Promise<AutomationRecord | undefined> {

@@ -217,6 +217,19 @@ describe("the artifacts function over fake stores", () => {
     expect((await healthHandler(event("GET", "/v1/health"))).statusCode).toBe(200);
   });
 
+  it("plans uploads under /v1/uploads, which names no artifact, as under the artifact path", async () => {
+    const file = { path: "w.bin", size: 7, sha256: sha256Hex("weights") };
+    const plain = await artifactsHandler(event("POST", "/v1/uploads", { body: { files: [file] }, key: keys.member }));
+    const scoped = await artifactsHandler(event("POST", `${P}/uploads`, { params, body: { files: [file] }, key: keys.member }));
+
+    expect(plain.statusCode).toBe(200);
+    expect(json(plain)).toMatchObject({ uploads: [{ sha256: file.sha256, method: "PUT" }], present: [] });
+    expect(json(scoped)).toEqual(json(plain));
+    expect((await artifactsHandler(event("POST", "/v1/uploads", { body: { files: [file] }, key: keys.viewer }))).statusCode).toBe(403);
+    const badPath = await artifactsHandler(event("POST", `${P}/uploads`, { params: { ...params, name: "-bad" }, body: { files: [file] }, key: keys.member }));
+    expect(badPath.statusCode).toBe(400);
+  });
+
   it("plans, commits and reads a version", async () => {
     const content = "weights";
     const file = { path: "w.bin", size: content.length, sha256: sha256Hex(content) };

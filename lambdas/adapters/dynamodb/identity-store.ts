@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ConflictError } from "../../core/errors.js";
+import { ConflictError, NotFoundError } from "../../core/errors.js";
 import type { ApiKeyRecord, Page, PageRequest, UserRecord } from "../../core/model.js";
 import type { IdentityStore } from "../../core/ports.js";
 import { DynamoTable, tagged, type Item } from "./dynamo-table.js";
@@ -114,27 +114,30 @@ export class DynamoIdentityStore extends DynamoTable implements IdentityStore {
   }
 
   async revokeApiKey(keyHash: string, at: string): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.apiKey(keyHash),
-        UpdateExpression: "SET revokedAt = if_not_exists(revokedAt, :at)",
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeValues: { ":at": at },
-      }),
-    );
+    // The first revocation's time stays.
+    await this.updateKey(keyHash, "SET revokedAt = if_not_exists(revokedAt, :at)", at);
   }
 
   async touchApiKey(keyHash: string, at: string): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.apiKey(keyHash),
-        UpdateExpression: "SET lastUsedAt = :at",
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeValues: { ":at": at },
-      }),
-    );
+    await this.updateKey(keyHash, "SET lastUsedAt = :at", at);
+  }
+
+  /** Updates an existing key only: an update never creates a key item. */
+  private async updateKey(keyHash: string, expression: string, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.apiKey(keyHash),
+          UpdateExpression: expression,
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":at": at },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new NotFoundError("no such API key", { cause: error });
+      throw error;
+    }
   }
 }
 

@@ -58,9 +58,7 @@ export class TransactionLost extends Error {
   }
 }
 
-export class TransientContention extends Error {}
-
-/** What both stores share: reads, pages, retried transactions, events and alias moves. */
+/** What every store shares: reads, pages, tagged and retried transactions, audit events. */
 export class DynamoTable {
   constructor(
     protected readonly client: DynamoDBDocumentClient,
@@ -225,7 +223,7 @@ export class DynamoTable {
       try {
         return await attempt();
       } catch (error) {
-        const retryable = error instanceof TransactionLost || error instanceof TransientContention;
+        const retryable = error instanceof TransactionLost;
         if (!retryable) throw error;
         if (n >= MAX_TRANSACTION_ATTEMPTS) {
           throw new ConflictError("too many concurrent changes; retry", { cause: error });

@@ -31,11 +31,19 @@ export async function authenticate(
   deps: { identity: IdentityStore; clock: Clock },
   authorization: string | undefined,
 ): Promise<Principal> {
+  return authenticateKey(deps, bearerKeyHash(authorization));
+}
+
+/** The hash of the bearer key a request presents; 401 for a missing or malformed one. */
+export function bearerKeyHash(authorization: string | undefined): string {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   if (!match) throw new UnauthorizedError("missing or malformed Authorization header; expected 'Bearer <api key>'");
   const secret = match[1]!;
   if (!isWellFormedApiKey(secret)) throw new UnauthorizedError("API key is malformed");
-  const keyHash = hashApiKey(secret);
+  return hashApiKey(secret);
+}
+
+export async function authenticateKey(deps: { identity: IdentityStore; clock: Clock }, keyHash: string): Promise<Principal> {
   const key = await deps.identity.getApiKey(keyHash);
   // The lookup is by hash; comparing the stored hash in constant time keeps it honest anyway.
   if (!key || !timingSafeEqual(Buffer.from(key.keyHash, "hex"), Buffer.from(keyHash, "hex"))) {

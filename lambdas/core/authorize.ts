@@ -1,4 +1,5 @@
 import { NAME_PATTERN } from "../contract/common.js";
+import { authenticateKey, bearerKeyHash } from "./api-keys.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "./errors.js";
 import {
   parseVersionSelector,
@@ -9,7 +10,7 @@ import {
   type RegistryRecord,
   type RegistryRole,
 } from "./model.js";
-import type { CollectionVersionRef, RegistryStore } from "./ports.js";
+import type { Clock, CollectionVersionRef, IdentityStore, RegistryStore } from "./ports.js";
 
 const RANK: Record<OrgRole | RegistryRole, number> = { viewer: 0, member: 1, admin: 2 };
 
@@ -31,6 +32,10 @@ const REGISTRY_ROLE_FOR: Partial<Record<Permission, RegistryRole>> = {
 
 export interface RegistryAccess {
   registry: RegistryRecord;
+  /**
+   * The caller's effective role. On a resolve route (see `admit`) it is the role the
+   * registry's baseline gives when that sufficed, a membership above it left unread.
+   */
   role: RegistryRole;
   /**
    * The collection version a read route's path names (`{collection}`, `{v}`), read in the
@@ -58,6 +63,51 @@ export function effectiveRegistryRole(
   if (baseline === undefined) return membership;
   if (membership === undefined) return baseline;
   return atLeast(membership, baseline) ? membership : baseline;
+}
+
+const ANONYMOUS: Principal = { userId: "anonymous", orgRole: "viewer" };
+
+/**
+ * Authenticates a request and authorizes it for its route's permission. A read route that
+ * names a collection version (`{collection}`, `{v}`: a resolve) reads the key and, at the
+ * same time, the registry with that version; the caller's membership is read only when
+ * the registry's baseline does not admit the caller (a restricted registry). So resolving
+ * in an organization-visible registry is one round trip. Every other route authenticates,
+ * then authorizes.
+ */
+export async function admit(
+  deps: { identity: IdentityStore; registries: RegistryStore; clock: Clock },
+  authorization: string | undefined,
+  permission: Permission,
+  params: Record<string, string>,
+): Promise<{ principal: Principal; registry?: RegistryAccess }> {
+  if (permission === "public") return { principal: ANONYMOUS };
+  const keyHash = bearerKeyHash(authorization);
+  const needed = REGISTRY_ROLE_FOR[permission];
+  const name = params.registry;
+  const version = needed === "viewer" && name !== undefined && NAME_PATTERN.test(name) ? versionNamedBy(params) : undefined;
+  if (version === undefined || name === undefined) {
+    const principal = await authenticateKey(deps, keyHash);
+    return { principal, ...(await authorizeRoute(deps, principal, permission, params)) };
+  }
+  const [authenticated, read] = await Promise.allSettled([
+    authenticateKey(deps, keyHash),
+    deps.registries.getRegistryAccess(name, undefined, version),
+  ]);
+  // Who is asking is settled first: a bad key is a 401 whatever the registry read answered.
+  if (authenticated.status === "rejected") throw authenticated.reason;
+  if (read.status === "rejected") throw read.reason;
+  const principal = authenticated.value;
+  const { registry, target } = read.value;
+  const baseline = registry && effectiveRegistryRole(principal, registry, undefined);
+  const membership =
+    registry && (baseline === undefined || !atLeast(baseline, "viewer"))
+      ? await deps.registries.getMembership(name, principal.userId)
+      : undefined;
+  const role = registry && effectiveRegistryRole(principal, registry, membership);
+  if (!registry || role === undefined) throw new NotFoundError(`registry ${name} does not exist`);
+  // Resolve routes need no more than a viewer, which every role is; the role is the one established.
+  return { principal, registry: { registry, role, version: { ...version, ...(target ? { target } : {}) } } };
 }
 
 /**

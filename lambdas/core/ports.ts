@@ -178,14 +178,15 @@ export interface RegistryStore {
   createRegistry(registry: RegistryRecord): Promise<void>;
   listRegistries(page: PageRequest): Promise<Page<RegistryRecord>>;
   /**
-   * The registry and the caller's membership and, when `version` is given, what that
-   * collection version resolves to (undefined when it names nothing): one read.
+   * The registry, the membership of `userId` when given and, when `version` is given, what
+   * that collection version resolves to (undefined when it names nothing): one read.
    */
   getRegistryAccess(
     name: string,
-    userId: string,
+    userId: string | undefined,
     version?: CollectionVersionRef,
   ): Promise<{ registry?: RegistryRecord; role?: RegistryRole; target?: LinkTarget }>;
+  getMembership(registry: string, userId: string): Promise<RegistryRole | undefined>;
   putMember(registry: string, userId: string, role: RegistryRole, change: { actor: string; at: string }): Promise<void>;
   removeMember(registry: string, userId: string, change: { actor: string; at: string }): Promise<boolean>;
   membershipsOf(userId: string): Promise<Map<string, RegistryRole>>;

@@ -1,6 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { authenticate } from "../core/api-keys.js";
-import { authorizeRoute, type RegistryAccess } from "../core/authorize.js";
+import { admit, type RegistryAccess } from "../core/authorize.js";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.js";
 import type { Principal } from "../core/model.js";
 import { getServices, type Services } from "../composition.js";
@@ -27,8 +26,6 @@ export type Operation = (request: ApiRequest) => Promise<ApiResult>;
 export const ok = (body: unknown): ApiResult => ({ status: 200, body });
 export const created = (body: unknown): ApiResult => ({ status: 201, body });
 
-const ANONYMOUS: Principal = { userId: "anonymous", orgRole: "viewer" };
-
 /**
  * Builds the Lambda entry point of one function: finds the route the event came in on,
  * authenticates, authorizes, parses the body and runs the operation the table names.
@@ -45,14 +42,10 @@ export function createApiHandler<F extends FunctionName>(
       if (!route) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`);
       const operation = operations[route.operation as OperationOf<F>];
       const services = resolveServices();
-      const principal =
-        route.permission === "public"
-          ? ANONYMOUS
-          : await authenticate(services, header(event, "authorization"));
       const params = Object.fromEntries(
         Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, decodePathParameter(v ?? "")]),
       );
-      const { registry } = await authorizeRoute(services, principal, route.permission, params);
+      const { principal, registry } = await admit(services, header(event, "authorization"), route.permission, params);
       const result = await operation({
         principal,
         registry,

@@ -46,6 +46,9 @@ export function registryStoreContract(make: MakeStores): void {
 
         expect(await stores.registries.getRegistryAccess("model", "max")).toMatchObject({ registry, role: "admin" });
         expect((await stores.registries.getRegistryAccess("model", "vera")).role).toBeUndefined();
+        expect((await stores.registries.getRegistryAccess("model", undefined)).role).toBeUndefined();
+        expect(await stores.registries.getMembership("model", "max")).toBe("admin");
+        expect(await stores.registries.getMembership("model", "vera")).toBeUndefined();
         expect((await stores.registries.getRegistryAccess("nope", "max")).registry).toBeUndefined();
       });
 

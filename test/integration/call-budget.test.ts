@@ -95,13 +95,33 @@ describe("calls per operation", () => {
     expect(roundTrips).toBe(2);
   });
 
-  test("collection:alias to download URLs: 2 round trips including auth, and one S3 read", async () => {
+  test("collection:alias to download URLs: 1 round trip including auth, and one S3 read", async () => {
     await s.api("POST", "/v1/registries/model/collections/c/links", { project: "p", artifact: "a", version: "v0", aliases: ["production"] });
     const { used, roundTrips } = await counted(() => s.api("GET", "/v1/registries/model/collections/c/versions/production/files"));
     console.log("collection:alias files:", used.join(", "), `(${roundTrips} DynamoDB round trips)`);
-    // Auth, then the registry, the caller's membership and the alias (carrying its link's
-    // source and manifest digest) in one BatchGet, then the manifest.
+    // The key, and at the same time the registry with the alias (which carries its link's
+    // source and manifest digest); no membership, which an organization-visible registry
+    // does not need to admit a reader; then the manifest (read once, then kept: it never changes).
     expect(used).toEqual([...AUTH, "BatchGet", "GetObject"]);
+    expect(roundTrips).toBe(1);
+    const again = await counted(() => s.api("GET", "/v1/registries/model/collections/c/versions/production/files"));
+    expect(again.used).toEqual([...AUTH, "BatchGet"]);
+    expect(again.roundTrips).toBe(1);
+  });
+
+  test("collection:alias in a restricted registry: the membership is a second round trip", async () => {
+    await s.api("POST", "/v1/registries", { name: "secret", visibility: "restricted" });
+    await s.api("POST", "/v1/users", { name: "max", role: "member" });
+    const key = (await s.api("POST", "/v1/api-keys", { user: "max" })).body.key as string;
+    await s.api("PUT", "/v1/registries/secret/members/max", { role: "viewer" });
+    await s.api("POST", "/v1/registries/secret/collections/c/links", { project: "p", artifact: "a", version: "v0", aliases: ["production"] });
+    // Warm-up: the new key's lastUsedAt is written on its first use.
+    await s.api("GET", "/v1/projects/p/artifacts", undefined, key);
+    const { used, roundTrips } = await counted(() =>
+      s.api("GET", "/v1/registries/secret/collections/c/versions/production/files", undefined, key),
+    );
+    console.log("restricted collection:alias files:", used.join(", "), `(${roundTrips} DynamoDB round trips)`);
+    expect(used).toEqual([...AUTH, "BatchGet", "Get"]);
     expect(roundTrips).toBe(2);
   });
 });

@@ -571,17 +571,21 @@ export class FakeRegistryStore implements RegistryStore {
 
   async getRegistryAccess(
     name: string,
-    userId: string,
+    userId: string | undefined,
     version?: CollectionVersionRef,
   ): Promise<{ registry?: RegistryRecord; role?: RegistryRole; target?: LinkTarget }> {
     const registry = this.registries.get(name);
-    const role = this.members.get(name)?.get(userId);
+    const role = userId === undefined ? undefined : this.members.get(name)?.get(userId);
     const target = version && (await this.getLinkTarget(name, version.collection, version));
     return {
       ...(registry ? { registry: copy(registry) } : {}),
       ...(role ? { role } : {}),
       ...(target ? { target } : {}),
     };
+  }
+
+  async getMembership(registry: string, userId: string): Promise<RegistryRole | undefined> {
+    return this.members.get(registry)?.get(userId);
   }
 
   async putMember(registry: string, userId: string, role: RegistryRole, change: Change): Promise<void> {

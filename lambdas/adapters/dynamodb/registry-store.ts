@@ -81,11 +81,15 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
 
   async getRegistryAccess(
     name: string,
-    userId: string,
+    userId: string | undefined,
     version?: CollectionVersionRef,
   ): Promise<{ registry?: RegistryRecord; role?: RegistryRole; target?: LinkTarget }> {
     const wanted = version && selectedKey(name, version.collection, version);
-    const items = await this.batchGetItems([keys.registry(name), keys.member(name, userId), ...(wanted ? [wanted] : [])]);
+    const items = await this.batchGetItems([
+      keys.registry(name),
+      ...(userId === undefined ? [] : [keys.member(name, userId)]),
+      ...(wanted ? [wanted] : []),
+    ]);
     const registry = items.find((i) => i.entity === "registry");
     const member = items.find((i) => i.entity === "member");
     const selected = wanted && items.find((i) => i.PK === wanted.PK && i.SK === wanted.SK);
@@ -95,6 +99,10 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
       role: member?.role as RegistryRole | undefined,
       ...(target ? { target } : {}),
     };
+  }
+
+  async getMembership(registry: string, userId: string): Promise<RegistryRole | undefined> {
+    return (await this.get(keys.member(registry, userId), false))?.role as RegistryRole | undefined;
   }
 
   async putMember(

@@ -265,12 +265,18 @@ export async function resolveLinkTarget(
   return target;
 }
 
-/** `v3`, `3`, an alias or `latest` → the link: one read for a number, two for an alias. */
-export async function loadLink(deps: RegistryDeps, ref: CollectionRef, selector: string | number): Promise<LinkRecord> {
+/**
+ * `v3`, `3`, an alias or `latest` → the link: one read for a number, two for an alias (one
+ * when the access check read the alias the path names).
+ */
+export async function loadLink(
+  deps: Pick<RegistryDeps, "registries">,
+  ref: CollectionRef,
+  selector: string | number,
+  access?: RegistryAccess,
+): Promise<LinkRecord> {
   const named = parseVersionSelector(selector);
-  const index =
-    "index" in named ? named.index : (await deps.registries.getLinkTarget(ref.registry, ref.collection, named))?.index;
-  if (index === undefined) throw missingVersion(ref, named);
+  const index = "index" in named ? named.index : (await resolveLinkTarget(deps, access, ref, named.alias)).index;
   const link = await deps.registries.getLink(ref.registry, ref.collection, index);
   if (!link) throw new NotFoundError(`${ref.registry}/${ref.collection} has no version ${versionLabel(index)}`);
   return link;
@@ -313,8 +319,9 @@ export async function getCollectionVersion(
   deps: RegistryDeps,
   ref: CollectionRef,
   selector: string,
+  access?: RegistryAccess,
 ): Promise<CollectionVersionResponse> {
-  return toCollectionVersionResponse(await loadLink(deps, ref, selector));
+  return toCollectionVersionResponse(await loadLink(deps, ref, selector, access));
 }
 
 export async function listCollectionVersions(

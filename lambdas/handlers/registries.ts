@@ -97,7 +97,7 @@ export const handler = createApiHandler("registries", {
   listCollectionVersions: async (request) =>
     ok(await listCollectionVersions(request.services, collectionRef(request), parse(pageQuery, request.query, "query"))),
   getCollectionVersion: async (request) =>
-    ok(await getCollectionVersion(request.services, collectionRef(request), versionSelector(request))),
+    ok(await getCollectionVersion(request.services, collectionRef(request), versionSelector(request), access(request))),
   listCollectionFiles: async (request) =>
     ok(
       await listCollectionFiles(

@@ -2,20 +2,24 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { monotonicFactory } from "ulid";
+import { DynamoArtifactStore } from "./adapters/dynamodb/artifact-store.js";
 import { DynamoAutomationStore } from "./adapters/dynamodb/automation-store.js";
+import { DynamoBlobLedger } from "./adapters/dynamodb/blob-ledger.js";
+import { DynamoIdentityStore } from "./adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
-import { DynamoMetadataStore } from "./adapters/dynamodb/metadata-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
 import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
 import type { Config } from "./config.js";
 import type {
+  ArtifactStore,
   AutomationStore,
+  BlobLedger,
   BlobStore,
   Clock,
+  IdentityStore,
   Ids,
   LineageStore,
-  MetadataStore,
   RegistryStore,
   WebhookSender,
 } from "./core/ports.js";
@@ -25,7 +29,9 @@ import { WEBHOOK_MAX_RETRY_DELAY_MS } from "./settings.js";
 
 export interface Services {
   config: Config;
-  metadata: MetadataStore;
+  artifacts: ArtifactStore;
+  ledger: BlobLedger;
+  identity: IdentityStore;
   registries: RegistryStore;
   blobs: BlobStore;
   clock: Clock;
@@ -97,7 +103,9 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   const ulid = monotonicFactory();
   return {
     config,
-    metadata: new DynamoMetadataStore(dynamo, config.tableName),
+    artifacts: new DynamoArtifactStore(dynamo, config.tableName),
+    ledger: new DynamoBlobLedger(dynamo, config.tableName),
+    identity: new DynamoIdentityStore(dynamo, config.tableName),
     registries: new DynamoRegistryStore(dynamo, config.tableName),
     blobs: createBlobStore(s3, {
       bucket: config.bucket,

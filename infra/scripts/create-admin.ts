@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { monotonicFactory } from "ulid";
-import { DynamoMetadataStore } from "../../lambdas/adapters/dynamodb/metadata-store.js";
+import { DynamoIdentityStore } from "../../lambdas/adapters/dynamodb/identity-store.js";
 import { bootstrapAdmin } from "../../lambdas/core/bootstrap-admin.js";
 
 const usage = "usage: npm run admin:create -- --table <table name> [--region <region>]";
@@ -33,7 +33,7 @@ async function main(): Promise<number> {
   const ulid = monotonicFactory();
   const result = await bootstrapAdmin(
     {
-      metadata: new DynamoMetadataStore(client, values.table),
+      identity: new DynamoIdentityStore(client, values.table),
       clock: { now: () => new Date() },
       ids: { next: () => ulid() },
     },

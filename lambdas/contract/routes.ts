@@ -33,6 +33,10 @@ const A = `${R}/automations`;
 
 export const routes = [
   { method: "GET", path: "/v1/health", function: "health", operation: "health", permission: "public" },
+  // Blobs are content-addressed and shared by every artifact: an upload belongs to no project.
+  { method: "POST", path: "/v1/uploads", function: "artifacts", operation: "planUpload", permission: "project:write" },
+  { method: "POST", path: "/v1/uploads/complete", function: "artifacts", operation: "completeUpload", permission: "project:write" },
+  // The same, under the artifact path older clients use; its project and name are checked for form only.
   { method: "POST", path: `${P}/uploads`, function: "artifacts", operation: "planUpload", permission: "project:write" },
   { method: "POST", path: `${P}/uploads/complete`, function: "artifacts", operation: "completeUpload", permission: "project:write" },
   { method: "POST", path: `${P}/versions`, function: "artifacts", operation: "commitVersion", permission: "project:write" },

@@ -4,6 +4,7 @@ import { canonicalManifest, manifestDigest, manifestSize, parseS3Uri } from "./m
 import {
   LATEST_ALIAS,
   isReference,
+  parseVersionSelector,
   versionLabel,
   type ArtifactRecord,
   type AuditEvent,
@@ -13,7 +14,7 @@ import {
   type Principal,
   type VersionRecord,
 } from "./model.js";
-import type { BlobStore, Clock, MetadataStore } from "./ports.js";
+import type { ArtifactStore, BlobLedger, BlobStore, Clock, RegistryStore } from "./ports.js";
 import { discardOpenUploads, ensureBlobsVerified } from "./upload-blobs.js";
 import type {
   ArtifactResponse,
@@ -24,7 +25,8 @@ import type {
 } from "../contract/artifacts.js";
 
 export interface ArtifactDeps {
-  metadata: MetadataStore;
+  artifacts: ArtifactStore;
+  ledger: BlobLedger;
   blobs: BlobStore;
   clock: Clock;
 }
@@ -34,32 +36,23 @@ export interface ArtifactRef {
   artifact: string;
 }
 
-/** `v3`, `3`, an alias or `latest` → a version index, or 404. */
-export async function resolveVersionIndex(
-  metadata: MetadataStore,
-  ref: ArtifactRef,
-  selector: string | number,
-): Promise<number> {
-  const text = String(selector);
-  const numbered = /^v?(\d{1,9})$/.exec(text);
-  const index = numbered
-    ? Number(numbered[1])
-    : await metadata.getAliasTarget(ref.project, ref.artifact, text);
-  if (index === undefined) {
-    throw new NotFoundError(`${ref.project}/${ref.artifact} has no alias ${text}`);
-  }
-  return index;
-}
-
+/** `v3`, `3`, an alias or `latest` → the version, in one read, or 404. */
 export async function loadVersion(
-  metadata: MetadataStore,
+  artifacts: ArtifactStore,
   ref: ArtifactRef,
   selector: string | number,
 ): Promise<VersionRecord> {
-  const index = await resolveVersionIndex(metadata, ref, selector);
-  const version = await metadata.getVersion(ref.project, ref.artifact, index);
+  const named = parseVersionSelector(selector);
+  const version =
+    "index" in named
+      ? await artifacts.getVersion(ref.project, ref.artifact, named.index)
+      : await artifacts.getVersionByAlias(ref.project, ref.artifact, named.alias);
   if (!version) {
-    throw new NotFoundError(`${ref.project}/${ref.artifact} has no version ${versionLabel(index)}`);
+    throw new NotFoundError(
+      "index" in named
+        ? `${ref.project}/${ref.artifact} has no version ${versionLabel(named.index)}`
+        : `${ref.project}/${ref.artifact} has no alias ${named.alias}`,
+    );
   }
   return version;
 }
@@ -110,18 +103,18 @@ async function resolveReferences(
   }));
 }
 
+/**
+ * Commits a manifest as the artifact's next version, or answers the version that already
+ * holds the same content (`created: false`, the requested aliases applied to it). The state
+ * read once decides the early answers and is the state the write expects; a write that loses
+ * to a concurrent commit decides again on what the store read after it.
+ */
 export async function commitVersion(
   deps: ArtifactDeps,
   principal: Principal,
   ref: ArtifactRef,
   request: CommitRequest,
-): Promise<{ status: 200 | 201; body: CommitResponse }> {
-  const artifact = await deps.metadata.getArtifact(ref.project, ref.artifact);
-  if (artifact && artifact.type !== request.type) {
-    throw new ConflictError(
-      `${ref.project}/${ref.artifact} holds ${artifact.type} versions; it cannot take type ${request.type}`,
-    );
-  }
+): Promise<CommitResponse> {
   const blobFiles = request.files.filter((f): f is Extract<typeof f, { sha256: string }> => "sha256" in f);
   const refFiles = request.files.filter((f): f is Extract<typeof f, { ref: string }> => "ref" in f);
   const entries = canonicalManifest([...blobFiles, ...(await resolveReferences(deps.blobs, refFiles))]);
@@ -130,41 +123,54 @@ export async function commitVersion(
   const at = deps.clock.now().toISOString();
   const change = { ...ref, actor: principal.userId, at };
 
-  const existing = await deps.metadata.findVersionByDigest(ref.project, ref.artifact, digest);
-  if (existing !== undefined) {
-    await discardOpenUploads(deps.blobs, blobFiles);
-    return { status: 200, body: await reuseVersion(deps, change, existing, aliases) };
-  }
-  await ensureBlobsVerified(deps, blobFiles);
-  await deps.blobs.putManifest(digest, entries);
-  const outcome = await deps.metadata.commitVersion({
-    ...ref,
-    type: request.type,
-    digest,
-    metadata: request.metadata ?? {},
-    description: request.description,
-    size: manifestSize(entries),
-    fileCount: entries.length,
-    runId: request.runId,
-    aliases,
-    actor: principal.userId,
-    at,
-  });
-  if (!outcome.created) {
-    // A concurrent commit of the same content won the race: theirs is the version.
-    return { status: 200, body: await reuseVersion(deps, change, outcome.index, aliases) };
-  }
-  const { version } = outcome;
-  return {
-    status: 201,
-    body: {
+  let state = await deps.artifacts.readCommitState(ref.project, ref.artifact, digest, aliases);
+  let stored = false;
+  for (;;) {
+    // The one check of the type rule; the write's condition only makes a concurrent change lose.
+    if (state.head && state.head.type !== request.type) {
+      throw new ConflictError(
+        `${ref.project}/${ref.artifact} holds ${state.head.type} versions; it cannot take type ${request.type}`,
+      );
+    }
+    if (state.existing !== undefined) {
+      // The same content is a version already, or a concurrent commit of it won the race.
+      if (!stored) await discardOpenUploads(deps.blobs, blobFiles);
+      return reuseVersion(deps, change, state.existing, aliases);
+    }
+    if (!stored) {
+      await ensureBlobsVerified(deps, blobFiles);
+      await deps.blobs.putManifest(digest, entries);
+      stored = true;
+    }
+    const outcome = await deps.artifacts.commitVersion(
+      {
+        ...ref,
+        type: request.type,
+        digest,
+        metadata: request.metadata ?? {},
+        description: request.description,
+        size: manifestSize(entries),
+        fileCount: entries.length,
+        runId: request.runId,
+        aliases,
+        actor: principal.userId,
+        at,
+      },
+      state,
+    );
+    if (!outcome.created) {
+      state = outcome.current;
+      continue;
+    }
+    const { version } = outcome;
+    return {
       version: versionLabel(version.index),
       index: version.index,
       digest,
       created: true,
       aliases: [...version.aliases].sort(),
-    },
-  };
+    };
+  }
 }
 
 async function reuseVersion(
@@ -173,8 +179,8 @@ async function reuseVersion(
   index: number,
   aliases: string[],
 ): Promise<CommitResponse> {
-  if (aliases.length > 0) await deps.metadata.moveAliases(change, index, aliases);
-  const version = await deps.metadata.getVersion(change.project, change.artifact, index);
+  if (aliases.length > 0) await deps.artifacts.moveAliases(change, index, aliases);
+  const version = await deps.artifacts.getVersion(change.project, change.artifact, index);
   if (!version) throw new ConflictError(`version ${versionLabel(index)} was deleted while being reused; retry`);
   return {
     version: versionLabel(index),
@@ -186,9 +192,9 @@ async function reuseVersion(
 }
 
 export async function getArtifact(deps: ArtifactDeps, ref: ArtifactRef): Promise<ArtifactResponse> {
-  const artifact = await deps.metadata.getArtifact(ref.project, ref.artifact);
+  const artifact = await deps.artifacts.getArtifact(ref.project, ref.artifact);
   if (!artifact) throw new NotFoundError(`artifact ${ref.project}/${ref.artifact} does not exist`);
-  const targets = await deps.metadata.listAliases(ref.project, ref.artifact);
+  const targets = await deps.artifacts.listAliases(ref.project, ref.artifact);
   const aliases = Object.fromEntries(Object.entries(targets).map(([alias, index]) => [alias, versionLabel(index)]));
   return toArtifactResponse(artifact, aliases);
 }
@@ -214,7 +220,7 @@ export async function listArtifacts(
   project: string,
   page: PageRequest,
 ): Promise<Page<ArtifactResponse>> {
-  const result = await deps.metadata.listArtifacts(project, page);
+  const result = await deps.artifacts.listArtifacts(project, page);
   return { items: result.items.map((a) => toArtifactResponse(a)), nextCursor: result.nextCursor };
 }
 
@@ -223,15 +229,15 @@ export async function listVersions(
   ref: ArtifactRef,
   page: PageRequest,
 ): Promise<Page<VersionResponse>> {
-  const result = await deps.metadata.listVersions(ref.project, ref.artifact, page);
+  const result = await deps.artifacts.listVersions(ref.project, ref.artifact, page);
   if (result.items.length === 0 && !page.cursor) {
-    await requireArtifact(deps.metadata, ref);
+    await requireArtifact(deps.artifacts, ref);
   }
   return { items: result.items.map(toVersionResponse), nextCursor: result.nextCursor };
 }
 
-async function requireArtifact(metadata: MetadataStore, ref: ArtifactRef): Promise<ArtifactRecord> {
-  const artifact = await metadata.getArtifact(ref.project, ref.artifact);
+async function requireArtifact(artifacts: ArtifactStore, ref: ArtifactRef): Promise<ArtifactRecord> {
+  const artifact = await artifacts.getArtifact(ref.project, ref.artifact);
   if (!artifact) throw new NotFoundError(`artifact ${ref.project}/${ref.artifact} does not exist`);
   return artifact;
 }
@@ -241,7 +247,7 @@ export async function getVersion(
   ref: ArtifactRef,
   selector: string,
 ): Promise<VersionResponse> {
-  return toVersionResponse(await loadVersion(deps.metadata, ref, selector));
+  return toVersionResponse(await loadVersion(deps.artifacts, ref, selector));
 }
 
 export interface FilesQuery {
@@ -293,7 +299,7 @@ export async function listFiles(
   selector: string,
   query: FilesQuery,
 ): Promise<Page<FileResponse>> {
-  return listVersionFiles(deps.blobs, await loadVersion(deps.metadata, ref, selector), query);
+  return listVersionFiles(deps.blobs, await loadVersion(deps.artifacts, ref, selector), query);
 }
 
 export async function setArtifactAlias(
@@ -304,9 +310,9 @@ export async function setArtifactAlias(
   selector: string | number,
 ): Promise<{ alias: string; version: string; previous: string | null }> {
   rejectLatest(alias);
-  const version = await loadVersion(deps.metadata, ref, selector);
+  const version = await loadVersion(deps.artifacts, ref, selector);
   const at = deps.clock.now().toISOString();
-  const [move] = await deps.metadata.moveAliases({ ...ref, actor: principal.userId, at }, version.index, [alias]);
+  const [move] = await deps.artifacts.moveAliases({ ...ref, actor: principal.userId, at }, version.index, [alias]);
   return {
     alias,
     version: versionLabel(version.index),
@@ -322,7 +328,7 @@ export async function removeArtifactAlias(
 ): Promise<{ alias: string; previous: string }> {
   rejectLatest(alias);
   const at = deps.clock.now().toISOString();
-  const from = await deps.metadata.removeAlias({ ...ref, actor: principal.userId, at }, alias);
+  const from = await deps.artifacts.removeAlias({ ...ref, actor: principal.userId, at }, alias);
   if (from === undefined) throw new NotFoundError(`${ref.project}/${ref.artifact} has no alias ${alias}`);
   return { alias, previous: versionLabel(from) };
 }
@@ -338,6 +344,36 @@ export async function listArtifactHistory(
   ref: ArtifactRef,
   page: PageRequest,
 ): Promise<Page<AuditEvent>> {
-  await requireArtifact(deps.metadata, ref);
-  return deps.metadata.listArtifactHistory(ref.project, ref.artifact, page);
+  await requireArtifact(deps.artifacts, ref);
+  return deps.artifacts.listArtifactHistory(ref.project, ref.artifact, page);
+}
+
+/**
+ * Deletes an artifact version. While collections link it the answer is a 409 naming them;
+ * with `force`, every link is removed first (each with its audit event).
+ */
+export async function deleteArtifactVersion(
+  deps: { artifacts: ArtifactStore; registries: RegistryStore; clock: Clock },
+  principal: Principal,
+  ref: ArtifactRef,
+  selector: string,
+  force: boolean,
+): Promise<{ deleted: string; unlinked: string[] }> {
+  const version = await loadVersion(deps.artifacts, ref, selector);
+  const at = deps.clock.now().toISOString();
+  const links = await deps.registries.linksOfVersion(ref.project, ref.artifact, version.index);
+  const names = links.map((l) => `@${l.registry}/${l.collection}:${versionLabel(l.index)}`);
+  if (links.length > 0 && !force) {
+    throw new ConflictError(
+      `${ref.project}/${ref.artifact}:${versionLabel(version.index)} is linked by ${names.join(", ")}; unlink it first or delete with ?force=true`,
+    );
+  }
+  for (const link of links) {
+    await deps.registries.unlink(
+      { registry: link.registry, collection: link.collection, actor: principal.userId, at },
+      link.index,
+    );
+  }
+  await deps.artifacts.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
+  return { deleted: versionLabel(version.index), unlinked: names };
 }

@@ -1,8 +1,9 @@
 import { loadVersion, type ArtifactRef } from "./artifact-versions.js";
 import { NotFoundError, ValidationError } from "./errors.js";
 import { versionLabel, type Principal, type RunRecord, type RunRef, type VersionRecord, type VersionRef } from "./model.js";
-import type { BlobStore, Clock, Ids, LineageStore, MetadataStore, RegistryStore } from "./ports.js";
-import { loadLink, type CollectionRef } from "./registries.js";
+import type { RegistryAccess } from "./authorize.js";
+import type { ArtifactStore, Clock, Ids, LineageStore, RegistryStore } from "./ports.js";
+import { resolveLinkTarget, type CollectionRef } from "./registries.js";
 import type {
   CreateRunRequest,
   LineageEdge,
@@ -15,11 +16,9 @@ import type {
 } from "../contract/runs.js";
 
 export interface LineageDeps {
-  metadata: MetadataStore;
+  artifacts: ArtifactStore;
   registries: RegistryStore;
   lineage: LineageStore;
-  /** Unused here; what resolving a collection version through `loadLink` asks for. */
-  blobs: BlobStore;
   clock: Clock;
   ids: Ids;
 }
@@ -51,7 +50,7 @@ export async function createRun(
   principal: Principal,
   project: string,
   request: CreateRunRequest,
-): Promise<{ status: 200 | 201; body: RunResponse }> {
+): Promise<{ created: boolean; run: RunResponse }> {
   const { created, run } = await deps.lineage.saveRun({
     project,
     id: request.id ?? deps.ids.next(),
@@ -60,7 +59,7 @@ export async function createRun(
     createdAt: deps.clock.now().toISOString(),
     createdBy: principal.userId,
   });
-  return { status: created ? 201 : 200, body: toRunResponse(run) };
+  return { created, run: toRunResponse(run) };
 }
 
 export async function getRun(deps: LineageDeps, ref: RunRef): Promise<RunResponse> {
@@ -76,7 +75,7 @@ export async function addRunInput(
   run: RunRef,
   request: RunInputRequest,
 ): Promise<{ run: string; project: string; input: { project: string; artifact: string; version: string; index: number; digest: string } }> {
-  const source = await loadVersion(deps.metadata, { project: request.project ?? run.project, artifact: request.artifact }, request.version);
+  const source = await loadVersion(deps.artifacts, { project: request.project ?? run.project, artifact: request.artifact }, request.version);
   await deps.lineage.recordInput(
     run,
     { project: source.project, artifact: source.artifact, index: source.index },
@@ -101,7 +100,7 @@ export async function lineageOfVersion(
   selector: string,
   query: LineageQuery,
 ): Promise<LineageResponse> {
-  const version = await loadVersion(deps.metadata, ref, selector);
+  const version = await loadVersion(deps.artifacts, ref, selector);
   return traverse(deps, { kind: "version", ref: { project: version.project, artifact: version.artifact, index: version.index } }, query, [version]);
 }
 
@@ -113,11 +112,12 @@ export async function lineageOfRun(deps: LineageDeps, ref: RunRef, query: Lineag
 /** The lineage of the artifact version a collection version links. */
 export async function lineageOfCollectionVersion(
   deps: LineageDeps,
+  access: RegistryAccess,
   ref: CollectionRef,
   selector: string,
   query: LineageQuery,
 ): Promise<LineageResponse> {
-  const link = await loadLink(deps, ref, selector);
+  const link = await resolveLinkTarget(deps, access, ref, selector);
   const { project, artifact, index } = link.source;
   const versions = await deps.lineage.getVersions([{ project, artifact, index }]);
   const result = await traverse(deps, { kind: "version", ref: { project, artifact, index } }, query, versions);

@@ -1,10 +1,10 @@
 import type { RegistryAccess } from "./authorize.js";
 import { NotFoundError } from "./errors.js";
 import type { Principal, RegistryRole } from "./model.js";
-import type { Clock, MetadataStore, RegistryStore } from "./ports.js";
+import type { Clock, IdentityStore, RegistryStore } from "./ports.js";
 
 export interface MemberDeps {
-  metadata: MetadataStore;
+  identity: IdentityStore;
   registries: RegistryStore;
   clock: Clock;
 }
@@ -16,7 +16,7 @@ export async function grantMember(
   userId: string,
   role: RegistryRole,
 ): Promise<{ registry: string; user: string; role: RegistryRole }> {
-  if (!(await deps.metadata.getUser(userId))) throw new NotFoundError(`user ${userId} does not exist`);
+  if (!(await deps.identity.getUser(userId))) throw new NotFoundError(`user ${userId} does not exist`);
   const at = deps.clock.now().toISOString();
   await deps.registries.putMember(access.registry.name, userId, role, { actor: principal.userId, at });
   return { registry: access.registry.name, user: userId, role };

@@ -90,12 +90,22 @@ export interface ApiKeyRecord {
   expiresAt?: string;
   revokedAt?: string;
   lastUsedAt?: string;
+  /**
+   * The user's org role and status, copied onto the key so that authentication is one read.
+   * Absent on keys stored before the copy existed: their user is read instead.
+   */
+  orgRole?: OrgRole;
+  userStatus?: UserStatus;
 }
+
+/** Only active users authenticate. */
+export type UserStatus = "active" | "deactivated";
 
 export interface UserRecord {
   id: string;
   name: string;
   orgRole: OrgRole;
+  status: UserStatus;
   createdAt: string;
 }
 
@@ -103,6 +113,15 @@ export const LATEST_ALIAS = "latest";
 
 export function versionLabel(index: number): string {
   return `v${index}`;
+}
+
+/** A version number or an alias, as `{v}` in a path names one. */
+export type VersionSelector = { index: number } | { alias: string };
+
+/** `v3` and `3` are numbers; anything else (`latest` included) is an alias. */
+export function parseVersionSelector(text: string | number): VersionSelector {
+  const numbered = /^v?(\d{1,9})$/.exec(String(text));
+  return numbered ? { index: Number(numbered[1]) } : { alias: String(text) };
 }
 
 export type RegistryRole = "viewer" | "member" | "admin";
@@ -155,6 +174,14 @@ export interface LinkRecord {
   fileCount: number;
   linkedAt: string;
   linkedBy: string;
+}
+
+/** What a link number or alias resolves to: enough to list the files of the version it points at. */
+export interface LinkTarget {
+  registry: string;
+  collection: string;
+  index: number;
+  source: SourceVersion;
 }
 
 /** Where a version is linked: found from the version's side to refuse or force its deletion. */

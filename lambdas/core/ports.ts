@@ -10,6 +10,7 @@ import type {
   CollectionRecord,
   LinkLocation,
   LinkRecord,
+  LinkTarget,
   RegistryRecord,
   RegistryRole,
   SourceVersion,
@@ -19,6 +20,7 @@ import type {
   PageRequest,
   UserRecord,
   VersionRecord,
+  VersionSelector,
 } from "./model.js";
 
 export interface NewVersion {
@@ -37,9 +39,26 @@ export interface NewVersion {
   at: string;
 }
 
-export type CommitOutcome =
-  | { created: true; version: VersionRecord }
-  | { created: false; index: number };
+/**
+ * What an append to a numbered sequence (a commit, a link) read before deciding: handed back
+ * to the store as the state its write expects, so nothing is read twice and a concurrent
+ * change makes the write lose instead of overwrite.
+ */
+export interface SequenceState<Head> {
+  /** The artifact or collection; undefined before its first item. */
+  head?: Head;
+  /** The index of the item that already holds this content (digest) or source. */
+  existing?: number;
+  /** The index `latest` and each requested alias name now. */
+  holders: ReadonlyMap<string, number>;
+  /** Writes this append has lost to concurrent changes; the store gives up after its limit. */
+  attempts: number;
+}
+
+export type CommitState = SequenceState<ArtifactRecord>;
+
+/** `created: false` is a lost race: `current` is what the store reads now, to decide again on. */
+export type CommitOutcome = { created: true; version: VersionRecord } | { created: false; current: CommitState };
 
 export interface AliasMove {
   alias: string;
@@ -54,27 +73,35 @@ export interface AliasChange {
   at: string;
 }
 
-export type BlobClaim = "claimed" | "verified" | "busy";
-
-/** Everything the registry remembers besides file bytes. One DynamoDB table in production. */
-export interface MetadataStore {
+/** Artifacts, their numbered versions and aliases. One DynamoDB table in production. */
+export interface ArtifactStore {
   getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined>;
   listArtifacts(project: string, page: PageRequest): Promise<Page<ArtifactRecord>>;
   getVersion(project: string, artifact: string, index: number): Promise<VersionRecord | undefined>;
-  getAliasTarget(project: string, artifact: string, alias: string): Promise<number | undefined>;
+  /** The version an alias names, with all its aliases: one read. */
+  getVersionByAlias(project: string, artifact: string, alias: string): Promise<VersionRecord | undefined>;
   /** Every alias of an artifact with the index it names. */
   listAliases(project: string, artifact: string): Promise<Record<string, number>>;
-  findVersionByDigest(project: string, artifact: string, digest: string): Promise<number | undefined>;
   listVersions(project: string, artifact: string, page: PageRequest): Promise<Page<VersionRecord>>;
-  /** Allocates the next index, the digest entry, `latest` and the requested aliases in one atomic write. */
-  commitVersion(version: NewVersion): Promise<CommitOutcome>;
+  /** The artifact, the version holding `digest` if any, and the holders of `latest` and `aliases`: one read. */
+  readCommitState(project: string, artifact: string, digest: string, aliases: string[]): Promise<CommitState>;
+  /**
+   * Allocates the next index, the digest entry, `latest` and the requested aliases in one
+   * atomic write that expects the state read; the caller has checked the type rule on it.
+   */
+  commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome>;
   /** Points each alias at `index`; every move is atomic and leaves exactly one holder. */
   moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]>;
   removeAlias(change: AliasChange, alias: string): Promise<number | undefined>;
-  /** Removes a live version, keeping its number burnt; moves `latest` back when it held it. */
+  /** Removes a live, unlinked version, keeping its number burnt; moves `latest` back when it held it. */
   deleteVersion(change: AliasChange, index: number): Promise<void>;
   listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>>;
+}
 
+export type BlobClaim = "claimed" | "verified" | "busy";
+
+/** Which blobs are verified, who is verifying one, and the multipart uploads in flight. */
+export interface BlobLedger {
   /** Sizes of the blobs among `sha256s` whose bytes have been verified in the blob store. */
   verifiedBlobs(sha256s: string[]): Promise<Map<string, number>>;
   /** Takes the right to verify a blob, so that two uploads of one blob cannot race. */
@@ -86,14 +113,22 @@ export interface MetadataStore {
   getMultipartUpload(sha256: string, uploadId: string): Promise<MultipartUpload | undefined>;
   findMultipartUpload(sha256: string, size: number, partSize: number): Promise<MultipartUpload | undefined>;
   deleteMultipartUpload(sha256: string, uploadId: string): Promise<void>;
+}
 
+/** Users and their API keys. */
+export interface IdentityStore {
   getUser(id: string): Promise<UserRecord | undefined>;
   /** Creates a user; a ConflictError when the id is taken. */
-  putUser(user: UserRecord): Promise<void>;
+  createUser(user: UserRecord): Promise<void>;
   listUsers(page: PageRequest): Promise<Page<UserRecord>>;
-  getApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  /** The key with what authorization needs (its user's id, org role and status): one read. */
+  getApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
   getApiKeyById(id: string): Promise<ApiKeyRecord | undefined>;
-  putApiKey(key: ApiKeyRecord): Promise<void>;
+  /**
+   * Stores a key for `user` as read, copying its role and status onto the key; a
+   * ConflictError when the user changed or went meanwhile, or the key exists.
+   */
+  createApiKey(key: ApiKeyRecord, user: UserRecord): Promise<void>;
   listApiKeys(userId: string | undefined, page: PageRequest): Promise<Page<ApiKeyRecord>>;
   revokeApiKey(keyHash: string, at: string): Promise<void>;
   touchApiKey(keyHash: string, at: string): Promise<void>;
@@ -116,7 +151,11 @@ export interface NewLink {
   at: string;
 }
 
-export type LinkOutcome = { created: true; link: LinkRecord; collectionCreated: boolean } | { created: false; index: number };
+export type LinkState = SequenceState<CollectionRecord>;
+
+export type LinkOutcome =
+  | { created: true; link: LinkRecord; collectionCreated: boolean }
+  | { created: false; current: LinkState };
 
 export interface CollectionChange {
   registry: string;
@@ -131,16 +170,23 @@ export interface CollectionQuery extends PageRequest {
   tag?: string;
 }
 
+/** A collection version named by number or alias, read along with the registry's access check. */
+export type CollectionVersionRef = { collection: string } & VersionSelector;
+
 /** Registries, their members, collections and links. The same DynamoDB table in production. */
 export interface RegistryStore {
   createRegistry(registry: RegistryRecord): Promise<void>;
-  getRegistry(name: string): Promise<RegistryRecord | undefined>;
   listRegistries(page: PageRequest): Promise<Page<RegistryRecord>>;
-  /** The registry and the caller's membership in one read. */
-  getRegistryWithMembership(
+  /**
+   * The registry, the membership of `userId` when given and, when `version` is given, what
+   * that collection version resolves to (undefined when it names nothing): one read.
+   */
+  getRegistryAccess(
     name: string,
-    userId: string,
-  ): Promise<{ registry?: RegistryRecord; role?: RegistryRole }>;
+    userId: string | undefined,
+    version?: CollectionVersionRef,
+  ): Promise<{ registry?: RegistryRecord; role?: RegistryRole; target?: LinkTarget }>;
+  getMembership(registry: string, userId: string): Promise<RegistryRole | undefined>;
   putMember(registry: string, userId: string, role: RegistryRole, change: { actor: string; at: string }): Promise<void>;
   removeMember(registry: string, userId: string, change: { actor: string; at: string }): Promise<boolean>;
   membershipsOf(userId: string): Promise<Map<string, RegistryRole>>;
@@ -150,11 +196,13 @@ export interface RegistryStore {
   listCollections(registry: string, query: CollectionQuery): Promise<Page<CollectionRecord>>;
   listCollectionAliases(registry: string, collection: string): Promise<Record<string, number>>;
 
-  /** Numbers the link, dedupes by source, moves `latest` and the aliases: one transaction. */
-  linkVersion(link: NewLink): Promise<LinkOutcome>;
-  findLinkBySource(registry: string, collection: string, source: Omit<SourceVersion, "digest">): Promise<number | undefined>;
+  /** The collection, the link of `source` if any, and the holders of `latest` and `aliases`: one read. */
+  readLinkState(registry: string, collection: string, source: VersionRef, aliases: string[]): Promise<LinkState>;
+  /** Numbers the link, dedupes by source, moves `latest` and the aliases: one transaction expecting the state read. */
+  linkVersion(link: NewLink, expected: LinkState): Promise<LinkOutcome>;
+  /** What a link number or alias resolves to: one read. */
+  getLinkTarget(registry: string, collection: string, selector: VersionSelector): Promise<LinkTarget | undefined>;
   getLink(registry: string, collection: string, index: number): Promise<LinkRecord | undefined>;
-  getCollectionAliasTarget(registry: string, collection: string, alias: string): Promise<number | undefined>;
   listLinks(registry: string, collection: string, page: PageRequest): Promise<Page<LinkRecord>>;
   moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]>;
   removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined>;

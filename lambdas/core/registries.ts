@@ -1,19 +1,21 @@
 import { loadVersion, listVersionFiles, type FilesQuery } from "./artifact-versions.js";
 import { atLeast, effectiveRegistryRole, type RegistryAccess } from "./authorize.js";
-import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import { ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import {
   LATEST_ALIAS,
+  parseVersionSelector,
   versionLabel,
   type AuditEvent,
   type CollectionRecord,
   type LinkRecord,
+  type LinkTarget,
   type Page,
   type PageRequest,
   type Principal,
   type RegistryRecord,
   type RegistryRole,
 } from "./model.js";
-import type { BlobStore, Clock, CollectionQuery, MetadataStore, RegistryStore } from "./ports.js";
+import type { ArtifactStore, BlobStore, Clock, CollectionQuery, RegistryStore } from "./ports.js";
 import type {
   CollectionResponse,
   CollectionVersionResponse,
@@ -26,7 +28,7 @@ import type {
 import type { FileResponse } from "../contract/artifacts.js";
 
 export interface RegistryDeps {
-  metadata: MetadataStore;
+  artifacts: ArtifactStore;
   registries: RegistryStore;
   blobs: BlobStore;
   clock: Clock;
@@ -176,6 +178,8 @@ function rejectLatest(aliases: string[]): void {
 /**
  * Links an artifact version into a collection (created on first link, typed after the
  * artifact). Linking the same version again returns the first link; aliases still apply.
+ * Like a commit, it reads the collection's state once and hands it to the write as the
+ * state expected, deciding again on what the store read after a lost race.
  */
 export async function linkVersion(
   deps: RegistryDeps,
@@ -183,70 +187,107 @@ export async function linkVersion(
   access: RegistryAccess,
   collection: string,
   request: LinkRequest,
-): Promise<{ status: 200 | 201; body: LinkResponse }> {
+): Promise<LinkResponse> {
   const aliases = [...new Set(request.aliases ?? [])];
   rejectLatest(aliases);
   assertMayChangeAliases(access, aliases);
-  const version = await loadVersion(deps.metadata, request, request.version);
+  const version = await loadVersion(deps.artifacts, request, request.version);
   checkTypeAccepted(access.registry, version.type);
   const registry = access.registry.name;
-  const existing = await deps.registries.getCollection(registry, collection);
-  if (existing && existing.type !== version.type) {
-    throw new UnprocessableError(
-      `collection ${registry}/${collection} holds ${existing.type} versions; ${request.project}/${request.artifact} is ${version.type}`,
-    );
-  }
   const at = deps.clock.now().toISOString();
   const change = { registry, collection, actor: principal.userId, at };
-  const outcome = await deps.registries.linkVersion({
-    registry,
-    collection,
-    source: { project: version.project, artifact: version.artifact, index: version.index, digest: version.digest },
-    type: version.type,
-    metadata: version.metadata,
-    description: version.description,
-    size: version.size,
-    fileCount: version.fileCount,
-    newCollection: { description: request.description, tags: [] },
-    aliases,
-    actor: principal.userId,
-    at,
-  });
-  if (outcome.created) {
-    return {
-      status: 201,
-      body: {
-        version: versionLabel(outcome.link.index),
-        index: outcome.link.index,
-        created: true,
-        aliases: [...outcome.link.aliases].sort(),
+  let state = await deps.registries.readLinkState(registry, collection, version, aliases);
+  for (;;) {
+    // The one check of the collection's type; the write's condition only makes a concurrent change lose.
+    if (state.head && state.head.type !== version.type) {
+      throw new UnprocessableError(
+        `collection ${registry}/${collection} holds ${state.head.type} versions; ${request.project}/${request.artifact} is ${version.type}`,
+      );
+    }
+    if (state.existing !== undefined) {
+      if (aliases.length > 0) await deps.registries.moveCollectionAliases(change, state.existing, aliases);
+      const link = await deps.registries.getLink(registry, collection, state.existing);
+      return {
+        version: versionLabel(state.existing),
+        index: state.existing,
+        created: false,
+        aliases: [...(link?.aliases ?? [])].sort(),
+      };
+    }
+    const outcome = await deps.registries.linkVersion(
+      {
+        registry,
+        collection,
+        source: { project: version.project, artifact: version.artifact, index: version.index, digest: version.digest },
+        type: version.type,
+        metadata: version.metadata,
+        description: version.description,
+        size: version.size,
+        fileCount: version.fileCount,
+        newCollection: { description: request.description, tags: [] },
+        aliases,
+        actor: principal.userId,
+        at,
       },
+      state,
+    );
+    if (!outcome.created) {
+      state = outcome.current;
+      continue;
+    }
+    return {
+      version: versionLabel(outcome.link.index),
+      index: outcome.link.index,
+      created: true,
+      aliases: [...outcome.link.aliases].sort(),
     };
   }
-  if (aliases.length > 0) await deps.registries.moveCollectionAliases(change, outcome.index, aliases);
-  const link = await deps.registries.getLink(registry, collection, outcome.index);
-  return {
-    status: 200,
-    body: {
-      version: versionLabel(outcome.index),
-      index: outcome.index,
-      created: false,
-      aliases: [...(link?.aliases ?? [])].sort(),
-    },
-  };
 }
 
-/** `v3`, `3`, an alias or `latest` → the link: one read for a number, two for an alias. */
-export async function loadLink(deps: RegistryDeps, ref: CollectionRef, selector: string | number): Promise<LinkRecord> {
-  const text = String(selector);
-  const numbered = /^v?(\d{1,9})$/.exec(text);
-  const index = numbered
-    ? Number(numbered[1])
-    : await deps.registries.getCollectionAliasTarget(ref.registry, ref.collection, text);
-  if (index === undefined) throw new NotFoundError(`${ref.registry}/${ref.collection} has no alias ${text}`);
+/**
+ * `v3`, `3`, an alias or `latest` → what the link resolves to: read with the registry's
+ * access check when the route's path named it, else one read.
+ */
+export async function resolveLinkTarget(
+  deps: Pick<RegistryDeps, "registries">,
+  access: RegistryAccess | undefined,
+  ref: CollectionRef,
+  selector: string,
+): Promise<LinkTarget> {
+  const named = parseVersionSelector(selector);
+  const read = access?.version;
+  const prefetched =
+    read !== undefined &&
+    read.collection === ref.collection &&
+    ("index" in named ? "index" in read && read.index === named.index : "alias" in read && read.alias === named.alias);
+  const target = prefetched ? read.target : await deps.registries.getLinkTarget(ref.registry, ref.collection, named);
+  if (!target) throw missingVersion(ref, named);
+  return target;
+}
+
+/**
+ * `v3`, `3`, an alias or `latest` → the link: one read for a number, two for an alias (one
+ * when the access check read the alias the path names).
+ */
+export async function loadLink(
+  deps: Pick<RegistryDeps, "registries">,
+  ref: CollectionRef,
+  selector: string | number,
+  access?: RegistryAccess,
+): Promise<LinkRecord> {
+  const named = parseVersionSelector(selector);
+  const index = "index" in named ? named.index : (await resolveLinkTarget(deps, access, ref, named.alias)).index;
   const link = await deps.registries.getLink(ref.registry, ref.collection, index);
   if (!link) throw new NotFoundError(`${ref.registry}/${ref.collection} has no version ${versionLabel(index)}`);
   return link;
+}
+
+function missingVersion(ref: CollectionRef, named: { index: number } | { alias: string }): NotFoundError {
+  return new NotFoundError(
+    "index" in named
+      ? `${ref.registry}/${ref.collection} has no version ${versionLabel(named.index)}`
+      : `${ref.registry}/${ref.collection} has no alias ${named.alias}`,
+  );
 }
 
 export function toCollectionVersionResponse(link: LinkRecord): CollectionVersionResponse {
@@ -278,8 +319,9 @@ export async function getCollectionVersion(
   deps: RegistryDeps,
   ref: CollectionRef,
   selector: string,
+  access?: RegistryAccess,
 ): Promise<CollectionVersionResponse> {
-  return toCollectionVersionResponse(await loadLink(deps, ref, selector));
+  return toCollectionVersionResponse(await loadLink(deps, ref, selector, access));
 }
 
 export async function listCollectionVersions(
@@ -292,14 +334,16 @@ export async function listCollectionVersions(
   return { items: result.items.map(toCollectionVersionResponse), nextCursor: result.nextCursor };
 }
 
+/** Resolving `@registry/collection:alias` to download URLs: no read of its own after the access check, then the manifest. */
 export async function listCollectionFiles(
   deps: RegistryDeps,
+  access: RegistryAccess,
   ref: CollectionRef,
   selector: string,
   query: FilesQuery,
 ): Promise<Page<FileResponse>> {
-  const link = await loadLink(deps, ref, selector);
-  return listVersionFiles(deps.blobs, link.source, query);
+  const target = await resolveLinkTarget(deps, access, ref, selector);
+  return listVersionFiles(deps.blobs, target.source, query);
 }
 
 export async function setCollectionAlias(
@@ -383,34 +427,4 @@ export async function listCollectionHistory(
 ): Promise<Page<AuditEvent>> {
   await requireCollection(deps, ref);
   return deps.registries.listCollectionHistory(ref.registry, ref.collection, page);
-}
-
-/**
- * Deletes an artifact version. While collections link it the answer is a 409 naming them;
- * with `force`, every link is removed first (each with its audit event).
- */
-export async function deleteArtifactVersion(
-  deps: RegistryDeps,
-  principal: Principal,
-  ref: { project: string; artifact: string },
-  selector: string,
-  force: boolean,
-): Promise<{ deleted: string; unlinked: string[] }> {
-  const version = await loadVersion(deps.metadata, ref, selector);
-  const at = deps.clock.now().toISOString();
-  const links = await deps.registries.linksOfVersion(ref.project, ref.artifact, version.index);
-  const names = links.map((l) => `@${l.registry}/${l.collection}:${versionLabel(l.index)}`);
-  if (links.length > 0 && !force) {
-    throw new ConflictError(
-      `${ref.project}/${ref.artifact}:${versionLabel(version.index)} is linked by ${names.join(", ")}; unlink it first or delete with ?force=true`,
-    );
-  }
-  for (const link of links) {
-    await deps.registries.unlink(
-      { registry: link.registry, collection: link.collection, actor: principal.userId, at },
-      link.index,
-    );
-  }
-  await deps.metadata.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
-  return { deleted: versionLabel(version.index), unlinked: names };
 }

@@ -2,7 +2,7 @@ import pLimit from "p-limit";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../contract/artifacts.js";
 import { MAX_PLANNED_PARTS, MIB } from "../contract/limits.js";
-import type { BlobStore, Clock, MetadataStore } from "./ports.js";
+import type { BlobLedger, BlobStore, Clock } from "./ports.js";
 
 export interface UploadLimits {
   /** Files of this size or more get a multipart plan. */
@@ -11,7 +11,7 @@ export interface UploadLimits {
 }
 
 export interface UploadDeps {
-  metadata: MetadataStore;
+  ledger: BlobLedger;
   blobs: BlobStore;
   clock: Clock;
   limits: UploadLimits;
@@ -54,7 +54,7 @@ export function checkVerifiedSize(sha256: string, declared: number, verified: nu
 
 export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): Promise<UploadPlan> {
   const blobs = uniqueBlobs(request.files);
-  const verified = blobs.size === 0 ? new Map<string, number>() : await deps.metadata.verifiedBlobs([...blobs.keys()]);
+  const verified = blobs.size === 0 ? new Map<string, number>() : await deps.ledger.verifiedBlobs([...blobs.keys()]);
   const present: string[] = [];
   const missing: [string, number][] = [];
   for (const [sha256, size] of blobs) {
@@ -108,11 +108,11 @@ async function openUploads(
 async function planMultipart(deps: UploadDeps, sha256: string, size: number) {
   const partSize = partSizeFor(size, deps.limits.partSize);
   // An unfinished upload of the same blob is handed out again, so a client can resume it.
-  let upload = await deps.metadata.findMultipartUpload(sha256, size, partSize);
+  let upload = await deps.ledger.findMultipartUpload(sha256, size, partSize);
   if (!upload) {
     const created = await deps.blobs.createMultipartUpload(sha256);
     upload = { sha256, size, partSize, ...created, createdAt: deps.clock.now().toISOString() };
-    await deps.metadata.putMultipartUpload(upload);
+    await deps.ledger.putMultipartUpload(upload);
   }
   const { key, uploadId } = upload;
   const parts = await Promise.all(
@@ -136,10 +136,10 @@ export async function completeUpload(
   deps: UploadDeps,
   request: CompleteUploadRequest,
 ): Promise<CompletedUpload> {
-  const upload = await deps.metadata.getMultipartUpload(request.sha256, request.uploadId);
+  const upload = await deps.ledger.getMultipartUpload(request.sha256, request.uploadId);
   if (!upload) {
     // A retried completion (the first timed out at the gateway while hashing) finds the upload gone.
-    const verified = (await deps.metadata.verifiedBlobs([request.sha256])).get(request.sha256);
+    const verified = (await deps.ledger.verifiedBlobs([request.sha256])).get(request.sha256);
     if (verified !== undefined) return { sha256: request.sha256, size: verified, verified: true, alreadyPresent: true };
     throw new NotFoundError(`no multipart upload ${request.uploadId} for sha256 ${request.sha256}`);
   }
@@ -150,13 +150,13 @@ export async function completeUpload(
   }
   const { sha256, size } = upload;
   const at = deps.clock.now().toISOString();
-  const claim = await deps.metadata.claimBlob(sha256, size, at);
+  const claim = await deps.ledger.claimBlob(sha256, size, at);
   if (claim === "busy") {
     throw new ConflictError(`sha256 ${sha256} is being verified by another upload; retry shortly`);
   }
   if (claim === "verified") {
     await deps.blobs.abortMultipartUpload(upload.key, upload.uploadId);
-    await deps.metadata.deleteMultipartUpload(sha256, upload.uploadId);
+    await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
     return { sha256, size, verified: true, alreadyPresent: true };
   }
   let completed = false;
@@ -172,13 +172,13 @@ export async function completeUpload(
       );
     }
   } catch (error) {
-    await deps.metadata.releaseBlobClaim(sha256);
+    await deps.ledger.releaseBlobClaim(sha256);
     // A completed upload is gone from the store: resuming it would hand out dead part URLs.
-    if (completed) await deps.metadata.deleteMultipartUpload(sha256, upload.uploadId);
+    if (completed) await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
     throw error;
   }
-  await deps.metadata.markBlobVerified(sha256, size, at);
-  await deps.metadata.deleteMultipartUpload(sha256, upload.uploadId);
+  await deps.ledger.markBlobVerified(sha256, size, at);
+  await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
   return { sha256, size, verified: true, alreadyPresent: false };
 }
 
@@ -191,11 +191,11 @@ type VerifiableFile = { path: string; size: number; sha256: string; uploadId?: s
  * nothing; throws naming the files that do not check out.
  */
 export async function ensureBlobsVerified(
-  deps: Pick<UploadDeps, "metadata" | "blobs" | "clock">,
+  deps: Pick<UploadDeps, "ledger" | "blobs" | "clock">,
   files: VerifiableFile[],
 ): Promise<void> {
   const blobs = uniqueBlobs(files);
-  const verified = await deps.metadata.verifiedBlobs([...blobs.keys()]);
+  const verified = await deps.ledger.verifiedBlobs([...blobs.keys()]);
   // Where each blob's bytes may be: the open uploads its files name, in order, then its staged PUT.
   const carriers = new Map<string, string[]>();
   for (const file of files) {
@@ -259,19 +259,19 @@ type PromoteFailure = {
  * deleted when its bytes differ). A client may name an open upload it stopped or that failed.
  */
 async function promote(
-  deps: Pick<UploadDeps, "metadata" | "blobs" | "clock">,
+  deps: Pick<UploadDeps, "ledger" | "blobs" | "clock">,
   blob: { sha256: string; size: number; sources: (string | undefined)[] },
   used: Set<string>,
 ): Promise<PromoteFailure | undefined> {
   const { sha256, size, sources } = blob;
   const at = deps.clock.now().toISOString();
-  const claim = await deps.metadata.claimBlob(sha256, size, at);
+  const claim = await deps.ledger.claimBlob(sha256, size, at);
   if (claim !== "claimed") {
     // Verified by another request since our read: its size, not ours, is the blob's.
     const stored =
       claim === "verified"
-        ? (await deps.metadata.verifiedBlobs([sha256])).get(sha256)
-        : await waitForVerification(deps.metadata, sha256);
+        ? (await deps.ledger.verifiedBlobs([sha256])).get(sha256)
+        : await waitForVerification(deps.ledger, sha256);
     if (stored === undefined) return { sha256, reason: "busy" };
     checkVerifiedSize(sha256, size, stored);
     return undefined;
@@ -282,7 +282,7 @@ async function promote(
       if (uploadId !== undefined) used.add(uploadId);
       const check = await deps.blobs.promoteStagedBlob(sha256, size, uploadId);
       if (check.status === "verified") {
-        await deps.metadata.markBlobVerified(sha256, size, at);
+        await deps.ledger.markBlobVerified(sha256, size, at);
         return undefined;
       }
       if (check.status === "mismatch") {
@@ -290,10 +290,10 @@ async function promote(
       }
     }
   } catch (error) {
-    await deps.metadata.releaseBlobClaim(sha256);
+    await deps.ledger.releaseBlobClaim(sha256);
     throw error;
   }
-  await deps.metadata.releaseBlobClaim(sha256);
+  await deps.ledger.releaseBlobClaim(sha256);
   return mismatch ?? { sha256, reason: "missing" };
 }
 
@@ -301,10 +301,10 @@ async function promote(
 const VERIFICATION_WAIT_MS = 5000;
 
 /** The verified size once another request has verified the blob, or undefined on timeout. */
-async function waitForVerification(metadata: MetadataStore, sha256: string): Promise<number | undefined> {
+async function waitForVerification(ledger: BlobLedger, sha256: string): Promise<number | undefined> {
   for (let waited = 0; waited < VERIFICATION_WAIT_MS; waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const size = (await metadata.verifiedBlobs([sha256])).get(sha256);
+    const size = (await ledger.verifiedBlobs([sha256])).get(sha256);
     if (size !== undefined) return size;
   }
   return undefined;

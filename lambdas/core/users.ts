@@ -1,7 +1,7 @@
 import { generateApiKey } from "./api-keys.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "./errors.js";
 import type { ApiKeyRecord, Page, PageRequest, Principal, UserRecord } from "./model.js";
-import type { Clock, Ids, MetadataStore } from "./ports.js";
+import type { Clock, IdentityStore, Ids } from "./ports.js";
 import type {
   ApiKeyResponse,
   CreateApiKeyRequest,
@@ -11,7 +11,7 @@ import type {
 } from "../contract/admin.js";
 
 export interface UserDeps {
-  metadata: MetadataStore;
+  identity: IdentityStore;
   clock: Clock;
   ids: Ids;
 }
@@ -36,21 +36,22 @@ export async function createUser(deps: UserDeps, request: CreateUserRequest): Pr
     id: request.name,
     name: request.displayName ?? request.name,
     orgRole: request.role,
+    status: "active",
     createdAt: deps.clock.now().toISOString(),
   };
-  await deps.metadata.putUser(user);
+  await deps.identity.createUser(user);
   return toUserResponse(user);
 }
 
 /** The caller, as the registry knows it: what `mreg login` checks a key with. */
 export async function whoami(deps: UserDeps, principal: Principal): Promise<UserResponse> {
-  const user = await deps.metadata.getUser(principal.userId);
+  const user = await deps.identity.getUser(principal.userId);
   if (!user) throw new NotFoundError(`user ${principal.userId} does not exist`);
   return toUserResponse(user);
 }
 
 export async function listUsers(deps: UserDeps, page: PageRequest): Promise<Page<UserResponse>> {
-  const result = await deps.metadata.listUsers(page);
+  const result = await deps.identity.listUsers(page);
   return { items: result.items.map(toUserResponse), nextCursor: result.nextCursor };
 }
 
@@ -71,7 +72,8 @@ export async function createApiKey(
   if (request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now.getTime()) {
     throw new ValidationError("expiresAt must be in the future");
   }
-  if (!(await deps.metadata.getUser(request.user))) throw new NotFoundError(`user ${request.user} does not exist`);
+  const user = await deps.identity.getUser(request.user);
+  if (!user) throw new NotFoundError(`user ${request.user} does not exist`);
   const { secret, keyHash } = generateApiKey();
   const record: ApiKeyRecord = {
     id: deps.ids.next(),
@@ -80,7 +82,7 @@ export async function createApiKey(
     createdAt: now.toISOString(),
     expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt).toISOString(),
   };
-  await deps.metadata.putApiKey(record);
+  await deps.identity.createApiKey(record, user);
   return { ...toApiKeyResponse(record), key: secret };
 }
 
@@ -91,17 +93,17 @@ export async function listApiKeys(
 ): Promise<Page<ApiKeyResponse>> {
   const user = principal.orgRole === "admin" ? query.user : (query.user ?? principal.userId);
   if (user !== undefined) assertMayManageKeysOf(principal, user);
-  const result = await deps.metadata.listApiKeys(user, query);
+  const result = await deps.identity.listApiKeys(user, query);
   return { items: result.items.map(toApiKeyResponse), nextCursor: result.nextCursor };
 }
 
 export async function revokeApiKey(deps: UserDeps, principal: Principal, id: string): Promise<ApiKeyResponse> {
-  const key = await deps.metadata.getApiKeyById(id);
+  const key = await deps.identity.getApiKeyById(id);
   // Someone else's key answers like a missing one: ids are not secrets, but nor are they listed.
   if (!key || (principal.orgRole !== "admin" && key.userId !== principal.userId)) {
     throw new NotFoundError(`API key ${id} does not exist`);
   }
   const at = deps.clock.now().toISOString();
-  await deps.metadata.revokeApiKey(key.keyHash, at);
+  await deps.identity.revokeApiKey(key.keyHash, at);
   return toApiKeyResponse({ ...key, revokedAt: key.revokedAt ?? at });
 }

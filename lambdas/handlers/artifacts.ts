@@ -1,6 +1,7 @@
 import * as z from "zod";
 import {
   commitVersion,
+  deleteArtifactVersion,
   getArtifact,
   getVersion,
   listArtifactHistory,
@@ -10,7 +11,6 @@ import {
   removeArtifactAlias,
   setArtifactAlias,
 } from "../core/artifact-versions.js";
-import { deleteArtifactVersion } from "../core/registries.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
 import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
@@ -36,19 +36,19 @@ function artifactRef(request: ApiRequest) {
 /** The operations of the `artifacts` function, by the names lambdas/contract/routes.ts gives them. */
 export const artifactOperations: Operations<"artifacts"> = {
   planUpload: async (request) => {
-    artifactRef(request);
+    if (request.params.project !== undefined) artifactRef(request);
     return ok(await planUpload(request.services, parse(uploadPlanRequest, request.body, "upload plan")));
   },
   completeUpload: async (request) => {
-    artifactRef(request);
+    if (request.params.project !== undefined) artifactRef(request);
     return ok(await completeUpload(request.services, parse(completeUploadRequest, request.body, "upload completion")));
   },
   commitVersion: async (request) => {
     const ref = artifactRef(request);
     const body = parse(commitRequest, request.body, "commit");
     const result = await commitVersion(request.services, request.principal, ref, body);
-    if (result.body.created) request.metrics.versionCommitted();
-    return { status: result.status, body: result.body };
+    if (result.created) request.metrics.versionCommitted();
+    return { status: result.created ? 201 : 200, body: result };
   },
   listArtifacts: async (request) => {
     const { project } = parse(z.object({ project: name }), request.params, "path");

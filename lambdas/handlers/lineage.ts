@@ -33,7 +33,7 @@ export const lineageOperations: Operations<"lineage"> = {
   createRun: async (request) => {
     const { project } = parse(projectParams, request.params, "path");
     const result = await createRun(request.services, request.principal, project, parse(createRunRequest, request.body ?? {}, "run"));
-    return { status: result.status, body: result.body };
+    return { status: result.created ? 201 : 200, body: result.run };
   },
   getRun: async (request) => ok(await getRun(request.services, runRef(request))),
   addRunInput: async (request) =>
@@ -56,6 +56,7 @@ export const lineageOperations: Operations<"lineage"> = {
     return ok(
       await lineageOfCollectionVersion(
         request.services,
+        access(request),
         { registry: access(request).registry.name, collection: params.collection },
         params.v,
         parse(lineageQuery, request.query, "query"),

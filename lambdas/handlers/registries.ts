@@ -93,17 +93,18 @@ export const registryOperations: Operations<"registries"> = {
       ref.collection,
       parse(linkRequest, request.body, "link"),
     );
-    if (result.body.created) request.metrics.linkCreated();
-    return { status: result.status, body: result.body };
+    if (result.created) request.metrics.linkCreated();
+    return { status: result.created ? 201 : 200, body: result };
   },
   listCollectionVersions: async (request) =>
     ok(await listCollectionVersions(request.services, collectionRef(request), parse(pageQuery, request.query, "query"))),
   getCollectionVersion: async (request) =>
-    ok(await getCollectionVersion(request.services, collectionRef(request), versionSelector(request))),
+    ok(await getCollectionVersion(request.services, collectionRef(request), versionSelector(request), access(request))),
   listCollectionFiles: async (request) =>
     ok(
       await listCollectionFiles(
         request.services,
+        access(request),
         collectionRef(request),
         versionSelector(request),
         parse(filesQuery, request.query, "query"),

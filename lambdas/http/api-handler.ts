@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import { authenticate } from "../core/api-keys.js";
-import { authorizeRoute, type RegistryAccess } from "../core/authorize.js";
+import { admit, type RegistryAccess } from "../core/authorize.js";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.js";
 import type { Principal } from "../core/model.js";
 import type { Services } from "../composition.js";
@@ -35,8 +34,6 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context?: Context) => Pro
 
 export const ok = (body: unknown): ApiResult => ({ status: 200, body });
 export const created = (body: unknown): ApiResult => ({ status: 201, body });
-
-const ANONYMOUS: Principal = { userId: "anonymous", orgRole: "viewer" };
 
 /**
  * Builds the entry point of one function from the services it is given (built once per
@@ -72,14 +69,15 @@ export function createApiHandler<F extends FunctionName>(
     try {
       if (!route) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`);
       const operation = operations[route.operation as OperationOf<F>];
-      principal =
-        route.permission === "public" ? ANONYMOUS : await authenticate(services, header(event, "authorization"));
       const params = Object.fromEntries(
         Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, decodePathParameter(v ?? "")]),
       );
-      const { registry } = await authorizeRoute(services, principal, route.permission, params);
+      const admitted = await admit(services, header(event, "authorization"), route.permission, params, (who) => {
+        principal = who;
+      });
+      const { registry } = admitted;
       const result = await operation({
-        principal,
+        principal: admitted.principal,
         registry,
         params,
         query: Object.fromEntries(

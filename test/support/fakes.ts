@@ -9,45 +9,57 @@ import {
   type CollectionRecord,
   type LinkLocation,
   type LinkRecord,
+  type LinkTarget,
   type ManifestEntry,
   type MultipartUpload,
   type Page,
   type PageRequest,
   type RegistryRecord,
   type RegistryRole,
+  type RunRef,
   type SourceVersion,
   type UserRecord,
   type VersionRecord,
+  type VersionRef,
+  type VersionSelector,
 } from "../../lambdas/core/model.js";
 import type {
   AliasChange,
   AliasMove,
+  ArtifactStore,
   BlobClaim,
+  BlobLedger,
   BlobStore,
   Clock,
   CollectionChange,
   CollectionQuery,
+  CollectionVersionRef,
   CommitOutcome,
+  CommitState,
+  IdentityStore,
   Ids,
   LinkOutcome,
-  MetadataStore,
+  LinkState,
   NewLink,
   NewVersion,
   ObjectHead,
   PresignedRequest,
   RegistryStore,
+  SequenceState,
   StagedBlobCheck,
 } from "../../lambdas/core/ports.js";
 import type { DeliveryPolicy } from "../../lambdas/core/webhook-retry.js";
 import { FakeAutomationStore, FakeLineageStore, FakeWebhookSender, TEST_DELIVERY_POLICY } from "./webhook-fakes.js";
 
 /**
- * In-memory stand-ins for the ports, faithful to what the DynamoDB and S3 adapters promise:
- * every write here is atomic, so they show what the core does when no race interferes.
- * One class per port; new port methods (registries, links…) belong in the class of their port.
+ * In-memory stand-ins for the ports, faithful to what the DynamoDB and S3 adapters promise
+ * (test/contract/ holds the suites both must pass): every write here is atomic, so they
+ * show what the core does when no race interferes. One class per port.
  */
 
 const CLAIM_STALE_MS = 15 * 60 * 1000;
+/** As the DynamoDB adapter: an append that keeps losing gives up. */
+const MAX_APPEND_ATTEMPTS = 40;
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -85,13 +97,34 @@ function pageOf<T>(
   return { items: copy(selected), nextCursor: more && last ? encodeCursor(list, sortKey(last)) : undefined };
 }
 
+let eventSeq = 0;
+
+type Change = { actor: string; at: string };
+type Head = { type: string; nextIndex: number; latestIndex?: number; createdAt: string; createdBy: string };
+
+/** A new item at the end of a sequence: what the DynamoDB adapter's `Append` carries. */
+interface FakeAppend<T, H> {
+  dedupe: string;
+  type: string;
+  aliases: string[];
+  /** The head to create on the first item (its creation event included). */
+  newHead(): H;
+  at(index: number): { item: T; event: { action: string; [detail: string]: unknown } };
+  change: Change;
+}
+
 /**
- * A numbered sequence with aliases, as the DynamoDB adapter keeps for an artifact's versions
- * and a collection's links: indexes never reused, one holder per alias, `latest` automatic.
+ * A gap-free numbered sequence with a dedupe key and aliases, as the DynamoDB adapter keeps
+ * one (lambdas/adapters/dynamodb/sequence.ts) for an artifact's versions and a collection's
+ * links: numbers never reused, one holder per alias, `latest` automatic, an append that
+ * expects the state it read, removal that burns the number, audit events.
  */
-class FakeSequence<T extends { index: number; aliases: string[] }> {
+class FakeSequence<T extends { index: number; aliases: string[] }, H extends Head> {
+  head?: H;
   readonly items = new Map<number, T>();
   readonly aliases = new Map<string, number>();
+  /** Dedupe key (digest, source) → index of the live item holding it. */
+  readonly dedupe = new Map<string, number>();
   /** Indexes of removed items: burnt, never handed out again. */
   readonly tombstones = new Set<number>();
   readonly history: { seq: number; event: AuditEvent }[] = [];
@@ -99,18 +132,54 @@ class FakeSequence<T extends { index: number; aliases: string[] }> {
   constructor(
     readonly label: string,
     /** Fields every event of this sequence carries (registry, collection). */
-    private readonly context: Record<string, unknown> = {},
+    private readonly context: Record<string, unknown>,
+    /** Adds `delta` to the head's count of live items. */
+    private readonly count: (head: H, delta: number) => void,
+    private readonly dedupeOf: (item: T) => string,
   ) {}
 
-  /** Puts a new item with `latest` and the requested aliases; answers the requested aliases' previous holders. */
-  add(item: T, requested: string[]): Map<string, number | undefined> {
-    const holders = new Map(requested.map((a) => [a, this.aliases.get(a)] as const));
-    this.items.set(item.index, item);
-    for (const alias of [LATEST_ALIAS, ...requested]) this.pointAlias(alias, item.index);
-    return holders;
+  state(dedupe: string, aliases: string[]): SequenceState<H> {
+    const holders = new Map<string, number>();
+    for (const alias of withLatest(aliases)) {
+      const holder = this.aliases.get(alias);
+      if (holder !== undefined) holders.set(alias, holder);
+    }
+    const existing = this.dedupe.get(dedupe);
+    return {
+      ...(this.head ? { head: copy(this.head) } : {}),
+      ...(existing === undefined ? {} : { existing }),
+      holders,
+      attempts: 0,
+    };
   }
 
-  move(change: { actor: string; at: string }, index: number, aliases: string[]): AliasMove[] {
+  /** Appends only while the state read still holds, as the adapter's conditions make it. */
+  append(expected: SequenceState<H>, append: FakeAppend<T, H>): { created: true; item: T } | { created: false; current: SequenceState<H> } {
+    if (expected.attempts >= MAX_APPEND_ATTEMPTS) throw new ConflictError("too many concurrent changes; retry");
+    const aliases = withLatest(append.aliases);
+    const holds =
+      (expected.head
+        ? this.head !== undefined && this.head.nextIndex === expected.head.nextIndex && this.head.type === append.type
+        : this.head === undefined) &&
+      !this.dedupe.has(append.dedupe) &&
+      aliases.every((alias) => this.aliases.get(alias) === expected.holders.get(alias));
+    if (!holds) return { created: false, current: { ...this.state(append.dedupe, append.aliases), attempts: expected.attempts + 1 } };
+    this.head ??= append.newHead();
+    const index = this.head.nextIndex;
+    const { item, event } = append.at(index);
+    this.items.set(index, item);
+    this.dedupe.set(append.dedupe, index);
+    const holders = new Map(aliases.map((alias) => [alias, this.aliases.get(alias)] as const));
+    for (const alias of aliases) this.pointAlias(alias, index);
+    this.head.nextIndex = index + 1;
+    this.head.latestIndex = index;
+    this.counter(1);
+    this.record({ ...event, actor: append.change.actor, at: append.change.at, ...this.context, version: versionLabel(index), aliases });
+    for (const alias of aliases.slice(1)) this.recordAliasMove(append.change, alias, holders.get(alias), index);
+    return { created: true, item: copy(item) };
+  }
+
+  move(change: Change, index: number, aliases: string[]): AliasMove[] {
     if (!this.items.has(index)) throw new NotFoundError(`${this.label} has no version ${versionLabel(index)}`);
     const moves: AliasMove[] = [];
     for (const alias of new Set(aliases)) {
@@ -123,7 +192,7 @@ class FakeSequence<T extends { index: number; aliases: string[] }> {
     return moves;
   }
 
-  removeAlias(change: { actor: string; at: string }, alias: string): number | undefined {
+  removeAlias(change: Change, alias: string): number | undefined {
     const from = this.aliases.get(alias);
     if (from === undefined) return undefined;
     this.aliases.delete(alias);
@@ -133,19 +202,27 @@ class FakeSequence<T extends { index: number; aliases: string[] }> {
   }
 
   /** Removes item `index`, burning its number; its aliases go with it but `latest`, which moves back. */
-  retire(index: number): { item: T; heldLatest: boolean; previous?: number } {
-    const item = this.items.get(index)!;
-    const heldLatest = item.aliases.includes(LATEST_ALIAS);
+  retire(change: Change, index: number, event: (item: T) => { action: string; [detail: string]: unknown }): T {
+    const item = this.items.get(index);
+    if (!item) throw new NotFoundError(`${this.label} has no version ${versionLabel(index)}`);
+    const aliases = [...item.aliases];
     const lower = [...this.items.keys()].filter((i) => i < index);
-    const previous = heldLatest && lower.length > 0 ? Math.max(...lower) : undefined;
-    for (const alias of item.aliases) this.aliases.delete(alias);
+    const previous = aliases.includes(LATEST_ALIAS) && lower.length > 0 ? Math.max(...lower) : undefined;
+    for (const alias of aliases) this.aliases.delete(alias);
     this.items.delete(index);
+    this.dedupe.delete(this.dedupeOf(item));
     this.tombstones.add(index);
     if (previous !== undefined) this.pointAlias(LATEST_ALIAS, previous);
-    return { item, heldLatest, previous };
+    this.counter(-1);
+    if (aliases.includes(LATEST_ALIAS) && this.head) {
+      if (previous === undefined) delete this.head.latestIndex;
+      else this.head.latestIndex = previous;
+    }
+    this.record({ ...event(item), actor: change.actor, at: change.at, ...this.context, version: versionLabel(index), aliases });
+    return item;
   }
 
-  recordAliasMove(change: { actor: string; at: string }, alias: string, from: number | undefined, to: number): void {
+  recordAliasMove(change: Change, alias: string, from: number | undefined, to: number): void {
     this.record({
       action: from === undefined ? "alias.set" : "alias.moved",
       actor: change.actor,
@@ -173,6 +250,10 @@ class FakeSequence<T extends { index: number; aliases: string[] }> {
     return { items: result.items.map((e) => e.event), nextCursor: result.nextCursor };
   }
 
+  private counter(delta: number): void {
+    if (this.head) this.count(this.head, delta);
+  }
+
   /** Points `alias` at `index`, taking it off its previous holder so it has exactly one. */
   private pointAlias(alias: string, index: number): void {
     const from = this.aliases.get(alias);
@@ -183,14 +264,165 @@ class FakeSequence<T extends { index: number; aliases: string[] }> {
   }
 }
 
-let eventSeq = 0;
+const withLatest = (aliases: string[]) => [LATEST_ALIAS, ...new Set(aliases.filter((a) => a !== LATEST_ALIAS))];
 
-interface ArtifactState {
-  record: ArtifactRecord;
-  versions: FakeSequence<VersionRecord>;
-  digests: Map<string, number>;
+type Versions = FakeSequence<VersionRecord, ArtifactRecord>;
+
+export class FakeArtifactStore implements ArtifactStore {
+  readonly artifacts = new Map<string, Versions>();
   /** Links per version, as the adapter counts them on the version item. */
-  linkCounts: Map<number, number>;
+  private readonly linkCounts = new Map<string, number>();
+  /** Where a commit naming a run records its output edge, as the adapter does in the commit's transaction. */
+  runOutputs?: (run: RunRef, output: VersionRef, change: Change) => void;
+
+  async getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined> {
+    const head = this.artifacts.get(artifactKey(project, artifact))?.head;
+    return head && copy(head);
+  }
+
+  async listArtifacts(project: string, page: PageRequest): Promise<Page<ArtifactRecord>> {
+    const records = [...this.artifacts.values()]
+      .flatMap((s) => (s.head ? [s.head] : []))
+      .filter((r) => r.project === project)
+      .sort((a, b) => compare(a.name, b.name));
+    return pageOf(`artifacts:${project}`, records, (r) => r.name, "asc", page);
+  }
+
+  async getVersion(project: string, artifact: string, index: number): Promise<VersionRecord | undefined> {
+    const version = this.artifacts.get(artifactKey(project, artifact))?.items.get(index);
+    return version && copy(version);
+  }
+
+  async getVersionByAlias(project: string, artifact: string, alias: string): Promise<VersionRecord | undefined> {
+    const versions = this.artifacts.get(artifactKey(project, artifact));
+    const index = versions?.aliases.get(alias);
+    return index === undefined ? undefined : this.getVersion(project, artifact, index);
+  }
+
+  async listAliases(project: string, artifact: string): Promise<Record<string, number>> {
+    return Object.fromEntries(this.artifacts.get(artifactKey(project, artifact))?.aliases ?? []);
+  }
+
+  async listVersions(project: string, artifact: string, page: PageRequest): Promise<Page<VersionRecord>> {
+    const versions = this.artifacts.get(artifactKey(project, artifact));
+    if (!versions) return pageOf(`versions:${project}/${artifact}`, [], String, "desc", page);
+    return versions.listItems(`versions:${project}/${artifact}`, page);
+  }
+
+  async readCommitState(project: string, artifact: string, digest: string, aliases: string[]): Promise<CommitState> {
+    return this.versions(project, artifact).state(digest, aliases);
+  }
+
+  async commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome> {
+    const { project, artifact } = version;
+    const outcome = this.versions(project, artifact).append(expected, {
+      dedupe: version.digest,
+      type: version.type,
+      aliases: version.aliases,
+      newHead: () => ({
+        project,
+        name: artifact,
+        type: version.type,
+        createdAt: version.at,
+        createdBy: version.actor,
+        nextIndex: 0,
+        versionCount: 0,
+      }),
+      at: (index) => ({
+        item: {
+          project,
+          artifact,
+          index,
+          digest: version.digest,
+          type: version.type,
+          aliases: [],
+          metadata: copy(version.metadata),
+          description: version.description,
+          createdAt: version.at,
+          createdBy: version.actor,
+          size: version.size,
+          fileCount: version.fileCount,
+          runId: version.runId,
+        },
+        event: { action: "version.created", digest: version.digest },
+      }),
+      change: version,
+    });
+    if (!outcome.created) return outcome;
+    if (version.runId !== undefined) {
+      this.runOutputs?.({ project, id: version.runId }, { project, artifact, index: outcome.item.index }, version);
+    }
+    return { created: true, version: outcome.item };
+  }
+
+  async moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]> {
+    return this.versions(change.project, change.artifact).move(change, index, aliases);
+  }
+
+  async removeAlias(change: AliasChange, alias: string): Promise<number | undefined> {
+    return this.artifacts.get(artifactKey(change.project, change.artifact))?.removeAlias(change, alias);
+  }
+
+  async deleteVersion(change: AliasChange, index: number): Promise<void> {
+    const versions = this.versions(change.project, change.artifact);
+    if (versions.items.has(index) && (this.linkCounts.get(versionKey(change, index)) ?? 0) > 0) {
+      throw new ConflictError(`${change.project}/${change.artifact}:${versionLabel(index)} is linked by a collection`);
+    }
+    versions.retire(change, index, (version) => ({ action: "version.deleted", digest: version.digest }));
+  }
+
+  async listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>> {
+    const versions = this.artifacts.get(artifactKey(project, artifact));
+    if (!versions) return pageOf(`history:${project}/${artifact}`, [], String, "desc", page);
+    return versions.listHistory(`history:${project}/${artifact}`, page);
+  }
+
+  requireVersion(source: VersionRef): void {
+    if (!this.artifacts.get(artifactKey(source.project, source.artifact))?.items.has(source.index)) {
+      throw new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`);
+    }
+  }
+
+  /** Counts a link on a version, which must exist, like the adapter's conditioned `ADD linkCount`. */
+  adjustLinkCount(source: VersionRef, delta: number): void {
+    this.requireVersion(source);
+    const key = versionKey(source, source.index);
+    this.linkCounts.set(key, (this.linkCounts.get(key) ?? 0) + delta);
+  }
+
+  // test helpers
+
+  /** Commits `version` as the use case would with no race: reads the state, then writes. */
+  async add(version: NewVersion): Promise<VersionRecord> {
+    const state = await this.readCommitState(version.project, version.artifact, version.digest, version.aliases);
+    const outcome = await this.commitVersion(version, state);
+    if (!outcome.created) throw new Error(`${version.project}/${version.artifact} holds this digest already`);
+    return outcome.version;
+  }
+
+  /** Every audit event of an artifact, oldest first. */
+  events(project: string, artifact: string): AuditEvent[] {
+    return copy((this.artifacts.get(artifactKey(project, artifact))?.history ?? []).map((e) => e.event));
+  }
+
+  tombstones(project: string, artifact: string): number[] {
+    return [...(this.artifacts.get(artifactKey(project, artifact))?.tombstones ?? [])].sort((a, b) => a - b);
+  }
+
+  private versions(project: string, artifact: string): Versions {
+    const key = artifactKey(project, artifact);
+    let versions = this.artifacts.get(key);
+    if (!versions) {
+      versions = new FakeSequence(
+        `${project}/${artifact}`,
+        {},
+        (head, delta) => (head.versionCount += delta),
+        (version) => version.digest,
+      );
+      this.artifacts.set(key, versions);
+    }
+    return versions;
+  }
 }
 
 interface BlobState {
@@ -201,153 +433,9 @@ interface BlobState {
   verifiedAt?: string;
 }
 
-export class FakeMetadataStore implements MetadataStore {
-  readonly artifacts = new Map<string, ArtifactState>();
+export class FakeBlobLedger implements BlobLedger {
   readonly blobs = new Map<string, BlobState>();
   readonly uploads = new Map<string, MultipartUpload>();
-  readonly users = new Map<string, UserRecord>();
-  /** By key hash, like the table. */
-  readonly apiKeys = new Map<string, ApiKeyRecord>();
-
-  // artifacts and versions
-
-  async getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined> {
-    const state = this.state(project, artifact);
-    return state && copy(state.record);
-  }
-
-  async listArtifacts(project: string, page: PageRequest): Promise<Page<ArtifactRecord>> {
-    const records = [...this.artifacts.values()]
-      .map((s) => s.record)
-      .filter((r) => r.project === project)
-      .sort((a, b) => compare(a.name, b.name));
-    return pageOf(`artifacts:${project}`, records, (r) => r.name, "asc", page);
-  }
-
-  async getVersion(project: string, artifact: string, index: number): Promise<VersionRecord | undefined> {
-    const version = this.state(project, artifact)?.versions.items.get(index);
-    return version && copy(version);
-  }
-
-  async getAliasTarget(project: string, artifact: string, alias: string): Promise<number | undefined> {
-    return this.state(project, artifact)?.versions.aliases.get(alias);
-  }
-
-  async listAliases(project: string, artifact: string): Promise<Record<string, number>> {
-    return Object.fromEntries(this.state(project, artifact)?.versions.aliases ?? []);
-  }
-
-  async findVersionByDigest(project: string, artifact: string, digest: string): Promise<number | undefined> {
-    return this.state(project, artifact)?.digests.get(digest);
-  }
-
-  async listVersions(project: string, artifact: string, page: PageRequest): Promise<Page<VersionRecord>> {
-    const state = this.state(project, artifact);
-    if (!state) return pageOf(`versions:${project}/${artifact}`, [], String, "desc", page);
-    return state.versions.listItems(`versions:${project}/${artifact}`, page);
-  }
-
-  async commitVersion(version: NewVersion): Promise<CommitOutcome> {
-    const { project, artifact: name } = version;
-    let state = this.state(project, name);
-    const existing = state?.digests.get(version.digest);
-    if (existing !== undefined) return { created: false, index: existing };
-    if (state && state.record.type !== version.type) {
-      throw new ConflictError(`${project}/${name} holds ${state.record.type} versions, not ${version.type}`);
-    }
-    if (!state) {
-      state = {
-        record: {
-          project,
-          name,
-          type: version.type,
-          createdAt: version.at,
-          createdBy: version.actor,
-          nextIndex: 0,
-          versionCount: 0,
-        },
-        versions: new FakeSequence(`${project}/${name}`),
-        digests: new Map(),
-        linkCounts: new Map(),
-      };
-      this.artifacts.set(artifactKey(project, name), state);
-    }
-    const index = state.record.nextIndex;
-    const requested = [...new Set(version.aliases.filter((a) => a !== LATEST_ALIAS))];
-    const record: VersionRecord = {
-      project,
-      artifact: name,
-      index,
-      digest: version.digest,
-      type: version.type,
-      aliases: [],
-      metadata: copy(version.metadata),
-      description: version.description,
-      createdAt: version.at,
-      createdBy: version.actor,
-      size: version.size,
-      fileCount: version.fileCount,
-      runId: version.runId,
-    };
-    const holders = state.versions.add(record, requested);
-    state.digests.set(version.digest, index);
-    state.record.nextIndex = index + 1;
-    state.record.latestIndex = index;
-    state.record.versionCount += 1;
-    state.versions.record({
-      action: "version.created",
-      actor: version.actor,
-      at: version.at,
-      version: versionLabel(index),
-      digest: version.digest,
-      aliases: [LATEST_ALIAS, ...requested],
-    });
-    for (const alias of requested) state.versions.recordAliasMove(version, alias, holders.get(alias), index);
-    return { created: true, version: copy(record) };
-  }
-
-  async moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    const state = this.state(change.project, change.artifact);
-    if (!state) throw new NotFoundError(`${change.project}/${change.artifact} has no version ${versionLabel(index)}`);
-    return state.versions.move(change, index, aliases);
-  }
-
-  async removeAlias(change: AliasChange, alias: string): Promise<number | undefined> {
-    return this.state(change.project, change.artifact)?.versions.removeAlias(change, alias);
-  }
-
-  async deleteVersion(change: AliasChange, index: number): Promise<void> {
-    const state = this.state(change.project, change.artifact);
-    if (!state?.versions.items.has(index)) {
-      throw new NotFoundError(`${change.project}/${change.artifact} has no version ${versionLabel(index)}`);
-    }
-    if ((state.linkCounts.get(index) ?? 0) > 0) {
-      throw new ConflictError(`${change.project}/${change.artifact}:${versionLabel(index)} is linked by a collection`);
-    }
-    const { item: version, heldLatest, previous } = state.versions.retire(index);
-    state.digests.delete(version.digest);
-    state.record.versionCount -= 1;
-    if (heldLatest) {
-      if (previous === undefined) delete state.record.latestIndex;
-      else state.record.latestIndex = previous;
-    }
-    state.versions.record({
-      action: "version.deleted",
-      actor: change.actor,
-      at: change.at,
-      version: versionLabel(index),
-      digest: version.digest,
-      aliases: [...version.aliases],
-    });
-  }
-
-  async listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>> {
-    const state = this.state(project, artifact);
-    if (!state) return pageOf(`history:${project}/${artifact}`, [], String, "desc", page);
-    return state.versions.listHistory(`history:${project}/${artifact}`, page);
-  }
-
-  // blobs and uploads
 
   async verifiedBlobs(sha256s: string[]): Promise<Map<string, number>> {
     const verified = new Map<string, number>();
@@ -395,15 +483,19 @@ export class FakeMetadataStore implements MetadataStore {
   async deleteMultipartUpload(sha256: string, uploadId: string): Promise<void> {
     this.uploads.delete(uploadKey(sha256, uploadId));
   }
+}
 
-  // users and keys
+export class FakeIdentityStore implements IdentityStore {
+  readonly users = new Map<string, UserRecord>();
+  /** By key hash, like the table. */
+  readonly apiKeys = new Map<string, ApiKeyRecord>();
 
   async getUser(id: string): Promise<UserRecord | undefined> {
     const user = this.users.get(id);
     return user && copy(user);
   }
 
-  async putUser(user: UserRecord): Promise<void> {
+  async createUser(user: UserRecord): Promise<void> {
     if (this.users.has(user.id)) throw new ConflictError(`user ${user.id} already exists`);
     this.users.set(user.id, copy(user));
   }
@@ -413,7 +505,7 @@ export class FakeMetadataStore implements MetadataStore {
     return pageOf("users", users, (u) => u.id, "asc", page);
   }
 
-  async getApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+  async getApiKey(keyHash: string): Promise<ApiKeyRecord | undefined> {
     const key = this.apiKeys.get(keyHash);
     return key && copy(key);
   }
@@ -423,9 +515,13 @@ export class FakeMetadataStore implements MetadataStore {
     return key && copy(key);
   }
 
-  async putApiKey(key: ApiKeyRecord): Promise<void> {
+  async createApiKey(key: ApiKeyRecord, user: UserRecord): Promise<void> {
     if (this.apiKeys.has(key.keyHash)) throw new ConflictError(`API key ${key.id} already exists`);
-    this.apiKeys.set(key.keyHash, copy(key));
+    const current = this.users.get(user.id);
+    if (!current || current.orgRole !== user.orgRole || current.status !== user.status) {
+      throw new ConflictError(`user ${user.id} changed while the key was created; retry`);
+    }
+    this.apiKeys.set(key.keyHash, { ...copy(key), orgRole: user.orgRole, userStatus: user.status });
   }
 
   async listApiKeys(userId: string | undefined, page: PageRequest): Promise<Page<ApiKeyRecord>> {
@@ -446,52 +542,21 @@ export class FakeMetadataStore implements MetadataStore {
     if (!key) throw new NotFoundError("no such API key");
     key.lastUsedAt = at;
   }
-
-  // what the registry store shares with this one (links count on versions)
-
-  /** Counts a link on a version, which must exist, like the adapter's conditioned `ADD linkCount`. */
-  adjustLinkCount(project: string, artifact: string, index: number, delta: number): void {
-    const state = this.state(project, artifact);
-    if (!state?.versions.items.has(index)) {
-      throw new NotFoundError(`${project}/${artifact} has no version ${versionLabel(index)}`);
-    }
-    state.linkCounts.set(index, (state.linkCounts.get(index) ?? 0) + delta);
-  }
-
-  // test helpers
-
-  /** Every audit event of an artifact, oldest first. */
-  events(project: string, artifact: string): AuditEvent[] {
-    return copy((this.state(project, artifact)?.versions.history ?? []).map((e) => e.event));
-  }
-
-  tombstones(project: string, artifact: string): number[] {
-    return [...(this.state(project, artifact)?.versions.tombstones ?? [])].sort((a, b) => a - b);
-  }
-
-  private state(project: string, artifact: string): ArtifactState | undefined {
-    return this.artifacts.get(artifactKey(project, artifact));
-  }
 }
 
-interface CollectionState {
-  record: CollectionRecord;
-  links: FakeSequence<LinkRecord>;
-  /** `project/artifact/index` of each live link's source → the link's index. */
-  sources: Map<string, number>;
-}
+type Links = FakeSequence<LinkRecord, CollectionRecord>;
 
 /**
  * Registries, members, collections and links. Links count on the source version in the
- * metadata fake, as the adapter's transaction does, so a linked version refuses deletion.
+ * artifact fake, as the adapter's transaction does, so a linked version refuses deletion.
  */
 export class FakeRegistryStore implements RegistryStore {
   readonly registries = new Map<string, RegistryRecord>();
   readonly members = new Map<string, Map<string, RegistryRole>>();
-  readonly collections = new Map<string, CollectionState>();
+  readonly collections = new Map<string, Links>();
   readonly registryEvents: AuditEvent[] = [];
 
-  constructor(private readonly metadata: FakeMetadataStore) {}
+  constructor(private readonly artifacts: FakeArtifactStore) {}
 
   async createRegistry(registry: RegistryRecord): Promise<void> {
     if (this.registries.has(registry.name)) throw new ConflictError(`registry ${registry.name} already exists`);
@@ -499,28 +564,38 @@ export class FakeRegistryStore implements RegistryStore {
     this.registryEvents.push({ action: "registry.created", actor: registry.createdBy, at: registry.createdAt, registry: registry.name });
   }
 
-  async getRegistry(name: string): Promise<RegistryRecord | undefined> {
-    const registry = this.registries.get(name);
-    return registry && copy(registry);
-  }
-
   async listRegistries(page: PageRequest): Promise<Page<RegistryRecord>> {
     const registries = [...this.registries.values()].sort((a, b) => compare(a.name, b.name));
     return pageOf("registries", registries, (r) => r.name, "asc", page);
   }
 
-  async getRegistryWithMembership(name: string, userId: string): Promise<{ registry?: RegistryRecord; role?: RegistryRole }> {
-    return { registry: await this.getRegistry(name), role: this.members.get(name)?.get(userId) };
+  async getRegistryAccess(
+    name: string,
+    userId: string | undefined,
+    version?: CollectionVersionRef,
+  ): Promise<{ registry?: RegistryRecord; role?: RegistryRole; target?: LinkTarget }> {
+    const registry = this.registries.get(name);
+    const role = userId === undefined ? undefined : this.members.get(name)?.get(userId);
+    const target = version && (await this.getLinkTarget(name, version.collection, version));
+    return {
+      ...(registry ? { registry: copy(registry) } : {}),
+      ...(role ? { role } : {}),
+      ...(target ? { target } : {}),
+    };
   }
 
-  async putMember(registry: string, userId: string, role: RegistryRole, change: { actor: string; at: string }): Promise<void> {
+  async getMembership(registry: string, userId: string): Promise<RegistryRole | undefined> {
+    return this.members.get(registry)?.get(userId);
+  }
+
+  async putMember(registry: string, userId: string, role: RegistryRole, change: Change): Promise<void> {
     const members = this.members.get(registry) ?? new Map<string, RegistryRole>();
     members.set(userId, role);
     this.members.set(registry, members);
     this.registryEvents.push({ action: "member.granted", actor: change.actor, at: change.at, registry, user: userId, role });
   }
 
-  async removeMember(registry: string, userId: string, change: { actor: string; at: string }): Promise<boolean> {
+  async removeMember(registry: string, userId: string, change: Change): Promise<boolean> {
     if (!this.members.get(registry)?.delete(userId)) return false;
     this.registryEvents.push({ action: "member.revoked", actor: change.actor, at: change.at, registry, user: userId });
     return true;
@@ -536,21 +611,20 @@ export class FakeRegistryStore implements RegistryStore {
   }
 
   async createCollection(collection: CollectionRecord): Promise<void> {
-    if (this.collection(collection.registry, collection.name)) {
-      throw new ConflictError(`collection ${collection.registry}/${collection.name} already exists`);
-    }
-    this.newCollection(collection);
+    const links = this.links(collection.registry, collection.name);
+    if (links.head) throw new ConflictError(`collection ${collection.registry}/${collection.name} already exists`);
+    links.head = this.newCollection(links, collection);
   }
 
   async getCollection(registry: string, name: string): Promise<CollectionRecord | undefined> {
-    const state = this.collection(registry, name);
-    return state && toCollection(state.record);
+    const head = this.collections.get(collectionKey(registry, name))?.head;
+    return head && toCollection(head);
   }
 
   async listCollections(registry: string, query: CollectionQuery): Promise<Page<CollectionRecord>> {
     const q = query.q?.toLowerCase();
     const collections = [...this.collections.values()]
-      .map((s) => s.record)
+      .flatMap((s) => (s.head ? [s.head] : []))
       .filter((c) => c.registry === registry)
       .filter((c) => query.tag === undefined || c.tags.includes(query.tag))
       .filter((c) => !q || c.name.toLowerCase().includes(q))
@@ -560,140 +634,111 @@ export class FakeRegistryStore implements RegistryStore {
   }
 
   async listCollectionAliases(registry: string, collection: string): Promise<Record<string, number>> {
-    return Object.fromEntries(this.collection(registry, collection)?.links.aliases ?? []);
+    return Object.fromEntries(this.collections.get(collectionKey(registry, collection))?.aliases ?? []);
   }
 
-  async linkVersion(link: NewLink): Promise<LinkOutcome> {
+  async readLinkState(registry: string, collection: string, source: VersionRef, aliases: string[]): Promise<LinkState> {
+    return this.links(registry, collection).state(sourceKey(source), aliases);
+  }
+
+  async linkVersion(link: NewLink, expected: LinkState): Promise<LinkOutcome> {
     const { registry, collection: name, source } = link;
-    let state = this.collection(registry, name);
-    const existing = state?.sources.get(sourceKey(source));
-    if (existing !== undefined) return { created: false, index: existing };
-    if (state && state.record.type !== link.type) {
-      throw new UnprocessableError(
-        `collection ${registry}/${name} holds ${state.record.type} versions; ${source.project}/${source.artifact} is ${link.type}`,
-      );
-    }
-    this.metadata.adjustLinkCount(source.project, source.artifact, source.index, 1);
-    const collectionCreated = !state;
-    state ??= this.newCollection({
-      registry,
-      name,
+    const links = this.links(registry, name);
+    // The adapter's conditioned count on the source version: a missing version is a 404, whatever else changed.
+    this.artifacts.requireVersion(source);
+    const collectionCreated = !links.head;
+    const outcome = links.append(expected, {
+      dedupe: sourceKey(source),
       type: link.type,
-      description: link.newCollection.description,
-      tags: [...link.newCollection.tags],
-      nextIndex: 0,
-      linkCount: 0,
-      createdAt: link.at,
-      createdBy: link.actor,
+      aliases: link.aliases,
+      newHead: () =>
+        this.newCollection(links, {
+          registry,
+          name,
+          type: link.type,
+          description: link.newCollection.description,
+          tags: [...link.newCollection.tags],
+          nextIndex: 0,
+          linkCount: 0,
+          createdAt: link.at,
+          createdBy: link.actor,
+        }),
+      at: (index) => ({
+        item: {
+          registry,
+          collection: name,
+          index,
+          source: copy(source),
+          type: link.type,
+          aliases: [],
+          tags: [],
+          metadata: copy(link.metadata),
+          description: link.description,
+          size: link.size,
+          fileCount: link.fileCount,
+          linkedAt: link.at,
+          linkedBy: link.actor,
+        },
+        event: { action: "link.created", source: sourceLabel(source), type: link.type },
+      }),
+      change: link,
     });
-    const index = state.record.nextIndex;
-    const requested = [...new Set(link.aliases.filter((a) => a !== LATEST_ALIAS))];
-    const record: LinkRecord = {
-      registry,
-      collection: name,
-      index,
-      source: copy(source),
-      type: link.type,
-      aliases: [],
-      tags: [],
-      metadata: copy(link.metadata),
-      description: link.description,
-      size: link.size,
-      fileCount: link.fileCount,
-      linkedAt: link.at,
-      linkedBy: link.actor,
-    };
-    const holders = state.links.add(record, requested);
-    state.sources.set(sourceKey(source), index);
-    state.record.nextIndex = index + 1;
-    state.record.latestIndex = index;
-    state.record.linkCount += 1;
-    state.links.record({
-      action: "link.created",
-      actor: link.actor,
-      at: link.at,
-      registry,
-      collection: name,
-      version: versionLabel(index),
-      source: sourceLabel(source),
-      type: link.type,
-      aliases: [LATEST_ALIAS, ...requested],
-    });
-    for (const alias of requested) state.links.recordAliasMove(link, alias, holders.get(alias), index);
-    return { created: true, link: copy(record), collectionCreated };
+    if (!outcome.created) return outcome;
+    this.artifacts.adjustLinkCount(source, 1);
+    return { created: true, link: outcome.item, collectionCreated };
   }
 
-  async findLinkBySource(registry: string, collection: string, source: Omit<SourceVersion, "digest">): Promise<number | undefined> {
-    return this.collection(registry, collection)?.sources.get(sourceKey(source));
+  async getLinkTarget(registry: string, collection: string, selector: VersionSelector): Promise<LinkTarget | undefined> {
+    const links = this.collections.get(collectionKey(registry, collection));
+    const index = "index" in selector ? selector.index : links?.aliases.get(selector.alias);
+    const link = index === undefined ? undefined : links?.items.get(index);
+    return link && { registry, collection, index: link.index, source: copy(link.source) };
   }
 
   async getLink(registry: string, collection: string, index: number): Promise<LinkRecord | undefined> {
-    const link = this.collection(registry, collection)?.links.items.get(index);
+    const link = this.collections.get(collectionKey(registry, collection))?.items.get(index);
     return link && copy(link);
   }
 
-  async getCollectionAliasTarget(registry: string, collection: string, alias: string): Promise<number | undefined> {
-    return this.collection(registry, collection)?.links.aliases.get(alias);
-  }
-
   async listLinks(registry: string, collection: string, page: PageRequest): Promise<Page<LinkRecord>> {
-    const state = this.collection(registry, collection);
-    if (!state) return pageOf(`links:${registry}/${collection}`, [], String, "desc", page);
-    return state.links.listItems(`links:${registry}/${collection}`, page);
+    const links = this.collections.get(collectionKey(registry, collection));
+    if (!links) return pageOf(`links:${registry}/${collection}`, [], String, "desc", page);
+    return links.listItems(`links:${registry}/${collection}`, page);
   }
 
   async moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    const state = this.collection(change.registry, change.collection);
-    if (!state) throw new NotFoundError(`${change.registry}/${change.collection} has no version ${versionLabel(index)}`);
-    return state.links.move(change, index, aliases);
+    return this.links(change.registry, change.collection).move(change, index, aliases);
   }
 
   async removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined> {
-    return this.collection(change.registry, change.collection)?.links.removeAlias(change, alias);
+    return this.collections.get(collectionKey(change.registry, change.collection))?.removeAlias(change, alias);
   }
 
   async unlink(change: CollectionChange, index: number): Promise<void> {
-    const state = this.collection(change.registry, change.collection);
-    if (!state?.links.items.has(index)) {
-      throw new NotFoundError(`${change.registry}/${change.collection} has no version ${versionLabel(index)}`);
-    }
-    const { item: link, heldLatest, previous } = state.links.retire(index);
-    state.sources.delete(sourceKey(link.source));
-    this.metadata.adjustLinkCount(link.source.project, link.source.artifact, link.source.index, -1);
-    state.record.linkCount -= 1;
-    if (heldLatest) {
-      if (previous === undefined) delete state.record.latestIndex;
-      else state.record.latestIndex = previous;
-    }
-    state.links.record({
+    const link = this.links(change.registry, change.collection).retire(change, index, (link) => ({
       action: "link.removed",
-      actor: change.actor,
-      at: change.at,
-      registry: change.registry,
-      collection: change.collection,
-      version: versionLabel(index),
       source: sourceLabel(link.source),
-      aliases: [...link.aliases],
-    });
+    }));
+    this.artifacts.adjustLinkCount(link.source, -1);
   }
 
   async linksOfVersion(project: string, artifact: string, index: number): Promise<LinkLocation[]> {
     const wanted = sourceKey({ project, artifact, index });
     const locations: LinkLocation[] = [];
-    for (const state of this.collections.values()) {
-      const linkIndex = state.sources.get(wanted);
-      if (linkIndex !== undefined) {
-        locations.push({ registry: state.record.registry, collection: state.record.name, index: linkIndex });
+    for (const links of this.collections.values()) {
+      const linkIndex = links.dedupe.get(wanted);
+      if (linkIndex !== undefined && links.head) {
+        locations.push({ registry: links.head.registry, collection: links.head.name, index: linkIndex });
       }
     }
     return locations.sort((a, b) => compare(`${a.registry}/${a.collection}`, `${b.registry}/${b.collection}`));
   }
 
   async tagCollection(change: CollectionChange, tag: string, add: boolean): Promise<boolean> {
-    const state = this.collection(change.registry, change.collection);
-    if (!state) throw new NotFoundError(`collection ${change.registry}/${change.collection} does not exist`);
-    if (!toggle(state.record.tags, tag, add)) return false;
-    state.links.record({
+    const links = this.collections.get(collectionKey(change.registry, change.collection));
+    if (!links?.head) throw new NotFoundError(`collection ${change.registry}/${change.collection} does not exist`);
+    if (!toggle(links.head.tags, tag, add)) return false;
+    links.record({
       action: add ? "tag.added" : "tag.removed",
       actor: change.actor,
       at: change.at,
@@ -705,11 +750,11 @@ export class FakeRegistryStore implements RegistryStore {
   }
 
   async tagLink(change: CollectionChange, index: number, tag: string, add: boolean): Promise<boolean> {
-    const state = this.collection(change.registry, change.collection);
-    const link = state?.links.items.get(index);
-    if (!state || !link) throw new NotFoundError(`${change.registry}/${change.collection} has no version ${versionLabel(index)}`);
+    const links = this.collections.get(collectionKey(change.registry, change.collection));
+    const link = links?.items.get(index);
+    if (!links || !link) throw new NotFoundError(`${change.registry}/${change.collection} has no version ${versionLabel(index)}`);
     if (!toggle(link.tags, tag, add)) return false;
-    state.links.record({
+    links.record({
       action: add ? "tag.added" : "tag.removed",
       actor: change.actor,
       at: change.at,
@@ -722,26 +767,38 @@ export class FakeRegistryStore implements RegistryStore {
   }
 
   async listCollectionHistory(registry: string, collection: string, page: PageRequest): Promise<Page<AuditEvent>> {
-    const state = this.collection(registry, collection);
-    if (!state) return pageOf(`history:@${registry}/${collection}`, [], String, "desc", page);
-    return state.links.listHistory(`history:@${registry}/${collection}`, page);
+    const links = this.collections.get(collectionKey(registry, collection));
+    if (!links) return pageOf(`history:@${registry}/${collection}`, [], String, "desc", page);
+    return links.listHistory(`history:@${registry}/${collection}`, page);
   }
 
-  private collection(registry: string, name: string): CollectionState | undefined {
-    return this.collections.get(`${registry}\u0000${name}`);
+  // test helpers
+
+  /** Links as the use case would with no race: reads the state, then writes. */
+  async link(link: NewLink): Promise<LinkRecord> {
+    const state = await this.readLinkState(link.registry, link.collection, link.source, link.aliases);
+    const outcome = await this.linkVersion(link, state);
+    if (!outcome.created) throw new Error(`${link.registry}/${link.collection} links this version already`);
+    return outcome.link;
   }
 
-  private newCollection(collection: CollectionRecord): CollectionState {
-    const state: CollectionState = {
-      record: copy(collection),
-      links: new FakeSequence(`${collection.registry}/${collection.name}`, {
-        registry: collection.registry,
-        collection: collection.name,
-      }),
-      sources: new Map(),
-    };
-    this.collections.set(`${collection.registry}\u0000${collection.name}`, state);
-    state.links.record({
+  private links(registry: string, name: string): Links {
+    const key = collectionKey(registry, name);
+    let links = this.collections.get(key);
+    if (!links) {
+      links = new FakeSequence(
+        `${registry}/${name}`,
+        { registry, collection: name },
+        (head, delta) => (head.linkCount += delta),
+        (link) => sourceKey(link.source),
+      );
+      this.collections.set(key, links);
+    }
+    return links;
+  }
+
+  private newCollection(links: Links, collection: CollectionRecord): CollectionRecord {
+    links.record({
       action: "collection.created",
       actor: collection.createdBy,
       at: collection.createdAt,
@@ -749,7 +806,7 @@ export class FakeRegistryStore implements RegistryStore {
       collection: collection.name,
       type: collection.type,
     });
-    return state;
+    return copy(collection);
   }
 }
 
@@ -776,6 +833,14 @@ function toggle(values: string[], value: string, add: boolean): boolean {
 
 function artifactKey(project: string, artifact: string): string {
   return `${project}\u0000${artifact}`;
+}
+
+function versionKey(ref: { project: string; artifact: string }, index: number): string {
+  return `${ref.project}\u0000${ref.artifact}\u0000${index}`;
+}
+
+function collectionKey(registry: string, name: string): string {
+  return `${registry}\u0000${name}`;
 }
 
 function uploadKey(sha256: string, uploadId: string): string {
@@ -969,7 +1034,9 @@ export class CounterIds implements Ids {
 }
 
 export interface FakeDeps {
-  metadata: FakeMetadataStore;
+  artifacts: FakeArtifactStore;
+  ledger: FakeBlobLedger;
+  identity: FakeIdentityStore;
   registries: FakeRegistryStore;
   blobs: FakeBlobStore;
   clock: FixedClock;
@@ -984,15 +1051,19 @@ export interface FakeDeps {
 export const MIB = 1024 * 1024;
 
 export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
-  const metadata = new FakeMetadataStore();
+  const artifacts = new FakeArtifactStore();
+  const lineage = new FakeLineageStore(artifacts);
+  artifacts.runOutputs = (run, output, change) => lineage.recordOutput(run, output, change);
   return {
-    metadata,
-    registries: new FakeRegistryStore(metadata),
+    artifacts,
+    ledger: new FakeBlobLedger(),
+    identity: new FakeIdentityStore(),
+    registries: new FakeRegistryStore(artifacts),
     blobs: new FakeBlobStore(),
     clock: new FixedClock(),
     ids: new CounterIds(),
     limits: { multipartThreshold: 64 * MIB, partSize: 16 * MIB, ...limits },
-    lineage: new FakeLineageStore(metadata),
+    lineage,
     automations: new FakeAutomationStore(),
     webhooks: new FakeWebhookSender(),
     deliveryPolicy: TEST_DELIVERY_POLICY,

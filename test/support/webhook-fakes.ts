@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
 import type {
   AutomationRecord,
   DeliveryRecord,
@@ -10,10 +10,10 @@ import type {
   VersionRef,
 } from "../../lambdas/core/model.js";
 import type {
+  ArtifactStore,
   AutomationStore,
   DeliveryKey,
   LineageStore,
-  MetadataStore,
   WebhookRequest,
   WebhookResponse,
   WebhookSender,
@@ -57,7 +57,7 @@ export class FakeLineageStore implements LineageStore {
   private readonly outputs = new Map<string, Map<string, VersionRef>>();
   private readonly consumers = new Map<string, Map<string, RunRef>>();
 
-  constructor(private readonly metadata: MetadataStore) {}
+  constructor(private readonly artifacts: ArtifactStore) {}
 
   async saveRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
     const existing = this.runs.get(runKey(run));
@@ -80,7 +80,7 @@ export class FakeLineageStore implements LineageStore {
   }
 
   async getVersions(refs: VersionRef[]): Promise<VersionRecord[]> {
-    const found = await Promise.all(refs.map((ref) => this.metadata.getVersion(ref.project, ref.artifact, ref.index)));
+    const found = await Promise.all(refs.map((ref) => this.artifacts.getVersion(ref.project, ref.artifact, ref.index)));
     return found.filter((v): v is VersionRecord => v !== undefined);
   }
 
@@ -91,7 +91,7 @@ export class FakeLineageStore implements LineageStore {
   }
 
   async recordInput(run: RunRef, source: VersionRef, change: { actor: string; at: string }): Promise<void> {
-    if (!(await this.metadata.getVersion(source.project, source.artifact, source.index))) {
+    if (!(await this.artifacts.getVersion(source.project, source.artifact, source.index))) {
       throw new NotFoundError(`${source.project}/${source.artifact} has no version v${source.index}`);
     }
     this.ensureRun(run, change);
@@ -99,7 +99,7 @@ export class FakeLineageStore implements LineageStore {
     edges(this.consumers, versionKey(source)).set(runKey(run), copy(run));
   }
 
-  /** What a commit with `runId` writes in the DynamoDB adapter (the fake metadata store does not). */
+  /** What a commit with `runId` writes: the fake artifact store calls it for each such commit. */
   recordOutput(run: RunRef, output: VersionRef, change = { actor: "test", at: "2025-01-01T00:00:00.000Z" }): void {
     this.ensureRun(run, change);
     edges(this.outputs, runKey(run)).set(versionKey(output), copy(output));
@@ -131,7 +131,9 @@ export class FakeAutomationStore implements AutomationStore {
   readonly deliveries = new Map<string, DeliveryRecord>();
 
   async createAutomation(automation: AutomationRecord): Promise<void> {
-    this.automations.set(`${automation.registry}#${automation.id}`, copy(automation));
+    const key = `${automation.registry}#${automation.id}`;
+    if (this.automations.has(key)) throw new ConflictError(`automation ${automation.id} already exists`);
+    this.automations.set(key, copy(automation));
   }
 
   async getAutomation(registry: string, id: string): Promise<AutomationRecord | undefined> {

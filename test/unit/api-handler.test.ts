@@ -21,9 +21,10 @@ beforeEach(async () => {
   services = { ...deps, config: loadConfig({ MREG_TABLE_NAME: "mreg", MREG_BUCKET: "mreg-blobs" }) };
   observability = testObservability();
   for (const role of ["admin", "member", "viewer"] as const) {
-    await deps.metadata.putUser({ id: role, name: role, orgRole: role, createdAt: "2024-01-01T00:00:00.000Z" });
+    const user = { id: role, name: role, orgRole: role, status: "active", createdAt: "2024-01-01T00:00:00.000Z" } as const;
+    await deps.identity.createUser(user);
     const key = generateApiKey();
-    await deps.metadata.putApiKey({ id: `k-${role}`, userId: role, keyHash: key.keyHash, createdAt: "2024-01-01T00:00:00.000Z" });
+    await deps.identity.createApiKey({ id: `k-${role}`, userId: role, keyHash: key.keyHash, createdAt: "2024-01-01T00:00:00.000Z" }, user);
     keys[role] = key.secret;
   }
 });
@@ -268,6 +269,19 @@ describe("the artifacts function over fake stores", () => {
     expect((await healthHandler(event("GET", "/v1/health"))).statusCode).toBe(200);
   });
 
+  it("plans uploads under /v1/uploads, which names no artifact, as under the artifact path", async () => {
+    const file = { path: "w.bin", size: 7, sha256: sha256Hex("weights") };
+    const plain = await artifactsHandler(event("POST", "/v1/uploads", { body: { files: [file] }, key: keys.member }));
+    const scoped = await artifactsHandler(event("POST", `${P}/uploads`, { params, body: { files: [file] }, key: keys.member }));
+
+    expect(plain.statusCode).toBe(200);
+    expect(json(plain)).toMatchObject({ uploads: [{ sha256: file.sha256, method: "PUT" }], present: [] });
+    expect(json(scoped)).toEqual(json(plain));
+    expect((await artifactsHandler(event("POST", "/v1/uploads", { body: { files: [file] }, key: keys.viewer }))).statusCode).toBe(403);
+    const badPath = await artifactsHandler(event("POST", `${P}/uploads`, { params: { ...params, name: "-bad" }, body: { files: [file] }, key: keys.member }));
+    expect(badPath.statusCode).toBe(400);
+  });
+
   it("plans, commits and reads a version", async () => {
     const content = "weights";
     const file = { path: "w.bin", size: content.length, sha256: sha256Hex(content) };
@@ -306,8 +320,8 @@ describe("the artifacts function over fake stores", () => {
     const response = await artifactsHandler(event("POST", `${P}/versions`, { params: p, body, key: keys.member }));
     expect(response.statusCode).toBe(400);
     expect(json(response).error.code).toBe("invalid_request");
-    expect(deps.metadata.artifacts.size).toBe(0);
-    expect(deps.metadata.blobs.size).toBe(0);
+    expect(deps.artifacts.artifacts.size).toBe(0);
+    expect(deps.ledger.blobs.size).toBe(0);
   });
 
   it("answers 404 for an unknown version", async () => {
@@ -320,7 +334,7 @@ describe("the artifacts function over fake stores", () => {
 
 describe("business metrics recorded by operations", () => {
   it("counts a link when it is created, not when the same version is linked again", async () => {
-    await deps.metadata.commitVersion({
+    await deps.artifacts.add({
       project: "vision",
       artifact: "mnist",
       type: "model",

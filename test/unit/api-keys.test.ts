@@ -8,18 +8,21 @@ let secret: string;
 
 beforeEach(async () => {
   deps = fakeDeps();
-  await deps.metadata.putUser({ id: "alice", name: "Alice", orgRole: "member", createdAt: "2024-01-01T00:00:00.000Z" });
+  const alice = { id: "alice", name: "Alice", orgRole: "member", status: "active", createdAt: "2024-01-01T00:00:00.000Z" } as const;
+  await deps.identity.createUser(alice);
   const key = generateApiKey();
   secret = key.secret;
-  await deps.metadata.putApiKey({ id: "k1", userId: "alice", keyHash: key.keyHash, createdAt: "2024-01-01T00:00:00.000Z" });
+  await deps.identity.createApiKey({ id: "k1", userId: "alice", keyHash: key.keyHash, createdAt: "2024-01-01T00:00:00.000Z" }, alice);
 });
 
 const bearer = (s: string) => `Bearer ${s}`;
 
 describe("authenticate", () => {
-  it("answers the key's user and org role", async () => {
+  it("answers the key's user and org role from the key alone", async () => {
+    const getUser = vi.spyOn(deps.identity, "getUser");
     expect(await authenticate(deps, bearer(secret))).toEqual({ userId: "alice", orgRole: "member" });
     expect(await authenticate(deps, `bearer   ${secret}  `)).toEqual({ userId: "alice", orgRole: "member" });
+    expect(getUser).not.toHaveBeenCalled();
   });
 
   it("generates distinct prefixed keys and stores only their hash", () => {
@@ -48,25 +51,43 @@ describe("authenticate", () => {
   });
 
   it("refuses a revoked key", async () => {
-    deps.metadata.apiKeys.get(hashApiKey(secret))!.revokedAt = "2024-06-01T00:00:00.000Z";
+    deps.identity.apiKeys.get(hashApiKey(secret))!.revokedAt = "2024-06-01T00:00:00.000Z";
     await expect(authenticate(deps, bearer(secret))).rejects.toThrow("revoked");
   });
 
   it("refuses a key from the moment it expires", async () => {
-    deps.metadata.apiKeys.get(hashApiKey(secret))!.expiresAt = "2025-01-01T00:00:01.000Z";
+    deps.identity.apiKeys.get(hashApiKey(secret))!.expiresAt = "2025-01-01T00:00:01.000Z";
     await expect(authenticate(deps, bearer(secret))).resolves.toMatchObject({ userId: "alice" });
     deps.clock.advance(1000);
     await expect(authenticate(deps, bearer(secret))).rejects.toThrow("expired");
   });
 
-  it("refuses a key whose user is gone", async () => {
-    deps.metadata.users.delete("alice");
-    await expect(authenticate(deps, bearer(secret))).rejects.toThrow(UnauthorizedError);
+  it("refuses a key whose user is deactivated", async () => {
+    deps.identity.apiKeys.get(hashApiKey(secret))!.userStatus = "deactivated";
+    await expect(authenticate(deps, bearer(secret))).rejects.toThrow("deactivated");
+  });
+
+  describe("a key stored before keys carried their user's role", () => {
+    beforeEach(() => {
+      const key = deps.identity.apiKeys.get(hashApiKey(secret))!;
+      delete key.orgRole;
+      delete key.userStatus;
+    });
+
+    it("reads its user's role", async () => {
+      deps.identity.users.get("alice")!.orgRole = "viewer";
+      expect(await authenticate(deps, bearer(secret))).toEqual({ userId: "alice", orgRole: "viewer" });
+    });
+
+    it("is refused when its user is gone", async () => {
+      deps.identity.users.delete("alice");
+      await expect(authenticate(deps, bearer(secret))).rejects.toThrow(UnauthorizedError);
+    });
   });
 
   it("records lastUsedAt at most once every five minutes", async () => {
-    const touch = vi.spyOn(deps.metadata, "touchApiKey");
-    const lastUsed = () => deps.metadata.apiKeys.get(hashApiKey(secret))!.lastUsedAt;
+    const touch = vi.spyOn(deps.identity, "touchApiKey");
+    const lastUsed = () => deps.identity.apiKeys.get(hashApiKey(secret))!.lastUsedAt;
 
     await authenticate(deps, bearer(secret));
     expect(lastUsed()).toBe("2025-01-01T00:00:00.000Z");

@@ -1,6 +1,7 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   commitVersion,
+  deleteArtifactVersion,
   getArtifact,
   getVersion,
   listArtifactHistory,
@@ -12,7 +13,6 @@ import {
 } from "../../lambdas/core/artifact-versions.js";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import { canonicalManifest, manifestDigest } from "../../lambdas/core/manifest.js";
-import { deleteArtifactVersion } from "../../lambdas/core/registries.js";
 import type { Principal } from "../../lambdas/core/model.js";
 import type { CommitRequest } from "../../lambdas/contract/artifacts.js";
 import { fakeDeps, sha256Hex, type FakeDeps } from "../support/fakes.js";
@@ -52,10 +52,7 @@ describe("commitVersion", () => {
     const result = await commit(files, { aliases: ["best"], metadata: { acc: 0.9 }, description: "first" });
 
     const digest = manifestDigest(canonicalManifest(files));
-    expect(result).toEqual({
-      status: 201,
-      body: { version: "v0", index: 0, digest, created: true, aliases: ["best", "latest"] },
-    });
+    expect(result).toEqual({ version: "v0", index: 0, digest, created: true, aliases: ["best", "latest"] });
     expect(deps.blobs.manifests.get(digest)!.map((e) => e.path)).toEqual(["a.bin", "b.bin"]);
     expect(await getVersion(deps, ref, "v0")).toMatchObject({
       version: "v0",
@@ -68,7 +65,7 @@ describe("commitVersion", () => {
       createdAt: "2025-01-01T00:00:00.000Z",
       aliases: ["best", "latest"],
     });
-    expect(deps.metadata.events("vision", "mnist")).toEqual([
+    expect(deps.artifacts.events("vision", "mnist")).toEqual([
       expect.objectContaining({ action: "version.created", actor: "alice", version: "v0", digest }),
       expect.objectContaining({ action: "alias.set", alias: "best", to: "v0" }),
     ]);
@@ -80,10 +77,9 @@ describe("commitVersion", () => {
 
     const again = await commit([...files].reverse(), { aliases: ["production"] });
 
-    expect(again.status).toBe(200);
-    expect(again.body).toEqual({ ...first.body, created: false, aliases: ["latest", "production"] });
+    expect(again).toEqual({ ...first, created: false, aliases: ["latest", "production"] });
     expect((await listVersions(deps, ref, { limit: 10 })).items).toHaveLength(1);
-    expect(await deps.metadata.getAliasTarget("vision", "mnist", "production")).toBe(0);
+    expect((await deps.artifacts.listAliases("vision", "mnist")).production).toBe(0);
   });
 
   it("deletes an open upload named by a commit of content that is a version already", async () => {
@@ -94,7 +90,7 @@ describe("commitVersion", () => {
 
     const again = await commit([{ ...files[0]!, uploadId }]);
 
-    expect(again).toMatchObject({ status: 200, body: { version: "v0", created: false } });
+    expect(again).toMatchObject({ version: "v0", created: false });
     expect(deps.blobs.objects.has(`staging/open/${uploadId}`)).toBe(false);
   });
 
@@ -114,7 +110,7 @@ describe("commitVersion", () => {
 
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as Error).message).toContain("dir/missing.bin");
-    expect(await deps.metadata.getArtifact("vision", "mnist")).toBeUndefined();
+    expect(await deps.artifacts.getArtifact("vision", "mnist")).toBeUndefined();
     expect(deps.blobs.manifests.size).toBe(0);
   });
 
@@ -124,9 +120,9 @@ describe("commitVersion", () => {
 
     await expect(commit([declared])).rejects.toThrow(UnprocessableError);
 
-    expect(await deps.metadata.getArtifact("vision", "mnist")).toBeUndefined();
+    expect(await deps.artifacts.getArtifact("vision", "mnist")).toBeUndefined();
     expect(deps.blobs.blob(declared.sha256)).toBeUndefined();
-    expect(await deps.metadata.verifiedBlobs([declared.sha256])).toEqual(new Map());
+    expect(await deps.ledger.verifiedBlobs([declared.sha256])).toEqual(new Map());
   });
 
   it("refuses a declared size other than the verified blob's", async () => {
@@ -144,7 +140,7 @@ describe("commitVersion", () => {
       { path: "test.csv", ref: "s3://datasets/mnist/test.csv" },
     ]);
 
-    expect(deps.blobs.manifests.get(result.body.digest)).toEqual([
+    expect(deps.blobs.manifests.get(result.digest)).toEqual([
       { path: "test.csv", ref: "s3://datasets/mnist/test.csv", size: 55, etag: "def" },
       { path: "train.csv", ref: "s3://datasets/mnist/train.csv", size: 1234, etag: "abc", versionId: "v-9" },
     ]);
@@ -156,8 +152,8 @@ describe("commitVersion", () => {
     const first = await commit([{ path: "k", ref: "s3://datasets/k" }]);
     deps.blobs.putReference("s3://datasets/k", { size: 1, etag: "two" });
     const second = await commit([{ path: "k", ref: "s3://datasets/k" }]);
-    expect(second.status).toBe(201);
-    expect(second.body.digest).not.toBe(first.body.digest);
+    expect(second.created).toBe(true);
+    expect(second.digest).not.toBe(first.digest);
   });
 
   it("refuses a missing reference with 422 naming it", async () => {
@@ -168,7 +164,7 @@ describe("commitVersion", () => {
 
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as Error).message).toContain("s3://datasets/not/there.csv");
-    expect(await deps.metadata.getArtifact("vision", "mnist")).toBeUndefined();
+    expect(await deps.artifacts.getArtifact("vision", "mnist")).toBeUndefined();
   });
 
   it("refuses a type other than the artifact's with 409", async () => {
@@ -179,10 +175,50 @@ describe("commitVersion", () => {
     expect((await listVersions(deps, ref, { limit: 10 })).items).toHaveLength(1);
   });
 
+  describe("when a concurrent commit lands between its read and its write", () => {
+    /** Runs `meanwhile` right after the commit under test has read the artifact's state. */
+    function interleave(meanwhile: () => Promise<unknown>) {
+      const read = deps.artifacts.readCommitState.bind(deps.artifacts);
+      vi.spyOn(deps.artifacts, "readCommitState").mockImplementationOnce(async (...args) => {
+        const state = await read(...args);
+        await meanwhile();
+        return state;
+      });
+    }
+
+    it("answers the winner's version for the same content", async () => {
+      const files = [uploaded("a.bin", "a")];
+      interleave(() => commitVersion(deps, { userId: "bob", orgRole: "member" }, ref, { type: "model", files }));
+
+      const result = await commit(files, { aliases: ["best"] });
+
+      expect(result).toMatchObject({ version: "v0", created: false, aliases: ["best", "latest"] });
+      expect((await listVersions(deps, ref, { limit: 10 })).items).toHaveLength(1);
+    });
+
+    it("takes the next number for other content, moving latest off the winner", async () => {
+      interleave(() => commitVersion(deps, { userId: "bob", orgRole: "member" }, ref, { type: "model", files: [uploaded("b.bin", "b")] }));
+
+      const result = await commit([uploaded("a.bin", "a")]);
+
+      expect(result).toMatchObject({ version: "v1", created: true, aliases: ["latest"] });
+      expect((await getVersion(deps, ref, "v0")).aliases).toEqual([]);
+    });
+
+    it("refuses with 409 when the winner created the artifact with another type", async () => {
+      interleave(() =>
+        commitVersion(deps, { userId: "bob", orgRole: "member" }, ref, { type: "dataset", files: [uploaded("b.bin", "b")] }),
+      );
+
+      await expect(commit([uploaded("a.bin", "a")])).rejects.toThrow("vision/mnist holds dataset versions; it cannot take type model");
+      expect((await listVersions(deps, ref, { limit: 10 })).items.map((v) => v.type)).toEqual(["dataset"]);
+    });
+  });
+
   it("ignores a requested latest alias: the registry moves it", async () => {
     const result = await commit([uploaded("a.bin", "a")], { aliases: ["latest", "best", "best"] });
-    expect(result.body.aliases).toEqual(["best", "latest"]);
-    expect(deps.metadata.events("vision", "mnist").map((e) => e.action)).toEqual(["version.created", "alias.set"]);
+    expect(result.aliases).toEqual(["best", "latest"]);
+    expect(deps.artifacts.events("vision", "mnist").map((e) => e.action)).toEqual(["version.created", "alias.set"]);
   });
 });
 
@@ -235,7 +271,7 @@ describe("aliases", () => {
     );
     expect(holders).toEqual([false, true, false]);
     expect((await getArtifact(deps, ref)).aliases).toEqual({ latest: "v2", production: "v1" });
-    expect(deps.metadata.events("vision", "mnist").slice(-2)).toEqual([
+    expect(deps.artifacts.events("vision", "mnist").slice(-2)).toEqual([
       expect.objectContaining({ action: "alias.set", alias: "production", to: "v0" }),
       expect.objectContaining({ action: "alias.moved", alias: "production", from: "v0", to: "v1" }),
     ]);
@@ -258,7 +294,7 @@ describe("aliases", () => {
 
   it("answers 404 for an alias on a version that does not exist", async () => {
     await expect(setArtifactAlias(deps, alice, ref, "best", "v7")).rejects.toThrow(NotFoundError);
-    expect(await deps.metadata.getAliasTarget("vision", "mnist", "best")).toBeUndefined();
+    expect((await deps.artifacts.listAliases("vision", "mnist")).best).toBeUndefined();
   });
 });
 
@@ -275,7 +311,7 @@ describe("deleteVersion", () => {
     expect(await getArtifact(deps, ref)).toMatchObject({ versionCount: 2, latest: "v1" });
 
     const next = await commit([uploaded("weights.bin", "weights 3")]);
-    expect(next.body.version).toBe("v3");
+    expect(next.version).toBe("v3");
     expect((await getVersion(deps, ref, "latest")).version).toBe("v3");
   });
 
@@ -286,7 +322,7 @@ describe("deleteVersion", () => {
 
     await expect(getVersion(deps, ref, "production")).rejects.toThrow(NotFoundError);
     expect((await getVersion(deps, ref, "latest")).version).toBe("v2");
-    expect(deps.metadata.events("vision", "mnist").at(-1)).toMatchObject({
+    expect(deps.artifacts.events("vision", "mnist").at(-1)).toMatchObject({
       action: "version.deleted",
       version: "v1",
       aliases: ["production"],
@@ -296,13 +332,13 @@ describe("deleteVersion", () => {
   it("creates a new number when the deleted content is logged again", async () => {
     await deleteVersion(deps, alice, ref, "v0");
     const again = await commit([uploaded("weights.bin", "weights 0")]);
-    expect(again).toMatchObject({ status: 201, body: { version: "v3", created: true } });
+    expect(again).toMatchObject({ version: "v3", created: true });
   });
 
   describe("of a version a collection links", () => {
     beforeEach(async () => {
-      const v1 = (await deps.metadata.getVersion("vision", "mnist", 1))!;
-      await deps.registries.linkVersion({
+      const v1 = (await deps.artifacts.getVersion("vision", "mnist", 1))!;
+      await deps.registries.link({
         registry: "model",
         collection: "mnist-classifier",
         source: { project: "vision", artifact: "mnist", index: 1, digest: v1.digest },
@@ -334,7 +370,7 @@ describe("deleteVersion", () => {
 
       await expect(getVersion(deps, ref, "v1")).rejects.toThrow(NotFoundError);
       expect(await deps.registries.getLink("model", "mnist-classifier", 0)).toBeUndefined();
-      expect(await deps.registries.getCollectionAliasTarget("model", "mnist-classifier", "production")).toBeUndefined();
+      expect((await deps.registries.listCollectionAliases("model", "mnist-classifier")).production).toBeUndefined();
     });
   });
 

@@ -17,11 +17,11 @@ describe("bootstrapAdmin", () => {
     expect(first.created).toBe(true);
     expect(first.secret).toMatch(/^mreg_/);
     expect(await authenticate(deps, `Bearer ${first.secret}`)).toEqual({ userId: BOOTSTRAP_ADMIN, orgRole: "admin" });
-    expect([...deps.metadata.apiKeys.keys()]).toEqual([hashApiKey(first.secret!)]);
+    expect([...deps.identity.apiKeys.keys()]).toEqual([hashApiKey(first.secret!)]);
 
     const second = await bootstrapAdmin(deps);
     expect(second).toEqual({ created: false });
-    expect(deps.metadata.apiKeys.size).toBe(1);
+    expect(deps.identity.apiKeys.size).toBe(1);
   });
 
   it("uses the given key and stores it once however often it starts", async () => {
@@ -30,13 +30,13 @@ describe("bootstrapAdmin", () => {
     expect(await bootstrapAdmin(deps, secret)).toEqual({ created: true });
     expect(await bootstrapAdmin(deps, secret)).toEqual({ created: false });
 
-    expect(deps.metadata.apiKeys.size).toBe(1);
-    expect(deps.metadata.apiKeys.get(hashApiKey(secret))).toMatchObject({ userId: BOOTSTRAP_ADMIN });
+    expect(deps.identity.apiKeys.size).toBe(1);
+    expect(deps.identity.apiKeys.get(hashApiKey(secret))).toMatchObject({ userId: BOOTSTRAP_ADMIN });
     expect(await authenticate(deps, `Bearer ${secret}`)).toEqual({ userId: BOOTSTRAP_ADMIN, orgRole: "admin" });
   });
 
   it.each(["", "has space", "x".repeat(513), "tab\there"])("refuses the unusable key %j", async (secret) => {
     await expect(bootstrapAdmin(deps, secret)).rejects.toThrow(ValidationError);
-    expect(deps.metadata.users.size).toBe(0);
+    expect(deps.identity.users.size).toBe(0);
   });
 });

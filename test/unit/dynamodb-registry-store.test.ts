@@ -17,7 +17,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from "../../lambdas/core/errors.js";
-import type { NewLink } from "../../lambdas/core/ports.js";
+import type { LinkState, NewLink } from "../../lambdas/core/ports.js";
 
 const TABLE = "mreg";
 const AT = "2025-01-01T00:00:00.000Z";
@@ -104,13 +104,27 @@ function transactItems(call = 0) {
 
 const encode = (key: Record<string, string>) => Buffer.from(JSON.stringify(key), "utf8").toString("base64url");
 
+/** An alias item of the collection: it carries its link's source, all a resolve to files needs. */
+const aliasItem = (alias: string, index: number, from = source(2)) => ({
+  ...aliasKey(alias),
+  entity: "alias",
+  alias,
+  index,
+  target: { source: from },
+});
+
+/** Reads the state, then links on it: what the use case does when nothing races. */
+async function readAndLink(link: NewLink) {
+  const state = await store.readLinkState(link.registry, link.collection, link.source, link.aliases);
+  return store.linkVersion(link, state);
+}
+
 describe("linkVersion", () => {
   it("writes the first link with its new collection, source, back-reference, count, aliases and events in one transaction", async () => {
-    ddb.on(GetCommand).resolves({});
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
     ddb.on(TransactWriteCommand).resolves({});
 
-    const outcome = await store.linkVersion(newLink({ aliases: ["production"] }));
+    const outcome = await readAndLink(newLink({ aliases: ["production"] }));
 
     expect(outcome).toEqual({
       created: true,
@@ -130,13 +144,18 @@ describe("linkVersion", () => {
         linkedBy: "alice",
       },
     });
-    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input)).toEqual([
-      { TableName: TABLE, Key: collectionKey, ConsistentRead: true },
-      { TableName: TABLE, Key: sourceKey(2), ConsistentRead: true },
+    // The collection, the source's link if any and the alias holders: one consistent read.
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        RequestItems: {
+          [TABLE]: {
+            Keys: [collectionKey, sourceKey(2), aliasKey("latest"), aliasKey("production")],
+            ConsistentRead: true,
+          },
+        },
+      },
     ]);
-    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
-      RequestItems: { [TABLE]: { Keys: [aliasKey("latest"), aliasKey("production")], ConsistentRead: true } },
-    });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     expect(transactItems()).toEqual([
       {
@@ -191,29 +210,14 @@ describe("linkVersion", () => {
       {
         Put: {
           TableName: TABLE,
-          Item: { ...linkedFromKey(2), entity: "linkedFrom", ...context, index: 0 },
-        },
-      },
-      {
-        Update: {
-          TableName: TABLE,
-          Key: versionKey(2),
-          UpdateExpression: "ADD linkCount :one",
-          ConditionExpression: "attribute_exists(PK)",
-          ExpressionAttributeValues: { ":one": 1 },
-        },
-      },
-      {
-        Put: {
-          TableName: TABLE,
-          Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 0 },
+          Item: aliasItem("latest", 0),
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
       {
         Put: {
           TableName: TABLE,
-          Item: { ...aliasKey("production"), entity: "alias", alias: "production", index: 0 },
+          Item: aliasItem("production", 0),
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
@@ -228,16 +232,29 @@ describe("linkVersion", () => {
         aliases: ["latest", "production"],
       }),
       eventPut({ action: "alias.set", actor: "alice", at: AT, ...context, alias: "production", to: "v0" }),
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...linkedFromKey(2), entity: "linkedFrom", ...context, index: 0 },
+        },
+      },
+      {
+        Update: {
+          TableName: TABLE,
+          Key: versionKey(2),
+          UpdateExpression: "ADD linkCount :one",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":one": 1 },
+        },
+      },
     ]);
   });
 
   it("numbers a later link on the counter it read and takes latest off the previous holder", async () => {
-    ddb.on(GetCommand, { Key: collectionKey }).resolves({ Item: existingCollection(1) });
-    ddb.on(GetCommand, { Key: sourceKey(2) }).resolves({});
-    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ ...aliasKey("latest"), alias: "latest", index: 0 }] } });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [existingCollection(1), aliasItem("latest", 0, source(1))] } });
     ddb.on(TransactWriteCommand).resolves({});
 
-    const outcome = await store.linkVersion(newLink());
+    const outcome = await readAndLink(newLink());
 
     expect(outcome).toMatchObject({ created: true, collectionCreated: false, link: { index: 1, aliases: ["latest"] } });
     const items = transactItems();
@@ -265,20 +282,10 @@ describe("linkVersion", () => {
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
-      { Put: { TableName: TABLE, Item: { ...linkedFromKey(2), entity: "linkedFrom", ...context, index: 1 } } },
-      {
-        Update: {
-          TableName: TABLE,
-          Key: versionKey(2),
-          UpdateExpression: "ADD linkCount :one",
-          ConditionExpression: "attribute_exists(PK)",
-          ExpressionAttributeValues: { ":one": 1 },
-        },
-      },
       {
         Put: {
           TableName: TABLE,
-          Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 1 },
+          Item: aliasItem("latest", 1),
           ConditionExpression: "#index = :from",
           ExpressionAttributeNames: { "#index": "index" },
           ExpressionAttributeValues: { ":from": 0 },
@@ -294,57 +301,65 @@ describe("linkVersion", () => {
         },
       },
       eventPut(expect.objectContaining({ action: "link.created", version: "v1", aliases: ["latest"] })),
+      { Put: { TableName: TABLE, Item: { ...linkedFromKey(2), entity: "linkedFrom", ...context, index: 1 } } },
+      {
+        Update: {
+          TableName: TABLE,
+          Key: versionKey(2),
+          UpdateExpression: "ADD linkCount :one",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":one": 1 },
+        },
+      },
     ]);
   });
 
-  it("answers the first link with created:false and writes nothing when the source is linked already", async () => {
-    ddb.on(GetCommand, { Key: collectionKey }).resolves({ Item: existingCollection(3) });
-    ddb.on(GetCommand, { Key: sourceKey(2) }).resolves({ Item: { ...sourceKey(2), entity: "linkSource", index: 1 } });
+  it("answers the source's first link as the state read, so the caller writes nothing", async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLE]: [existingCollection(3), { ...sourceKey(2), entity: "linkSource", index: 1 }] },
+    });
 
-    expect(await store.linkVersion(newLink({ aliases: ["staging"] }))).toEqual({ created: false, index: 1 });
-
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(await store.readLinkState("model", "mnist-classifier", source(2), ["staging"])).toMatchObject({
+      head: { type: "model", nextIndex: 3 },
+      existing: 1,
+    });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
-  it("refuses a version of another type than the collection's with 422 naming both, without writing", async () => {
-    ddb.on(GetCommand, { Key: collectionKey }).resolves({ Item: existingCollection(1) });
-    ddb.on(GetCommand, { Key: sourceKey(2) }).resolves({});
+  it("conditions the counter on the collection's type, so a concurrent first link of another type makes this lose", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [existingCollection(1)] } });
+    ddb.on(TransactWriteCommand).resolves({});
 
-    await expect(store.linkVersion(newLink({ type: "dataset" }))).rejects.toThrow(
-      new UnprocessableError("collection model/mnist-classifier holds model versions; train/mnist is dataset"),
-    );
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    await readAndLink(newLink({ type: "dataset" }));
+
+    expect(transactItems()[0]).toHaveProperty("Update.ConditionExpression", "nextIndex = :index AND #type = :type");
+    expect(transactItems()[0]).toHaveProperty("Update.ExpressionAttributeValues.:type", "dataset");
   });
 
   it("answers 404 without retrying when the version check is what cancelled the transaction", async () => {
-    ddb.on(GetCommand).resolves({});
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
-    // Items: collection, its event, link, source, back-reference, version count (5), latest, link event.
-    ddb.on(TransactWriteCommand).rejects(canceled(reasonsWith(8, 5, "ConditionalCheckFailed")));
+    // Items: collection, its event, link, source, latest, link event, back-reference, version count (7).
+    ddb.on(TransactWriteCommand).rejects(canceled(reasonsWith(8, 7, "ConditionalCheckFailed")));
 
-    await expect(store.linkVersion(newLink())).rejects.toThrow(new NotFoundError("train/mnist has no version v2"));
+    await expect(readAndLink(newLink())).rejects.toThrow(new NotFoundError("train/mnist has no version v2"));
 
-    expect(transactItems()[5]).toHaveProperty("Update.UpdateExpression", "ADD linkCount :one");
+    expect(transactItems()[7]).toHaveProperty("Update.UpdateExpression", "ADD linkCount :one");
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
-  it("reads again and retries when another cancellation reason (a concurrent link) stopped it", async () => {
-    ddb
-      .on(GetCommand, { Key: collectionKey })
-      .resolvesOnce({})
-      .resolves({ Item: existingCollection(1) });
-    ddb.on(GetCommand, { Key: sourceKey(2) }).resolves({});
+  it("answers the state read again when another cancellation reason (a concurrent link) stopped it", async () => {
     ddb
       .on(BatchGetCommand)
       .resolvesOnce({ Responses: { [TABLE]: [] } })
-      .resolves({ Responses: { [TABLE]: [{ alias: "latest", index: 0 }] } });
+      .resolves({ Responses: { [TABLE]: [existingCollection(1), aliasItem("latest", 0)] } });
     ddb
       .on(TransactWriteCommand)
       .rejectsOnce(canceled(reasonsWith(8, 0, "ConditionalCheckFailed")))
       .resolves({});
 
-    const outcome = await store.linkVersion(newLink());
+    const lost = await readAndLink(newLink());
+    expect(lost).toMatchObject({ created: false, current: { head: { nextIndex: 1 }, attempts: 1 } });
+    const outcome = await store.linkVersion(newLink(), (lost as { current: LinkState }).current);
 
     expect(outcome).toMatchObject({ created: true, collectionCreated: false, link: { index: 1 } });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
@@ -420,20 +435,10 @@ describe("unlink", () => {
         },
       },
       { Delete: { TableName: TABLE, Key: sourceKey(5) } },
-      { Delete: { TableName: TABLE, Key: linkedFromKey(5) } },
-      {
-        Update: {
-          TableName: TABLE,
-          Key: versionKey(5),
-          UpdateExpression: "ADD linkCount :minusOne",
-          ConditionExpression: "attribute_exists(PK)",
-          ExpressionAttributeValues: { ":minusOne": -1 },
-        },
-      },
       {
         Put: {
           TableName: TABLE,
-          Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 1 },
+          Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 1, target: { source: source(5) } },
           ...aliasCondition,
         },
       },
@@ -464,6 +469,16 @@ describe("unlink", () => {
         source: { project: "train", artifact: "mnist", version: "v5", digest: DIGEST },
         aliases: ["latest", "production"],
       }),
+      { Delete: { TableName: TABLE, Key: linkedFromKey(5) } },
+      {
+        Update: {
+          TableName: TABLE,
+          Key: versionKey(5),
+          UpdateExpression: "ADD linkCount :minusOne",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":minusOne": -1 },
+        },
+      },
     ]);
     // The collection counter is never lowered: an unlinked number is never handed out again.
     expect(JSON.stringify(transactItems())).not.toContain("nextIndex");
@@ -758,7 +773,7 @@ describe("batch reads", () => {
       })
       .resolves({ Responses: { [TABLE]: [{ ...memberKey, entity: "member", role: "admin" }] } });
 
-    const answer = await store.getRegistryWithMembership("secret", "max");
+    const answer = await store.getRegistryAccess("secret", "max");
 
     expect(answer).toMatchObject({ registry: { name: "secret" }, role: "admin" });
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
@@ -773,7 +788,7 @@ describe("batch reads", () => {
       const keys = [{ PK: "REG#secret", SK: "REGISTRY" }];
       ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] }, UnprocessedKeys: { [TABLE]: { Keys: keys } } });
 
-      const outcome = store.getRegistryWithMembership("secret", "max").catch((e: unknown) => e);
+      const outcome = store.getRegistryAccess("secret", "max").catch((e: unknown) => e);
       await vi.runAllTimersAsync();
 
       expect(await outcome).toBeInstanceOf(TooManyRequestsError);
@@ -847,7 +862,7 @@ describe("registries and members", () => {
       Responses: { [TABLE]: [{ ...memberKey, entity: "member", role: "member" }, registryItem] },
     });
 
-    expect(await store.getRegistryWithMembership("secret", "max")).toEqual({
+    expect(await store.getRegistryAccess("secret", "max")).toEqual({
       registry: {
         name: "secret",
         visibility: "restricted",
@@ -866,8 +881,50 @@ describe("registries and members", () => {
   it("answers no role to a non-member and no registry when there is none", async () => {
     ddb.on(BatchGetCommand).resolvesOnce({ Responses: { [TABLE]: [registryItem] } }).resolves({ Responses: {} });
 
-    expect(await store.getRegistryWithMembership("secret", "vera")).toMatchObject({ role: undefined });
-    expect(await store.getRegistryWithMembership("nope", "vera")).toEqual({ registry: undefined, role: undefined });
+    expect(await store.getRegistryAccess("secret", "vera")).toMatchObject({ role: undefined });
+    expect(await store.getRegistryAccess("nope", "vera")).toEqual({ registry: undefined, role: undefined });
+  });
+
+  it("reads the collection alias a path names in the same BatchGet, answering its link's source", async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        [TABLE]: [
+          registryItem,
+          { PK: "COL#secret#mnist-classifier", SK: "ALIAS#production", entity: "alias", alias: "production", index: 3, target: { source: source(2) } },
+        ],
+      },
+    });
+
+    expect(await store.getRegistryAccess("secret", "max", { collection: "mnist-classifier", alias: "production" })).toEqual({
+      registry: expect.objectContaining({ name: "secret" }),
+      role: undefined,
+      target: { registry: "secret", collection: "mnist-classifier", index: 3, source: source(2) },
+    });
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
+      RequestItems: {
+        [TABLE]: {
+          Keys: [
+            { PK: "REG#secret", SK: "REGISTRY" },
+            memberKey,
+            { PK: "COL#secret#mnist-classifier", SK: "ALIAS#production" },
+          ],
+        },
+      },
+    });
+  });
+
+  it("reads a numbered collection version as its link, and answers no target for one that does not exist", async () => {
+    const link = { PK: "COL#secret#mnist-classifier", SK: `LNK#${pad(4)}`, entity: "link", index: 4, source: source(1) };
+    ddb.on(BatchGetCommand).resolvesOnce({ Responses: { [TABLE]: [registryItem, link] } }).resolves({ Responses: { [TABLE]: [registryItem] } });
+
+    expect((await store.getRegistryAccess("secret", "max", { collection: "mnist-classifier", index: 4 })).target).toEqual({
+      registry: "secret",
+      collection: "mnist-classifier",
+      index: 4,
+      source: source(1),
+    });
+    expect(await store.getRegistryAccess("secret", "max", { collection: "mnist-classifier", index: 5 })).not.toHaveProperty("target");
   });
 
   it("creates a registry once, listed in the registries index", async () => {

@@ -13,7 +13,7 @@ beforeEach(() => {
 });
 
 async function version(artifact: string, runId?: string, project = "p"): Promise<number> {
-  const outcome = await deps.metadata.commitVersion({
+  const added = await deps.artifacts.add({
     project,
     artifact,
     type: "model",
@@ -26,9 +26,7 @@ async function version(artifact: string, runId?: string, project = "p"): Promise
     at: "2025-01-01T00:00:00.000Z",
     ...(runId ? { runId } : {}),
   });
-  if (!outcome.created) throw new Error("not created");
-  if (runId) deps.lineage.recordOutput({ project, id: runId }, { project, artifact, index: outcome.version.index });
-  return outcome.version.index;
+  return added.index;
 }
 
 const query = (params: Record<string, string> = {}) => lineageQuery.parse(params);
@@ -37,10 +35,10 @@ const ids = (answer: { nodes: { id: string }[] }) => answer.nodes.map((n) => n.i
 describe("runs", () => {
   it("creates a run, and a retried create keeps it and updates what it names", async () => {
     const first = await createRun(deps, ana, "p", { id: "r1", name: "fit", config: { lr: 0.1 } });
-    expect(first).toMatchObject({ status: 201, body: { id: "r1", name: "fit", config: { lr: 0.1 }, createdBy: "ana" } });
+    expect(first).toMatchObject({ created: true, run: { id: "r1", name: "fit", config: { lr: 0.1 }, createdBy: "ana" } });
     const again = await createRun(deps, { ...ana, userId: "bob" }, "p", { id: "r1" });
-    expect(again).toMatchObject({ status: 200, body: { id: "r1", name: "fit", config: { lr: 0.1 }, createdBy: "ana" } });
-    expect((await createRun(deps, ana, "p", {})).body.id).toMatch(/^id-/);
+    expect(again).toMatchObject({ created: false, run: { id: "r1", name: "fit", config: { lr: 0.1 }, createdBy: "ana" } });
+    expect((await createRun(deps, ana, "p", {})).run.id).toMatch(/^id-/);
   });
 
   it("records an input by alias as the version it names now; a missing version is a 404", async () => {
@@ -140,7 +138,7 @@ describe("lineage", () => {
   });
 
   it("shows a deleted version as a deleted node and refuses a foreign cursor", async () => {
-    await deps.metadata.deleteVersion({ project: "p", artifact: "data-b", actor: "ana", at: "2025-01-02T00:00:00.000Z" }, 0);
+    await deps.artifacts.deleteVersion({ project: "p", artifact: "data-b", actor: "ana", at: "2025-01-02T00:00:00.000Z" }, 0);
     const answer = await lineageOfRun(deps, { project: "p", id: "r1" }, query({ direction: "up", depth: "1" }));
     expect(answer.nodes.find((n) => n.id === "version:p/data-b:v0")).toMatchObject({ deleted: true });
     await expect(lineageOfRun(deps, { project: "p", id: "r1" }, query({ cursor: "bm90IGEgY3Vyc29y" }))).rejects.toThrow(ValidationError);

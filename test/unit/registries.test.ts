@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { registryAccess, type RegistryAccess } from "../../lambdas/core/authorize.js";
 import {
   ConflictError,
@@ -11,7 +11,6 @@ import type { Principal } from "../../lambdas/core/model.js";
 import {
   createCollection,
   createRegistry,
-  deleteArtifactVersion,
   getCollection,
   getCollectionVersion,
   linkVersion,
@@ -27,6 +26,7 @@ import {
   unlinkVersion,
 } from "../../lambdas/core/registries.js";
 import type { LinkRequest } from "../../lambdas/contract/registries.js";
+import { deleteArtifactVersion } from "../../lambdas/core/artifact-versions.js";
 import { fakeDeps, sha256Hex, type FakeDeps } from "../support/fakes.js";
 
 const AT = "2025-01-01T00:00:00.000Z";
@@ -44,7 +44,7 @@ const digestOf = (artifact: string, i: number) => sha256Hex(`${artifact} weights
 /** Commits `count` versions of `train/<artifact>`: v0 … v(count-1), each with `{epoch: i}`. */
 async function logVersions(artifact: string, count: number, type = "model") {
   for (let i = 0; i < count; i++) {
-    await deps.metadata.commitVersion({
+    await deps.artifacts.add({
       project: "train",
       artifact,
       type,
@@ -87,7 +87,7 @@ async function actions(collection: string, registry = "model"): Promise<string[]
 beforeEach(async () => {
   deps = fakeDeps();
   for (const user of [alice, bob]) {
-    await deps.metadata.putUser({ id: user.userId, name: user.userId, orgRole: user.orgRole, createdAt: AT });
+    await deps.identity.createUser({ id: user.userId, name: user.userId, orgRole: user.orgRole, status: "active", createdAt: AT });
   }
   await createRegistry(deps, root, {
     name: "model",
@@ -105,9 +105,9 @@ beforeEach(async () => {
 describe("linkVersion", () => {
   it("numbers links in link order, not source order, and creates the collection on the first link", async () => {
     const first = await link("mnist-classifier", "v2", { description: "digits" });
-    expect(first).toEqual({ status: 201, body: { version: "v0", index: 0, created: true, aliases: ["latest"] } });
-    expect((await link("mnist-classifier", "v0")).body).toMatchObject({ version: "v1", created: true });
-    expect((await link("mnist-classifier", 1)).body).toMatchObject({ version: "v2", created: true });
+    expect(first).toEqual({ version: "v0", index: 0, created: true, aliases: ["latest"] });
+    expect(await link("mnist-classifier", "v0")).toMatchObject({ version: "v1", created: true });
+    expect(await link("mnist-classifier", 1)).toMatchObject({ version: "v2", created: true });
 
     const versions = await listCollectionVersions(deps, ref("mnist-classifier"), { limit: 10 });
     expect(versions.items.map((v) => [v.version, v.source.version])).toEqual([
@@ -148,7 +148,7 @@ describe("linkVersion", () => {
 
     const again = await link("mnist-classifier", "v2", { aliases: ["staging"] });
 
-    expect(again).toEqual({ status: 200, body: { version: "v0", index: 0, created: false, aliases: ["staging"] } });
+    expect(again).toEqual({ version: "v0", index: 0, created: false, aliases: ["staging"] });
     expect((await getCollection(deps, ref("mnist-classifier"))).linkCount).toBe(2);
     expect(await holders("mnist-classifier", "staging")).toEqual(["v0"]);
     expect(await holders("mnist-classifier", "latest")).toEqual(["v1"]);
@@ -184,7 +184,7 @@ describe("linkVersion", () => {
     }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(UnprocessableError);
-    expect((error as Error).message).toMatch(/model.*dataset/);
+    expect((error as Error).message).toBe("collection open/typed holds model versions; train/mnist-data is dataset");
     expect((await getCollection(deps, ref("typed", "open"))).linkCount).toBe(0);
   });
 
@@ -197,6 +197,36 @@ describe("linkVersion", () => {
   it("refuses to be asked for latest, which the registry maintains", async () => {
     await expect(link("mnist-classifier", "v0", { aliases: ["latest"] })).rejects.toThrow(ValidationError);
     await expect(getCollection(deps, ref("mnist-classifier"))).rejects.toThrow(NotFoundError);
+  });
+});
+
+describe("linkVersion when a concurrent link lands between its read and its write", () => {
+  function interleave(meanwhile: () => Promise<unknown>) {
+    const read = deps.registries.readLinkState.bind(deps.registries);
+    vi.spyOn(deps.registries, "readLinkState").mockImplementationOnce(async (...args) => {
+      const state = await read(...args);
+      await meanwhile();
+      return state;
+    });
+  }
+
+  it("answers the winner's link for the same version, applying the aliases", async () => {
+    interleave(() => link("mnist-classifier", "v1"));
+
+    expect(await link("mnist-classifier", "v1", { aliases: ["staging"] })).toEqual({
+      version: "v0",
+      index: 0,
+      created: false,
+      aliases: ["latest", "staging"],
+    });
+    expect((await listCollectionVersions(deps, ref("mnist-classifier"), { limit: 10 })).items).toHaveLength(1);
+  });
+
+  it("takes the next number for another version", async () => {
+    interleave(() => link("mnist-classifier", "v0"));
+
+    expect(await link("mnist-classifier", "v1")).toMatchObject({ version: "v1", created: true });
+    expect(await holders("mnist-classifier", "latest")).toEqual(["v1"]);
   });
 });
 
@@ -234,7 +264,7 @@ describe("protected aliases", () => {
     expect(await holders("mnist-classifier", "staging")).toEqual([]);
 
     const linked = await linkAs(root, admin, "mnist-classifier", "v2", { aliases: ["production"] });
-    expect(linked.body).toEqual({ version: "v2", index: 2, created: true, aliases: ["latest", "production"] });
+    expect(linked).toEqual({ version: "v2", index: 2, created: true, aliases: ["latest", "production"] });
   });
 
   it("may be removed by registry admins only", async () => {
@@ -330,12 +360,34 @@ describe("resolving a collection version", () => {
     const entry = { path: "weights.bin", size: 100, sha256: sha256Hex("weights") };
     await deps.blobs.putManifest(digestOf("mnist", 0), [entry]);
 
-    const files = await listCollectionFiles(deps, ref("mnist-classifier"), "staging", { limit: 10 });
+    const files = await listCollectionFiles(deps, member, ref("mnist-classifier"), "staging", { limit: 10 });
 
     expect(files).toEqual({
       items: [{ ...entry, url: `https://fake-s3.test/blobs/${entry.sha256}?filename=weights.bin` }],
       nextCursor: undefined,
     });
+  });
+
+  it("resolves with no read of its own when the access check read the version the path names", async () => {
+    const entry = { path: "weights.bin", size: 100, sha256: sha256Hex("weights") };
+    await deps.blobs.putManifest(digestOf("mnist", 0), [entry]);
+    const read = await registryAccess(deps, alice, "model", { collection: "mnist-classifier", alias: "staging" });
+    const getLinkTarget = vi.spyOn(deps.registries, "getLinkTarget");
+
+    const files = await listCollectionFiles(deps, read, ref("mnist-classifier"), "staging", { limit: 10 });
+
+    expect(files.items.map((f) => f.sha256)).toEqual([entry.sha256]);
+    expect(getLinkTarget).not.toHaveBeenCalled();
+    // What the access check read answers only for the version it was read for.
+    await listCollectionFiles(deps, read, ref("mnist-classifier"), "latest", { limit: 10 }).catch(() => undefined);
+    expect(getLinkTarget).toHaveBeenCalledTimes(1);
+  });
+
+  it("answers 404 for an alias the access check found missing", async () => {
+    const read = await registryAccess(deps, alice, "model", { collection: "mnist-classifier", alias: "nope" });
+    await expect(listCollectionFiles(deps, read, ref("mnist-classifier"), "nope", { limit: 10 })).rejects.toThrow(
+      "model/mnist-classifier has no alias nope",
+    );
   });
 });
 
@@ -354,7 +406,7 @@ describe("unlinkVersion", () => {
     expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({ linkCount: 2, latest: "v1" });
 
     // The source is free to link again, under a new number.
-    expect((await link("mnist-classifier", "v2")).body).toEqual({
+    expect(await link("mnist-classifier", "v2")).toEqual({
       version: "v3",
       index: 3,
       created: true,
@@ -380,7 +432,7 @@ describe("unlinkVersion", () => {
 
     expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({ linkCount: 0, latest: null, aliases: {} });
     await expect(unlinkVersion(deps, alice, ref("mnist-classifier"), "v0")).rejects.toThrow(NotFoundError);
-    expect((await link("mnist-classifier", "v0")).body.version).toBe("v3");
+    expect((await link("mnist-classifier", "v0")).version).toBe("v3");
   });
 });
 
@@ -498,7 +550,7 @@ describe("deleteArtifactVersion", () => {
     expect(error).toBeInstanceOf(ConflictError);
     expect((error as Error).message).toContain("@model/mnist-classifier:v1");
     expect((error as Error).message).toContain("@open/digits:v1");
-    expect(await deps.metadata.getVersion("train", "mnist", 1)).toBeDefined();
+    expect(await deps.artifacts.getVersion("train", "mnist", 1)).toBeDefined();
     expect((await getCollection(deps, ref("mnist-classifier"))).linkCount).toBe(2);
   });
 
@@ -508,7 +560,7 @@ describe("deleteArtifactVersion", () => {
       unlinked: ["@model/mnist-classifier:v1", "@open/digits:v1"],
     });
 
-    expect(await deps.metadata.getVersion("train", "mnist", 1)).toBeUndefined();
+    expect(await deps.artifacts.getVersion("train", "mnist", 1)).toBeUndefined();
     for (const [registry, collection] of [["model", "mnist-classifier"], ["open", "digits"]] as const) {
       expect(await getCollection(deps, ref(collection, registry))).toMatchObject({
         linkCount: 1,

@@ -122,7 +122,7 @@ describe("planUpload with open uploads", () => {
     const ids = plan.open!.map((o) => o.uploadId);
     expect(new Set(ids).size).toBe(2);
     expect(plan.open![0]!.url).toContain(`staging/open/${ids[0]}`);
-    expect(deps.metadata.blobs.size).toBe(0);
+    expect(deps.ledger.blobs.size).toBe(0);
   });
 
   it("plans hashed files as usual beside open ones, and leaves open out when not asked", async () => {
@@ -151,7 +151,7 @@ describe("ensureBlobsVerified with open uploads", () => {
 
     expect(deps.blobs.blob(f.sha256)?.toString()).toBe("weights");
     expect(deps.blobs.objects.has(`staging/open/${uploadId}`)).toBe(false);
-    expect(await deps.metadata.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+    expect(await deps.ledger.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
   });
 
   it("refuses other bytes than declared with 422, deletes them and keeps the blob unverified", async () => {
@@ -164,7 +164,7 @@ describe("ensureBlobsVerified with open uploads", () => {
     expect((error as Error).message).toContain("w.bin");
     expect(deps.blobs.objects.has(`staging/open/${uploadId}`)).toBe(false);
     expect(deps.blobs.blob(f.sha256)).toBeUndefined();
-    expect(deps.metadata.blobs.has(f.sha256)).toBe(false);
+    expect(deps.ledger.blobs.has(f.sha256)).toBe(false);
   });
 
   it("names a file whose open upload holds nothing", async () => {
@@ -198,7 +198,7 @@ describe("ensureBlobsVerified with open uploads", () => {
     const wrong = await opened("weightz");
     const error = await ensureBlobsVerified(deps, [{ ...f, uploadId: wrong }]).catch((e: unknown) => e);
     expect((error as Error).message).toContain(`uploaded bytes have sha256 ${sha256Hex("weightz")}`);
-    expect(deps.metadata.blobs.has(f.sha256)).toBe(false);
+    expect(deps.ledger.blobs.has(f.sha256)).toBe(false);
   });
 
   it("deletes open uploads of a blob that was stored already, and of a second copy of the same bytes", async () => {
@@ -245,8 +245,8 @@ describe("completeUpload", () => {
 
     expect(done).toEqual({ sha256, size: bytes.length, verified: true, alreadyPresent: false });
     expect(deps.blobs.blob(sha256)?.equals(bytes)).toBe(true);
-    expect(await deps.metadata.verifiedBlobs([sha256])).toEqual(new Map([[sha256, bytes.length]]));
-    expect(await deps.metadata.getMultipartUpload(sha256, uploadId)).toBeUndefined();
+    expect(await deps.ledger.verifiedBlobs([sha256])).toEqual(new Map([[sha256, bytes.length]]));
+    expect(await deps.ledger.getMultipartUpload(sha256, uploadId)).toBeUndefined();
     expect((await planUpload(deps, { files: [{ path: "m", size: bytes.length, sha256 }] })).present).toEqual([sha256]);
   });
 
@@ -259,7 +259,7 @@ describe("completeUpload", () => {
     const uploadId = await startUpload();
     const parts = numbers.map((partNumber) => ({ partNumber, etag: `"e${partNumber}"` }));
     await expect(completeUpload(deps, { sha256, uploadId, parts })).rejects.toThrow(ValidationError);
-    expect(deps.metadata.blobs.has(sha256)).toBe(false);
+    expect(deps.ledger.blobs.has(sha256)).toBe(false);
   });
 
   it("answers a retried completion of a finished upload with the verified blob", async () => {
@@ -280,7 +280,7 @@ describe("completeUpload", () => {
 
   it("aborts a second upload of a blob that is already verified and reports it present", async () => {
     const uploadId = await startUpload();
-    await deps.metadata.markBlobVerified(sha256, bytes.length, "2025-01-01T00:00:00.000Z");
+    await deps.ledger.markBlobVerified(sha256, bytes.length, "2025-01-01T00:00:00.000Z");
     const parts = sendParts(uploadId);
 
     const done = await completeUpload(deps, { sha256, uploadId, parts });
@@ -288,12 +288,12 @@ describe("completeUpload", () => {
     expect(done.alreadyPresent).toBe(true);
     expect(deps.blobs.multipart.has(uploadId)).toBe(false);
     expect(deps.blobs.blob(sha256)).toBeUndefined();
-    expect(await deps.metadata.getMultipartUpload(sha256, uploadId)).toBeUndefined();
+    expect(await deps.ledger.getMultipartUpload(sha256, uploadId)).toBeUndefined();
   });
 
   it("answers 409 while another upload of the blob is being verified", async () => {
     const uploadId = await startUpload();
-    await deps.metadata.claimBlob(sha256, bytes.length, deps.clock.now().toISOString());
+    await deps.ledger.claimBlob(sha256, bytes.length, deps.clock.now().toISOString());
     await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId) })).rejects.toThrow(ConflictError);
     expect(deps.blobs.multipart.has(uploadId)).toBe(true);
   });
@@ -307,9 +307,9 @@ describe("completeUpload", () => {
     );
 
     expect(deps.blobs.blob(sha256)).toBeUndefined();
-    expect(deps.metadata.blobs.has(sha256)).toBe(false);
-    expect(await deps.metadata.verifiedBlobs([sha256])).toEqual(new Map());
-    expect(await deps.metadata.getMultipartUpload(sha256, uploadId)).toBeUndefined();
+    expect(deps.ledger.blobs.has(sha256)).toBe(false);
+    expect(await deps.ledger.verifiedBlobs([sha256])).toEqual(new Map());
+    expect(await deps.ledger.getMultipartUpload(sha256, uploadId)).toBeUndefined();
   });
 
   it("lets the client upload again after its bytes were rejected", async () => {
@@ -332,7 +332,7 @@ describe("completeUpload", () => {
     const wrongEtag = parts.map((p, i) => (i === 1 ? { ...p, etag: '"bogus"' } : p));
 
     await expect(completeUpload(deps, { sha256, uploadId, parts: wrongEtag })).rejects.toThrow(UnprocessableError);
-    expect(deps.metadata.blobs.has(sha256)).toBe(false);
+    expect(deps.ledger.blobs.has(sha256)).toBe(false);
 
     const done = await completeUpload(deps, { sha256, uploadId, parts });
     expect(done.alreadyPresent).toBe(false);
@@ -348,7 +348,7 @@ describe("ensureBlobsVerified", () => {
 
     expect(deps.blobs.blob(f.sha256)?.toString()).toBe("weights");
     expect(deps.blobs.staged(f.sha256)).toBeUndefined();
-    expect(await deps.metadata.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+    expect(await deps.ledger.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
   });
 
   it("names every path that was never uploaded", async () => {
@@ -370,7 +370,7 @@ describe("ensureBlobsVerified", () => {
     expect((error as Error).message).toContain("w.bin");
     expect(deps.blobs.staged(f.sha256)).toBeUndefined();
     expect(deps.blobs.blob(f.sha256)).toBeUndefined();
-    expect(deps.metadata.blobs.has(f.sha256)).toBe(false);
+    expect(deps.ledger.blobs.has(f.sha256)).toBe(false);
   });
 
   describe("while another request verifies the same blob", () => {
@@ -384,7 +384,7 @@ describe("ensureBlobsVerified", () => {
     async function claimElsewhere() {
       const f = file("w.bin", "weights");
       deps.blobs.stage(f.sha256, "weights");
-      await deps.metadata.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+      await deps.ledger.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
       return f;
     }
 
@@ -395,7 +395,7 @@ describe("ensureBlobsVerified", () => {
 
       await vi.advanceTimersByTimeAsync(1000);
       expect(settled).toBe(false);
-      await deps.metadata.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+      await deps.ledger.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
       await vi.advanceTimersByTimeAsync(200);
 
       expect(settled).toBe(true);
@@ -407,7 +407,7 @@ describe("ensureBlobsVerified", () => {
       const outcome = ensureBlobsVerified(deps, [{ ...f, size: f.size + 1 }]).catch((e: unknown) => e);
 
       await vi.advanceTimersByTimeAsync(300);
-      await deps.metadata.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+      await deps.ledger.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
       await vi.advanceTimersByTimeAsync(200);
 
       expect(await outcome).toBeInstanceOf(UnprocessableError);
@@ -428,8 +428,8 @@ describe("ensureBlobsVerified", () => {
 
   it("refuses a declared size other than the one verified between its read and its claim", async () => {
     const f = file("w.bin", "weights");
-    const verifiedMeanwhile = vi.spyOn(deps.metadata, "verifiedBlobs").mockResolvedValueOnce(new Map());
-    await deps.metadata.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+    const verifiedMeanwhile = vi.spyOn(deps.ledger, "verifiedBlobs").mockResolvedValueOnce(new Map());
+    await deps.ledger.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
 
     await expect(ensureBlobsVerified(deps, [{ ...f, size: f.size + 1 }])).rejects.toThrow(UnprocessableError);
     expect(verifiedMeanwhile).toHaveBeenCalled();
@@ -438,11 +438,11 @@ describe("ensureBlobsVerified", () => {
   it("takes over a claim abandoned for more than 15 minutes", async () => {
     const f = file("w.bin", "weights");
     deps.blobs.stage(f.sha256, "weights");
-    await deps.metadata.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+    await deps.ledger.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
     deps.clock.advance(15 * 60 * 1000 + 1);
 
     await ensureBlobsVerified(deps, [f]);
 
-    expect(await deps.metadata.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+    expect(await deps.ledger.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
   });
 });

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { DynamoMetadataStore } from "../../lambdas/adapters/dynamodb/metadata-store.js";
+import { DynamoIdentityStore } from "../../lambdas/adapters/dynamodb/identity-store.js";
 import { authenticate, hashApiKey } from "../../lambdas/core/api-keys.js";
 import { registryAccess } from "../../lambdas/core/authorize.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
@@ -32,12 +32,12 @@ describe("createUser", () => {
       role: "viewer",
       createdAt: AT,
     });
-    expect(await deps.metadata.getUser("max")).toEqual({ id: "max", name: "max", orgRole: "member", createdAt: AT });
+    expect(await deps.identity.getUser("max")).toEqual({ id: "max", name: "max", orgRole: "member", status: "active", createdAt: AT });
   });
 
   it("refuses a handle that is taken with 409 and keeps the first user", async () => {
     await expect(createUser(deps, { name: "vera", role: "admin" })).rejects.toThrow(ConflictError);
-    expect((await deps.metadata.getUser("vera"))?.orgRole).toBe("viewer");
+    expect((await deps.identity.getUser("vera"))?.orgRole).toBe("viewer");
   });
 
   it("lists users by handle, one page at a time", async () => {
@@ -65,10 +65,12 @@ describe("createApiKey", () => {
       lastUsedAt: null,
       key: expect.stringMatching(KEY_FORMAT),
     });
-    const stored = [...deps.metadata.apiKeys.values()];
-    expect(stored).toEqual([{ id: "id-000001", userId: "vera", keyHash: hashApiKey(created.key), createdAt: AT }]);
+    const stored = [...deps.identity.apiKeys.values()];
+    expect(stored).toEqual([
+      { id: "id-000001", userId: "vera", keyHash: hashApiKey(created.key), createdAt: AT, orgRole: "viewer", userStatus: "active" },
+    ]);
     expect(hashApiKey(created.key)).toMatch(/^[0-9a-f]{64}$/);
-    const dump = JSON.stringify([...deps.metadata.apiKeys]);
+    const dump = JSON.stringify([...deps.identity.apiKeys]);
     expect(dump).not.toContain(created.key);
     expect(dump).not.toContain(created.key.slice(5));
     expect(dump).not.toContain(created.key.slice(5, 25));
@@ -87,12 +89,12 @@ describe("createApiKey", () => {
 
     await expect(createApiKey(deps, max, { user: "vera" })).rejects.toThrow(ForbiddenError);
     await expect(createApiKey(deps, max, { user: "root" })).rejects.toThrow(ForbiddenError);
-    expect([...deps.metadata.apiKeys.values()].map((k) => k.userId)).toEqual(["vera"]);
+    expect([...deps.identity.apiKeys.values()].map((k) => k.userId)).toEqual(["vera"]);
   });
 
   it("answers 404 for a user that does not exist", async () => {
     await expect(createApiKey(deps, root, { user: "ghost" })).rejects.toThrow(NotFoundError);
-    expect(deps.metadata.apiKeys.size).toBe(0);
+    expect(deps.identity.apiKeys.size).toBe(0);
   });
 
   it.each([
@@ -100,7 +102,7 @@ describe("createApiKey", () => {
     ["now", AT],
   ])("refuses an expiry %s with 400", async (_, expiresAt) => {
     await expect(createApiKey(deps, root, { user: "max", expiresAt })).rejects.toThrow(ValidationError);
-    expect(deps.metadata.apiKeys.size).toBe(0);
+    expect(deps.identity.apiKeys.size).toBe(0);
   });
 
   it("stores a future expiry in UTC, and the key stops working then", async () => {
@@ -246,38 +248,56 @@ describe("with the DynamoDB store", () => {
     ddb.reset();
   });
 
-  it("writes a key item that holds the hash, never the secret", async () => {
-    ddb.on(GetCommand).resolves({ Item: { PK: "USER#max", SK: "USER", id: "max", name: "max", orgRole: "member", createdAt: AT } });
-    ddb.on(PutCommand).resolves({});
-    const metadata = new DynamoMetadataStore(
+  it("writes a key item that holds the hash, never the secret, with the role and status it read, while the user keeps them", async () => {
+    ddb.on(GetCommand).resolves({
+      Item: { PK: "USER#max", SK: "USER", id: "max", name: "max", orgRole: "member", status: "active", createdAt: AT },
+    });
+    ddb.on(TransactWriteCommand).resolves({});
+    const identity = new DynamoIdentityStore(
       DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })),
       "mreg",
     );
 
-    const created = await createApiKey({ metadata, clock: new FixedClock(), ids: new CounterIds("key-") }, max, {
+    const created = await createApiKey({ identity, clock: new FixedClock(), ids: new CounterIds("key-") }, max, {
       user: "max",
     });
 
     const keyHash = hashApiKey(created.key);
-    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
-      {
-        TableName: "mreg",
-        Item: {
-          PK: `APIKEY#${keyHash}`,
-          SK: "APIKEY",
-          entity: "apiKey",
-          GSI1PK: "USER#max#APIKEYS",
-          GSI1SK: "key-000001",
-          GSI2PK: "APIKEYS",
-          GSI2SK: "key-000001",
-          id: "key-000001",
-          userId: "max",
-          keyHash,
-          createdAt: AT,
-          expiresAt: undefined,
+    expect(ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems)).toEqual([
+      [
+        {
+          Put: {
+            TableName: "mreg",
+            Item: {
+              PK: `APIKEY#${keyHash}`,
+              SK: "APIKEY",
+              entity: "apiKey",
+              GSI1PK: "USER#max#APIKEYS",
+              GSI1SK: "key-000001",
+              GSI2PK: "APIKEYS",
+              GSI2SK: "key-000001",
+              id: "key-000001",
+              userId: "max",
+              keyHash,
+              createdAt: AT,
+              expiresAt: undefined,
+              orgRole: "member",
+              userStatus: "active",
+            },
+            ConditionExpression: "attribute_not_exists(PK)",
+          },
         },
-        ConditionExpression: "attribute_not_exists(PK)",
-      },
+        {
+          Update: {
+            TableName: "mreg",
+            Key: { PK: "USER#max", SK: "USER" },
+            UpdateExpression: "ADD keyHashes :hash",
+            ConditionExpression: "orgRole = :role AND (attribute_not_exists(#status) OR #status = :status)",
+            ExpressionAttributeNames: { "#status": "status" },
+            ExpressionAttributeValues: { ":hash": new Set([keyHash]), ":role": "member", ":status": "active" },
+          },
+        },
+      ],
     ]);
     const sent = JSON.stringify(ddb.calls().map((c) => c.args[0].input));
     expect(sent).not.toContain(created.key);

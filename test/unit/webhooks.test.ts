@@ -25,7 +25,7 @@ let deps: FakeDeps;
 
 beforeEach(async () => {
   deps = fakeDeps();
-  await deps.metadata.commitVersion({
+  await deps.artifacts.add({
     project: "vision",
     artifact: "mnist",
     type: "model",
@@ -37,7 +37,7 @@ beforeEach(async () => {
     actor: "ana",
     at: "2024-06-01T00:00:00.000Z",
   });
-  await deps.registries.linkVersion({
+  await deps.registries.link({
     registry: "model",
     collection: "mnist-classifier",
     source: { project: "vision", artifact: "mnist", index: 0, digest: "d".repeat(64) },

@@ -1,8 +1,9 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { AutomationRecord, DeliveryRecord, Page, PageRequest } from "../../core/model.js";
 import type { AutomationStore, DeliveryKey } from "../../core/ports.js";
-import { DynamoTable, type Item } from "./dynamo-table.js";
+import { ConflictError } from "../../core/errors.js";
+import { DynamoTable, TransactionLost, tagged, type Item } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 
 /** Deliveries are kept this long (the table's TTL removes them), pending, failed or delivered. */
@@ -10,25 +11,28 @@ export const DELIVERY_RETENTION_DAYS = 30;
 
 export class DynamoAutomationStore extends DynamoTable implements AutomationStore {
   async createAutomation(automation: AutomationRecord): Promise<void> {
-    await this.transact([
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...keys.automation(automation.registry, automation.id), entity: "automation", ...automation },
-          ConditionExpression: "attribute_not_exists(PK)",
-        },
-      },
-      // The registry's history names the automation, never its URL (which may hold a token) or secret.
-      this.eventItem(keys.registryHistory(automation.registry), {
-        action: "automation.created",
-        actor: automation.createdBy,
-        at: automation.createdAt,
-        registry: automation.registry,
-        automation: automation.id,
-        name: automation.name,
-        event: automation.event,
-      }),
-    ]);
+    await this.transact(
+      [
+        tagged("automation", {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...keys.automation(automation.registry, automation.id), entity: "automation", ...automation },
+            ConditionExpression: "attribute_not_exists(PK)",
+          },
+        }),
+        // The registry's history names the automation, never its URL (which may hold a token) or secret.
+        this.eventItem(keys.registryHistory(automation.registry), {
+          action: "automation.created",
+          actor: automation.createdBy,
+          at: automation.createdAt,
+          registry: automation.registry,
+          automation: automation.id,
+          name: automation.name,
+          event: automation.event,
+        }),
+      ],
+      { automation: (cause) => new ConflictError(`automation ${automation.id} already exists`, { cause }) },
+    );
   }
 
   async getAutomation(registry: string, id: string): Promise<AutomationRecord | undefined> {
@@ -48,13 +52,14 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
   async deleteAutomation(registry: string, id: string, change: { actor: string; at: string }): Promise<boolean> {
     try {
       await this.transact([
-        {
+        tagged("automation", {
           Delete: {
             TableName: this.tableName,
             Key: keys.automation(registry, id),
+            // Deleted once: the event is written only when an automation went.
             ConditionExpression: "attribute_exists(PK)",
           },
-        },
+        }),
         this.eventItem(keys.registryHistory(registry), {
           action: "automation.deleted",
           actor: change.actor,
@@ -65,7 +70,7 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
       ]);
       return true;
     } catch (error) {
-      if (error instanceof TransactionCanceledException) return false;
+      if (error instanceof TransactionLost && error.tags.includes("automation")) return false;
       throw error;
     }
   }

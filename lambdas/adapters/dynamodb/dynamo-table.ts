@@ -11,9 +11,8 @@ import {
   type QueryCommandInput,
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from "../../core/errors.js";
-import { LATEST_ALIAS, versionLabel, type AuditEvent, type Page, type PageRequest } from "../../core/model.js";
-import type { AliasChange, AliasMove } from "../../core/ports.js";
+import { ConflictError, TooManyRequestsError, ValidationError } from "../../core/errors.js";
+import type { AuditEvent, Page, PageRequest } from "../../core/model.js";
 import { keys } from "./keys.js";
 import type { IndexName } from "./table-definition.js";
 
@@ -21,7 +20,7 @@ export type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"
 export type Item = Record<string, unknown>;
 export type Key = { PK: string; SK: string };
 
-const MAX_TRANSACTION_ATTEMPTS = 40;
+export const MAX_TRANSACTION_ATTEMPTS = 40;
 /** A filtered page stops after this many queries even if short: its cursor goes on from there. */
 const MAX_FILTERED_ROUNDS = 10;
 /** DynamoDB refuses a BatchGetItem of more keys than this. */
@@ -32,24 +31,34 @@ const MAX_BATCH_GET_ATTEMPTS = 8;
 const eventId = monotonicFactory();
 
 /**
- * A numbered sequence with aliases: an artifact's versions or a collection's links. Both
- * keep items `{index, aliases}` and alias items `{alias, index}` in one partition, and
- * write their audit events to a history partition.
+ * One item of a transaction with the name its cancellation reason is known by: a failed
+ * condition maps to a domain error by that name, never by its position or expression.
  */
-export interface Sequence {
-  /** For messages: `project/artifact` or `registry/collection`. */
-  label: string;
-  partition: string;
-  itemKey(index: number): Key;
-  aliasKey(alias: string): Key;
-  history: string;
-  /** Fields every event of this sequence carries (registry, collection, …). */
-  context: Record<string, unknown>;
+export interface Tagged {
+  tag: string;
+  item: TransactItem;
 }
 
-export class TransientContention extends Error {}
+export const tagged = (tag: string, item: TransactItem): Tagged => ({ tag, item });
 
-/** What both stores share: reads, pages, retried transactions, events and alias moves. */
+/** Domain errors for the tags whose condition failure means something to the caller. */
+export type CancellationErrors = Record<string, (cause: unknown) => Error>;
+
+/**
+ * A transaction cancelled by a concurrent change (a failed condition no caller maps, or a
+ * conflict): reading again and deciding again is the answer. `tags` names the conditions.
+ */
+export class TransactionLost extends Error {
+  constructor(
+    readonly tags: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`transaction lost to a concurrent change${tags.length > 0 ? ` (${tags.join(", ")})` : ""}`, options);
+    this.name = "TransactionLost";
+  }
+}
+
+/** What every store shares: reads, pages, tagged and retried transactions, audit events. */
 export class DynamoTable {
   constructor(
     protected readonly client: DynamoDBDocumentClient,
@@ -89,8 +98,21 @@ export class DynamoTable {
     return items;
   }
 
-  protected async transact(items: TransactItem[]): Promise<void> {
-    await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+  /**
+   * Writes `items` in one transaction. A cancellation becomes the error `errors` maps the
+   * first failed tag to, or else TransactionLost (retried by withTransactionRetries).
+   */
+  protected async transact(items: Tagged[], errors: CancellationErrors = {}): Promise<void> {
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items.map((i) => i.item) }));
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const failed = items.filter((_, i) => reasons[i]?.Code === "ConditionalCheckFailed").map((i) => i.tag);
+      const known = failed.find((tag) => errors[tag] !== undefined);
+      if (known !== undefined) throw errors[known]!(error);
+      throw new TransactionLost(failed, { cause: error });
+    }
   }
 
   /**
@@ -167,10 +189,14 @@ export class DynamoTable {
     };
   }
 
-  /** Every item of a partition under a sort-key prefix, following pages. */
-  protected async queryAll(partition: string, prefix: string, consistent = false): Promise<Item[]> {
+  /** Every item of a partition under a sort-key prefix, following pages; `attributes` narrows each item. */
+  protected async queryAll(partition: string, prefix: string, consistent = false, attributes?: string[]): Promise<Item[]> {
     const items: Item[] = [];
     let start: Item | undefined;
+    const projection = attributes && {
+      ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(", "),
+      ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name])),
+    };
     do {
       const result = await this.client.send(
         new QueryCommand({
@@ -179,6 +205,7 @@ export class DynamoTable {
           ExpressionAttributeValues: { ":pk": partition, ":prefix": prefix },
           ExclusiveStartKey: start,
           ConsistentRead: consistent,
+          ...projection,
         }),
       );
       items.push(...(result.Items ?? []));
@@ -196,12 +223,12 @@ export class DynamoTable {
       try {
         return await attempt();
       } catch (error) {
-        const retryable = error instanceof TransactionCanceledException || error instanceof TransientContention;
+        const retryable = error instanceof TransactionLost;
         if (!retryable) throw error;
         if (n >= MAX_TRANSACTION_ATTEMPTS) {
           throw new ConflictError("too many concurrent changes; retry", { cause: error });
         }
-        await sleep(Math.random() * Math.min(500, 10 * 2 ** Math.min(n, 6)));
+        await contentionBackoff(n);
       }
     }
   }
@@ -210,227 +237,14 @@ export class DynamoTable {
    * An audit event, stamped when the write is attempted: under contention a change commits
    * later than its caller started it, and history must list changes in commit order.
    */
-  protected eventItem(partition: string, event: AuditEvent): TransactItem {
+  protected eventItem(partition: string, event: AuditEvent): Tagged {
     const at = new Date().toISOString();
-    return {
+    return tagged("event", {
       Put: {
         TableName: this.tableName,
         Item: { ...keys.event(partition, at, eventId()), entity: "event", event: { ...event, at } },
       },
-    };
-  }
-
-  protected async listAliasesIn(sequence: Sequence): Promise<Record<string, number>> {
-    const aliases: Record<string, number> = {};
-    for (const item of await this.queryAll(sequence.partition, keys.aliasPrefix)) {
-      aliases[item.alias as string] = item.index as number;
-    }
-    return aliases;
-  }
-
-  protected async aliasHolders(sequence: Sequence, aliases: string[]): Promise<Map<string, number>> {
-    const holders = new Map<string, number>();
-    if (aliases.length === 0) return holders;
-    const result = await this.client.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [this.tableName]: { Keys: aliases.map((alias) => sequence.aliasKey(alias)), ConsistentRead: true },
-        },
-      }),
-    );
-    if (Object.keys(result.UnprocessedKeys ?? {}).length > 0) {
-      throw new TransientContention("alias read throttled");
-    }
-    for (const item of result.Responses?.[this.tableName] ?? []) {
-      holders.set(item.alias as string, item.index as number);
-    }
-    return holders;
-  }
-
-  /** Alias items conditioned on the holder we read, plus the alias sets on both items. */
-  protected aliasMoveItems(
-    sequence: Sequence,
-    index: number,
-    holders: Map<string, number>,
-    aliases: string[],
-    target: { newItem: boolean },
-  ): TransactItem[] {
-    const items: TransactItem[] = aliases.map((alias) => {
-      const from = holders.get(alias);
-      return {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...sequence.aliasKey(alias), entity: "alias", alias, index },
-          ...(from === undefined
-            ? { ConditionExpression: "attribute_not_exists(PK)" }
-            : {
-                ConditionExpression: "#index = :from",
-                ExpressionAttributeNames: { "#index": "index" },
-                ExpressionAttributeValues: { ":from": from },
-              }),
-        },
-      };
     });
-    const dropped = new Map<number, string[]>();
-    for (const alias of aliases) {
-      const from = holders.get(alias);
-      if (from !== undefined && from !== index) dropped.set(from, [...(dropped.get(from) ?? []), alias]);
-    }
-    for (const [from, moved] of dropped) items.push(this.dropAliasesItem(sequence, from, moved));
-    // A brand-new item is written with its aliases; an existing one gains them here.
-    if (!target.newItem) items.push(this.addAliasesItem(sequence, index, aliases));
-    return items;
-  }
-
-  protected addAliasesItem(sequence: Sequence, index: number, aliases: string[]): TransactItem {
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: sequence.itemKey(index),
-        UpdateExpression: "ADD aliases :aliases",
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeValues: { ":aliases": new Set(aliases) },
-      },
-    };
-  }
-
-  protected dropAliasesItem(sequence: Sequence, index: number, aliases: string[]): TransactItem {
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: sequence.itemKey(index),
-        UpdateExpression: "DELETE aliases :aliases",
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeValues: { ":aliases": new Set(aliases) },
-      },
-    };
-  }
-
-  protected aliasEvents(
-    sequence: Sequence,
-    change: { actor: string; at: string },
-    index: number,
-    holders: Map<string, number>,
-    aliases: string[],
-  ): TransactItem[] {
-    return aliases.map((alias) => {
-      const from = holders.get(alias);
-      return this.eventItem(sequence.history, {
-        action: from === undefined ? "alias.set" : "alias.moved",
-        actor: change.actor,
-        at: change.at,
-        ...sequence.context,
-        alias,
-        ...(from === undefined ? {} : { from: versionLabel(from) }),
-        to: versionLabel(index),
-      });
-    });
-  }
-
-  protected async moveAliasesIn(
-    sequence: Sequence,
-    change: Pick<AliasChange, "actor" | "at">,
-    index: number,
-    aliases: string[],
-  ): Promise<AliasMove[]> {
-    return this.withTransactionRetries(async () => {
-      if (!(await this.get(sequence.itemKey(index), true))) {
-        throw new NotFoundError(`${sequence.label} has no version ${versionLabel(index)}`);
-      }
-      const holders = await this.aliasHolders(sequence, aliases);
-      const moving = aliases.filter((alias) => holders.get(alias) !== index);
-      if (moving.length === 0) return [];
-      await this.transact([
-        ...this.aliasMoveItems(sequence, index, holders, moving, { newItem: false }),
-        ...this.aliasEvents(sequence, change, index, holders, moving),
-      ]);
-      return moving.map((alias) => ({ alias, from: holders.get(alias), to: index }));
-    });
-  }
-
-  protected async removeAliasIn(
-    sequence: Sequence,
-    change: Pick<AliasChange, "actor" | "at">,
-    alias: string,
-  ): Promise<number | undefined> {
-    return this.withTransactionRetries(async () => {
-      const item = await this.get(sequence.aliasKey(alias), true);
-      if (!item) return undefined;
-      const from = item.index as number;
-      await this.transact([
-        {
-          Delete: {
-            TableName: this.tableName,
-            Key: sequence.aliasKey(alias),
-            ConditionExpression: "#index = :from",
-            ExpressionAttributeNames: { "#index": "index" },
-            ExpressionAttributeValues: { ":from": from },
-          },
-        },
-        this.dropAliasesItem(sequence, from, [alias]),
-        this.eventItem(sequence.history, {
-          action: "alias.removed",
-          actor: change.actor,
-          at: change.at,
-          ...sequence.context,
-          alias,
-          from: versionLabel(from),
-        }),
-      ]);
-      return from;
-    });
-  }
-
-  /**
-   * Alias writes for removing item `index`: its aliases go with it, except `latest`, which
-   * moves back to `previous` (the highest surviving index) when there is one.
-   */
-  protected retireAliasItems(
-    sequence: Sequence,
-    index: number,
-    aliases: string[],
-    previous: number | undefined,
-  ): TransactItem[] {
-    const condition = {
-      ConditionExpression: "#index = :index",
-      ExpressionAttributeNames: { "#index": "index" },
-      ExpressionAttributeValues: { ":index": index },
-    };
-    const items: TransactItem[] = aliases.map((alias) =>
-      alias === LATEST_ALIAS && previous !== undefined
-        ? {
-            Put: {
-              TableName: this.tableName,
-              Item: { ...sequence.aliasKey(alias), entity: "alias", alias, index: previous },
-              ...condition,
-            },
-          }
-        : { Delete: { TableName: this.tableName, Key: sequence.aliasKey(alias), ...condition } },
-    );
-    if (aliases.includes(LATEST_ALIAS) && previous !== undefined) {
-      items.push(this.addAliasesItem(sequence, previous, [LATEST_ALIAS]));
-    }
-    return items;
-  }
-
-  /** The highest live index below `index` in a sequence whose item keys sort by index. */
-  protected async previousIndex(sequence: Sequence, index: number): Promise<number | undefined> {
-    if (index === 0) return undefined;
-    const result = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: "PK = :pk AND SK BETWEEN :low AND :high",
-        ExpressionAttributeValues: {
-          ":pk": sequence.partition,
-          ":low": sequence.itemKey(0).SK,
-          ":high": sequence.itemKey(index - 1).SK,
-        },
-        ScanIndexForward: false,
-        Limit: 1,
-        ConsistentRead: true,
-      }),
-    );
-    return result.Items?.[0]?.index as number | undefined;
   }
 }
 
@@ -463,6 +277,11 @@ export function decodeCursor(
     (sortKeyPrefix === undefined || ((key as Item).SK as string).startsWith(sortKeyPrefix));
   if (!valid) throw new ValidationError("cursor is not valid for this list");
   return key as Record<string, unknown>;
+}
+
+/** Full jitter, growing with the attempts lost so far, at most half a second. */
+export function contentionBackoff(attempt: number): Promise<void> {
+  return sleep(Math.random() * Math.min(500, 10 * 2 ** Math.min(attempt, 6)));
 }
 
 export function sleep(ms: number): Promise<void> {

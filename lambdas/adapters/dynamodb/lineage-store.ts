@@ -1,11 +1,10 @@
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { NotFoundError } from "../../core/errors.js";
 import { versionLabel, type Page, type PageRequest, type RunRecord, type RunRef, type VersionRecord, type VersionRef } from "../../core/model.js";
 import type { LineageStore } from "../../core/ports.js";
-import { DynamoTable, type Item, type TransactItem } from "./dynamo-table.js";
+import { DynamoTable, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
-import { toVersion } from "./metadata-store.js";
+import { toVersion } from "./artifact-store.js";
 import { upsertRunItem } from "./run-items.js";
 
 
@@ -72,17 +71,17 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
   }
 
   async recordInput(run: RunRef, source: VersionRef, change: { actor: string; at: string }): Promise<void> {
-    const items: TransactItem[] = [
+    const items: Tagged[] = [
       upsertRunItem(this.tableName, run, change),
-      {
-        // The version must still exist when the edge is written.
+      // The version must still exist when the edge is written.
+      tagged("source", {
         ConditionCheck: {
           TableName: this.tableName,
           Key: keys.version(source.project, source.artifact, source.index),
           ConditionExpression: "attribute_exists(PK)",
         },
-      },
-      {
+      }),
+      tagged("input", {
         Put: {
           TableName: this.tableName,
           Item: {
@@ -94,8 +93,8 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
             at: change.at,
           },
         },
-      },
-      {
+      }),
+      tagged("usedBy", {
         Put: {
           TableName: this.tableName,
           Item: {
@@ -107,19 +106,12 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
             at: change.at,
           },
         },
-      },
+      }),
     ];
-    try {
-      await this.transact(items);
-    } catch (error) {
-      const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
-      if (reasons[1]?.Code === "ConditionalCheckFailed") {
-        throw new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    await this.transact(items, {
+      source: (cause) =>
+        new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, { cause }),
+    });
   }
 
   async listRunInputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>> {

@@ -1,35 +1,56 @@
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { ConflictError, NotFoundError, UnprocessableError } from "../../core/errors.js";
+import { ConflictError, NotFoundError } from "../../core/errors.js";
 import {
-  LATEST_ALIAS,
   versionLabel,
   type AuditEvent,
   type CollectionRecord,
   type LinkLocation,
   type LinkRecord,
+  type LinkTarget,
   type Page,
   type PageRequest,
   type RegistryRecord,
   type RegistryRole,
   type SourceVersion,
+  type VersionRef,
+  type VersionSelector,
 } from "../../core/model.js";
 import type {
   AliasMove,
   CollectionChange,
   CollectionQuery,
+  CollectionVersionRef,
   LinkOutcome,
+  LinkState,
   NewLink,
   RegistryStore,
 } from "../../core/ports.js";
-import { DynamoTable, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
+import { TransactionLost, tagged, type Item, type Key, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { SequenceStore, type SequenceLayout } from "./sequence.js";
 
-export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
+/** A collection's links as a numbered sequence: deduped by source version, counted on the collection item. */
+function linksOf(registry: string, collection: string): SequenceLayout {
+  return {
+    label: `${registry}/${collection}`,
+    head: keys.collection(registry, collection),
+    count: "linkCount",
+    partition: keys.collectionPartition(registry, collection),
+    itemKey: (index) => keys.link(registry, collection, index),
+    tombstoneKey: (index) => keys.unlinked(registry, collection, index),
+    aliasKey: (alias) => keys.collectionAlias(registry, collection, alias),
+    history: keys.collectionHistory(registry, collection),
+    context: { registry, collection },
+    // A resolve to files needs the source version and its manifest digest, which a link never changes.
+    snapshot: (item) => ({ source: item.source }),
+  };
+}
+
+export class DynamoRegistryStore extends SequenceStore implements RegistryStore {
   async createRegistry(registry: RegistryRecord): Promise<void> {
-    try {
-      await this.transact([
-        {
+    await this.transact(
+      [
+        tagged("registry", {
           Put: {
             TableName: this.tableName,
             Item: {
@@ -39,44 +60,49 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
               GSI1SK: registry.name,
               ...registry,
             },
+            // A registry name is taken once.
             ConditionExpression: "attribute_not_exists(PK)",
           },
-        },
+        }),
         this.eventItem(keys.registryHistory(registry.name), {
           action: "registry.created",
           actor: registry.createdBy,
           at: registry.createdAt,
           registry: registry.name,
         }),
-      ]);
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        throw new ConflictError(`registry ${registry.name} already exists`, { cause: error });
-      }
-      throw error;
-    }
-  }
-
-  async getRegistry(name: string): Promise<RegistryRecord | undefined> {
-    const item = await this.get(keys.registry(name), false);
-    return item && toRegistry(item);
+      ],
+      { registry: (cause) => new ConflictError(`registry ${registry.name} already exists`, { cause }) },
+    );
   }
 
   async listRegistries(page: PageRequest): Promise<Page<RegistryRecord>> {
     return this.queryIndexPage("GSI1", keys.registriesIndex, page, toRegistry);
   }
 
-  async getRegistryWithMembership(
+  async getRegistryAccess(
     name: string,
-    userId: string,
-  ): Promise<{ registry?: RegistryRecord; role?: RegistryRole }> {
-    const items = await this.batchGetItems([keys.registry(name), keys.member(name, userId)]);
+    userId: string | undefined,
+    version?: CollectionVersionRef,
+  ): Promise<{ registry?: RegistryRecord; role?: RegistryRole; target?: LinkTarget }> {
+    const wanted = version && selectedKey(name, version.collection, version);
+    const items = await this.batchGetItems([
+      keys.registry(name),
+      ...(userId === undefined ? [] : [keys.member(name, userId)]),
+      ...(wanted ? [wanted] : []),
+    ]);
     const registry = items.find((i) => i.entity === "registry");
     const member = items.find((i) => i.entity === "member");
+    const selected = wanted && items.find((i) => i.PK === wanted.PK && i.SK === wanted.SK);
+    const target = version && selected ? await this.targetOf(name, version.collection, selected) : undefined;
     return {
       registry: registry && toRegistry(registry),
       role: member?.role as RegistryRole | undefined,
+      ...(target ? { target } : {}),
     };
+  }
+
+  async getMembership(registry: string, userId: string): Promise<RegistryRole | undefined> {
+    return (await this.get(keys.member(registry, userId), false))?.role as RegistryRole | undefined;
   }
 
   async putMember(
@@ -86,7 +112,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     change: { actor: string; at: string },
   ): Promise<void> {
     await this.transact([
-      {
+      tagged("member", {
         Put: {
           TableName: this.tableName,
           Item: {
@@ -101,7 +127,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
             grantedBy: change.actor,
           },
         },
-      },
+      }),
       this.eventItem(keys.registryHistory(registry), {
         action: "member.granted",
         actor: change.actor,
@@ -116,13 +142,14 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
   async removeMember(registry: string, userId: string, change: { actor: string; at: string }): Promise<boolean> {
     try {
       await this.transact([
-        {
+        tagged("member", {
           Delete: {
             TableName: this.tableName,
             Key: keys.member(registry, userId),
+            // Revoked once: the event is written only when a membership went.
             ConditionExpression: "attribute_exists(PK)",
           },
-        },
+        }),
         this.eventItem(keys.registryHistory(registry), {
           action: "member.revoked",
           actor: change.actor,
@@ -133,7 +160,7 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
       ]);
       return true;
     } catch (error) {
-      if (error instanceof TransactionCanceledException) return false;
+      if (error instanceof TransactionLost && error.tags.includes("member")) return false;
       throw error;
     }
   }
@@ -158,16 +185,23 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
   }
 
   async createCollection(collection: CollectionRecord): Promise<void> {
-    try {
-      await this.transact(this.newCollectionItems(collection));
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        throw new ConflictError(`collection ${collection.registry}/${collection.name} already exists`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    await this.transact(
+      [
+        tagged("collection", {
+          Put: {
+            TableName: this.tableName,
+            Item: collectionItem(collection),
+            // A collection name is taken once in its registry.
+            ConditionExpression: "attribute_not_exists(PK)",
+          },
+        }),
+        ...this.newCollectionItems(collection),
+      ],
+      {
+        collection: (cause) =>
+          new ConflictError(`collection ${collection.registry}/${collection.name} already exists`, { cause }),
+      },
+    );
   }
 
   async getCollection(registry: string, name: string): Promise<CollectionRecord | undefined> {
@@ -198,155 +232,101 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
   }
 
   async listCollectionAliases(registry: string, collection: string): Promise<Record<string, number>> {
-    return this.listAliasesIn(this.sequence(registry, collection));
+    return this.listAliasesOf(linksOf(registry, collection));
   }
 
-  async linkVersion(link: NewLink): Promise<LinkOutcome> {
+  async readLinkState(registry: string, collection: string, source: VersionRef, aliases: string[]): Promise<LinkState> {
+    const dedupe = keys.linkSource(registry, collection, source.project, source.artifact, source.index);
+    return this.readState(linksOf(registry, collection), dedupe, aliases, toCollection);
+  }
+
+  async linkVersion(link: NewLink, expected: LinkState): Promise<LinkOutcome> {
     const { registry, collection: name, source } = link;
-    const sequence = this.sequence(registry, name);
-    return this.withTransactionRetries(async () => {
-      const [collection, existing] = await Promise.all([
-        this.get(keys.collection(registry, name), true),
-        this.get(keys.linkSource(registry, name, source.project, source.artifact, source.index), true),
-      ]);
-      if (existing) return { created: false, index: existing.index as number };
-      if (collection && collection.type !== link.type) {
-        throw new UnprocessableError(
-          `collection ${registry}/${name} holds ${String(collection.type)} versions; ${source.project}/${source.artifact} is ${link.type}`,
-        );
-      }
-      const index = (collection?.nextIndex as number | undefined) ?? 0;
-      const aliases = [LATEST_ALIAS, ...link.aliases.filter((a) => a !== LATEST_ALIAS)];
-      const holders = await this.aliasHolders(sequence, aliases);
-      const record: LinkRecord = {
-        registry,
-        collection: name,
-        index,
-        source,
+    const record = (index: number, aliases: string[]): LinkRecord => ({
+      registry,
+      collection: name,
+      index,
+      source,
+      type: link.type,
+      aliases,
+      tags: [],
+      metadata: link.metadata,
+      description: link.description,
+      size: link.size,
+      fileCount: link.fileCount,
+      linkedAt: link.at,
+      linkedBy: link.actor,
+    });
+    const newCollection: CollectionRecord = {
+      registry,
+      name,
+      type: link.type,
+      description: link.newCollection.description,
+      tags: link.newCollection.tags,
+      nextIndex: 0,
+      linkCount: 0,
+      createdAt: link.at,
+      createdBy: link.actor,
+    };
+    const outcome = await this.append(
+      linksOf(registry, name),
+      expected,
+      {
+        dedupe: {
+          key: keys.linkSource(registry, name, source.project, source.artifact, source.index),
+          entity: "linkSource",
+        },
         type: link.type,
-        aliases,
-        tags: [],
-        metadata: link.metadata,
-        description: link.description,
-        size: link.size,
-        fileCount: link.fileCount,
-        linkedAt: link.at,
-        linkedBy: link.actor,
-      };
-      const newCollection: CollectionRecord = {
-        registry,
-        name,
-        type: link.type,
-        description: link.newCollection.description,
-        tags: link.newCollection.tags,
-        nextIndex: 1,
-        linkCount: 1,
-        latestIndex: 0,
-        createdAt: link.at,
-        createdBy: link.actor,
-      };
-      const items: TransactItem[] = [
-        ...(collection
-          ? [
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: keys.collection(registry, name),
-                  UpdateExpression: "SET nextIndex = :next, latestIndex = :index, linkCount = linkCount + :one",
-                  ConditionExpression: "nextIndex = :index AND #type = :type",
-                  ExpressionAttributeNames: { "#type": "type" },
-                  ExpressionAttributeValues: { ":next": index + 1, ":index": index, ":one": 1, ":type": link.type },
+        aliases: link.aliases,
+        newHead: { item: collectionItem(newCollection), with: this.newCollectionItems(newCollection) },
+        at: (index) => ({
+          item: linkItem(record(index, [])),
+          event: { action: "link.created", source: sourceLabel(source), type: link.type },
+          with: [
+            tagged("linkedFrom", {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...keys.linkedFrom(source.project, source.artifact, source.index, registry, name),
+                  entity: "linkedFrom",
+                  registry,
+                  collection: name,
+                  index,
                 },
               },
-            ]
-          : this.newCollectionItems(newCollection)),
-        {
-          Put: {
-            TableName: this.tableName,
-            Item: { ...keys.link(registry, name, index), ...linkItem(record) },
-            ConditionExpression: "attribute_not_exists(PK)",
-          },
-        },
-        {
-          Put: {
-            TableName: this.tableName,
-            Item: {
-              ...keys.linkSource(registry, name, source.project, source.artifact, source.index),
-              entity: "linkSource",
-              index,
-            },
-            ConditionExpression: "attribute_not_exists(PK)",
-          },
-        },
-        {
-          Put: {
-            TableName: this.tableName,
-            Item: {
-              ...keys.linkedFrom(source.project, source.artifact, source.index, registry, name),
-              entity: "linkedFrom",
-              registry,
-              collection: name,
-              index,
-            },
-          },
-        },
-        {
-          // Counts the link on the version, which must still exist; a delete conditions on the count.
-          Update: {
-            TableName: this.tableName,
-            Key: keys.version(source.project, source.artifact, source.index),
-            UpdateExpression: "ADD linkCount :one",
-            ConditionExpression: "attribute_exists(PK)",
-            ExpressionAttributeValues: { ":one": 1 },
-          },
-        },
-        ...this.aliasMoveItems(sequence, index, holders, aliases, { newItem: true }),
-        this.eventItem(sequence.history, {
-          action: "link.created",
-          actor: link.actor,
-          at: link.at,
-          ...sequence.context,
-          version: versionLabel(index),
-          source: sourceLabel(source),
-          type: link.type,
-          aliases,
+            }),
+            // Counts the link on the version, which must still exist; a delete conditions on the count.
+            tagged("source", {
+              Update: {
+                TableName: this.tableName,
+                Key: keys.version(source.project, source.artifact, source.index),
+                UpdateExpression: "ADD linkCount :one",
+                ConditionExpression: "attribute_exists(PK)",
+                ExpressionAttributeValues: { ":one": 1 },
+              },
+            }),
+          ],
         }),
-        ...this.aliasEvents(sequence, link, index, holders, link.aliases),
-      ];
-      try {
-        await this.transact(items);
-      } catch (error) {
-        const reasons = error instanceof TransactionCanceledException ? error.CancellationReasons ?? [] : [];
-        const versionCheck = items.findIndex((i) => i.Update?.UpdateExpression === "ADD linkCount :one");
-        if (reasons[versionCheck]?.Code === "ConditionalCheckFailed") {
-          throw new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`);
-        }
-        throw error;
-      }
-      return { created: true, link: record, collectionCreated: !collection };
-    });
+        errors: {
+          source: (cause) =>
+            new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, { cause }),
+        },
+        change: link,
+      },
+      toCollection,
+    );
+    if (!outcome.created) return outcome;
+    return { created: true, link: record(outcome.index, outcome.aliases), collectionCreated: !expected.head };
   }
 
-  async findLinkBySource(
-    registry: string,
-    collection: string,
-    source: Omit<SourceVersion, "digest">,
-  ): Promise<number | undefined> {
-    const item = await this.get(
-      keys.linkSource(registry, collection, source.project, source.artifact, source.index),
-      false,
-    );
-    return item?.index as number | undefined;
+  async getLinkTarget(registry: string, collection: string, selector: VersionSelector): Promise<LinkTarget | undefined> {
+    const item = await this.get(selectedKey(registry, collection, selector), false);
+    return item && this.targetOf(registry, collection, item);
   }
 
   async getLink(registry: string, collection: string, index: number): Promise<LinkRecord | undefined> {
     const item = await this.get(keys.link(registry, collection, index), false);
     return item && toLink(item);
-  }
-
-  async getCollectionAliasTarget(registry: string, collection: string, alias: string): Promise<number | undefined> {
-    const item = await this.get(keys.collectionAlias(registry, collection, alias), false);
-    return item?.index as number | undefined;
   }
 
   async listLinks(registry: string, collection: string, page: PageRequest): Promise<Page<LinkRecord>> {
@@ -356,95 +336,49 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
 
 
   async moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    return this.moveAliasesIn(this.sequence(change.registry, change.collection), change, index, aliases);
+    return this.moveAliasesIn(linksOf(change.registry, change.collection), change, index, aliases);
   }
 
   async removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined> {
-    return this.removeAliasIn(this.sequence(change.registry, change.collection), change, alias);
+    return this.removeAliasIn(linksOf(change.registry, change.collection), change, alias);
   }
 
   async unlink(change: CollectionChange, index: number): Promise<void> {
     const { registry, collection } = change;
-    const sequence = this.sequence(registry, collection);
-    await this.withTransactionRetries(async () => {
-      const item = await this.get(keys.link(registry, collection, index), true);
-      if (!item) throw new NotFoundError(`${registry}/${collection} has no version ${versionLabel(index)}`);
-      const link = toLink(item);
-      const { source } = link;
-      const heldLatest = link.aliases.includes(LATEST_ALIAS);
-      const previous = heldLatest ? await this.previousIndex(sequence, index) : undefined;
-      await this.transact([
-        {
-          Delete: {
-            TableName: this.tableName,
-            Key: keys.link(registry, collection, index),
-            // An alias moved onto this link meanwhile would be left naming nothing: lose that race.
-            ConditionExpression:
-              "attribute_exists(PK) AND " +
-              (link.aliases.length > 0 ? "size(aliases) = :aliasCount" : "attribute_not_exists(aliases)"),
-            ...(link.aliases.length > 0 ? { ExpressionAttributeValues: { ":aliasCount": link.aliases.length } } : {}),
-          },
-        },
-        {
-          Put: {
-            TableName: this.tableName,
-            Item: {
-              ...keys.unlinked(registry, collection, index),
-              entity: "unlinked",
-              index,
-              source,
-              unlinkedAt: change.at,
-              unlinkedBy: change.actor,
+    const sourceOf = (item: Item) => item.source as SourceVersion;
+    await this.retire(linksOf(registry, collection), change, index, {
+      tombstone: (item) => ({
+        entity: "unlinked",
+        index,
+        source: sourceOf(item),
+        unlinkedAt: change.at,
+        unlinkedBy: change.actor,
+      }),
+      dedupe: (item) => {
+        const source = sourceOf(item);
+        return keys.linkSource(registry, collection, source.project, source.artifact, source.index);
+      },
+      event: (item) => ({ action: "link.removed", source: sourceLabel(sourceOf(item)) }),
+      with: (item) => {
+        const source = sourceOf(item);
+        return [
+          tagged("linkedFrom", {
+            Delete: {
+              TableName: this.tableName,
+              Key: keys.linkedFrom(source.project, source.artifact, source.index, registry, collection),
             },
-          },
-        },
-        {
-          Delete: {
-            TableName: this.tableName,
-            Key: keys.linkSource(registry, collection, source.project, source.artifact, source.index),
-          },
-        },
-        {
-          Delete: {
-            TableName: this.tableName,
-            Key: keys.linkedFrom(source.project, source.artifact, source.index, registry, collection),
-          },
-        },
-        {
-          Update: {
-            TableName: this.tableName,
-            Key: keys.version(source.project, source.artifact, source.index),
-            UpdateExpression: "ADD linkCount :minusOne",
-            ConditionExpression: "attribute_exists(PK)",
-            ExpressionAttributeValues: { ":minusOne": -1 },
-          },
-        },
-        ...this.retireAliasItems(sequence, index, link.aliases, previous),
-        {
-          Update: {
-            TableName: this.tableName,
-            Key: keys.collection(registry, collection),
-            UpdateExpression: heldLatest
-              ? previous === undefined
-                ? "SET linkCount = linkCount - :one REMOVE latestIndex"
-                : "SET linkCount = linkCount - :one, latestIndex = :previous"
-              : "SET linkCount = linkCount - :one",
-            ExpressionAttributeValues: {
-              ":one": 1,
-              ...(heldLatest && previous !== undefined ? { ":previous": previous } : {}),
+          }),
+          tagged("source", {
+            Update: {
+              TableName: this.tableName,
+              Key: keys.version(source.project, source.artifact, source.index),
+              UpdateExpression: "ADD linkCount :minusOne",
+              ConditionExpression: "attribute_exists(PK)",
+              ExpressionAttributeValues: { ":minusOne": -1 },
             },
-          },
-        },
-        this.eventItem(sequence.history, {
-          action: "link.removed",
-          actor: change.actor,
-          at: change.at,
-          ...sequence.context,
-          version: versionLabel(index),
-          source: sourceLabel(source),
-          aliases: link.aliases,
-        }),
-      ]);
+          }),
+        ];
+      },
     });
   }
 
@@ -464,9 +398,12 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
       keys.collection(registry, collection),
       add,
       tag,
-      add
-        ? { Put: { TableName: this.tableName, Item: { ...tagKey, entity: "collectionTag", registry, collection, tag } } }
-        : { Delete: { TableName: this.tableName, Key: tagKey } },
+      tagged(
+        "tagIndex",
+        add
+          ? { Put: { TableName: this.tableName, Item: { ...tagKey, entity: "collectionTag", registry, collection, tag } } }
+          : { Delete: { TableName: this.tableName, Key: tagKey } },
+      ),
       this.eventItem(keys.collectionHistory(registry, collection), {
         action: add ? "tag.added" : "tag.removed",
         actor: change.actor,
@@ -514,8 +451,8 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     key: { PK: string; SK: string },
     add: boolean,
     tag: string,
-    companion: TransactItem | undefined,
-    event: TransactItem,
+    companion: Tagged | undefined,
+    event: Tagged,
     missing: string,
   ): Promise<boolean> {
     return this.withTransactionRetries(async () => {
@@ -524,17 +461,18 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
       const tags = (current.tags as Set<string> | undefined) ?? new Set<string>();
       if (tags.has(tag) === add) return false;
       await this.transact([
-        {
+        tagged("tags", {
           Update: {
             TableName: this.tableName,
             Key: key,
             UpdateExpression: add ? "ADD tags :tag" : "DELETE tags :tag",
+            // The change is made once: a repeated or concurrent identical change loses here and writes no event.
             ConditionExpression: add
               ? "attribute_exists(PK) AND (attribute_not_exists(tags) OR NOT contains(tags, :name))"
               : "attribute_exists(PK) AND contains(tags, :name)",
             ExpressionAttributeValues: { ":tag": new Set([tag]), ":name": tag },
           },
-        },
+        }),
         ...(companion ? [companion] : []),
         event,
       ]);
@@ -559,24 +497,12 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     return { items, nextCursor: page.nextCursor };
   }
 
-  private newCollectionItems(collection: CollectionRecord): TransactItem[] {
+  /** What a new collection writes besides its own item: its tag index entries and its creation event. */
+  private newCollectionItems(collection: CollectionRecord): Tagged[] {
     const { registry, name } = collection;
     return [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            ...keys.collection(registry, name),
-            entity: "collection",
-            ...collection,
-            nameLower: name.toLowerCase(),
-            ...(collection.tags.length > 0 ? { tags: new Set(collection.tags) } : { tags: undefined }),
-          },
-          ConditionExpression: "attribute_not_exists(PK)",
-        },
-      },
-      ...collection.tags.map(
-        (tag): TransactItem => ({
+      ...collection.tags.map((tag) =>
+        tagged("tagIndex", {
           Put: {
             TableName: this.tableName,
             Item: { ...keys.collectionTag(registry, tag, name), entity: "collectionTag", registry, collection: name, tag },
@@ -594,16 +520,31 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
     ];
   }
 
-  private sequence(registry: string, collection: string): Sequence {
-    return {
-      label: `${registry}/${collection}`,
-      partition: keys.collectionPartition(registry, collection),
-      itemKey: (index) => keys.link(registry, collection, index),
-      aliasKey: (alias) => keys.collectionAlias(registry, collection, alias),
-      history: keys.collectionHistory(registry, collection),
-      context: { registry, collection },
-    };
+  /** A link item or an alias item as what it resolves to; alias items from before they carried their link's source read the link. */
+  private async targetOf(registry: string, collection: string, item: Item): Promise<LinkTarget | undefined> {
+    const index = item.index as number;
+    const source = item.entity === "alias" ? (item.target as Item | undefined)?.source : item.source;
+    if (source !== undefined) return { registry, collection, index, source: source as SourceVersion };
+    const link = await this.getLink(registry, collection, index);
+    return link && { registry, collection, index, source: link.source };
   }
+}
+
+/** The item a version selector reads: the link itself for a number, the alias item for an alias. */
+function selectedKey(registry: string, collection: string, selector: VersionSelector): Key {
+  return "index" in selector
+    ? keys.link(registry, collection, selector.index)
+    : keys.collectionAlias(registry, collection, selector.alias);
+}
+
+function collectionItem(collection: CollectionRecord): Item {
+  return {
+    ...keys.collection(collection.registry, collection.name),
+    entity: "collection",
+    ...collection,
+    nameLower: collection.name.toLowerCase(),
+    ...(collection.tags.length > 0 ? { tags: new Set(collection.tags) } : { tags: undefined }),
+  };
 }
 
 function sourceLabel(source: SourceVersion) {

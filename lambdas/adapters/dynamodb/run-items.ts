@@ -1,5 +1,5 @@
 import type { RunRef } from "../../core/model.js";
-import type { TransactItem } from "./dynamo-table.js";
+import { tagged, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 
 /**
@@ -7,8 +7,8 @@ import { keys } from "./keys.js";
  * no name or config), so every lineage edge has a run at its end. An existing run keeps
  * who created it and when.
  */
-export function upsertRunItem(tableName: string, run: RunRef, change: { actor: string; at: string }): TransactItem {
-  return {
+export function upsertRunItem(tableName: string, run: RunRef, change: { actor: string; at: string }): Tagged {
+  return tagged("run", {
     Update: {
       TableName: tableName,
       Key: keys.run(run.project, run.id),
@@ -32,7 +32,7 @@ export function upsertRunItem(tableName: string, run: RunRef, change: { actor: s
         ":actor": change.actor,
       },
     },
-  };
+  });
 }
 
 /**
@@ -42,11 +42,11 @@ export function upsertRunItem(tableName: string, run: RunRef, change: { actor: s
 export function runOutputItems(
   tableName: string,
   output: { project: string; artifact: string; index: number; runId: string; actor: string; at: string },
-): TransactItem[] {
+): Tagged[] {
   const run = { project: output.project, id: output.runId };
   return [
     upsertRunItem(tableName, run, output),
-    {
+    tagged("runOutput", {
       Put: {
         TableName: tableName,
         Item: {
@@ -58,6 +58,6 @@ export function runOutputItems(
           at: output.at,
         },
       },
-    },
+    }),
   ];
 }

@@ -20,6 +20,7 @@ import { ulid } from "ulid";
 import { ConflictError, UnprocessableError } from "../../core/errors.js";
 import type { ManifestEntry } from "../../core/model.js";
 import type { BlobStore, ObjectHead, PresignedRequest, StagedBlobCheck } from "../../core/ports.js";
+import { GetPresigner } from "./get-presigner.js";
 
 export interface BlobStoreOptions {
   bucket: string;
@@ -46,11 +47,14 @@ const MANIFEST_CACHE_ENTRIES = 64;
 
 export class S3BlobStore implements BlobStore {
   private readonly manifests = new Map<string, ManifestEntry[]>();
+  private readonly gets: GetPresigner;
 
   constructor(
     private readonly client: S3Client,
     protected readonly options: BlobStoreOptions,
-  ) {}
+  ) {
+    this.gets = new GetPresigner(client, options.bucket);
+  }
 
   async presignBlobPut(sha256: string): Promise<PresignedRequest> {
     const checksum = hexToBase64(sha256);
@@ -213,14 +217,10 @@ export class S3BlobStore implements BlobStore {
   }
 
   async presignBlobGet(sha256: string, filename: string): Promise<string> {
-    return getSignedUrl(
-      this.client,
-      new GetObjectCommand({
-        Bucket: this.options.bucket,
-        Key: blobKey(sha256),
-        ResponseContentDisposition: `attachment; filename="${filename.replace(/["\\\r\n]/g, "_")}"`,
-      }),
-      { expiresIn: this.options.urlExpirySeconds },
+    return this.gets.url(
+      blobKey(sha256),
+      { "response-content-disposition": `attachment; filename="${filename.replace(/["\\\r\n]/g, "_")}"` },
+      this.options.urlExpirySeconds,
     );
   }
 

@@ -1,37 +1,30 @@
-import {
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  TransactionCanceledException,
-} from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
-  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DynamoMetadataStore } from "../../lambdas/adapters/dynamodb/metadata-store.js";
+import { DynamoArtifactStore } from "../../lambdas/adapters/dynamodb/artifact-store.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
-import type { NewVersion } from "../../lambdas/core/ports.js";
+import type { CommitState, NewVersion } from "../../lambdas/core/ports.js";
 
 const TABLE = "mreg";
 const AT = "2025-01-01T00:00:00.000Z";
 const DIGEST = "d".repeat(64);
-const SHA = "a".repeat(64);
 
 const ddb = mockClient(DynamoDBDocumentClient);
-let store: DynamoMetadataStore;
+let store: DynamoArtifactStore;
 
 beforeEach(() => {
   // Events are stamped when the write is attempted: pin the clock they read.
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(new Date(AT));
   ddb.reset();
-  store = new DynamoMetadataStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE);
+  store = new DynamoArtifactStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE);
 });
 
 const canceled = () =>
@@ -40,7 +33,6 @@ const canceled = () =>
     $metadata: {},
     CancellationReasons: [{ Code: "ConditionalCheckFailed" }],
   });
-const conditionFailed = () => new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} });
 
 const artifactKey = { PK: "PROJ#vision", SK: "ART#mnist" };
 const digestKey = (digest = DIGEST) => ({ PK: "ART#vision#mnist", SK: `DIG#${digest}` });
@@ -97,24 +89,82 @@ function transactItems(call = 0) {
   return ddb.commandCalls(TransactWriteCommand)[call]!.args[0].input.TransactItems!;
 }
 
+/** What a version's alias items carry of it: the fields that never change. */
+const snapshot = {
+  digest: DIGEST,
+  type: "model",
+  metadata: { acc: 0.9 },
+  description: "first",
+  createdAt: AT,
+  createdBy: "alice",
+  size: 42,
+  fileCount: 2,
+  runId: "run-1",
+};
+
+/** A version item as the table holds it. */
+const versionItem = (index: number, aliases?: string[]) => ({
+  ...versionKey(index),
+  entity: "version",
+  project: "vision",
+  artifact: "mnist",
+  index,
+  ...snapshot,
+  ...(aliases ? { aliases: new Set(aliases) } : {}),
+});
+
+const aliasItem = (alias: string, index: number) => ({
+  ...aliasKey(alias),
+  entity: "alias",
+  alias,
+  index,
+  target: snapshot,
+});
+
+/** Reads the state, then commits on it: what the use case does when nothing races. */
+async function readAndCommit(version: NewVersion) {
+  const state = await store.readCommitState(version.project, version.artifact, version.digest, version.aliases);
+  return store.commitVersion(version, state);
+}
+
+describe("readCommitState", () => {
+  it("reads the artifact, the version holding the digest and the alias holders in one consistent BatchGet", async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        [TABLE]: [existingArtifact(3), { ...digestKey(), entity: "digest", index: 1 }, aliasItem("latest", 2), aliasItem("best", 0)],
+      },
+    });
+
+    const state = await store.readCommitState("vision", "mnist", DIGEST, ["best"]);
+
+    expect(state).toEqual({
+      head: expect.objectContaining({ type: "model", nextIndex: 3, latestIndex: 2, versionCount: 3 }),
+      existing: 1,
+      holders: new Map([
+        ["latest", 2],
+        ["best", 0],
+      ]),
+      attempts: 0,
+    });
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
+      RequestItems: {
+        [TABLE]: { Keys: [artifactKey, digestKey(), aliasKey("latest"), aliasKey("best")], ConsistentRead: true },
+      },
+    });
+  });
+});
+
 describe("commitVersion", () => {
   it("writes the first version, its artifact, digest, latest, aliases and events in one transaction", async () => {
-    ddb.on(GetCommand).resolves({});
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
     ddb.on(TransactWriteCommand).resolves({});
 
-    const outcome = await store.commitVersion(newVersion({ aliases: ["best"] }));
+    const outcome = await readAndCommit(newVersion({ aliases: ["best"] }));
 
     expect(outcome).toMatchObject({ created: true, version: { index: 0, aliases: ["latest", "best"] } });
-    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input)).toEqual(
-      expect.arrayContaining([
-        { TableName: TABLE, Key: artifactKey, ConsistentRead: true },
-        { TableName: TABLE, Key: digestKey(), ConsistentRead: true },
-      ]),
-    );
-    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
-      RequestItems: { [TABLE]: { Keys: [aliasKey("latest"), aliasKey("best")], ConsistentRead: true } },
-    });
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     expect(transactItems()).toEqual([
       {
@@ -157,14 +207,14 @@ describe("commitVersion", () => {
       {
         Put: {
           TableName: TABLE,
-          Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 0 },
+          Item: aliasItem("latest", 0),
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
       {
         Put: {
           TableName: TABLE,
-          Item: { ...aliasKey("best"), entity: "alias", alias: "best", index: 0 },
+          Item: aliasItem("best", 0),
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
@@ -219,26 +269,19 @@ describe("commitVersion", () => {
       },
     ]);
   });
-
   it("allocates the next index on the counter it read and moves aliases off their previous holder", async () => {
-    ddb.on(GetCommand, { Key: artifactKey }).resolves({ Item: existingArtifact(1) });
-    ddb.on(GetCommand, { Key: digestKey() }).resolves({});
     ddb.on(BatchGetCommand).resolves({
-      Responses: {
-        [TABLE]: [
-          { ...aliasKey("latest"), alias: "latest", index: 0 },
-          { ...aliasKey("production"), alias: "production", index: 0 },
-        ],
-      },
+      Responses: { [TABLE]: [existingArtifact(1), aliasItem("latest", 0), aliasItem("production", 0)] },
     });
     ddb.on(TransactWriteCommand).resolves({});
 
-    const outcome = await store.commitVersion(newVersion({ aliases: ["production"] }));
+    const outcome = await readAndCommit(newVersion({ aliases: ["production"] }));
 
     expect(outcome).toMatchObject({ created: true, version: { index: 1 } });
     const items = transactItems();
     // Seven for the version and its aliases, two for the run's output edge.
     expect(items).toHaveLength(10);
+    // The counter moves only from the index read, and only on an artifact of the version's type.
     expect(items[0]).toEqual({
       Update: {
         TableName: TABLE,
@@ -263,7 +306,7 @@ describe("commitVersion", () => {
       expect(items[i]).toEqual({
         Put: {
           TableName: TABLE,
-          Item: { ...aliasKey(alias), entity: "alias", alias, index: 1 },
+          Item: aliasItem(alias, 1),
           ConditionExpression: "#index = :from",
           ExpressionAttributeNames: { "#index": "index" },
           ExpressionAttributeValues: { ":from": 0 },
@@ -294,21 +337,31 @@ describe("commitVersion", () => {
     );
   });
 
-  it("reads again and retries when a concurrent commit wins the transaction", async () => {
-    ddb.on(GetCommand, { Key: artifactKey }).resolvesOnce({}).resolves({ Item: existingArtifact(1) });
-    ddb.on(GetCommand, { Key: digestKey() }).resolves({});
+  it("writes nothing and answers the state read again when a concurrent commit wins the transaction", async () => {
     ddb
       .on(BatchGetCommand)
       .resolvesOnce({ Responses: { [TABLE]: [] } })
-      .resolves({ Responses: { [TABLE]: [{ alias: "latest", index: 0 }] } });
+      .resolves({ Responses: { [TABLE]: [existingArtifact(1), aliasItem("latest", 0)] } });
     ddb.on(TransactWriteCommand).rejectsOnce(canceled()).resolves({});
 
-    const outcome = await store.commitVersion(newVersion());
+    const state = await store.readCommitState("vision", "mnist", DIGEST, []);
+    const lost = await store.commitVersion(newVersion(), state);
+
+    expect(lost).toEqual({
+      created: false,
+      current: {
+        head: expect.objectContaining({ nextIndex: 1 }),
+        holders: new Map([["latest", 0]]),
+        attempts: 1,
+      },
+    });
+    expect(transactItems(0)[0]).toHaveProperty("Put.ConditionExpression", "attribute_not_exists(PK)");
+
+    const outcome = await store.commitVersion(newVersion(), (lost as { current: CommitState }).current);
 
     expect(outcome).toMatchObject({ created: true, version: { index: 1 } });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
-    expect(transactItems(0)![0]).toHaveProperty("Put.ConditionExpression", "attribute_not_exists(PK)");
-    expect(transactItems(1)![0]).toHaveProperty("Update.ExpressionAttributeValues", {
+    expect(transactItems(1)[0]).toHaveProperty("Update.ExpressionAttributeValues", {
       ":next": 2,
       ":index": 1,
       ":one": 1,
@@ -316,30 +369,23 @@ describe("commitVersion", () => {
     });
   });
 
-  it("answers the winner's version when a concurrent commit of the same content wins", async () => {
-    ddb.on(GetCommand, { Key: artifactKey }).resolves({});
-    ddb.on(GetCommand, { Key: digestKey() }).resolvesOnce({}).resolves({ Item: { ...digestKey(), index: 0 } });
-    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+  it("answers the version holding the digest when a concurrent commit of the same content wins", async () => {
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [] } })
+      .resolves({ Responses: { [TABLE]: [existingArtifact(1), { ...digestKey(), entity: "digest", index: 0 }] } });
     ddb.on(TransactWriteCommand).rejects(canceled());
 
-    const outcome = await store.commitVersion(newVersion());
+    const outcome = await readAndCommit(newVersion());
 
-    expect(outcome).toEqual({ created: false, index: 0 });
+    expect(outcome).toMatchObject({ created: false, current: { existing: 0 } });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
-  it("refuses another type with 409 without writing", async () => {
-    ddb.on(GetCommand, { Key: artifactKey }).resolves({ Item: existingArtifact(1) });
-    ddb.on(GetCommand, { Key: digestKey() }).resolves({});
-    await expect(store.commitVersion(newVersion({ type: "dataset" }))).rejects.toThrow(ConflictError);
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
-  });
-
   it("does not retry a failure that is not contention", async () => {
-    ddb.on(GetCommand).resolves({});
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
     ddb.on(TransactWriteCommand).rejects(new Error("network down"));
-    await expect(store.commitVersion(newVersion())).rejects.toThrow("network down");
+    await expect(readAndCommit(newVersion())).rejects.toThrow("network down");
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
@@ -352,14 +398,20 @@ describe("commitVersion", () => {
     });
 
     it("gives up with 409 after 40 attempts", async () => {
-      ddb.on(GetCommand).resolves({});
       ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
       ddb.on(TransactWriteCommand).rejects(canceled());
 
-      const outcome = store.commitVersion(newVersion()).catch((e: unknown) => e);
+      const attempts = (async () => {
+        let state = await store.readCommitState("vision", "mnist", DIGEST, []);
+        for (;;) {
+          const outcome = await store.commitVersion(newVersion(), state);
+          if (outcome.created) return outcome;
+          state = outcome.current;
+        }
+      })().catch((e: unknown) => e);
       await vi.runAllTimersAsync();
 
-      expect(await outcome).toBeInstanceOf(ConflictError);
+      expect(await attempts).toBeInstanceOf(ConflictError);
       expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(40);
     });
   });
@@ -368,18 +420,22 @@ describe("commitVersion", () => {
 describe("aliases", () => {
   const change = { project: "vision", artifact: "mnist", actor: "bob", at: AT };
 
-  it("moves an alias onto an existing version, conditioned on the holder it read", async () => {
-    ddb.on(GetCommand, { Key: versionKey(2) }).resolves({ Item: { ...versionKey(2), index: 2 } });
-    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ alias: "production", index: 1 }] } });
+  it("moves an alias onto an existing version, conditioned on the holder it read, in one read and one write", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [versionItem(2), aliasItem("production", 1)] } });
     ddb.on(TransactWriteCommand).resolves({});
 
     expect(await store.moveAliases(change, 2, ["production"])).toEqual([{ alias: "production", from: 1, to: 2 }]);
 
+    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual(["BatchGetCommand", "TransactWriteCommand"]);
+    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
+      RequestItems: { [TABLE]: { Keys: [versionKey(2), aliasKey("production")], ConsistentRead: true } },
+    });
     expect(transactItems()).toEqual([
       {
         Put: {
           TableName: TABLE,
-          Item: { ...aliasKey("production"), entity: "alias", alias: "production", index: 2 },
+          // The alias item carries what a read by alias answers: the version's fields that never change.
+          Item: aliasItem("production", 2),
           ConditionExpression: "#index = :from",
           ExpressionAttributeNames: { "#index": "index" },
           ExpressionAttributeValues: { ":from": 1 },
@@ -414,14 +470,13 @@ describe("aliases", () => {
   });
 
   it("writes nothing when the alias is already there", async () => {
-    ddb.on(GetCommand).resolves({ Item: { ...versionKey(2), index: 2 } });
-    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ alias: "production", index: 2 }] } });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [versionItem(2), aliasItem("production", 2)] } });
     expect(await store.moveAliases(change, 2, ["production"])).toEqual([]);
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
   it("answers 404 for a version that does not exist", async () => {
-    ddb.on(GetCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [aliasItem("production", 1)] } });
     await expect(store.moveAliases(change, 9, ["production"])).rejects.toThrow(NotFoundError);
   });
 
@@ -446,6 +501,40 @@ describe("aliases", () => {
   });
 });
 
+describe("getVersionByAlias", () => {
+  it("answers from one query of the alias items: the one named carries the version, those naming its index are its aliases", async () => {
+    ddb.on(QueryCommand).resolves({
+      Items: [aliasItem("best", 1), aliasItem("latest", 2), aliasItem("production", 1)],
+    });
+
+    expect(await store.getVersionByAlias("vision", "mnist", "production")).toEqual({
+      project: "vision",
+      artifact: "mnist",
+      index: 1,
+      ...snapshot,
+      aliases: ["best", "production"],
+    });
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
+      TableName: TABLE,
+      KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+      ExpressionAttributeValues: { ":pk": "ART#vision#mnist", ":prefix": "ALIAS#" },
+    });
+  });
+
+  it("answers nothing for an alias nobody holds", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [aliasItem("latest", 2)] });
+    expect(await store.getVersionByAlias("vision", "mnist", "production")).toBeUndefined();
+  });
+
+  it("reads the version of an alias item written before alias items carried it", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [{ ...aliasKey("best"), entity: "alias", alias: "best", index: 1 }] });
+    ddb.on(GetCommand, { Key: versionKey(1) }).resolves({ Item: versionItem(1, ["best"]) });
+
+    expect(await store.getVersionByAlias("vision", "mnist", "best")).toMatchObject({ index: 1, digest: DIGEST, aliases: ["best"] });
+  });
+});
+
 describe("deleteVersion", () => {
   const change = { project: "vision", artifact: "mnist", actor: "root", at: AT };
 
@@ -453,7 +542,7 @@ describe("deleteVersion", () => {
     ddb.on(GetCommand, { Key: versionKey(2) }).resolves({
       Item: { ...versionKey(2), index: 2, digest: DIGEST, aliases: new Set(["latest"]) },
     });
-    ddb.on(QueryCommand).resolves({ Items: [{ ...versionKey(1), index: 1 }] });
+    ddb.on(QueryCommand).resolves({ Items: [versionItem(1)] });
     ddb.on(TransactWriteCommand).resolves({});
 
     await store.deleteVersion(change, 2);
@@ -469,7 +558,7 @@ describe("deleteVersion", () => {
     expect(items).toContainEqual({
       Put: {
         TableName: TABLE,
-        Item: { ...aliasKey("latest"), entity: "alias", alias: "latest", index: 1 },
+        Item: aliasItem("latest", 1),
         ConditionExpression: "#index = :index",
         ExpressionAttributeNames: { "#index": "index" },
         ExpressionAttributeValues: { ":index": 2 },
@@ -583,85 +672,3 @@ describe("pages and cursors", () => {
   });
 });
 
-describe("blob claims", () => {
-  it("claims a blob nobody holds, or whose claim went stale", async () => {
-    ddb.on(PutCommand).resolves({});
-
-    expect(await store.claimBlob(SHA, 10, AT)).toBe("claimed");
-
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Item: { PK: `BLOB#${SHA}`, SK: "BLOB", entity: "blob", sha256: SHA, size: 10, state: "verifying", claimedAt: AT },
-      ConditionExpression: "attribute_not_exists(PK) OR (#state = :verifying AND claimedAt < :stale)",
-      ExpressionAttributeNames: { "#state": "state" },
-      ExpressionAttributeValues: { ":verifying": "verifying", ":stale": "2024-12-31T23:45:00.000Z" },
-    });
-  });
-
-  it.each([
-    ["verified", "verified"],
-    ["verifying", "busy"],
-  ] as const)("answers %s → %s when the condition fails", async (state, answer) => {
-    ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({ Item: { PK: `BLOB#${SHA}`, SK: "BLOB", state, size: 10 } });
-
-    expect(await store.claimBlob(SHA, 10, AT)).toBe(answer);
-    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { PK: `BLOB#${SHA}`, SK: "BLOB" },
-      ConsistentRead: true,
-    });
-  });
-
-  it("releases only a claim still being verified", async () => {
-    ddb.on(DeleteCommand).rejects(conditionFailed());
-    await expect(store.releaseBlobClaim(SHA)).resolves.toBeUndefined();
-    expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { PK: `BLOB#${SHA}`, SK: "BLOB" },
-      ConditionExpression: "#state = :verifying",
-      ExpressionAttributeNames: { "#state": "state" },
-      ExpressionAttributeValues: { ":verifying": "verifying" },
-    });
-  });
-
-  it("counts only verified blobs and asks again for unprocessed keys", async () => {
-    const other = "b".repeat(64);
-    ddb
-      .on(BatchGetCommand)
-      .resolvesOnce({
-        Responses: { [TABLE]: [{ sha256: SHA, size: 10, state: "verified" }] },
-        UnprocessedKeys: { [TABLE]: { Keys: [{ PK: `BLOB#${other}`, SK: "BLOB" }], ConsistentRead: true } },
-      })
-      .resolves({ Responses: { [TABLE]: [{ sha256: other, size: 5, state: "verifying" }] } });
-
-    expect(await store.verifiedBlobs([SHA, other])).toEqual(new Map([[SHA, 10]]));
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
-    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems![TABLE]).toEqual({
-      Keys: [{ PK: `BLOB#${SHA}`, SK: "BLOB" }, { PK: `BLOB#${other}`, SK: "BLOB" }],
-      ConsistentRead: true,
-    });
-  });
-});
-
-describe("users", () => {
-  it("refuses to overwrite a user with 409", async () => {
-    ddb.on(PutCommand).rejects(conditionFailed());
-    await expect(
-      store.putUser({ id: "admin", name: "Administrator", orgRole: "admin", createdAt: AT }),
-    ).rejects.toThrow(ConflictError);
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.ConditionExpression).toBe("attribute_not_exists(PK)");
-  });
-});
-
-describe("multipart upload records", () => {
-  it("expire before the bucket aborts incomplete uploads (one day), so no plan names an aborted upload", async () => {
-    ddb.on(PutCommand).resolves({});
-    const createdAt = "2026-01-01T00:00:00.000Z";
-    await store.putMultipartUpload({ sha256: "a".repeat(64), size: 1, uploadId: "u", key: "blobs/x", partSize: 5, createdAt });
-    const item = ddb.commandCalls(PutCommand)[0]!.args[0].input.Item!;
-    const lifetime = (item.ttl as number) - Date.parse(createdAt) / 1000;
-    expect(lifetime).toBeGreaterThan(3600);
-    expect(lifetime).toBeLessThan(24 * 3600);
-  });
-});

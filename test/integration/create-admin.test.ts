@@ -4,7 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTable } from "../../lambdas/adapters/dynamodb/ensure-table.js";
-import { DynamoMetadataStore } from "../../lambdas/adapters/dynamodb/metadata-store.js";
+import { DynamoIdentityStore } from "../../lambdas/adapters/dynamodb/identity-store.js";
 import { authenticate } from "../../lambdas/core/api-keys.js";
 import { startDynamoDbLocal, type DynamoDbLocal } from "../../local/dynamodb-local.js";
 import { projectRoot } from "../../infra/paths.js";
@@ -51,8 +51,8 @@ function createAdmin(args: string[], env: Record<string, string> = {}) {
 
 async function authenticates(table: string, key: string) {
   const client = DynamoDBDocumentClient.from(localClient());
-  const metadata = new DynamoMetadataStore(client, table);
-  return authenticate({ metadata, clock: { now: () => new Date() } }, `Bearer ${key}`);
+  const identity = new DynamoIdentityStore(client, table);
+  return authenticate({ identity, clock: { now: () => new Date() } }, `Bearer ${key}`);
 }
 
 describe("npm run admin:create", () => {

@@ -83,7 +83,10 @@ export async function admit(
   /** Told who is asking as soon as that is known, also when the request is then refused (for the log line). */
   onAuthenticated?: (principal: Principal) => void,
 ): Promise<{ principal: Principal; registry?: RegistryAccess }> {
-  if (permission === "public") return { principal: ANONYMOUS };
+  if (permission === "public") {
+    onAuthenticated?.(ANONYMOUS);
+    return { principal: ANONYMOUS };
+  }
   const keyHash = bearerKeyHash(authorization);
   const needed = REGISTRY_ROLE_FOR[permission];
   const name = params.registry;

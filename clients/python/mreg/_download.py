@@ -21,7 +21,7 @@ from ._hashing import HashCache, hash_with_cache
 from ._progress import Progress, Silent
 from ._refs import Ref
 from ._retry import Stopped, with_retries
-from ._transfer import get_to_file
+from ._transfer import close_idle_connections, get_to_file
 from .errors import MregError, NotFound, TransferError
 
 
@@ -195,17 +195,18 @@ def download_files(
     work = _Downloads(cache_dir, hash_cache, progress)
     progress.start("downloading", sum(e["size"] for e in entries))
     targets = [(entry, destination_of(root, entry["path"])) for entry in entries]
+    first: Optional[BaseException] = None
     with cf.ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="mreg-download") as pool:
         futures = [pool.submit(work.one, entry, dest) for entry, dest in targets]
-        first: Optional[BaseException] = None
         for future in cf.as_completed(futures):
             error = future.exception()
             if error is not None and first is None and not isinstance(error, Stopped):
                 first = error
                 work.stop.set()
-        if first is not None:
-            progress.close()
-            raise first
+    close_idle_connections()
+    if first is not None:
+        progress.close()
+        raise first
     progress.end("downloading")
     return dict(work.stats, files=len(entries))
 

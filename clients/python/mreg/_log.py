@@ -25,7 +25,7 @@ from ._hashing import HashCache, cached_hash, hash_with_cache
 from ._progress import Progress, Silent
 from ._refs import check_alias, check_name
 from ._retry import Stopped, with_retries
-from ._transfer import is_refused, put_range
+from ._transfer import close_idle_connections, is_refused, put_range
 from ._upload_state import UploadState
 from .errors import InvalidRequest, MregError, TransferError
 
@@ -327,6 +327,7 @@ class Engine:
                 transfer.stop()
             pool.shutdown(wait=True)
             coordinators.shutdown(wait=True)
+            close_idle_connections()
             progress.close()
         carried = {id(t) for t, u in waiting if carrier.get(u["sha256"]) is t and outcomes.get(t.path) == "sent"}
         discarded = sum((t.sent - t.size) if id(t) in carried else t.sent for t in opened.values())

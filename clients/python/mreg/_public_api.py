@@ -12,16 +12,25 @@ from ._refs import check_name, parse_ref
 class Collection:
     """A registry collection ("registered model"): its aliases map each alias to a version label."""
 
-    def __init__(self, data: Dict[str, Any]):
+    def __init__(self, data: Dict[str, Any], client: Optional[Client] = None):
+        self._client = client
+        self._aliases: Optional[Dict[str, str]] = dict(data["aliases"]) if data.get("aliases") or client is None else None
         self.registry: str = data["registry"]
         self.name: str = data["name"]
         self.type: str = data.get("type", "")
         self.description: Optional[str] = data.get("description")
         self.tags: List[str] = list(data.get("tags", []))
-        self.aliases: Dict[str, str] = dict(data.get("aliases", {}))
         self.latest: Optional[str] = data.get("latest")
         self.link_count: int = data.get("linkCount", 0)
         self.created_at: Optional[str] = data.get("createdAt")
+
+    @property
+    def aliases(self) -> Dict[str, str]:
+        """Alias → version label (``latest`` included); a listing leaves them out, so they are read on first use."""
+        if self._aliases is None:
+            data = self._client.api.get(f"/v1/registries{seg(self.registry)}/collections{seg(self.name)}")
+            self._aliases = dict(data.get("aliases", {}))
+        return self._aliases
 
     @property
     def ref(self) -> str:
@@ -76,13 +85,14 @@ class Api:
         while True:
             page = self._client.api.get(f"/v1/registries{seg(registry)}/collections", {"tag": tag, "q": query, "cursor": cursor, "limit": 100})
             for item in page["items"]:
-                yield Collection(item)
+                yield Collection(item, self._client)
             cursor = page.get("nextCursor")
             if not cursor:
                 return
 
     def collection(self, registry: str, name: str) -> Collection:
-        return Collection(self._client.api.get(f"/v1/registries{seg(check_name(registry, 'registry'))}/collections{seg(check_name(name, 'collection'))}"))
+        path = f"/v1/registries{seg(check_name(registry, 'registry'))}/collections{seg(check_name(name, 'collection'))}"
+        return Collection(self._client.api.get(path), self._client)
 
     def registries(self) -> List[Dict[str, Any]]:
         items: List[Dict[str, Any]] = []

@@ -22,12 +22,27 @@ TIMEOUT = 300.0
 
 _local = threading.local()
 _ssl_context = None
+# Every thread's connections, so those of threads that have ended can be closed.
+_pools: Dict[threading.Thread, Dict[Tuple[str, str], http.client.HTTPConnection]] = {}
+_pools_lock = threading.Lock()
+
+
+def close_idle_connections() -> None:
+    """Closes the keep-alive connections of transfer threads that have ended (their pool shut down)."""
+    with _pools_lock:
+        ended = [thread for thread in _pools if not thread.is_alive()]
+        pools = [_pools.pop(thread) for thread in ended]
+    for pool in pools:
+        for conn in pool.values():
+            conn.close()
 
 
 def _connection(scheme: str, netloc: str) -> http.client.HTTPConnection:
     pool: Dict[Tuple[str, str], http.client.HTTPConnection] = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
+        with _pools_lock:
+            _pools[threading.current_thread()] = pool
     conn = pool.get((scheme, netloc))
     if conn is None:
         if scheme == "https":

@@ -93,6 +93,11 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.join(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 

@@ -78,10 +78,15 @@ class Summary(Mapping):
 
     def __init__(self, run: "Run"):
         self._run = run
+        self._seen: Optional[Tuple[int, Dict[str, float]]] = None
 
     def _current(self) -> Dict[str, float]:
-        self._run._flush_metrics(raise_errors=True)
-        return self._run._fetch()["summary"]
+        # Read once per change: only a `log` changes the summary, so `dict(run.summary)` is one request.
+        logged = self._run._logged
+        if self._seen is None or self._seen[0] != logged:
+            self._run._flush_metrics(raise_errors=True)
+            self._seen = (logged, self._run._fetch()["summary"])
+        return self._seen[1]
 
     def __getitem__(self, key: str) -> float:
         return self._current()[key]
@@ -187,6 +192,7 @@ class Run:
         self.group = group
         self.config = Config(config)
         self._step = 0
+        self._logged = 0  # values recorded so far: what tells Summary to read again
         self._pending: Dict[str, float] = {}
         self._buffer: List[dict] = []
         self._lock = threading.Lock()
@@ -195,6 +201,7 @@ class Run:
         self._flusher: Optional[threading.Thread] = None
         self._flush_lock = threading.Lock()
         self._warned: set = set()
+        self._summary = Summary(self)
         self._saved_config = json.dumps(_json_safe(dict(self.config)), sort_keys=True)
         self._start()
 
@@ -223,7 +230,7 @@ class Run:
 
     @property
     def summary(self) -> Summary:
-        return Summary(self)
+        return self._summary
 
     def __enter__(self) -> "Run":
         return self
@@ -277,6 +284,7 @@ class Run:
                 _warn(f"metric {key!r} is recorded as {clean!r}")
             renamed[clean] = value
         with self._lock:
+            self._logged += 1
             if not counted:
                 if renamed:
                     self._append({"values": renamed})

@@ -47,6 +47,11 @@ class Errors(StackTestCase):
         os.environ["MREG_API_KEY"] = member
         with mreg.init(project="errs") as run:
             logged = run.log_model("w.bin", name="guarded")
+            # An org member only views an organization registry until made its member.
+            with self.assertRaises(errors.PermissionDenied) as viewer_only:
+                run.link_artifact(logged, "@model/guarded")
+            self.assertIn("viewer", str(viewer_only.exception))
+            self.assertEqual(self.stack.api("PUT", "/v1/registries/model/members/mia", {"role": "member"})[0], 200)
             run.link_artifact(logged, "@model/guarded", aliases=["staging"])
             with self.assertRaises(errors.PermissionDenied) as protected:
                 run.link_artifact(logged, "@model/guarded", aliases=["production"])

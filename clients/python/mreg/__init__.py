@@ -13,6 +13,8 @@ saves), MREG_CACHE_DIR, MREG_RUN_ID, MREG_PROJECT, MREG_CONCURRENCY, MREG_SILENT
 
 __version__ = "0.1.0"
 
+import atexit
+import sys
 from typing import Any, Optional, Sequence
 
 from . import errors
@@ -44,6 +46,9 @@ def init(
     generated; starting an existing id again continues it). W&B's other keyword arguments
     (``entity``, ``reinit``, ``resume``, ``dir``, ``mode``, ``settings``, …) are accepted and
     ignored: there is one organization. Usable as a context manager."""
+    if run is not None:
+        # As W&B does by default: a new run in the same process finishes the previous one.
+        run.finish()
     started = new_run(Client(), project, name, config, id, job_type, tags, notes, group)
     # `config` is also this function's parameter, hence globals().
     globals().update(run=started, config=started.config)
@@ -55,6 +60,18 @@ def _forget_run(finished: Run) -> None:
     if run is finished:
         run = None
         config = None
+
+
+def _finish_at_exit() -> None:
+    """A script that never calls finish still gets its buffered metrics sent, as with W&B."""
+    if run is not None:
+        try:
+            run.finish()
+        except MregError as error:
+            print(f"mreg: could not finish run {run.path}: {error}", file=sys.stderr)
+
+
+atexit.register(_finish_at_exit)
 
 
 def _current() -> Run:

@@ -54,6 +54,25 @@ class Metrics(StackTestCase):
         self.assertEqual(producer["run"], "ci-job-42")
         self.assertEqual(mreg.Api().run(f"metrics/{producer['run']}").summary, {"acc": 0.93})
 
+    def test_a_script_that_never_finishes_still_sends_its_metrics_and_a_new_init_finishes_the_previous_run(self):
+        import subprocess
+        import sys
+
+        from helpers import HERE
+
+        script = "import mreg\nrun = mreg.init(project='metrics', id='unfinished')\nfor i in range(5): run.log({'loss': i})\n"
+        import os
+
+        env = {**os.environ, "PYTHONPATH": os.path.dirname(HERE)}
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+        self.assertEqual(mreg.Api().run("metrics/unfinished").summary, {"loss": 4})
+        first = mreg.init(project="metrics")
+        first.log({"a": 1})
+        second = mreg.init(project="metrics")
+        self.assertIs(mreg.run, second)
+        self.assertEqual(mreg.Api().run(f"metrics/{first.id}").summary, {"a": 1})
+        second.finish()
+
     def test_module_level_functions_act_on_the_current_run(self):
         run = mreg.init(project="metrics")
         self.assertIs(mreg.run, run)

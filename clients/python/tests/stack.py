@@ -100,16 +100,3 @@ class Stack:
             self.process.stdout.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
-
-_shared: Optional[Stack] = None
-
-
-def shared_stack() -> Stack:
-    """One stack for the whole test run (starting one takes seconds); stopped at exit."""
-    global _shared
-    if _shared is None:
-        import atexit
-
-        _shared = Stack()
-        atexit.register(_shared.stop)
-    return _shared

@@ -33,6 +33,8 @@ class Artifact:
         self.size: Optional[int] = None
         self.file_count: Optional[int] = None
         self.source: Optional[dict] = None
+        #: The run that logged this version (its producer), when one did.
+        self.run_id: Optional[str] = None
         #: Bytes moved by the call that produced this object (uploadedBytes, reusedBytes, hashedBytes, downloadedBytes, cachedBytes, …).
         self.stats: Dict[str, int] = {}
         self._client = None
@@ -114,6 +116,20 @@ class Artifact:
         self.stats = stats
         return directory
 
+    def logged_by(self):
+        """The run that produced this version (``RunInfo``: its config and metric summary), or None."""
+        self._require_remote()
+        source = self.source or {"project": self.project, "artifact": self.name, "version": self.version}
+        if self.run_id is None:
+            version = self._client.api.get(f"{artifact_path(source['project'], source['artifact'])}/versions{seg(source['version'])}")
+            self.run_id = version.get("runId")
+        if self.run_id is None:
+            return None
+        from ._public_api import RunInfo
+
+        data = self._client.api.get(f"/v1/projects{seg(source['project'])}/runs{seg(self.run_id)}")
+        return RunInfo(self._client, data)
+
     def __repr__(self) -> str:
         return f"<Artifact {self.ref} type={self.type}>"
 
@@ -132,6 +148,8 @@ def from_version(client, ref: Ref, version: dict, source: dict) -> Artifact:
     artifact.file_count = version.get("fileCount")
     artifact.created = False
     artifact.source = source
+    if ref.kind == "artifact":
+        artifact.run_id = version.get("runId")
     artifact._client = client
     artifact._ref = ref
     return artifact

@@ -43,8 +43,8 @@ class Collection:
 class RunInfo:
     """A run as the registry keeps it: its config and summary (each metric's last value)."""
 
-    def __init__(self, api: "Api", data: Dict[str, Any]):
-        self._api = api
+    def __init__(self, client: Client, data: Dict[str, Any]):
+        self._client = client
         self.project: str = data["project"]
         self.id: str = data["id"]
         self.name: Optional[str] = data.get("name")
@@ -55,7 +55,7 @@ class RunInfo:
 
     def history(self, key: str) -> List[Dict[str, Any]]:
         """The kept points of one metric, ``[{step, value}]``, oldest first."""
-        answer = self._api._client.api.get(f"/v1/projects{seg(self.project)}/runs{seg(self.id)}/metrics", {"key": key})
+        answer = self._client.api.get(f"/v1/projects{seg(self.project)}/runs{seg(self.id)}/metrics", {"key": key})
         return answer["points"]
 
     def __repr__(self) -> str:
@@ -112,4 +112,4 @@ class Api:
 
             raise InvalidRequest(f"invalid run path {path!r}: expected project/run_id")
         project, run_id = parts[-2], parts[-1]
-        return RunInfo(self, self._client.api.get(f"/v1/projects{seg(check_name(project, 'project'))}/runs{seg(check_name(run_id, 'run id'))}"))
+        return RunInfo(self._client, self._client.api.get(f"/v1/projects{seg(check_name(project, 'project'))}/runs{seg(check_name(run_id, 'run id'))}"))

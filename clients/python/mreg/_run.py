@@ -405,6 +405,7 @@ class Run:
         artifact.file_count = result.files
         artifact.stats = result.stats
         artifact.source = {"project": result.project, "artifact": result.artifact, "version": result.version}
+        artifact.run_id = self.id if result.created else None
         artifact._client = client
         artifact._ref = parse_ref(f"{result.project}/{result.artifact}:{result.version}")
         return artifact

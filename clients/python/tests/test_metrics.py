@@ -53,6 +53,11 @@ class Metrics(StackTestCase):
         producer = [n for n in lineage["nodes"] if n["kind"] == "run"][0]
         self.assertEqual(producer["run"], "ci-job-42")
         self.assertEqual(mreg.Api().run(f"metrics/{producer['run']}").summary, {"acc": 0.93})
+        # The same, from the version: W&B's artifact.logged_by(), through the registry too.
+        self.assertEqual(mreg.Api().artifact(f"metrics/compared:{logged.version}").logged_by().summary, {"acc": 0.93})
+        with mreg.init(project="metrics") as other:
+            other.link_artifact(logged, "@model/compared")
+        self.assertEqual(mreg.Api().artifact("@model/compared:latest").logged_by().id, "ci-job-42")
 
     def test_a_script_that_never_finishes_still_sends_its_metrics_and_a_new_init_finishes_the_previous_run(self):
         import subprocess

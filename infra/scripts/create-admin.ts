@@ -2,13 +2,15 @@
  * `npm run admin:create -- --table <name> [--region <region>]`: creates the first org admin
  * of a deployed registry and prints its API key once, on stdout alone (messages go to
  * stderr), so `KEY=$(npm run -s admin:create -- …)` captures it. With MREG_ADMIN_KEY set,
- * that key is registered instead of a generated one. Uses the caller's AWS credentials.
+ * that key is registered instead of a generated one. Every run also creates the default
+ * registries (`model`, `dataset`) that are missing. Uses the caller's AWS credentials.
  */
 import { parseArgs } from "node:util";
 import { DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { monotonicFactory } from "ulid";
 import { DynamoIdentityStore } from "../../lambdas/adapters/dynamodb/identity-store.js";
+import { DynamoRegistryStore } from "../../lambdas/adapters/dynamodb/registry-store.js";
 import { bootstrapAdmin } from "../../lambdas/core/bootstrap-admin.js";
 
 const usage = "usage: npm run admin:create -- --table <table name> [--region <region>]";
@@ -34,11 +36,15 @@ async function main(): Promise<number> {
   const result = await bootstrapAdmin(
     {
       identity: new DynamoIdentityStore(client, values.table),
+      registries: new DynamoRegistryStore(client, values.table),
       clock: { now: () => new Date() },
       ids: { next: () => ulid() },
     },
     process.env.MREG_ADMIN_KEY || undefined,
   );
+  if (result.registries.length > 0) {
+    console.error(`created the default registries ${result.registries.join(", ")} in ${values.table} (${region})`);
+  }
   if (result.secret) {
     console.error(`created the admin user in ${values.table} (${region}); its API key, shown only now:`);
     console.log(result.secret);
@@ -52,7 +58,8 @@ async function main(): Promise<number> {
     `${values.table} already has its admin; no key was created. Create more keys with POST /v1/api-keys, ` +
       "or set MREG_ADMIN_KEY to register a chosen key for the admin.",
   );
-  return 1;
+  // Adding the default registries to an existing deployment is what this run was for.
+  return result.registries.length > 0 ? 0 : 1;
 }
 
 main().then(

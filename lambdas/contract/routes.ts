@@ -82,6 +82,8 @@ export const routes = [
   { method: "POST", path: RUNS, function: "lineage", operation: "createRun", permission: "project:write" },
   { method: "GET", path: `${RUNS}/{run}`, function: "lineage", operation: "getRun", permission: "project:read" },
   { method: "POST", path: `${RUNS}/{run}/inputs`, function: "lineage", operation: "addRunInput", permission: "project:write" },
+  { method: "POST", path: `${RUNS}/{run}/metrics`, function: "lineage", operation: "logRunMetrics", permission: "project:write" },
+  { method: "GET", path: `${RUNS}/{run}/metrics`, function: "lineage", operation: "getRunMetricHistory", permission: "project:read" },
   { method: "GET", path: `${RUNS}/{run}/lineage`, function: "lineage", operation: "runLineage", permission: "project:read" },
   { method: "GET", path: `${P}/versions/{v}/lineage`, function: "lineage", operation: "versionLineage", permission: "project:read" },
   { method: "GET", path: `${C}/versions/{v}/lineage`, function: "lineage", operation: "collectionVersionLineage", permission: "registry:read" },

@@ -36,8 +36,62 @@ export interface RunResponse {
   id: string;
   name: string | null;
   config: Record<string, unknown>;
+  /** The last value logged for each metric key. */
+  summary: Record<string, number>;
   createdAt: string;
   createdBy: string;
+}
+
+/** Points of history kept per metric key; past it, every second point is dropped (see core/run-metrics.ts). */
+export const MAX_METRIC_POINTS = 1000;
+/** Distinct keys one request may carry: each is one write to its history. */
+export const MAX_METRIC_KEYS_PER_REQUEST = 100;
+/** Distinct keys one run may hold: the summary lives on the run's item, which DynamoDB caps at 400 KB. */
+export const MAX_RUN_METRIC_KEYS = 1000;
+
+export const METRIC_KEY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,127}$/;
+export const metricKey = z.string().regex(METRIC_KEY_PATTERN, "must match [A-Za-z0-9_][A-Za-z0-9_./-]{0,127}");
+
+export const logMetricsRequest = z
+  .strictObject({
+    items: z
+      .array(
+        z.strictObject({
+          /** The training step (W&B's `_step`); points without one keep their order only. */
+          step: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+          values: z.record(metricKey, z.number()),
+        }),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .refine((request) => new Set(request.items.flatMap((item) => Object.keys(item.values))).size <= MAX_METRIC_KEYS_PER_REQUEST, {
+    message: `at most ${MAX_METRIC_KEYS_PER_REQUEST} distinct keys per request`,
+  });
+export type LogMetricsRequest = z.infer<typeof logMetricsRequest>;
+
+export const metricHistoryQuery = z.object({ key: metricKey });
+
+export interface MetricPoint {
+  step: number | null;
+  value: number;
+}
+
+export interface LogMetricsResponse {
+  project: string;
+  run: string;
+  /** Points recorded by this request. */
+  points: number;
+  summary: Record<string, number>;
+}
+
+export interface MetricHistoryResponse {
+  project: string;
+  run: string;
+  key: string;
+  /** Points ever logged for the key; `points` holds at most MAX_METRIC_POINTS of them. */
+  count: number;
+  points: MetricPoint[];
 }
 
 /** Cursors for the edges of a node that this answer did not follow. */

@@ -36,6 +36,7 @@ function toRunResponse(run: RunRecord): RunResponse {
     id: run.id,
     name: run.name ?? null,
     config: run.config,
+    summary: run.summary ?? {},
     createdAt: run.createdAt,
     createdBy: run.createdBy,
   };

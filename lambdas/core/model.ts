@@ -197,8 +197,16 @@ export interface RunRecord {
   id: string;
   name?: string;
   config: Record<string, unknown>;
+  /** The last value logged for each metric key. */
+  summary?: Record<string, number>;
   createdAt: string;
   createdBy: string;
+}
+
+/** One logged value of a metric key; `step` is null when the caller gave none. */
+export interface MetricPoint {
+  step: number | null;
+  value: number;
 }
 
 export interface RunRef {

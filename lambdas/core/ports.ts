@@ -3,6 +3,7 @@ import type {
   ArtifactRecord,
   AutomationRecord,
   DeliveryRecord,
+  MetricPoint,
   RunRecord,
   RunRef,
   VersionRef,
@@ -281,6 +282,25 @@ export interface LineageStore {
   listRunInputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>>;
   listRunOutputs(run: RunRef, page: PageRequest): Promise<Page<VersionRef>>;
   listVersionConsumers(version: VersionRef, page: PageRequest): Promise<Page<RunRef>>;
+  /**
+   * Sets each key's last value in the run's summary (creating the run when it is unknown)
+   * and appends the points to each key's history, thinned past MAX_METRIC_POINTS; answers
+   * the whole summary. UnprocessableError when the run would hold more than MAX_RUN_METRIC_KEYS keys.
+   */
+  recordMetrics(run: RunRef, batch: MetricBatch, change: { actor: string; at: string }): Promise<Record<string, number>>;
+  /** A key's kept history; undefined when the key was never logged in the run. */
+  getMetricHistory(run: RunRef, key: string): Promise<MetricHistory | undefined>;
+}
+
+/** What one metrics request records: the last value per key, and every point per key in logging order. */
+export interface MetricBatch {
+  last: Record<string, number>;
+  points: Map<string, MetricPoint[]>;
+}
+
+export interface MetricHistory {
+  count: number;
+  points: MetricPoint[];
 }
 
 export interface DeliveryKey {

@@ -12,7 +12,8 @@ import {
 import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { name } from "../contract/common.js";
-import { createRunRequest, lineageQuery, runInputRequest } from "../contract/runs.js";
+import { createRunRequest, lineageQuery, logMetricsRequest, metricHistoryQuery, runInputRequest } from "../contract/runs.js";
+import { getRunMetricHistory, logRunMetrics } from "../core/run-metrics.js";
 
 const projectParams = z.object({ project: name });
 const runParams = projectParams.extend({ run: name });
@@ -38,6 +39,10 @@ export const lineageOperations: Operations<"lineage"> = {
   getRun: async (request) => ok(await getRun(request.services, runRef(request))),
   addRunInput: async (request) =>
     ok(await addRunInput(request.services, request.principal, runRef(request), parse(runInputRequest, request.body, "run input"))),
+  logRunMetrics: async (request) =>
+    ok(await logRunMetrics(request.services, request.principal, runRef(request), parse(logMetricsRequest, request.body, "metrics"))),
+  getRunMetricHistory: async (request) =>
+    ok(await getRunMetricHistory(request.services, runRef(request), parse(metricHistoryQuery, request.query, "query").key)),
   runLineage: async (request) =>
     ok(await lineageOfRun(request.services, runRef(request), parse(lineageQuery, request.query, "query"))),
   versionLineage: async (request) => {

@@ -58,7 +58,6 @@ describe("calls per operation", () => {
   const declared = [{ path: file.path, size: file.size, sha256: file.sha256 }];
 
   beforeAll(async () => {
-    await s.api("POST", "/v1/registries", { name: "model" });
     const plan = await s.api("POST", "/v1/projects/p/artifacts/a/uploads", { files: declared });
     await uploadPlanned(plan.body, new Map([[file.sha256, file.bytes]]));
     // Warm-up call: lastUsedAt of the admin key is refreshed at most every 5 minutes.

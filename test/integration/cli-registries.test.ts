@@ -40,8 +40,9 @@ beforeAll(async () => {
   second = join(work, "run-2");
   await writeTree(first, { "model.safetensors": randomBytes(300_000), "config.json": '{"layers":4}' });
   await writeTree(second, { "model.safetensors": randomBytes(300_000), "config.json": '{"layers":8}' });
-  const registry = await s.api("POST", "/v1/registries", { name: "model", visibility: "organization" });
-  expect(registry.status).toBe(201);
+  // The default `model` registry: organization-visible, `production` protected.
+  const registry = await s.api("GET", "/v1/registries/model");
+  expect(registry.body).toMatchObject({ visibility: "organization", protectedAliases: ["production"] });
   for (const dir of [first, second]) {
     const logged = await mreg(["log", dir, "-p", "vision", "-n", "classifier", "--json"]);
     expect(logged.code).toBe(0);

@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTable } from "../../lambdas/adapters/dynamodb/ensure-table.js";
 import { DynamoIdentityStore } from "../../lambdas/adapters/dynamodb/identity-store.js";
+import { DynamoRegistryStore } from "../../lambdas/adapters/dynamodb/registry-store.js";
 import { authenticate } from "../../lambdas/core/api-keys.js";
 import { startDynamoDbLocal, type DynamoDbLocal } from "../../local/dynamodb-local.js";
 import { projectRoot } from "../../infra/paths.js";
@@ -16,7 +17,7 @@ const credentials = { AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local"
 beforeAll(async () => {
   dynamo = await startDynamoDbLocal();
   const client = localClient();
-  for (const table of ["first", "chosen"]) await ensureTable(client, table);
+  for (const table of ["first", "chosen", "older"]) await ensureTable(client, table);
 });
 
 afterAll(async () => {
@@ -55,6 +56,10 @@ async function authenticates(table: string, key: string) {
   return authenticate({ identity, clock: { now: () => new Date() } }, `Bearer ${key}`);
 }
 
+function registryStore(table: string) {
+  return new DynamoRegistryStore(DynamoDBDocumentClient.from(localClient()), table);
+}
+
 describe("npm run admin:create", () => {
   it("creates the admin once and prints its key alone on stdout; the key authenticates as an org admin", async () => {
     const first = createAdmin(["--table", "first", "--region", "eu-west-1"]);
@@ -62,6 +67,10 @@ describe("npm run admin:create", () => {
     const key = first.stdout.trim();
     expect(key).toMatch(/^mreg_[A-Za-z0-9_-]{43}$/);
     await expect(authenticates("first", key)).resolves.toMatchObject({ userId: "admin", orgRole: "admin" });
+
+    const registries = registryStore("first");
+    expect((await registries.getRegistryAccess("model", undefined)).registry).toMatchObject({ artifactTypes: ["model"], protectedAliases: ["production"] });
+    expect((await registries.getRegistryAccess("dataset", undefined)).registry).toMatchObject({ artifactTypes: ["dataset"] });
 
     const second = createAdmin(["--table", "first", "--region", "eu-west-1"]);
     expect(second.status).toBe(1);
@@ -77,6 +86,17 @@ describe("npm run admin:create", () => {
       expect(run.stdout).toBe("");
     }
     await expect(authenticates("chosen", chosen)).resolves.toMatchObject({ orgRole: "admin" });
+  });
+
+  it("gives a deployment that has its admin the default registries it lacks, and exits 0 for it", async () => {
+    const client = DynamoDBDocumentClient.from(localClient());
+    await new DynamoIdentityStore(client, "older").createUser({ id: "admin", name: "Administrator", orgRole: "admin", status: "active", createdAt: new Date().toISOString() });
+    const run = createAdmin(["--table", "older", "--region", "eu-west-1"]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/created the default registries model, dataset/);
+    expect((await registryStore("older").getRegistryAccess("dataset", undefined)).registry).toMatchObject({ visibility: "organization" });
+    expect(createAdmin(["--table", "older", "--region", "eu-west-1"]).status).toBe(1);
   });
 
   it("names the missing table and the missing arguments", () => {

@@ -36,19 +36,28 @@ const link = (collection: string, artifact: string, version: string | number, al
   s.api("POST", `${col(collection)}/links`, { project: "train", artifact, version, ...(aliases ? { aliases } : {}) });
 
 beforeAll(async () => {
-  const created = await s.api("POST", "/v1/registries", {
-    name: "model",
-    description: "production models",
-    visibility: "organization",
-    artifactTypes: ["model"],
-    protectedAliases: ["production"],
-  });
-  expect(created.status).toBe(201);
+  // `model` is one of the two registries every organization starts with.
+  expect((await s.api("GET", REG)).status).toBe(200);
   await logVersions("mnist", 3);
 });
 
 describe("registries", () => {
+  test("model and dataset exist from the start", async () => {
+    const dataset = await s.api("GET", "/v1/registries/dataset");
+    expect(dataset.body).toMatchObject({ name: "dataset", visibility: "organization", artifactTypes: ["dataset"], protectedAliases: [] });
+  });
+
   test("create, get, list; a duplicate name is a 409", async () => {
+    const created = await s.api("POST", "/v1/registries", {
+      name: "curated",
+      description: "hand-picked",
+      visibility: "organization",
+      artifactTypes: ["model"],
+      protectedAliases: ["production"],
+    });
+    expect(created.status).toBe(201);
+    expect((await s.api("GET", "/v1/registries/curated")).body).toMatchObject({ description: "hand-picked", role: "admin" });
+    expect((await s.api("POST", "/v1/registries", { name: "curated" })).status).toBe(409);
     const got = await s.api("GET", REG);
     expect(got.body).toMatchObject({
       name: "model",

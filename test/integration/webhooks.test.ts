@@ -121,7 +121,8 @@ const deliveries = async (id: string) => (await s.api("GET", `${REG}/automations
 
 beforeAll(async () => {
   [s, receiver] = await Promise.all([startTestStack({ env: ENV }), new Receiver().start()]);
-  expect((await s.api("POST", "/v1/registries", { name: "model", visibility: "organization" })).status).toBe(201);
+  // The default `model` registry (organization-visible).
+  expect((await s.api("GET", "/v1/registries/model")).body).toMatchObject({ visibility: "organization" });
 });
 afterAll(async () => {
   await Promise.all([s?.stop(), receiver?.stop()]);

@@ -1,4 +1,6 @@
-import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
+import { MAX_RUN_METRIC_KEYS } from "../../lambdas/contract/runs.js";
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import { appendBounded } from "../../lambdas/core/run-metrics.js";
 import type {
   AutomationRecord,
   DeliveryRecord,
@@ -14,6 +16,8 @@ import type {
   AutomationStore,
   DeliveryKey,
   LineageStore,
+  MetricBatch,
+  MetricHistory,
   WebhookRequest,
   WebhookResponse,
   WebhookSender,
@@ -53,6 +57,7 @@ const runKey = (ref: RunRef) => `${ref.project}#${ref.id}`;
 
 export class FakeLineageStore implements LineageStore {
   readonly runs = new Map<string, RunRecord>();
+  readonly metricHistories = new Map<string, MetricHistory>();
   private readonly inputs = new Map<string, Map<string, VersionRef>>();
   private readonly outputs = new Map<string, Map<string, VersionRef>>();
   private readonly consumers = new Map<string, Map<string, RunRef>>();
@@ -103,6 +108,30 @@ export class FakeLineageStore implements LineageStore {
   recordOutput(run: RunRef, output: VersionRef, change = { actor: "test", at: "2025-01-01T00:00:00.000Z" }): void {
     this.ensureRun(run, change);
     edges(this.outputs, runKey(run)).set(versionKey(output), copy(output));
+  }
+
+  async recordMetrics(run: RunRef, batch: MetricBatch, change: { actor: string; at: string }): Promise<Record<string, number>> {
+    this.ensureRun(run, change);
+    const record = this.runs.get(runKey(run))!;
+    const summary = { ...record.summary };
+    const added = Object.keys(batch.last).filter((key) => !(key in summary)).length;
+    if (Object.keys(summary).length + added > MAX_RUN_METRIC_KEYS) {
+      throw new UnprocessableError(`run ${run.project}/${run.id} would hold more than ${MAX_RUN_METRIC_KEYS} metric keys`);
+    }
+    record.summary = { ...summary, ...batch.last };
+    for (const [key, points] of batch.points) {
+      const history = this.metricHistories.get(`${runKey(run)}#${key}`) ?? { count: 0, points: [] };
+      this.metricHistories.set(`${runKey(run)}#${key}`, {
+        count: history.count + points.length,
+        points: appendBounded(history.points, points),
+      });
+    }
+    return copy(record.summary);
+  }
+
+  async getMetricHistory(run: RunRef, key: string): Promise<MetricHistory | undefined> {
+    const history = this.metricHistories.get(`${runKey(run)}#${key}`);
+    return history && copy(history);
   }
 
   async listRunInputs(run: RunRef, request: PageRequest): Promise<Page<VersionRef>> {

@@ -85,6 +85,8 @@ export const keys = {
     SK: `OUT#${artifact}#${pad(index)}`,
   }),
   runOutputPrefix: "OUT#",
+  /** A metric key's history, in the run's partition beside its inputs and outputs. */
+  runMetric: (project: string, id: string, key: string) => ({ PK: `RUN#${project}#${id}`, SK: `METRIC#${key}` }),
   /** In the artifact's partition, so the runs that used a version are one query away. */
   usedBy: (source: { project: string; artifact: string; index: number }, runProject: string, runId: string) => ({
     PK: `ART#${source.project}#${source.artifact}`,

@@ -1,11 +1,23 @@
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { NotFoundError } from "../../core/errors.js";
-import { versionLabel, type Page, type PageRequest, type RunRecord, type RunRef, type VersionRecord, type VersionRef } from "../../core/model.js";
-import type { LineageStore } from "../../core/ports.js";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { MAX_METRIC_POINTS, MAX_RUN_METRIC_KEYS } from "../../contract/runs.js";
+import { NotFoundError, TooManyRequestsError, UnprocessableError } from "../../core/errors.js";
+import {
+  versionLabel,
+  type MetricPoint,
+  type Page,
+  type PageRequest,
+  type RunRecord,
+  type RunRef,
+  type VersionRecord,
+  type VersionRef,
+} from "../../core/model.js";
+import type { LineageStore, MetricBatch, MetricHistory } from "../../core/ports.js";
+import { appendBounded } from "../../core/run-metrics.js";
 import { DynamoTable, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { toVersion } from "./artifact-store.js";
-import { upsertRunItem } from "./run-items.js";
+import { runUpsertExpression, upsertRunItem } from "./run-items.js";
 
 
 export class DynamoLineageStore extends DynamoTable implements LineageStore {
@@ -124,6 +136,141 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
     return this.partitionPage(partition, keys.runOutputPrefix, page, toVersionRef);
   }
 
+  async recordMetrics(run: RunRef, batch: MetricBatch, change: { actor: string; at: string }): Promise<Record<string, number>> {
+    const summary = await this.updateSummary(run, batch.last, change);
+    const series = [...batch.points];
+    // Each key's history is its own item: one write each, a bounded number in flight.
+    for (let i = 0; i < series.length; i += 25) {
+      await Promise.all(series.slice(i, i + 25).map(([key, points]) => this.appendHistory(run, key, points)));
+    }
+    return summary;
+  }
+
+  async getMetricHistory(run: RunRef, key: string): Promise<MetricHistory | undefined> {
+    const item = await this.get(keys.runMetric(run.project, run.id, key), false);
+    return item ? { count: item.count as number, points: fromStored(item.points) } : undefined;
+  }
+
+  /**
+   * The summary is a map on the run item. Keys are set in place when the map exists (the
+   * common case, one write); the first metrics of a run create the map whole. A condition
+   * on the write holds MAX_RUN_METRIC_KEYS: new keys are taken only while the map has room,
+   * keys it holds always.
+   */
+  private async updateSummary(run: RunRef, last: Record<string, number>, change: { actor: string; at: string }): Promise<Record<string, number>> {
+    const upsert = runUpsertExpression(run, change);
+    const metricKeys = Object.keys(last);
+    const perKey = { names: {} as Record<string, string>, values: {} as Record<string, unknown> };
+    metricKeys.forEach((key, i) => {
+      perKey.names[`#k${i}`] = key;
+      perKey.values[`:v${i}`] = last[key];
+    });
+    const update = (set: string, condition: string, names: Record<string, string>, values: Record<string, unknown>) =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(run.project, run.id),
+          UpdateExpression: `SET ${upsert.sets}, ${set}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { ...upsert.names, "#summary": "summary", ...names },
+          ExpressionAttributeValues: { ...upsert.values, ...values },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+    const held = metricKeys.map((_, i) => `attribute_exists(#summary.#k${i})`).join(" AND ");
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const result = await update(
+          metricKeys.map((_, i) => `#summary.#k${i} = :v${i}`).join(", "),
+          `attribute_exists(#summary) AND (size(#summary) <= :room OR (${held}))`,
+          perKey.names,
+          { ...perKey.values, ":room": MAX_RUN_METRIC_KEYS - metricKeys.length },
+        );
+        return result.Attributes?.summary as Record<string, number>;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      try {
+        const result = await update("#summary = :summary", "attribute_not_exists(#summary)", {}, { ":summary": last });
+        return result.Attributes?.summary as Record<string, number>;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      // The map exists and refused the keys: full, unless another request created it between the two writes.
+      const item = await this.get(keys.run(run.project, run.id), true);
+      const current = (item?.summary as Record<string, number> | undefined) ?? {};
+      const added = metricKeys.filter((key) => !(key in current)).length;
+      if (Object.keys(current).length + added > MAX_RUN_METRIC_KEYS) {
+        throw new UnprocessableError(
+          `run ${run.project}/${run.id} would hold more than ${MAX_RUN_METRIC_KEYS} metric keys; log fewer distinct keys`,
+        );
+      }
+    }
+    throw new TooManyRequestsError(`the summary of run ${run.project}/${run.id} is being written concurrently; retry`);
+  }
+
+  /**
+   * Appends in place while the history has room (one write, conditioned on its length);
+   * past MAX_METRIC_POINTS it is read, thinned and written back, conditioned on the count
+   * it was read at, so concurrent appends are never lost.
+   */
+  private async appendHistory(run: RunRef, key: string, points: MetricPoint[]): Promise<void> {
+    const itemKey = keys.runMetric(run.project, run.id, key);
+    const names = { "#entity": "entity", "#key": "key", "#points": "points", "#count": "count" };
+    if (points.length <= MAX_METRIC_POINTS) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: itemKey,
+            UpdateExpression:
+              "SET #entity = :entity, #key = :key, #points = list_append(if_not_exists(#points, :empty), :new), " +
+              "#count = if_not_exists(#count, :zero) + :n",
+            ConditionExpression: "attribute_not_exists(#points) OR size(#points) <= :room",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: {
+              ":entity": "runMetric",
+              ":key": key,
+              ":empty": [],
+              ":new": toStored(points),
+              ":zero": 0,
+              ":n": points.length,
+              ":room": MAX_METRIC_POINTS - points.length,
+            },
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    for (let attempt = 0; attempt < HISTORY_REWRITE_ATTEMPTS; attempt++) {
+      const item = await this.get(itemKey, true);
+      const count = (item?.count as number | undefined) ?? 0;
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...itemKey,
+              entity: "runMetric",
+              key,
+              points: toStored(appendBounded(fromStored(item?.points), points)),
+              count: count + points.length,
+            },
+            // `count` grows with every append: unchanged means nothing was written since the read.
+            ConditionExpression: item ? "#count = :count" : "attribute_not_exists(PK)",
+            ...(item ? { ExpressionAttributeNames: { "#count": "count" }, ExpressionAttributeValues: { ":count": count } } : {}),
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    throw new TooManyRequestsError(`metric ${key} of run ${run.project}/${run.id} is being written concurrently; retry`);
+  }
+
   async listVersionConsumers(version: VersionRef, page: PageRequest): Promise<Page<RunRef>> {
     const partition = keys.artifactPartition(version.project, version.artifact);
     const prefix = keys.usedByPrefix(version.index);
@@ -136,6 +283,20 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
   }
 }
 
+/** Points are stored as `[step, value]` pairs (step NULL when none was given): a third of the size of maps. */
+type StoredPoint = [number | null, number];
+
+function toStored(points: MetricPoint[]): StoredPoint[] {
+  return points.map((p) => [p.step, p.value]);
+}
+
+function fromStored(points: unknown): MetricPoint[] {
+  return ((points as StoredPoint[] | undefined) ?? []).map(([step, value]) => ({ step: step ?? null, value }));
+}
+
+/** Attempts of the read-thin-write path before a key written that busily is answered with 429. */
+const HISTORY_REWRITE_ATTEMPTS = 8;
+
 function toVersionRef(item: Item): VersionRef {
   return { project: item.project as string, artifact: item.artifact as string, index: item.index as number };
 }
@@ -146,6 +307,7 @@ function toRun(item: Item): RunRecord {
     id: item.id as string,
     ...(item.name === undefined ? {} : { name: item.name as string }),
     config: (item.config as Record<string, unknown> | undefined) ?? {},
+    ...(item.summary === undefined ? {} : { summary: item.summary as Record<string, number> }),
     createdAt: item.createdAt as string,
     createdBy: item.createdBy as string,
   };

@@ -8,31 +8,44 @@ import { keys } from "./keys.js";
  * who created it and when.
  */
 export function upsertRunItem(tableName: string, run: RunRef, change: { actor: string; at: string }): Tagged {
+  const upsert = runUpsertExpression(run, change);
   return tagged("run", {
     Update: {
       TableName: tableName,
       Key: keys.run(run.project, run.id),
-      UpdateExpression:
-        "SET #entity = :entity, #project = :project, #id = :id, #config = if_not_exists(#config, :config), " +
-        "#createdAt = if_not_exists(#createdAt, :at), #createdBy = if_not_exists(#createdBy, :actor)",
-      ExpressionAttributeNames: {
-        "#entity": "entity",
-        "#project": "project",
-        "#id": "id",
-        "#config": "config",
-        "#createdAt": "createdAt",
-        "#createdBy": "createdBy",
-      },
-      ExpressionAttributeValues: {
-        ":entity": "run",
-        ":project": run.project,
-        ":id": run.id,
-        ":config": {},
-        ":at": change.at,
-        ":actor": change.actor,
-      },
+      UpdateExpression: `SET ${upsert.sets}`,
+      ExpressionAttributeNames: upsert.names,
+      ExpressionAttributeValues: upsert.values,
     },
   });
+}
+
+/** The SET clauses (and their names and values) that create the run item or leave an existing one as it is. */
+export function runUpsertExpression(
+  run: RunRef,
+  change: { actor: string; at: string },
+): { sets: string; names: Record<string, string>; values: Record<string, unknown> } {
+  return {
+    sets:
+      "#entity = :entity, #project = :project, #id = :id, #config = if_not_exists(#config, :config), " +
+      "#createdAt = if_not_exists(#createdAt, :at), #createdBy = if_not_exists(#createdBy, :actor)",
+    names: {
+      "#entity": "entity",
+      "#project": "project",
+      "#id": "id",
+      "#config": "config",
+      "#createdAt": "createdAt",
+      "#createdBy": "createdBy",
+    },
+    values: {
+      ":entity": "run",
+      ":project": run.project,
+      ":id": run.id,
+      ":config": {},
+      ":at": change.at,
+      ":actor": change.actor,
+    },
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { MAX_BODY_BYTES } from "../lambdas/http/api-handler.js";
 import { handlers } from "../lambdas/handlers/index.js";
 import { matchRoute, routes } from "../lambdas/contract/routes.js";
+import { createWebAssets, type WebAssets } from "./web-assets.js";
 
 export interface LocalServer {
   url: string;
@@ -16,10 +17,12 @@ export interface LocalServer {
  * Serves the route table over node:http: each request becomes the API Gateway (REST, v1)
  * proxy event Lambda would get and goes to the same handler function.
  */
-export async function startLocalServer(options: { port: number; host?: string }): Promise<LocalServer> {
+export async function startLocalServer(options: { port: number; host?: string; webRoot?: string }): Promise<LocalServer> {
   const host = options.host ?? "127.0.0.1";
+  // The web app (web/dist) on the same origin as the API: everything outside /v1.
+  const web = createWebAssets(options.webRoot);
   const server = createServer((req, res) => {
-    serve(req, res).catch((error: unknown) => {
+    serve(req, res, web).catch((error: unknown) => {
       console.error("local server error", error);
       if (!res.headersSent) sendJson(res, 500, { error: { code: "internal", message: "internal error" } });
     });
@@ -51,9 +54,10 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, web: WebAssets): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = req.method ?? "GET";
+  if (url.pathname !== "/v1" && !url.pathname.startsWith("/v1/") && (await web.serve(req, res, url.pathname))) return;
   const match = matchRoute(routes, method, url.pathname);
   if (!match) {
     req.resume();

@@ -109,12 +109,13 @@ export default function AccountPage() {
                         <button
                           type="button"
                           className="button button-small button-danger"
+                          aria-label={`Revoke key ${key.id}`}
                           disabled={revoke.isPending}
                           onClick={() => {
                             if (window.confirm(`Revoke key ${key.id}? Anything using it stops working at once.`)) revoke.mutate(key.id);
                           }}
                         >
-                          Revoke<span className="visually-hidden"> key {key.id}</span>
+                          Revoke
                         </button>
                       )}
                     </td>

@@ -60,11 +60,12 @@ export function Automations({ registry }: { registry: RegistryResponse }) {
                       <button
                         type="button"
                         className="button button-danger"
+                        aria-label={`Delete ${a.name}`}
                         onClick={() => {
                           if (window.confirm(`Delete automation ${a.name}? Pending deliveries are given up.`)) remove.mutate(a.id);
                         }}
                       >
-                        Delete<span className="visually-hidden"> {a.name}</span>
+                        Delete
                       </button>
                     </td>
                   </tr>
@@ -279,8 +280,8 @@ export function AutomationDetail({ registry, id }: { registry: RegistryResponse;
                     </td>
                     <td>
                       {d.status === "pending" ? null : (
-                        <button type="button" className="button" disabled={replay.isPending} onClick={() => replay.mutate(d.id)}>
-                          Replay<span className="visually-hidden"> delivery {d.id}</span>
+                        <button type="button" className="button" aria-label={`Replay delivery ${d.id}`} disabled={replay.isPending} onClick={() => replay.mutate(d.id)}>
+                          Replay
                         </button>
                       )}
                     </td>

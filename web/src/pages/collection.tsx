@@ -368,12 +368,13 @@ function VersionRow({
           <button
             type="button"
             className="button button-small button-danger"
+            aria-label={`Unlink ${version.version}`}
             disabled={unlink.isPending}
             onClick={() => {
               if (window.confirm(`Unlink ${version.version} from ${collection.name}? Its number is never reused.`)) unlink.mutate();
             }}
           >
-            Unlink<span className="visually-hidden"> {version.version}</span>
+            Unlink
           </button>
           <MutationMessage error={unlink.error} />
         </td>
@@ -465,11 +466,12 @@ function AliasPanel({
                 <button
                   type="button"
                   className="button button-small"
+                  aria-label={`Remove alias ${name}`}
                   disabled={!allowed.allowed || remove.isPending}
                   aria-describedby={allowed.allowed ? undefined : `why-${name}`}
                   onClick={() => remove.mutate(name)}
                 >
-                  Remove<span className="visually-hidden"> alias {name}</span>
+                  Remove
                 </button>
                 {allowed.allowed ? null : (
                   <span id={`why-${name}`} className="muted small">

@@ -109,8 +109,8 @@ export default function UsersPage() {
                     </td>
                     <td>{formatDate(user.createdAt)}</td>
                     <td>
-                      <button type="button" className="button button-small" disabled={issue.isPending} onClick={() => issue.mutate(user.id)}>
-                        Issue API key<span className="visually-hidden"> for {user.id}</span>
+                      <button type="button" className="button button-small" aria-label={`Issue API key for ${user.id}`} disabled={issue.isPending} onClick={() => issue.mutate(user.id)}>
+                        Issue API key
                       </button>
                     </td>
                   </tr>

@@ -41,6 +41,10 @@ describe("excerpt", () => {
     expect(excerpt("# Title\n\nA **bold** [link](https://x) and `code`.\n\n```\nblock\n```")).toBe("Title A bold link and code .");
   });
 
+  it("leaves out what scripts and styles hold", () => {
+    expect(excerpt("Intro <script>window.x = 1</script><style>p{}</style> end")).toBe("Intro end");
+  });
+
   it("cuts long text at the length with an ellipsis", () => {
     const text = excerpt("word ".repeat(100), 20);
     expect(text.length).toBeLessThanOrEqual(20);

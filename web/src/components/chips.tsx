@@ -1,7 +1,7 @@
 export function AliasChip({ alias, protectedAlias }: { alias: string; protectedAlias?: boolean }) {
   return (
     <span className={`chip chip-alias${alias === "latest" ? " chip-latest" : ""}${protectedAlias ? " chip-protected" : ""}`}>
-      {protectedAlias ? <span aria-hidden="true">🔒 </span> : null}
+      {protectedAlias ? <LockIcon /> : null}
       {alias}
       {protectedAlias ? <span className="visually-hidden"> (protected)</span> : null}
     </span>
@@ -25,5 +25,14 @@ export function RoleBadge({ role, label }: { role: string; label?: string }) {
       {label ? `${label}: ` : ""}
       {role}
     </span>
+  );
+}
+
+function LockIcon() {
+  return (
+    <svg className="lock-icon" width="10" height="11" viewBox="0 0 10 11" aria-hidden="true" focusable="false">
+      <rect x="1" y="5" width="8" height="6" rx="1" fill="currentColor" />
+      <path d="M3 5V3.5a2 2 0 0 1 4 0V5" fill="none" stroke="currentColor" strokeWidth="1.4" />
+    </svg>
   );
 }

@@ -86,8 +86,24 @@ function Graph({ initial }: { initial: LineageResponse }) {
   return (
     <>
       <p className="muted" role="status">
-        {graph.nodes.size} nodes ({runs} runs, {graph.nodes.size - runs} versions), {graph.edges.size} edges
-        {[...graph.nodes.values()].some((n) => n.more) ? ". Some nodes have more edges: use their “more” buttons." : "."}
+        {plural(graph.nodes.size, "node")} ({plural(runs, "run")}, {plural(graph.nodes.size - runs, "version")}),{" "}
+        {plural(graph.edges.size, "edge")}
+        {[...graph.nodes.values()].some((n) => n.more) ? ". Some nodes have more edges: use their + buttons." : "."}
+      </p>
+      <p className="legend" aria-hidden="true">
+        <span>
+          <svg width="36" height="8">
+            <line x1="0" y1="4" x2="36" y2="4" stroke="#5b6470" strokeWidth="1.5" strokeDasharray="5 3" />
+          </svg>
+          used by (input)
+        </span>
+        <span>
+          <svg width="36" height="8">
+            <line x1="0" y1="4" x2="36" y2="4" stroke="#5b6470" strokeWidth="1.5" />
+          </svg>
+          produced (output)
+        </span>
+        <span>highlighted: this version</span>
       </p>
       <MutationMessage error={error} />
       <div className="graph-scroll">
@@ -123,12 +139,12 @@ function Graph({ initial }: { initial: LineageResponse }) {
                   navigate(nodeHref(node));
                 }}
                 onKeyDown={(e) => onKey(e, node)}
-                aria-label={`${node.kind === "run" ? "Run" : "Version"} ${nodeTitle(node)}, ${nodeSubtitle(node)}${node.id === graph.root ? " (this version)" : ""}`}
                 data-node-id={node.id}
               >
                 <rect width={width} height={height} rx={node.kind === "run" ? 28 : 6} />
+                {/* The visible text is the link's name: a title, then what the node is. */}
                 <text x={12} y={22} className="node-title">
-                  {clip(nodeTitle(node), 24)}
+                  {clip(nodeTitle(node), 24)}{" "}
                 </text>
                 <text x={12} y={41} className="node-subtitle">
                   {clip(nodeSubtitle(node), 30)}
@@ -181,5 +197,7 @@ function Graph({ initial }: { initial: LineageResponse }) {
     </>
   );
 }
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 const clip = (text: string, length: number) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);

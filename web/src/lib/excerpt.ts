@@ -3,6 +3,7 @@ export function excerpt(source: string | null | undefined, length = 140): string
   if (!source) return "";
   const text = source
     .replace(/```[\s\S]*?```/g, " ")
+    .replace(/<(script|style|textarea|template)\b[\s\S]*?<\/\1\s*>/gi, " ")
     .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
     .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
     .replace(/<[^>]*>/g, " ")

@@ -5,6 +5,7 @@ import { api } from "../api/client";
 import { to, v1 } from "../api/routes";
 import type { AuditEvent, CollectionResponse, Page, RegistryResponse } from "../api/types";
 import { AliasChip, RoleBadge, TagChip } from "../components/chips";
+import { Markdown } from "../components/markdown";
 import { Pager, useCursorPages } from "../components/pager";
 import { Empty, ErrorState, Loading, MutationMessage } from "../components/states";
 import { TabNav } from "../components/tabs";
@@ -43,7 +44,7 @@ export default function RegistryPage() {
             <AliasChip key={alias} alias={alias} protectedAlias />
           ))}
         </div>
-        {data.description ? <p className="muted">{data.description}</p> : null}
+        {data.description ? <Markdown source={data.description} /> : null}
       </div>
       {abilities.manageMembers ? (
         <TabNav

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { CONTENT_SECURITY_POLICY, HASHED_ASSETS_PREFIX } from "../web/security-headers.js";
 
 /** The web app's package (web/) and its production build (web/dist), next to this directory. */
 export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "web");
@@ -24,22 +25,6 @@ const CONTENT_TYPES: Record<string, string> = {
   ".map": "application/json; charset=utf-8",
 };
 const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".svg", ".txt", ".map"]);
-
-/**
- * What the app's pages may do: scripts and API calls to this origin only; no frames, no
- * plugins. Images may come from https (markdown descriptions link them).
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: https:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
 
 export interface WebAssets {
   /** Answers a GET or HEAD outside /v1 from the build; false when there is no build to serve. */
@@ -77,7 +62,7 @@ export function createWebAssets(root: string = WEB_DIST): WebAssets {
       }
       const candidate = resolve(root, `.${decoded}`);
       const inside = candidate === root || candidate.startsWith(root + sep);
-      const hashedAsset = decoded.startsWith("/assets/");
+      const hashedAsset = decoded.startsWith(HASHED_ASSETS_PREFIX);
       let file = inside && !decoded.endsWith("/") ? await fileAt(candidate) : undefined;
       // The build manifest is for tests and tooling, not for browsers.
       if (file && decoded.startsWith("/.vite/")) file = undefined;

@@ -14,6 +14,7 @@ import type { Construct } from "constructs";
 import type { RouteDefinition } from "../../lambdas/contract/routes.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
+import { WebApp } from "../constructs/web-app.js";
 import { accessOf, deliverySweeperAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
@@ -44,6 +45,7 @@ export class StatelessStack extends Stack {
   readonly streamConsumer: RegistryFunction;
   readonly streamFailures: Queue;
   readonly deliverySweeper: RegistryFunction;
+  readonly webApp: WebApp;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -153,6 +155,9 @@ export class StatelessStack extends Stack {
       // A missed sweep is made up by the next one a minute later.
       targets: [new LambdaFunction(this.deliverySweeper.function, { retryAttempts: 0 })],
     });
+
+    // The browser app and the API on one CloudFront origin (outputs AppUrl).
+    this.webApp = new WebApp(this, "WebApp", { api: this.api.api });
 
     this.addAlarms(settings);
     new CfnOutput(this, "ApiUrl", { value: this.api.api.url, description: "mreg API base URL (append v1/…)" });

@@ -147,6 +147,7 @@ async function seed(): Promise<void> {
       }
     }),
   );
+  measurements.seedCommitsMs = Date.now() - started;
   await api("POST", "/v1/registries/model/collections", { name: "big-sweep", type: "model", description: "A learning-rate sweep." });
   for (const source of sources) {
     await api("POST", "/v1/registries/model/collections/big-sweep/links", { project: "sweep", ...source });

@@ -22,6 +22,7 @@ import type {
   NewLink,
   RegistryStore,
 } from "../../core/ports.js";
+import { searchCollectionNames, writeCollectionSearchIndex } from "./collection-search.js";
 import { DynamoTable, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 
@@ -158,6 +159,8 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
   }
 
   async createCollection(collection: CollectionRecord): Promise<void> {
+    // Name search index first (collection-search.ts): the collection is findable once it exists.
+    await writeCollectionSearchIndex(this.client, this.tableName, collection.registry, collection.name);
     try {
       await this.transact(this.newCollectionItems(collection));
     } catch (error) {
@@ -177,24 +180,27 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
 
   async listCollections(registry: string, query: CollectionQuery): Promise<Page<CollectionRecord>> {
     if (query.tag !== undefined) return this.listCollectionsByTag(registry, query.tag, query);
+    if (query.q !== undefined) return this.searchCollections(registry, query.q, query);
     const partition = keys.registryPartition(registry);
-    const q = query.q?.toLowerCase();
     return this.queryPage(
       {
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        // The name match is a filter on one partition's query, never a scan of the table.
-        ...(q
-          ? {
-              FilterExpression: "contains(nameLower, :q)",
-              ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.collectionPrefix, ":q": q },
-            }
-          : { ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.collectionPrefix } }),
+        ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.collectionPrefix },
       },
       partition,
       query,
       toCollection,
       keys.collectionPrefix,
     );
+  }
+
+  /** Names containing q, from the search index (one query per page whatever the registry's size), then the collections in one batch. */
+  private async searchCollections(registry: string, q: string, page: PageRequest): Promise<Page<CollectionRecord>> {
+    const { names, nextCursor } = await searchCollectionNames(this.client, this.tableName, registry, q, page);
+    if (names.length === 0) return { items: [], nextCursor };
+    const found = await this.batchGetItems(names.map((name) => keys.collection(registry, name)));
+    const byName = new Map(found.map((item) => [item.name as string, toCollection(item)]));
+    return { items: names.flatMap((name) => byName.get(name) ?? []), nextCursor };
   }
 
   async listCollectionAliases(registry: string, collection: string): Promise<Record<string, number>> {
@@ -216,6 +222,8 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
         );
       }
       const index = (collection?.nextIndex as number | undefined) ?? 0;
+      // A first link creates the collection: name search index first (collection-search.ts).
+      if (!collection) await writeCollectionSearchIndex(this.client, this.tableName, registry, name);
       const aliases = [LATEST_ALIAS, ...link.aliases.filter((a) => a !== LATEST_ALIAS)];
       const holders = await this.aliasHolders(sequence, aliases);
       const record: LinkRecord = {

@@ -1,0 +1,122 @@
+import {
+  BatchWriteCommand,
+  QueryCommand,
+  type BatchWriteCommandInput,
+  type BatchWriteCommandOutput,
+  type DynamoDBDocumentClient,
+} from "@aws-sdk/lib-dynamodb";
+import type { PageRequest } from "../../core/model.js";
+import { decodeCursor, encodeCursor, sleep, type Key } from "./dynamo-table.js";
+import { keys } from "./keys.js";
+
+/**
+ * The index behind `?q=` on a registry's collections: one item per suffix of each lower-cased
+ * collection name, all in the registry's search partition, sorted by `<suffix>#<name>`. A name
+ * contains `q` exactly when one of its suffixes begins with `q`, so a search is a
+ * `begins_with` query that reads the occurrences of `q` and nothing else, however many
+ * collections the registry holds.
+ *
+ * The items are written before the write that creates the collection (idempotent puts), so
+ * every collection is findable from the moment it exists; items of a collection whose
+ * creation failed point at nothing and readers drop them. Renaming or deleting a collection
+ * writes the new name's items first and deletes the old ones after.
+ */
+
+/** DynamoDB refuses a BatchWriteItem of more requests than this. */
+const BATCH_WRITE_ITEMS = 25;
+const MAX_BATCH_WRITE_ATTEMPTS = 8;
+/** A page stops after this many queries even if short (occurrences after the first are skipped); its cursor goes on from there. */
+const MAX_SEARCH_ROUNDS = 10;
+/** Collection names are `[A-Za-z0-9][A-Za-z0-9._-]*`: a query with any other character matches none. */
+const SEARCHABLE = /^[a-z0-9._-]+$/;
+
+export const SEARCH_ENTITY = "collectionSearch";
+
+function searchKeys(registry: string, name: string): (Key & { position: number })[] {
+  const lower = name.toLowerCase();
+  return [...lower].map((_, position) => ({
+    PK: keys.collectionSearchPartition(registry),
+    SK: keys.collectionSearchTerm(lower.slice(position), name),
+    position,
+  }));
+}
+
+async function batchWrite(client: DynamoDBDocumentClient, tableName: string, requests: NonNullable<BatchWriteCommandInput["RequestItems"]>[string]): Promise<void> {
+  for (let i = 0; i < requests.length; i += BATCH_WRITE_ITEMS) {
+    let pending: BatchWriteCommandInput["RequestItems"] = { [tableName]: requests.slice(i, i + BATCH_WRITE_ITEMS) };
+    for (let attempt = 0; pending && Object.keys(pending).length > 0; attempt++) {
+      if (attempt >= MAX_BATCH_WRITE_ATTEMPTS) throw new Error("collection search index: writes still unprocessed after retries");
+      if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+      const result: BatchWriteCommandOutput = await client.send(new BatchWriteCommand({ RequestItems: pending }));
+      pending = result.UnprocessedItems;
+    }
+  }
+}
+
+/** Makes a collection findable by any part of its name (before the write that creates it). */
+export async function writeCollectionSearchIndex(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  registry: string,
+  name: string,
+): Promise<void> {
+  await batchWrite(
+    client,
+    tableName,
+    searchKeys(registry, name).map(({ PK, SK, position }) => ({
+      PutRequest: { Item: { PK, SK, entity: SEARCH_ENTITY, registry, collection: name, position } },
+    })),
+  );
+}
+
+/** Removes a collection's name from the index (after the write that deletes or renames it). */
+export async function deleteCollectionSearchIndex(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  registry: string,
+  name: string,
+): Promise<void> {
+  await batchWrite(
+    client,
+    tableName,
+    searchKeys(registry, name).map(({ PK, SK }) => ({ DeleteRequest: { Key: { PK, SK } } })),
+  );
+}
+
+/**
+ * Names of the registry's collections whose name contains `q` (any case), a page at a time.
+ * Each name is reported once, at the first place `q` occurs in it; the caller reads the
+ * collections themselves and drops names whose collection does not exist.
+ */
+export async function searchCollectionNames(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  registry: string,
+  q: string,
+  page: PageRequest,
+): Promise<{ names: string[]; nextCursor?: string }> {
+  const term = q.toLowerCase();
+  const partition = keys.collectionSearchPartition(registry);
+  let start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition);
+  if (!SEARCHABLE.test(term)) return { names: [] };
+  const names: string[] = [];
+  for (let round = 0; round < MAX_SEARCH_ROUNDS && names.length < page.limit; round++) {
+    const result = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :term)",
+        ExpressionAttributeValues: { ":pk": partition, ":term": term },
+        Limit: page.limit - names.length,
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of result.Items ?? []) {
+      const name = item.collection as string;
+      // A name holding q twice has an item for each place: only the first place counts, so no page repeats a name.
+      if (name.toLowerCase().indexOf(term) === item.position) names.push(name);
+    }
+    start = result.LastEvaluatedKey;
+    if (start === undefined) break;
+  }
+  return { names, nextCursor: start ? encodeCursor(start) : undefined };
+}

@@ -234,11 +234,13 @@ describe("linkVersion", () => {
     ]);
     // The new collection's name went into the search index before the transaction: one item per suffix.
     const indexed = ddb.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems![TABLE]!);
-    expect(indexed.map((r) => r.PutRequest!.Item!.SK)).toEqual(
-      [..."mnist-classifier"].map((_, i) => `${"mnist-classifier".slice(i)}#mnist-classifier`),
+    const name = "mnist-classifier";
+    // Every suffix long enough to hold a query the index serves (three characters or more).
+    expect(indexed.map((r) => [r.PutRequest!.Item!.PK, r.PutRequest!.Item!.SK])).toEqual(
+      Array.from({ length: name.length - 2 }, (_, i) => [`COLSEARCH#model#${name.slice(i, i + 3)}`, `${name.slice(i)}#${name}`]),
     );
     expect(indexed[0]!.PutRequest!.Item).toEqual({
-      PK: "COLSEARCH#model",
+      PK: "COLSEARCH#model#mni",
       SK: "mnist-classifier#mnist-classifier",
       entity: "collectionSearch",
       registry: "model",
@@ -654,7 +656,7 @@ describe("tags", () => {
 
 describe("listCollections", () => {
   const searchItem = (name: string, position = 0) => ({
-    PK: "COLSEARCH#model",
+    PK: `COLSEARCH#model#${name.toLowerCase().slice(position, position + 3)}`,
     SK: `${name.toLowerCase().slice(position)}#${name}`,
     entity: "collectionSearch",
     collection: name,
@@ -672,7 +674,7 @@ describe("listCollections", () => {
       {
         TableName: TABLE,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :term)",
-        ExpressionAttributeValues: { ":pk": "COLSEARCH#model", ":term": "mnist" },
+        ExpressionAttributeValues: { ":pk": "COLSEARCH#model#mni", ":term": "mnist" },
         Limit: 20,
         ExclusiveStartKey: undefined,
       },
@@ -684,7 +686,7 @@ describe("listCollections", () => {
   });
 
   it("reports a name once, where q first occurs in it, querying on to fill the page", async () => {
-    const lastSeen = { PK: "COLSEARCH#model", SK: "ana#banana" };
+    const lastSeen = { PK: "COLSEARCH#model#ana", SK: "ana#banana" };
     ddb
       .on(QueryCommand)
       // "ana" occurs twice in banana (at 1 and 3): the item at 3 is skipped.
@@ -706,10 +708,10 @@ describe("listCollections", () => {
   });
 
   it("drops names whose collection does not exist (a creation that failed after indexing)", async () => {
-    ddb.on(QueryCommand).resolves({ Items: [searchItem("gone", 2), searchItem("mnist-classifier", 1)] });
-    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [existingCollection(1)] } });
-    const page = await store.listCollections("model", { limit: 20, q: "n" });
-    expect(page.items.map((c) => c.name)).toEqual(["mnist-classifier"]);
+    ddb.on(QueryCommand).resolves({ Items: [searchItem("gone", 1), searchItem("one-shot", 0)] });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ ...existingCollection(1), SK: "COL#one-shot", name: "one-shot" }] } });
+    const page = await store.listCollections("model", { limit: 20, q: "one" });
+    expect(page.items.map((c) => c.name)).toEqual(["one-shot"]);
   });
 
   it("answers a query no collection name can contain with nothing, without reading", async () => {
@@ -719,9 +721,28 @@ describe("listCollections", () => {
   });
 
   it("refuses a search cursor from another registry's index", async () => {
-    const foreign = Buffer.from(JSON.stringify({ PK: "COLSEARCH#other", SK: "a#a" }), "utf8").toString("base64url");
-    await expect(store.listCollections("model", { limit: 5, q: "a", cursor: foreign })).rejects.toThrow(ValidationError);
+    const foreign = Buffer.from(JSON.stringify({ PK: "COLSEARCH#other#abc", SK: "abc#abc" }), "utf8").toString("base64url");
+    await expect(store.listCollections("model", { limit: 5, q: "abc", cursor: foreign })).rejects.toThrow(ValidationError);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it("matches one or two characters by a filter on the registry's partition, lower-cased, never by a scan", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [existingCollection(1)] });
+
+    const page = await store.listCollections("model", { limit: 20, q: "MN" });
+
+    expect(page.items.map((c) => c.name)).toEqual(["mnist-classifier"]);
+    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: TABLE,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        FilterExpression: "contains(nameLower, :q)",
+        ExpressionAttributeValues: { ":pk": "REG#model", ":prefix": "COL#", ":q": "mn" },
+        Limit: 20,
+        ExclusiveStartKey: undefined,
+      },
+    ]);
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(0);
   });
 
   it("lists a registry's collections without a filter when there is no q", async () => {

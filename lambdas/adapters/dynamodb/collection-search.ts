@@ -11,16 +11,18 @@ import { keys } from "./keys.js";
 
 /**
  * The index behind `?q=` on a registry's collections: one item per suffix of each lower-cased
- * collection name, all in the registry's search partition, sorted by `<suffix>#<name>`. A name
- * contains `q` exactly when one of its suffixes begins with `q`, so a search is a
- * `begins_with` query that reads the occurrences of `q` and nothing else, however many
- * collections the registry holds.
+ * collection name, keyed by the registry and the suffix's first three characters and sorted by
+ * `<suffix>#<name>`. A name contains `q` exactly when one of its suffixes begins with `q`, so
+ * a search is one `begins_with` query in the partition of `q`'s first three characters: it
+ * reads the places where `q` occurs and the few suffixes sharing its head, however many
+ * collections the registry holds. Queries shorter than the head are the caller's to serve.
  *
  * The items are written before the write that creates the collection (idempotent puts), so
  * every collection is findable from the moment it exists; items of a collection whose
  * creation failed point at nothing and readers drop them. Renaming or deleting a collection
  * writes the new name's items first and deletes the old ones after.
  */
+export const SEARCH_HEAD = 3;
 
 /** DynamoDB refuses a BatchWriteItem of more requests than this. */
 const BATCH_WRITE_ITEMS = 25;
@@ -34,8 +36,9 @@ export const SEARCH_ENTITY = "collectionSearch";
 
 function searchKeys(registry: string, name: string): (Key & { position: number })[] {
   const lower = name.toLowerCase();
-  return [...lower].map((_, position) => ({
-    PK: keys.collectionSearchPartition(registry),
+  // Suffixes shorter than the head can hold no query the index serves.
+  return Array.from({ length: Math.max(0, lower.length - SEARCH_HEAD + 1) }, (_, position) => ({
+    PK: keys.collectionSearchPartition(registry, lower.slice(position, position + SEARCH_HEAD)),
     SK: keys.collectionSearchTerm(lower.slice(position), name),
     position,
   }));
@@ -84,9 +87,10 @@ export async function deleteCollectionSearchIndex(
 }
 
 /**
- * Names of the registry's collections whose name contains `q` (any case), a page at a time.
- * Each name is reported once, at the first place `q` occurs in it; the caller reads the
- * collections themselves and drops names whose collection does not exist.
+ * Names of the registry's collections whose name contains `q` (any case; at least
+ * SEARCH_HEAD characters), a page at a time. Each name is reported once, at the first place
+ * `q` occurs in it; the caller reads the collections and drops names whose collection does
+ * not exist.
  */
 export async function searchCollectionNames(
   client: DynamoDBDocumentClient,
@@ -96,9 +100,10 @@ export async function searchCollectionNames(
   page: PageRequest,
 ): Promise<{ names: string[]; nextCursor?: string }> {
   const term = q.toLowerCase();
-  const partition = keys.collectionSearchPartition(registry);
-  let start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition);
+  if (term.length < SEARCH_HEAD) throw new Error(`the search index serves queries of ${SEARCH_HEAD} characters or more`);
   if (!SEARCHABLE.test(term)) return { names: [] };
+  const partition = keys.collectionSearchPartition(registry, term.slice(0, SEARCH_HEAD));
+  let start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition);
   const names: string[] = [];
   for (let round = 0; round < MAX_SEARCH_ROUNDS && names.length < page.limit; round++) {
     const result = await client.send(

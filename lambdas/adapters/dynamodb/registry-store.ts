@@ -22,7 +22,7 @@ import type {
   NewLink,
   RegistryStore,
 } from "../../core/ports.js";
-import { searchCollectionNames, writeCollectionSearchIndex } from "./collection-search.js";
+import { SEARCH_HEAD, searchCollectionNames, writeCollectionSearchIndex } from "./collection-search.js";
 import { DynamoTable, type Item, type Sequence, type TransactItem } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 
@@ -180,12 +180,20 @@ export class DynamoRegistryStore extends DynamoTable implements RegistryStore {
 
   async listCollections(registry: string, query: CollectionQuery): Promise<Page<CollectionRecord>> {
     if (query.tag !== undefined) return this.listCollectionsByTag(registry, query.tag, query);
-    if (query.q !== undefined) return this.searchCollections(registry, query.q, query);
+    // Names are searched in their index; one or two characters (which match most names anyway) by a filter below.
+    if (query.q !== undefined && query.q.length >= SEARCH_HEAD) return this.searchCollections(registry, query.q, query);
     const partition = keys.registryPartition(registry);
+    const q = query.q?.toLowerCase();
     return this.queryPage(
       {
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.collectionPrefix },
+        // The name match is a filter on one partition's query, never a scan of the table.
+        ...(q
+          ? {
+              FilterExpression: "contains(nameLower, :q)",
+              ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.collectionPrefix, ":q": q },
+            }
+          : { ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.collectionPrefix } }),
       },
       partition,
       query,

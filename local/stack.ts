@@ -1,6 +1,8 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ensureCollectionSearchIndex } from "../lambdas/adapters/dynamodb/collection-search.js";
 import { ensureTable } from "../lambdas/adapters/dynamodb/ensure-table.js";
 import { EmulatorBlobStore } from "./emulator-blob-store.js";
 import { createServices, useServices, type BlobStoreFactory } from "../lambdas/composition.js";
@@ -89,6 +91,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const services = createServices(loadConfig(), blobStore);
     const table = await ensureTable(new DynamoDBClient({ region: "us-east-1" }), LOCAL_TABLE);
     log(`table ${LOCAL_TABLE}: ${table}`);
+    // Collections kept from before the name search index get indexed once (a marker item records it).
+    const indexed = await ensureCollectionSearchIndex(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), LOCAL_TABLE);
+    if (indexed) log(`name search: indexed ${indexed} existing collections`);
     const admin = await bootstrapAdmin(services, options.adminKey);
     let adminKey = options.adminKey ?? admin.secret;
     if (admin.secret) {

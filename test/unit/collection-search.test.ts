@@ -68,3 +68,24 @@ describe("the collection name search index", () => {
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(10);
   });
 });
+
+describe("indexing collections created before the index", () => {
+  it("indexes every collection of every registry once, then records that it ran", async () => {
+    const { GetCommand, PutCommand } = await import("@aws-sdk/lib-dynamodb");
+    const { ensureCollectionSearchIndex } = await import("../../lambdas/adapters/dynamodb/collection-search.js");
+    ddb.on(GetCommand).resolves({});
+    ddb.on(QueryCommand, { IndexName: "GSI1" }).resolves({ Items: [{ name: "model" }] });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ":pk": "REG#model", ":prefix": "COL#" } }).resolves({ Items: [{ name: "mnist" }, { name: "bert-base" }] });
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
+
+    expect(await ensureCollectionSearchIndex(client, TABLE)).toBe(2);
+    expect(new Set(requests().map((r) => r.PutRequest!.Item!.collection))).toEqual(new Set(["mnist", "bert-base"]));
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ PK: "MIGRATION", SK: "collection-search-index", indexed: 2 });
+
+    ddb.resetHistory();
+    ddb.on(GetCommand).resolves({ Item: { PK: "MIGRATION", SK: "collection-search-index" } });
+    expect(await ensureCollectionSearchIndex(client, TABLE)).toBeUndefined();
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(0);
+  });
+});

@@ -1,5 +1,7 @@
 import {
   BatchWriteCommand,
+  GetCommand,
+  PutCommand,
   QueryCommand,
   type BatchWriteCommandInput,
   type BatchWriteCommandOutput,
@@ -124,4 +126,61 @@ export async function searchCollectionNames(
     if (start === undefined) break;
   }
   return { names, nextCursor: start ? encodeCursor(start) : undefined };
+}
+
+const BACKFILL = "collection-search-index";
+
+/**
+ * Indexes every existing collection of every registry (idempotent), for tables that hold
+ * collections created before the index existed; returns how many names it indexed.
+ */
+export async function indexExistingCollections(client: DynamoDBDocumentClient, tableName: string): Promise<number> {
+  const registries: string[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: "GSI1",
+        KeyConditionExpression: "GSI1PK = :pk",
+        ExpressionAttributeValues: { ":pk": keys.registriesIndex },
+        ExclusiveStartKey: start,
+      }),
+    );
+    registries.push(...(page.Items ?? []).map((item) => item.name as string));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  let indexed = 0;
+  for (const registry of registries) {
+    let from: Record<string, unknown> | undefined;
+    do {
+      const page = await client.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":pk": keys.registryPartition(registry), ":prefix": keys.collectionPrefix },
+          ProjectionExpression: "#name",
+          ExpressionAttributeNames: { "#name": "name" },
+          ExclusiveStartKey: from,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        await writeCollectionSearchIndex(client, tableName, registry, item.name as string);
+        indexed++;
+      }
+      from = page.LastEvaluatedKey;
+    } while (from);
+  }
+  return indexed;
+}
+
+/** The backfill once per table: a marker item records that it ran. */
+export async function ensureCollectionSearchIndex(client: DynamoDBDocumentClient, tableName: string): Promise<number | undefined> {
+  const marker = await client.send(new GetCommand({ TableName: tableName, Key: keys.migration(BACKFILL), ConsistentRead: true }));
+  if (marker.Item) return undefined;
+  const indexed = await indexExistingCollections(client, tableName);
+  await client.send(
+    new PutCommand({ TableName: tableName, Item: { ...keys.migration(BACKFILL), entity: "migration", at: new Date().toISOString(), indexed } }),
+  );
+  return indexed;
 }

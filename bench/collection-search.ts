@@ -20,29 +20,67 @@ const SIZES = (process.env.BENCH_SIZES ?? "10,1000,100000").split(",").map(Numbe
 const SEARCHES = Number(process.env.BENCH_SEARCHES ?? 41);
 const RARE = "zebrafish-segmenter";
 const TABLE = "mreg";
-const WORDS = ["resnet", "bert", "vgg", "mnist", "llama", "whisper", "clip", "vit", "gpt", "unet", "yolo", "detr", "t5", "xlnet", "albert", "mobilenet"];
+const WORDS = [
+  "resnet",
+  "bert",
+  "vgg",
+  "mnist",
+  "llama",
+  "whisper",
+  "clip",
+  "vit",
+  "gpt",
+  "unet",
+  "yolo",
+  "detr",
+  "t5",
+  "xlnet",
+  "albert",
+  "mobilenet",
+];
 const TASKS = ["cls", "seg", "det", "asr", "chat", "qa", "ner", "ocr"];
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const dynamo = await startDynamoDbLocal();
 let calls = 0;
 try {
-  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: "us-east-1", credentials: { accessKeyId: "bench", secretAccessKey: "bench" } });
-  raw.middlewareStack.add((next) => async (args) => {
-    calls++;
-    return next(args);
-  }, { step: "initialize", name: "countCalls" });
+  const raw = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+  });
+  raw.middlewareStack.add(
+    (next) => async (args) => {
+      calls++;
+      return next(args);
+    },
+    { step: "initialize", name: "countCalls" },
+  );
   await ensureTable(raw, TABLE);
   const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const store = new DynamoRegistryStore(client, TABLE);
 
   /** A collection item as the store writes it, plus its search index items: seeded with batch writes. */
   async function seed(registry: string, count: number): Promise<void> {
-    const names = [RARE, ...Array.from({ length: count - 1 }, (_, i) => `${WORDS[i % WORDS.length]}-${TASKS[(i >> 4) % TASKS.length]}-${i.toString(36)}`)];
+    const names = [
+      RARE,
+      ...Array.from({ length: count - 1 }, (_, i) => `${WORDS[i % WORDS.length]}-${TASKS[(i >> 4) % TASKS.length]}-${i.toString(36)}`),
+    ];
     const at = new Date().toISOString();
     const collectionItems = names.map((name) => ({
       PutRequest: {
-        Item: { ...keys.collection(registry, name), entity: "collection", registry, name, nameLower: name.toLowerCase(), type: "model", nextIndex: 0, linkCount: 0, createdAt: at, createdBy: "bench" },
+        Item: {
+          ...keys.collection(registry, name),
+          entity: "collection",
+          registry,
+          name,
+          nameLower: name.toLowerCase(),
+          type: "model",
+          nextIndex: 0,
+          linkCount: 0,
+          createdAt: at,
+          createdBy: "bench",
+        },
       },
     }));
     const chunks = Array.from({ length: Math.ceil(collectionItems.length / 25) }, (_, i) => collectionItems.slice(i * 25, i * 25 + 25));
@@ -101,7 +139,9 @@ try {
   for (const size of SIZES) for (let i = 0; i < 5; i++) await searchIndex(`bench-${size}`)();
 
   // Rounds visit the sizes in rotating order, so drift on a shared machine falls on all of them alike.
-  const samples = new Map(SIZES.map((size) => [size, { index: [] as number[], filtered: [] as number[], indexCalls: 0, filteredCalls: 0 }]));
+  const samples = new Map(
+    SIZES.map((size) => [size, { index: [] as number[], filtered: [] as number[], indexCalls: 0, filteredCalls: 0 }]),
+  );
   for (let round = 0; round < SEARCHES; round++) {
     for (let k = 0; k < SIZES.length; k++) {
       const size = SIZES[(round + k) % SIZES.length]!;
@@ -117,7 +157,12 @@ try {
       }
     }
   }
-  const summary = (values: number[]) => ({ medianMs: median(values), p10Ms: quantile(values, 0.1), p90Ms: quantile(values, 0.9), samples: values.length });
+  const summary = (values: number[]) => ({
+    medianMs: median(values),
+    p10Ms: quantile(values, 0.1),
+    p90Ms: quantile(values, 0.9),
+    samples: values.length,
+  });
   const rows = SIZES.map((size) => {
     const sample = samples.get(size)!;
     const row = {

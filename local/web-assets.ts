@@ -136,9 +136,7 @@ export type WebBuildOutcome = "fresh" | "built" | "unavailable";
  * `npm start` and the test suite's setup call. Without Vite installed (a production install)
  * an existing build is served as it is.
  */
-export async function ensureWebAssets(
-  options: { webDir?: string; log?: (line: string) => void } = {},
-): Promise<WebBuildOutcome> {
+export async function ensureWebAssets(options: { webDir?: string; log?: (line: string) => void } = {}): Promise<WebBuildOutcome> {
   const webDir = options.webDir ?? WEB_DIR;
   const log = options.log ?? (() => {});
   const built = await stat(join(webDir, "dist", "index.html")).catch(() => undefined);
@@ -149,13 +147,20 @@ export async function ensureWebAssets(
     const require = createRequire(join(webDir, "package.json"));
     viteBin = join(dirname(require.resolve("vite/package.json")), "bin", "vite.js");
   } catch {
-    log(built ? "web app: sources changed but Vite is not installed; serving the existing build" : "web app: not built and Vite is not installed; serving the API only");
+    log(
+      built
+        ? "web app: sources changed but Vite is not installed; serving the existing build"
+        : "web app: not built and Vite is not installed; serving the API only",
+    );
     return "unavailable";
   }
   log(built ? "web app: sources changed, rebuilding web/dist" : "web app: building web/dist (first start)");
   const started = Date.now();
   await new Promise<void>((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [viteBin, "build", "--logLevel", "warn"], { cwd: webDir, stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(process.execPath, [viteBin, "build", "--logLevel", "warn"], {
+      cwd: webDir,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
     child.on("error", reject);
     child.on("exit", (code) => (code === 0 ? resolvePromise() : reject(new Error(`vite build exited with ${code}`))));
   });

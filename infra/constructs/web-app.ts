@@ -177,7 +177,8 @@ export function webAppFindings(web: WebApp): { scope: IConstruct; id: string; re
     {
       scope: distribution,
       id: "AwsSolutions-CFR1",
-      reason: "The registry serves its organisation wherever its people work; access is decided by API keys on every /v1 call, not by country. Add a geo restriction per deployment if policy asks for one.",
+      reason:
+        "The registry serves its organisation wherever its people work; access is decided by API keys on every /v1 call, not by country. Add a geo restriction per deployment if policy asks for one.",
     },
     {
       scope: distribution,
@@ -200,18 +201,22 @@ export function webAppFindings(web: WebApp): { scope: IConstruct; id: string; re
     {
       scope: handler,
       id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-      reason: "CDK's BucketDeployment function writes its logs through the AWS-managed basic execution policy; it has no other managed policy.",
+      reason:
+        "CDK's BucketDeployment function writes its logs through the AWS-managed basic execution policy; it has no other managed policy.",
     },
     {
       scope: handler,
       id: "AwsSolutions-L1",
-      reason: "The runtime of CDK's BucketDeployment function is chosen and updated by aws-cdk-lib itself (its Python handler); upgrading aws-cdk-lib moves it.",
+      reason:
+        "The runtime of CDK's BucketDeployment function is chosen and updated by aws-cdk-lib itself (its Python handler); upgrading aws-cdk-lib moves it.",
     },
-    ...["Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*", "Action::s3:Abort*"].map((finding) => ({
-      scope: handler,
-      id: `AwsSolutions-IAM5[${finding}]`,
-      reason: copyReason,
-    })),
+    ...["Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*", "Action::s3:Abort*"].map(
+      (finding) => ({
+        scope: handler,
+        id: `AwsSolutions-IAM5[${finding}]`,
+        reason: copyReason,
+      }),
+    ),
     { scope: handler, id: `AwsSolutions-IAM5[Resource::${stagingBucket}]`, reason: copyReason },
     { scope: handler, id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`, reason: copyReason },
   ];

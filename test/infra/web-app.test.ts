@@ -35,18 +35,30 @@ describe("the web app's CloudFront distribution", () => {
       OriginAccessControlConfig: { OriginAccessControlOriginType: "s3", SigningBehavior: "always", SigningProtocol: "sigv4" },
     });
     api.hasResourceProperties("AWS::S3::Bucket", {
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       BucketEncryption: Match.anyValue(),
     });
-    const policies = Object.values(api.findResources("AWS::S3::BucketPolicy") as Resources).filter(
-      (p) => JSON.stringify(p.Properties.Bucket).includes(bucketId),
+    const policies = Object.values(api.findResources("AWS::S3::BucketPolicy") as Resources).filter((p) =>
+      JSON.stringify(p.Properties.Bucket).includes(bucketId),
     );
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
     const read = statements.find((s: any) => s.Principal?.Service === "cloudfront.amazonaws.com");
     expect(read.Action).toBe("s3:GetObject");
     expect(JSON.stringify(read.Condition)).toContain(logicalId(synth.stateless.webApp.distribution));
     // Nothing else may read it, and only over TLS.
-    expect(statements.filter((s: any) => s.Effect === "Allow").every((s: any) => s.Principal?.Service === "cloudfront.amazonaws.com" || JSON.stringify(s.Principal).includes("CustomS3AutoDeleteObjects"))).toBe(true);
+    expect(
+      statements
+        .filter((s: any) => s.Effect === "Allow")
+        .every(
+          (s: any) =>
+            s.Principal?.Service === "cloudfront.amazonaws.com" || JSON.stringify(s.Principal).includes("CustomS3AutoDeleteObjects"),
+        ),
+    ).toBe(true);
     expect(statements.some((s: any) => s.Effect === "Deny" && JSON.stringify(s.Condition).includes("aws:SecureTransport"))).toBe(true);
   });
 

@@ -33,7 +33,9 @@ export async function seriousAccessibilityViolations(page: Page): Promise<AxeVio
   // Evaluated through the DevTools protocol: the app's Content-Security-Policy refuses injected <script> tags, as it should.
   await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<{ violations: AxeViolation[] }> } }).axe.run(document, {
+    const result = await (
+      window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<{ violations: AxeViolation[] }> } }
+    ).axe.run(document, {
       resultTypes: ["violations"],
     });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));

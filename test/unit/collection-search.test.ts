@@ -59,7 +59,12 @@ describe("the collection name search index", () => {
   });
 
   it("stops a page after ten queries and hands on the cursor", async () => {
-    const item = (name: string, position: number) => ({ PK: "COLSEARCH#model#aaa", SK: `${name.slice(position)}#${name}`, collection: name, position });
+    const item = (name: string, position: number) => ({
+      PK: "COLSEARCH#model#aaa",
+      SK: `${name.slice(position)}#${name}`,
+      collection: name,
+      position,
+    });
     // Every item is a later occurrence (skipped), so the page never fills.
     ddb.on(QueryCommand).resolves({ Items: [item("xaaaa", 2)], LastEvaluatedKey: { PK: "COLSEARCH#model#aaa", SK: "aaa#xaaaa" } });
     const page = await searchCollectionNames(client, TABLE, "model", "aaa", { limit: 5 });
@@ -75,13 +80,19 @@ describe("indexing collections created before the index", () => {
     const { ensureCollectionSearchIndex } = await import("../../lambdas/adapters/dynamodb/collection-search.js");
     ddb.on(GetCommand).resolves({});
     ddb.on(QueryCommand, { IndexName: "GSI1" }).resolves({ Items: [{ name: "model" }] });
-    ddb.on(QueryCommand, { ExpressionAttributeValues: { ":pk": "REG#model", ":prefix": "COL#" } }).resolves({ Items: [{ name: "mnist" }, { name: "bert-base" }] });
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ":pk": "REG#model", ":prefix": "COL#" } })
+      .resolves({ Items: [{ name: "mnist" }, { name: "bert-base" }] });
     ddb.on(BatchWriteCommand).resolves({});
     ddb.on(PutCommand).resolves({});
 
     expect(await ensureCollectionSearchIndex(client, TABLE)).toBe(2);
     expect(new Set(requests().map((r) => r.PutRequest!.Item!.collection))).toEqual(new Set(["mnist", "bert-base"]));
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ PK: "MIGRATION", SK: "collection-search-index", indexed: 2 });
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({
+      PK: "MIGRATION",
+      SK: "collection-search-index",
+      indexed: 2,
+    });
 
     ddb.resetHistory();
     ddb.on(GetCommand).resolves({ Item: { PK: "MIGRATION", SK: "collection-search-index" } });

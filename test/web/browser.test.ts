@@ -119,13 +119,23 @@ async function seed(): Promise<void> {
       artifact: "mnist-cnn",
       version: v,
       ...(v === "v0" ? { aliases: ["production"] } : {}),
-      ...(v === "v0" ? { description: "# MNIST classifier\n\nHandwritten digits, **28×28** grey images.\n\n- trained by `train-42`\n- <script>window.injected = 1</script>safe" } : {}),
+      ...(v === "v0"
+        ? {
+            description:
+              "# MNIST classifier\n\nHandwritten digits, **28×28** grey images.\n\n- trained by `train-42`\n- <script>window.injected = 1</script>safe",
+          }
+        : {}),
     });
   }
   await api("PUT", "/v1/registries/model/collections/mnist-classifier/tags/vision", undefined);
   // Neighbours for the search to tell apart.
   for (const name of ["resnet50-imagenet", "bert-base-reviews", "vgg16-dogs", "whisper-small-ko", "llama-ja-chat"]) {
-    await api("POST", "/v1/registries/model/collections", { name, type: "model", description: `The ${name} candidates.`, tags: ["baseline"] });
+    await api("POST", "/v1/registries/model/collections", {
+      name,
+      type: "model",
+      description: `The ${name} candidates.`,
+      tags: ["baseline"],
+    });
   }
 
   // A collection of 1 000 versions: one blob, 1 000 manifests (each a different path), each linked.
@@ -211,7 +221,8 @@ afterAll(async () => {
   await writeFile(join(OUTPUT, "measurements.json"), JSON.stringify(measurements, null, 2));
   if (process.env.MREG_UPDATE_SCREENSHOTS === "1") {
     await mkdir(COMMITTED, { recursive: true });
-    for (const name of ["collection", "lineage", "compare"]) await copyFile(join(SCREENSHOTS, `${name}.png`), join(COMMITTED, `${name}.png`));
+    for (const name of ["collection", "lineage", "compare"])
+      await copyFile(join(SCREENSHOTS, `${name}.png`), join(COMMITTED, `${name}.png`));
   }
 });
 
@@ -367,10 +378,7 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     step = "download";
     await page.goto(`${stack.url}/registries/model/collections/mnist-classifier/versions/v2`);
     await page.getByTestId("files-table").waitFor();
-    const [download] = await Promise.all([
-      page.waitForEvent("download"),
-      page.getByRole("link", { name: "Download model.bin" }).click(),
-    ]);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download model.bin" }).click()]);
     expect(download.suggestedFilename()).toBe("model.bin");
     expect(download.url()).not.toContain(stack.url);
     const bytes = await readFile((await download.path())!);
@@ -396,8 +404,12 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     await page.getByLabel("Collection (blank: any)").fill("mnist-classifier");
     await page.getByLabel("URL").fill(receiverUrl);
     await page.getByLabel(/^Secret/).fill("a-secret-of-sixteen+");
-    await page.getByLabel(/^Payload template/).fill('{"text": "${event_author} linked ${artifact_version_string}", "acc": ${artifact_metadata.accuracy}}');
-    await expect.poll(() => page.getByTestId("payload-preview").textContent()).toContain('"text": "admin linked @model/mnist-classifier:v3"');
+    await page
+      .getByLabel(/^Payload template/)
+      .fill('{"text": "${event_author} linked ${artifact_version_string}", "acc": ${artifact_metadata.accuracy}}');
+    await expect
+      .poll(() => page.getByTestId("payload-preview").textContent())
+      .toContain('"text": "admin linked @model/mnist-classifier:v3"');
     await page.getByRole("button", { name: "Create automation" }).click();
     await page.getByText("Automation notify ci created.").waitFor();
     await expectAccessible("automations");
@@ -485,7 +497,9 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     expect(await page.getByTestId("versions-table").locator("tbody tr").count()).toBe(Math.min(100, BIG_COLLECTION_VERSIONS));
     const sorted = [...runs].sort((a, b) => a - b);
     measurements.firstRenderOf1000VersionsMs = { median: sorted[2], min: sorted[0], max: sorted[4], runs };
-    console.log(`time to first render, collection of ${BIG_COLLECTION_VERSIONS} versions: median ${sorted[2]!.toFixed(0)} ms (${runs.map((r) => r.toFixed(0)).join(", ")})`);
+    console.log(
+      `time to first render, collection of ${BIG_COLLECTION_VERSIONS} versions: median ${sorted[2]!.toFixed(0)} ms (${runs.map((r) => r.toFixed(0)).join(", ")})`,
+    );
     await screenshot("big-collection");
   });
 

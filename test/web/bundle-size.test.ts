@@ -36,11 +36,15 @@ describe("web bundle (web/dist, built by the suite's setup)", () => {
   });
 
   it("keeps the graph layout and the chart library out of the first page", () => {
-    const first = firstPageFiles().map((f) => readFileSync(join(WEB_DIST, f), "utf8")).join("\n");
+    const first = firstPageFiles()
+      .map((f) => readFileSync(join(WEB_DIST, f), "utf8"))
+      .join("\n");
     // dagre's and uPlot's own identifiers: present only in the lazily loaded lineage and compare chunks.
     expect(first).not.toMatch(/rankdir|networkSimplex/);
     expect(first).not.toMatch(/uplot/i);
-    const lazy = Object.values(manifest).filter((c) => !c.isEntry).map((c) => c.file);
+    const lazy = Object.values(manifest)
+      .filter((c) => !c.isEntry)
+      .map((c) => c.file);
     expect(lazy.some((f) => /lineage-view/.test(f))).toBe(true);
     expect(lazy.some((f) => /compare-view/.test(f))).toBe(true);
   });

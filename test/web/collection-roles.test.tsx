@@ -56,12 +56,16 @@ function serveApi(role: Role | 403) {
     "fetch",
     vi.fn(async (input: URL | string) => {
       const path = new URL(String(input)).pathname;
-      const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+      const json = (status: number, body: unknown) =>
+        new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
       if (path === "/v1/registries/model") {
-        return role === 403 ? json(403, { error: { code: "forbidden", message: "ana is not a member of registry model" } }) : json(200, registry(role));
+        return role === 403
+          ? json(403, { error: { code: "forbidden", message: "ana is not a member of registry model" } })
+          : json(200, registry(role));
       }
       if (path === "/v1/registries/model/collections/mnist") return json(200, collection);
-      if (path === "/v1/registries/model/collections/mnist/versions") return json(200, { items: [version(1, ["latest"]), version(0, ["production"])] });
+      if (path === "/v1/registries/model/collections/mnist/versions")
+        return json(200, { items: [version(1, ["latest"]), version(0, ["production"])] });
       if (path.endsWith("/history")) return json(200, { items: [] });
       return json(404, { error: { code: "not_found", message: path } });
     }),

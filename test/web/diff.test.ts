@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { FileResponse } from "../../web/src/api/types";
 import { compareMetadata, diffFiles, flattenMetadata, summarizeChanges } from "../../web/src/lib/diff";
 
-const file = (path: string, sha: string, size = 10): FileResponse => ({ path, size, sha256: sha.repeat(64).slice(0, 64), url: `https://s3/${path}` });
+const file = (path: string, sha: string, size = 10): FileResponse => ({
+  path,
+  size,
+  sha256: sha.repeat(64).slice(0, 64),
+  url: `https://s3/${path}`,
+});
 
 describe("metadata comparison", () => {
   it("flattens nested objects to dotted keys and keeps arrays and empty objects as values", () => {

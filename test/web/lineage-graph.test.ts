@@ -44,10 +44,19 @@ describe("lineage graph", () => {
     };
     const merged = mergeLineage(graph, next, { id: "run:demo/train", direction: "up" });
     expect(merged.root).toBe("version:demo/model:v0");
-    expect([...merged.nodes.keys()].sort()).toEqual(["run:demo/train", "version:demo/data:v0", "version:demo/data:v1", "version:demo/model:v0"]);
+    expect([...merged.nodes.keys()].sort()).toEqual([
+      "run:demo/train",
+      "version:demo/data:v0",
+      "version:demo/data:v1",
+      "version:demo/model:v0",
+    ]);
     expect(merged.edges.size).toBe(3);
     expect(merged.nodes.get("run:demo/train")!.more).toEqual({ up: "cursor-2" });
-    const last = mergeLineage(merged, { ...next, nodes: [run("train")], edges: [], truncated: false }, { id: "run:demo/train", direction: "up" });
+    const last = mergeLineage(
+      merged,
+      { ...next, nodes: [run("train")], edges: [], truncated: false },
+      { id: "run:demo/train", direction: "up" },
+    );
     expect(last.nodes.get("run:demo/train")!.more).toBeUndefined();
   });
 

@@ -11,8 +11,19 @@ describe("role gating", () => {
   });
 
   it("gives viewers of a registry no action, members the curation, admins everything", () => {
-    expect(Object.entries(registryAbilities("viewer")).filter(([, allowed]) => allowed).map(([name]) => name)).toEqual(["read"]);
-    expect(registryAbilities("member")).toMatchObject({ link: true, unlink: true, tag: true, moveAliases: true, manageMembers: false, automations: false });
+    expect(
+      Object.entries(registryAbilities("viewer"))
+        .filter(([, allowed]) => allowed)
+        .map(([name]) => name),
+    ).toEqual(["read"]);
+    expect(registryAbilities("member")).toMatchObject({
+      link: true,
+      unlink: true,
+      tag: true,
+      moveAliases: true,
+      manageMembers: false,
+      automations: false,
+    });
     expect(Object.values(registryAbilities("admin")).every(Boolean)).toBe(true);
   });
 

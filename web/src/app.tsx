@@ -48,7 +48,8 @@ export function App() {
     staleTime: Infinity,
   });
   useEffect(() => {
-    if (me.error instanceof ApiError && me.error.status === 401) setSignedOutReason("Your API key is no longer accepted (revoked or expired). Sign in again.");
+    if (me.error instanceof ApiError && me.error.status === 401)
+      setSignedOutReason("Your API key is no longer accepted (revoked or expired). Sign in again.");
   }, [me.error]);
 
   if (key === null) return <SignIn notice={signedOutReason} onSignedIn={() => setSignedOutReason(null)} />;

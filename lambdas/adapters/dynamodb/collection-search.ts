@@ -46,7 +46,11 @@ function searchKeys(registry: string, name: string): (Key & { position: number }
   }));
 }
 
-async function batchWrite(client: DynamoDBDocumentClient, tableName: string, requests: NonNullable<BatchWriteCommandInput["RequestItems"]>[string]): Promise<void> {
+async function batchWrite(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  requests: NonNullable<BatchWriteCommandInput["RequestItems"]>[string],
+): Promise<void> {
   for (let i = 0; i < requests.length; i += BATCH_WRITE_ITEMS) {
     let pending: BatchWriteCommandInput["RequestItems"] = { [tableName]: requests.slice(i, i + BATCH_WRITE_ITEMS) };
     for (let attempt = 0; pending && Object.keys(pending).length > 0; attempt++) {
@@ -180,7 +184,10 @@ export async function ensureCollectionSearchIndex(client: DynamoDBDocumentClient
   if (marker.Item) return undefined;
   const indexed = await indexExistingCollections(client, tableName);
   await client.send(
-    new PutCommand({ TableName: tableName, Item: { ...keys.migration(BACKFILL), entity: "migration", at: new Date().toISOString(), indexed } }),
+    new PutCommand({
+      TableName: tableName,
+      Item: { ...keys.migration(BACKFILL), entity: "migration", at: new Date().toISOString(), indexed },
+    }),
   );
   return indexed;
 }

@@ -43,7 +43,13 @@ export function FilesTable({ route, queryKey }: { route: string; queryKey: unkno
                 <td className="num">{formatBytes(file.size)}</td>
                 <td className="mono">{file.sha256 ? file.sha256.slice(0, 16) : file.ref}</td>
                 <td>
-                  <a className="button button-small" aria-label={`Download ${file.path}`} href={file.url} download={file.path.split("/").pop()} rel="noreferrer">
+                  <a
+                    className="button button-small"
+                    aria-label={`Download ${file.path}`}
+                    href={file.url}
+                    download={file.path.split("/").pop()}
+                    rel="noreferrer"
+                  >
                     Download
                   </a>
                 </td>

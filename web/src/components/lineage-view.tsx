@@ -131,7 +131,11 @@ function Graph({ initial }: { initial: LineageResponse }) {
             />
           ))}
           {layout.nodes.map(({ node, x, y, width, height }) => (
-            <g key={node.id} transform={`translate(${x},${y})`} className={`node node-${node.kind}${node.id === graph.root ? " node-root" : ""}`}>
+            <g
+              key={node.id}
+              transform={`translate(${x},${y})`}
+              className={`node node-${node.kind}${node.id === graph.root ? " node-root" : ""}`}
+            >
               <a
                 href={nodeHref(node)}
                 onClick={(e) => {

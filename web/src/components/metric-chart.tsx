@@ -16,11 +16,11 @@ export function MetricChart({ series }: { series: Series }) {
         width,
         height: 260,
         scales: { x: { time: false } },
-        axes: [
-          { label: "version", values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? `v${t}` : "")) },
-          { label: series.key },
+        axes: [{ label: "version", values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? `v${t}` : "")) }, { label: series.key }],
+        series: [
+          { label: "version", value: (_u, v) => (v == null ? "—" : `v${v}`) },
+          { label: series.key, stroke: "#1f5fbf", width: 2, points: { size: 7 } },
         ],
-        series: [{ label: "version", value: (_u, v) => (v == null ? "—" : `v${v}`) }, { label: series.key, stroke: "#1f5fbf", width: 2, points: { size: 7 } }],
         legend: { show: true },
       },
       [series.x, series.y],

@@ -8,7 +8,12 @@ export function TabNav({ label, tabs }: { label: string; tabs: { href: string; l
       {tabs.map((tab) => {
         const current = tab.exact ? location === tab.href : location === tab.href || location.startsWith(`${tab.href}/`);
         return (
-          <Link key={tab.href} href={tab.href} className={`tab${current ? " tab-current" : ""}`} aria-current={current ? "page" : undefined}>
+          <Link
+            key={tab.href}
+            href={tab.href}
+            className={`tab${current ? " tab-current" : ""}`}
+            aria-current={current ? "page" : undefined}
+          >
             {tab.label}
           </Link>
         );

@@ -20,7 +20,10 @@ export function numericKeys(versions: VersionMetadata[]): string[] {
       if (numeric(value) !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
     }
   }
-  return [...counts].filter(([, n]) => n >= Math.min(2, versions.length)).map(([key]) => key).sort();
+  return [...counts]
+    .filter(([, n]) => n >= Math.min(2, versions.length))
+    .map(([key]) => key)
+    .sort();
 }
 
 export interface Series {

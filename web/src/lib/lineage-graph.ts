@@ -104,11 +104,19 @@ export function layoutLineage(graph: LineageGraph, dagre: DagreLike): Layout {
   dagre.layout(g);
   const nodes = ids.map((id) => {
     const placed = g.node(id) as { x: number; y: number; width: number; height: number };
-    return { node: graph.nodes.get(id)!, x: placed.x - placed.width / 2, y: placed.y - placed.height / 2, width: placed.width, height: placed.height };
+    return {
+      node: graph.nodes.get(id)!,
+      x: placed.x - placed.width / 2,
+      y: placed.y - placed.height / 2,
+      width: placed.width,
+      height: placed.height,
+    };
   });
   const placedEdges = edges.map((edge) => ({
     edge,
-    points: ((g.edge({ v: edge.from, w: edge.to, name: edgeKey(edge) }) as { points?: { x: number; y: number }[] })?.points ?? []).map((p) => ({ x: p.x, y: p.y })),
+    points: ((g.edge({ v: edge.from, w: edge.to, name: edgeKey(edge) }) as { points?: { x: number; y: number }[] })?.points ?? []).map(
+      (p) => ({ x: p.x, y: p.y }),
+    ),
   }));
   const label = g.graph() as { width?: number; height?: number };
   return { nodes, edges: placedEdges, width: label.width ?? 0, height: label.height ?? 0 };

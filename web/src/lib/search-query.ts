@@ -5,7 +5,10 @@ export interface CollectionSearch {
 }
 
 export function parseSearch(text: string): CollectionSearch {
-  const words = text.trim().split(/\s+/).filter((w) => w !== "");
+  const words = text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== "");
   const tag = words.find((w) => w.toLowerCase().startsWith("tag:") && w.length > 4);
   const rest = words.filter((w) => w !== tag).join(" ");
   return {

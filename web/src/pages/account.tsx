@@ -38,8 +38,8 @@ export default function AccountPage() {
       <div className="page-head">
         <h1>API keys</h1>
         <p className="muted">
-          Keys of <strong>{me.name}</strong> for the CLI, the SDK and training jobs. A key is shown once, when it is created;
-          the registry keeps only its hash.
+          Keys of <strong>{me.name}</strong> for the CLI, the SDK and training jobs. A key is shown once, when it is created; the registry
+          keeps only its hash.
         </p>
       </div>
       <form
@@ -66,7 +66,14 @@ export default function AccountPage() {
             <label htmlFor="new-key" className="visually-hidden">
               New API key
             </label>
-            <input id="new-key" className="mono key-field" readOnly value={created.key} onFocus={(e) => e.target.select()} data-testid="new-key" />
+            <input
+              id="new-key"
+              className="mono key-field"
+              readOnly
+              value={created.key}
+              onFocus={(e) => e.target.select()}
+              data-testid="new-key"
+            />
             <CopyButton text={created.key} />
             <button type="button" className="button button-quiet" onClick={() => setCreated(null)}>
               Done

@@ -80,7 +80,10 @@ export default function ArtifactVersionPage() {
       />
       {tab === "lineage" ? (
         <Suspense fallback={<Loading label="Loading lineage…" />}>
-          <LineageView route={v1.artifactLineage(v.project, v.artifact, v.version)} queryKey={["artifact", v.project, v.artifact, v.version]} />
+          <LineageView
+            route={v1.artifactLineage(v.project, v.artifact, v.version)}
+            queryKey={["artifact", v.project, v.artifact, v.version]}
+          />
         </Suspense>
       ) : tab === "link" ? (
         <LinkForm version={v} />
@@ -95,7 +98,10 @@ export default function ArtifactVersionPage() {
         <div className="two-columns">
           <section aria-labelledby="files-title">
             <h2 id="files-title">Files</h2>
-            <FilesTable route={v1.artifactFiles(v.project, v.artifact, v.version)} queryKey={["artifact", v.project, v.artifact, v.version]} />
+            <FilesTable
+              route={v1.artifactFiles(v.project, v.artifact, v.version)}
+              queryKey={["artifact", v.project, v.artifact, v.version]}
+            />
           </section>
           <section aria-labelledby="metadata-title">
             <h2 id="metadata-title">Metadata</h2>
@@ -132,7 +138,12 @@ function LinkForm({ version }: { version: VersionResponse }) {
     mutationFn: () =>
       api<LinkResponse>(v1.links(registry!.name, collectionName), {
         method: "POST",
-        body: { project: version.project, artifact: version.artifact, version: version.version, ...(aliasList.length ? { aliases: aliasList } : {}) },
+        body: {
+          project: version.project,
+          artifact: version.artifact,
+          version: version.version,
+          ...(aliasList.length ? { aliases: aliasList } : {}),
+        },
       }),
   });
   if (registries.isPending) return <Loading label="Loading registries…" />;
@@ -165,7 +176,13 @@ function LinkForm({ version }: { version: VersionResponse }) {
           ))}
         </select>
         <label htmlFor="link-collection">Collection (existing, or a new name)</label>
-        <input id="link-collection" list="link-collections" required value={collectionName} onChange={(e) => setCollectionName(e.target.value)} />
+        <input
+          id="link-collection"
+          list="link-collections"
+          required
+          value={collectionName}
+          onChange={(e) => setCollectionName(e.target.value)}
+        />
         <datalist id="link-collections">
           {(collections.data?.items ?? []).map((c) => (
             <option key={c.name} value={c.name}>
@@ -174,10 +191,20 @@ function LinkForm({ version }: { version: VersionResponse }) {
           ))}
         </datalist>
         <p className="muted small form-wide" role="status">
-          {collectionName === "" ? "" : existing ? `Adds ${version.version} to ${existing.name} (${existing.linkCount} versions).` : `Creates collection ${collectionName} on this first link.`}
+          {collectionName === ""
+            ? ""
+            : existing
+              ? `Adds ${version.version} to ${existing.name} (${existing.linkCount} versions).`
+              : `Creates collection ${collectionName} on this first link.`}
         </p>
         <label htmlFor="link-aliases">Aliases (optional)</label>
-        <input id="link-aliases" placeholder="staging" value={aliases} onChange={(e) => setAliases(e.target.value)} aria-describedby="link-alias-reason" />
+        <input
+          id="link-aliases"
+          placeholder="staging"
+          value={aliases}
+          onChange={(e) => setAliases(e.target.value)}
+          aria-describedby="link-alias-reason"
+        />
         <p id="link-alias-reason" className={refused && !refused.allowed ? "inline-warning form-wide" : "visually-hidden"} role="status">
           {refused && !refused.allowed ? refused.reason : ""}
         </p>
@@ -188,7 +215,9 @@ function LinkForm({ version }: { version: VersionResponse }) {
           <MutationMessage
             error={link.error}
             success={
-              link.isSuccess ? `${link.data.created ? "Linked" : "Already linked"} as ${registry!.name}/${collectionName}:${link.data.version}.` : null
+              link.isSuccess
+                ? `${link.data.created ? "Linked" : "Already linked"} as ${registry!.name}/${collectionName}:${link.data.version}.`
+                : null
             }
           />
           {link.isSuccess ? (

@@ -103,7 +103,11 @@ export default function ArtifactPage() {
       </section>
       <section aria-labelledby="artifact-history-title">
         <h2 id="artifact-history-title">History</h2>
-        <HistoryList label={`History of ${a.name}`} route={v1.artifactHistory(a.project, a.name)} queryKey={["artifact", a.project, a.name]} />
+        <HistoryList
+          label={`History of ${a.name}`}
+          route={v1.artifactHistory(a.project, a.name)}
+          queryKey={["artifact", a.project, a.name]}
+        />
       </section>
     </>
   );

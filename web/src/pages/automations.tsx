@@ -22,7 +22,9 @@ export function Automations({ registry }: { registry: RegistryResponse }) {
   return (
     <section aria-labelledby="automations-title">
       <h2 id="automations-title">Automations</h2>
-      <p className="muted">Webhooks fired when a version is linked or an alias moves in this registry, signed with HMAC when a secret is set.</p>
+      <p className="muted">
+        Webhooks fired when a version is linked or an alias moves in this registry, signed with HMAC when a secret is set.
+      </p>
       <CreateAutomation registry={registry} />
       <MutationMessage error={remove.error} />
       <QueryView query={automations} loadingLabel="Loading automations…">
@@ -90,11 +92,7 @@ function CreateAutomation({ registry }: { registry: RegistryResponse }) {
   const [secret, setSecret] = useState("");
   const [template, setTemplate] = useState("");
   const preview = useMemo(
-    () =>
-      previewPayload(
-        template,
-        sampleEvent({ event, registry: registry.name, collection, actor: me.id, automationName: name }),
-      ),
+    () => previewPayload(template, sampleEvent({ event, registry: registry.name, collection, actor: me.id, automationName: name })),
     [template, event, registry.name, collection, me.id, name],
   );
   const create = useMutation({
@@ -139,13 +137,32 @@ function CreateAutomation({ registry }: { registry: RegistryResponse }) {
         {event === "ADD_ARTIFACT_ALIAS" ? (
           <>
             <label htmlFor="automation-pattern">Alias pattern (regular expression, whole alias)</label>
-            <input id="automation-pattern" placeholder="prod(uction)?" value={aliasPattern} onChange={(e) => setAliasPattern(e.target.value)} />
+            <input
+              id="automation-pattern"
+              placeholder="prod(uction)?"
+              value={aliasPattern}
+              onChange={(e) => setAliasPattern(e.target.value)}
+            />
           </>
         ) : null}
         <label htmlFor="automation-url">URL</label>
-        <input id="automation-url" type="url" required placeholder="https://ci.example.com/hooks/mreg" value={url} onChange={(e) => setUrl(e.target.value)} />
+        <input
+          id="automation-url"
+          type="url"
+          required
+          placeholder="https://ci.example.com/hooks/mreg"
+          value={url}
+          onChange={(e) => setUrl(e.target.value)}
+        />
         <label htmlFor="automation-secret">Secret (16+ characters; deliveries are then signed)</label>
-        <input id="automation-secret" type="password" autoComplete="new-password" minLength={16} value={secret} onChange={(e) => setSecret(e.target.value)} />
+        <input
+          id="automation-secret"
+          type="password"
+          autoComplete="new-password"
+          minLength={16}
+          value={secret}
+          onChange={(e) => setSecret(e.target.value)}
+        />
         <label htmlFor="automation-template">Payload template (JSON; blank: the default payload)</label>
         <textarea
           id="automation-template"
@@ -273,14 +290,21 @@ export function AutomationDetail({ registry, id }: { registry: RegistryResponse;
                       <ol className="attempts">
                         {d.attempts.map((attempt) => (
                           <li key={attempt.attempt}>
-                            #{attempt.attempt}: {attempt.statusCode ?? attempt.error ?? "no answer"} · {attempt.outcome} · {attempt.latencyMs} ms
+                            #{attempt.attempt}: {attempt.statusCode ?? attempt.error ?? "no answer"} · {attempt.outcome} ·{" "}
+                            {attempt.latencyMs} ms
                           </li>
                         ))}
                       </ol>
                     </td>
                     <td>
                       {d.status === "pending" ? null : (
-                        <button type="button" className="button" aria-label={`Replay delivery ${d.id}`} disabled={replay.isPending} onClick={() => replay.mutate(d.id)}>
+                        <button
+                          type="button"
+                          className="button"
+                          aria-label={`Replay delivery ${d.id}`}
+                          disabled={replay.isPending}
+                          onClick={() => replay.mutate(d.id)}
+                        >
                           Replay
                         </button>
                       )}

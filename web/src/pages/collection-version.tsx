@@ -89,7 +89,10 @@ export default function CollectionVersionPage() {
       />
       {tab === "lineage" ? (
         <Suspense fallback={<Loading label="Loading lineage…" />}>
-          <LineageView route={v1.collectionLineage(v.registry, v.collection, v.version)} queryKey={["collection", v.registry, v.collection, v.version]} />
+          <LineageView
+            route={v1.collectionLineage(v.registry, v.collection, v.version)}
+            queryKey={["collection", v.registry, v.collection, v.version]}
+          />
         </Suspense>
       ) : tab === "history" ? (
         <HistoryList
@@ -102,7 +105,10 @@ export default function CollectionVersionPage() {
         <div className="two-columns">
           <section aria-labelledby="files-title">
             <h2 id="files-title">Files</h2>
-            <FilesTable route={v1.collectionFiles(v.registry, v.collection, v.version)} queryKey={["collection", v.registry, v.collection, v.version]} />
+            <FilesTable
+              route={v1.collectionFiles(v.registry, v.collection, v.version)}
+              queryKey={["collection", v.registry, v.collection, v.version]}
+            />
           </section>
           <section aria-labelledby="metadata-title">
             <h2 id="metadata-title">Metadata</h2>

@@ -143,8 +143,7 @@ function CollectionHeader({ registry, collection }: { registry: RegistryResponse
         {collection.description ? <Markdown source={collection.description} /> : <p className="muted">No description.</p>}
         {abilities.tag ? (
           <p className="muted small">
-            Descriptions are set when a collection is created; editing one needs the API's description route, which is not
-            built yet.
+            Descriptions are set when a collection is created; editing one needs the API's description route, which is not built yet.
           </p>
         ) : null}
       </section>
@@ -187,10 +186,7 @@ function Versions({ registry, collection }: { registry: RegistryResponse; collec
   const [selected, setSelected] = useState<string[]>([]);
   const [columns, setColumns] = useStoredColumns(registry.name, collection.name);
   const items = useMemo(() => versions.data?.pages.flatMap((p) => p.items) ?? [], [versions.data]);
-  const metadataKeys = useMemo(
-    () => [...new Set(items.flatMap((v) => Object.keys(flattenMetadata(v.metadata))))].sort(),
-    [items],
-  );
+  const metadataKeys = useMemo(() => [...new Set(items.flatMap((v) => Object.keys(flattenMetadata(v.metadata))))].sort(), [items]);
   const rendered = useRef(false);
   useEffect(() => {
     // The browser suite reads this mark: time from navigation to the first rows on screen.
@@ -211,7 +207,9 @@ function Versions({ registry, collection }: { registry: RegistryResponse; collec
     return (
       <div className="state state-empty">
         <p className="state-title">No versions linked yet</p>
-        <p className="state-detail">Open an artifact version (Projects) and link it here, or use <code>mreg link</code>.</p>
+        <p className="state-detail">
+          Open an artifact version (Projects) and link it here, or use <code>mreg link</code>.
+        </p>
       </div>
     );
   }
@@ -427,7 +425,13 @@ function AliasPanel({
         }}
       >
         <label htmlFor="alias-name">Alias</label>
-        <input id="alias-name" list="alias-names" value={alias} onChange={(e) => setAlias(e.target.value)} aria-describedby="alias-reason" />
+        <input
+          id="alias-name"
+          list="alias-names"
+          value={alias}
+          onChange={(e) => setAlias(e.target.value)}
+          aria-describedby="alias-reason"
+        />
         <datalist id="alias-names">
           {known.map((a) => (
             <option key={a} value={a} />

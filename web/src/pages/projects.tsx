@@ -46,8 +46,8 @@ export default function ProjectsPage() {
       <div className="page-head">
         <h1>{params.project ?? "Projects"}</h1>
         <p className="muted">
-          Projects hold the artifacts training runs log. The API cannot list projects yet (that arrives with the lifecycle
-          routes), so open one by typing its name.
+          Projects hold the artifacts training runs log. The API cannot list projects yet (that arrives with the lifecycle routes), so open
+          one by typing its name.
         </p>
       </div>
       <form

@@ -67,9 +67,7 @@ function RegistryCard({ registry }: { registry: RegistryResponse }) {
         </div>
         <div>
           <dt>Collections</dt>
-          <dd>
-            {count.isPending ? "…" : count.isError ? "?" : `${count.data.items.length}${count.data.nextCursor ? "+" : ""}`}
-          </dd>
+          <dd>{count.isPending ? "…" : count.isError ? "?" : `${count.data.items.length}${count.data.nextCursor ? "+" : ""}`}</dd>
         </div>
       </dl>
       <div className="chip-row">
@@ -122,7 +120,13 @@ function CreateRegistry() {
       <summary>Create a registry</summary>
       <form className="form-grid" onSubmit={submit}>
         <label htmlFor="registry-name">Name</label>
-        <input id="registry-name" required pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,127}" value={name} onChange={(e) => setName(e.target.value)} />
+        <input
+          id="registry-name"
+          required
+          pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,127}"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+        />
         <label htmlFor="registry-description">Description (markdown)</label>
         <textarea id="registry-description" rows={3} value={description} onChange={(e) => setDescription(e.target.value)} />
         <label htmlFor="registry-visibility">Visibility</label>

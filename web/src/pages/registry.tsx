@@ -242,9 +242,7 @@ function CreateCollection({ registry }: { registry: RegistryResponse }) {
           name,
           type,
           ...(description ? { description } : {}),
-          tags: tags
-            .split(/[\s,]+/)
-            .filter((t) => t !== ""),
+          tags: tags.split(/[\s,]+/).filter((t) => t !== ""),
         },
       }),
     onSuccess: () => {
@@ -299,8 +297,9 @@ function Members({ registry }: { registry: RegistryResponse }) {
     <section aria-labelledby="members-title">
       <h2 id="members-title">Members</h2>
       <p className="muted">
-        A membership raises a user's role in this registry ({registry.visibility === "organization" ? "every org user already reads it" : "only members see it"}).
-        The API has no member listing yet, so grant, change or revoke by user name; the registry's audit trail records each change.
+        A membership raises a user's role in this registry (
+        {registry.visibility === "organization" ? "every org user already reads it" : "only members see it"}). The API has no member listing
+        yet, so grant, change or revoke by user name; the registry's audit trail records each change.
       </p>
       <form
         className="form-row"

@@ -12,7 +12,10 @@ const LineageView = lazy(() => import("../components/lineage-view"));
 
 export default function RunPage() {
   const params = useParams<{ project: string; run: string }>();
-  const run = useQuery({ queryKey: ["run", params.project, params.run], queryFn: () => api<RunResponse>(v1.run(params.project, params.run)) });
+  const run = useQuery({
+    queryKey: ["run", params.project, params.run],
+    queryFn: () => api<RunResponse>(v1.run(params.project, params.run)),
+  });
   if (run.isPending) return <Loading label="Loading run…" />;
   if (run.isError) return <ErrorState error={run.error} retry={() => void run.refetch()} />;
   const r = run.data;

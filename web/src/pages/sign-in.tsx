@@ -31,8 +31,7 @@ export function SignIn({ notice, onSignedIn }: { notice: string | null; onSigned
       <form className="card sign-in-card" onSubmit={submit} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">Sign in to mreg</h1>
         <p className="muted">
-          Use an API key (it starts with <code>mreg_</code>). It stays in this tab only and is forgotten when you sign out
-          or close the tab.
+          Use an API key (it starts with <code>mreg_</code>). It stays in this tab only and is forgotten when you sign out or close the tab.
         </p>
         {notice ? (
           <p className="inline-error" role="alert">

@@ -42,8 +42,8 @@ export default function UsersPage() {
       <div className="page-head">
         <h1>Users</h1>
         <p className="muted">
-          A user's org role is set when the user is created; the API has no route to change it yet. Registry roles are
-          granted and changed per registry, on its Members tab.
+          A user's org role is set when the user is created; the API has no route to change it yet. Registry roles are granted and changed
+          per registry, on its Members tab.
         </p>
       </div>
       <form
@@ -109,7 +109,13 @@ export default function UsersPage() {
                     </td>
                     <td>{formatDate(user.createdAt)}</td>
                     <td>
-                      <button type="button" className="button button-small" aria-label={`Issue API key for ${user.id}`} disabled={issue.isPending} onClick={() => issue.mutate(user.id)}>
+                      <button
+                        type="button"
+                        className="button button-small"
+                        aria-label={`Issue API key for ${user.id}`}
+                        disabled={issue.isPending}
+                        onClick={() => issue.mutate(user.id)}
+                      >
                         Issue API key
                       </button>
                     </td>

@@ -157,7 +157,10 @@ export async function ensureWebAssets(options: { webDir?: string; log?: (line: s
   log(built ? "web app: sources changed, rebuilding web/dist" : "web app: building web/dist (first start)");
   const started = Date.now();
   await new Promise<void>((resolvePromise, reject) => {
+    // A test runner's NODE_ENV=test would give React's development build.
+    const env = { ...process.env, NODE_ENV: "production" };
     const child = spawn(process.execPath, [viteBin, "build", "--logLevel", "warn"], {
+      env,
       cwd: webDir,
       stdio: ["ignore", "inherit", "inherit"],
     });

@@ -148,10 +148,10 @@ function Graph({ initial }: { initial: LineageResponse }) {
                 <rect width={width} height={height} rx={node.kind === "run" ? 28 : 6} />
                 {/* The visible text is the link's name: a title, then what the node is. */}
                 <text x={12} y={22} className="node-title">
-                  {clip(nodeTitle(node), 24)}{" "}
+                  {clip(nodeTitle(node), 21)}{" "}
                 </text>
                 <text x={12} y={41} className="node-subtitle">
-                  {clip(nodeSubtitle(node), 30)}
+                  {clip(nodeSubtitle(node), 27)}
                 </text>
               </a>
               {(["up", "down"] as const).map((dir) =>

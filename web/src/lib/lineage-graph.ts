@@ -83,7 +83,7 @@ export interface Layout {
   height: number;
 }
 
-export const NODE_WIDTH = 200;
+export const NODE_WIDTH = 176;
 export const NODE_HEIGHT = 56;
 
 /** The minimal part of dagre's API the layout uses, so tests can pass the real module. */
@@ -95,7 +95,7 @@ export interface DagreLike {
 /** Left to right, producers before what they produced: inputs → run → outputs. */
 export function layoutLineage(graph: LineageGraph, dagre: DagreLike): Layout {
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 70, marginx: 16, marginy: 16 });
+  g.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 48, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   const ids = [...graph.nodes.keys()].sort();
   for (const id of ids) g.setNode(id, { width: NODE_WIDTH, height: NODE_HEIGHT });

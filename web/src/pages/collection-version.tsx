@@ -3,7 +3,7 @@ import { lazy, Suspense } from "react";
 import { Link, useParams } from "wouter";
 import { api } from "../api/client";
 import { to, v1 } from "../api/routes";
-import type { CollectionVersionResponse } from "../api/types";
+import type { CollectionVersionResponse, VersionResponse } from "../api/types";
 import { AliasChip, TagChip } from "../components/chips";
 import { FilesTable } from "../components/files-table";
 import { HistoryList } from "../components/history-list";
@@ -21,6 +21,15 @@ export default function CollectionVersionPage() {
   const version = useQuery({
     queryKey: ["collection-version", params.registry, params.collection, params.version],
     queryFn: () => api<CollectionVersionResponse>(v1.collectionVersion(params.registry, params.collection, params.version)),
+  });
+  // The link copies no run: the source version says which run produced it.
+  const source = useQuery({
+    queryKey: ["artifact-version", version.data?.source.project, version.data?.source.artifact, version.data?.source.version],
+    queryFn: () => {
+      const s = version.data!.source;
+      return api<VersionResponse>(v1.artifactVersion(s.project, s.artifact, s.version));
+    },
+    enabled: version.data !== undefined,
   });
   if (version.isPending || registry.isPending) return <Loading label="Loading version…" />;
   if (registry.isError) return <ErrorState error={registry.error} retry={() => void registry.refetch()} />;
@@ -54,6 +63,20 @@ export default function CollectionVersionPage() {
               <Link href={to.artifactVersion(v.source.project, v.source.artifact, v.source.version)}>
                 {v.source.project}/{v.source.artifact}:{v.source.version}
               </Link>
+            </dd>
+          </div>
+          <div>
+            <dt>Produced by</dt>
+            <dd>
+              {source.isPending ? (
+                "…"
+              ) : source.data?.runId ? (
+                <Link href={to.run(v.source.project, source.data.runId)}>run {source.data.runId}</Link>
+              ) : source.isError ? (
+                "unknown (the source version cannot be read)"
+              ) : (
+                "no run recorded"
+              )}
             </dd>
           </div>
           <div>

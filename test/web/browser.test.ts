@@ -378,6 +378,8 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     step = "download";
     await page.goto(`${stack.url}/registries/model/collections/mnist-classifier/versions/v2`);
     await page.getByTestId("files-table").waitFor();
+    // The link's source version names the run that produced it.
+    await page.getByRole("link", { name: "run train-42" }).waitFor();
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download model.bin" }).click()]);
     expect(download.suggestedFilename()).toBe("model.bin");
     expect(download.url()).not.toContain(stack.url);

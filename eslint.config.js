@@ -62,8 +62,8 @@ export default tseslint.config(
             },
             {
               from: { element: { type: "adapters" } },
-              disallow: { to: { element: { types: { anyOf: ["handlers", "http", "composition", "local", "client", "infra"] } } } },
-              message: "adapters never import handlers, the HTTP edge or the composition root",
+              disallow: { to: { element: { types: { anyOf: ["handlers", "http", "local", "client", "infra"] } } } },
+              message: "adapters never import handlers or the HTTP edge",
             },
             {
               from: { element: { type: "client" } },

@@ -1,5 +1,6 @@
 import { Validations } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
+import { webAppFindings } from "./constructs/web-app.js";
 import { accessOf, bucketActionsByPrefix, streamConsumerAccess, type KeyPrefix } from "./function-access.js";
 import type { Settings } from "./settings.js";
 import type { StatefulStack } from "./stacks/stateful-stack.js";
@@ -83,6 +84,8 @@ export function acceptedFindings(stateful: StatefulStack, stateless: StatelessSt
       reason: `Active X-Ray tracing: ${XRAY_REASON} Every other action of this role names the table, a bucket prefix or the log group.`,
     });
   }
+
+  findings.push(...webAppFindings(stateless.webApp));
 
   const bucketArn = stateful.exportNames.bucketArn;
   const declared = [

@@ -1,10 +1,13 @@
 import { startLocalStack } from "./stack.js";
+import { ensureWebAssets } from "./web-assets.js";
 
 /** `npm start`: the embedded registry, per the local-mode contract in DESIGN.md. */
 async function main(): Promise<void> {
   const started = Date.now();
   // The pinned SDK runs on Node 20; its notice about future releases is noise for a local server.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  // The browser app is served at / from web/dist, rebuilt here when missing or older than web/src.
+  await ensureWebAssets({ log: (line) => console.log(line) });
   const stack = await startLocalStack({
     dataDir: process.env.MREG_DATA_DIR || ".mreg",
     port: portFrom("MREG_PORT") ?? 8787,

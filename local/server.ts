@@ -6,6 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { errorBodyOf, ERROR_STATUS, INTERNAL_ERROR_MESSAGE, type ErrorCode } from "../lambdas/contract/errors.js";
 import { matchRoute, routes, type FunctionName } from "../lambdas/contract/routes.js";
 import { MAX_BODY_BYTES, type ApiHandler } from "../lambdas/http/api-handler.js";
+import { createWebAssets, type WebAssets } from "./web-assets.js";
 
 export interface LocalServer {
   url: string;
@@ -20,6 +21,8 @@ export interface LocalServerOptions {
   handlers: Record<FunctionName, ApiHandler>;
   /** Where requests the server answers itself (no route, wrong method, body too large) are logged. */
   logger: Logger;
+  /** The built web app (web/dist), served on the API's origin for every path outside /v1. */
+  webRoot?: string;
 }
 
 /**
@@ -28,9 +31,11 @@ export interface LocalServerOptions {
  */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const host = options.host ?? "127.0.0.1";
+  // The web app (web/dist) on the same origin as the API: everything outside /v1.
+  const web = createWebAssets(options.webRoot);
   const server = createServer((req, res) => {
     const requestId = randomUUID();
-    serve(options, requestId, req, res).catch((error: unknown) => {
+    serve(options, web, requestId, req, res).catch((error: unknown) => {
       options.logger.error("local server error", { requestId, error });
       if (!res.headersSent) sendError(res, "internal", INTERNAL_ERROR_MESSAGE, requestId);
     });
@@ -62,7 +67,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function serve(options: LocalServerOptions, requestId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(options: LocalServerOptions, web: WebAssets, requestId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = req.method ?? "GET";
@@ -79,6 +84,7 @@ async function serve(options: LocalServerOptions, requestId: string, req: Incomi
       latencyMs: Math.round((performance.now() - started) * 10) / 10,
     });
   };
+  if (url.pathname !== "/v1" && !url.pathname.startsWith("/v1/") && (await web.serve(req, res, url.pathname))) return;
   const match = matchRoute(routes, method, url.pathname);
   if (!match) {
     req.resume();

@@ -1,5 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ensureCollectionSearchIndex } from "../lambdas/adapters/dynamodb/collection-search.js";
 import { ensureTable } from "../lambdas/adapters/dynamodb/ensure-table.js";
 import { EmulatorBlobStore } from "./emulator-blob-store.js";
 import { createDynamoClient, createServices, type BlobStoreFactory, type Services } from "../lambdas/composition.js";
@@ -92,8 +94,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const services = createServices(config, { createBlobStore });
     const observability = localObservability(config);
     const tableClient = createDynamoClient(config);
-    const table = await ensureTable(tableClient, LOCAL_TABLE).finally(() => tableClient.destroy());
-    log(`table ${LOCAL_TABLE}: ${table}`);
+    try {
+      log(`table ${LOCAL_TABLE}: ${await ensureTable(tableClient, LOCAL_TABLE)}`);
+      // Collections kept from before the name search index get indexed once (a marker item records it).
+      const indexed = await ensureCollectionSearchIndex(DynamoDBDocumentClient.from(tableClient), LOCAL_TABLE);
+      if (indexed) log(`name search: indexed ${indexed} existing collections`);
+    } finally {
+      tableClient.destroy();
+    }
     const admin = await bootstrapAdmin(services, options.adminKey);
     let adminKey = options.adminKey ?? admin.secret;
     if (admin.secret) {

@@ -17,6 +17,7 @@ import type { RouteDefinition } from "../../lambdas/contract/routes.js";
 import { STREAM_CONSUMPTION } from "../../lambdas/settings.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
+import { WebApp } from "../constructs/web-app.js";
 import { accessOf, deliverySweeperAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
@@ -45,6 +46,7 @@ export class StatelessStack extends Stack {
   readonly streamConsumer: RegistryFunction;
   readonly streamFailures: Queue;
   readonly deliverySweeper: RegistryFunction;
+  readonly webApp: WebApp;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -148,6 +150,9 @@ export class StatelessStack extends Stack {
       // A missed sweep is made up by the next one a minute later.
       targets: [new LambdaFunction(this.deliverySweeper.function, { retryAttempts: 0 })],
     });
+
+    // The browser app and the API on one CloudFront origin (outputs AppUrl).
+    this.webApp = new WebApp(this, "WebApp", { api: this.api.api });
 
     this.addAlarms(settings);
     new CfnOutput(this, "ApiUrl", { value: this.api.api.url, description: "mreg API base URL (append v1/…)" });

@@ -201,6 +201,23 @@ describe("tags and search", () => {
     expect((await s.api("GET", col("mnist-classifier"))).body.tags).toEqual([]);
   });
 
+  test("name search pages through every name containing the text once, in the middle of words too", async () => {
+    const names = ["kite-1", "kite-2", "kitekite-3", "skite-4", "bikiter-5", "kit-6"];
+    for (const name of names) await s.api("POST", `${REG}/collections`, { name, type: "model" });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await s.api("GET", `${REG}/collections?q=KITE&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((c: { name: string }) => c.name));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual(["bikiter-5", "kite-1", "kite-2", "kitekite-3", "skite-4"]);
+    expect((await s.api("GET", `${REG}/collections?q=ki`)).body.items.map((c: { name: string }) => c.name).sort()).toEqual(
+      ["bikiter-5", "kit-6", "kite-1", "kite-2", "kitekite-3", "skite-4"],
+    );
+  });
+
   test("linked versions take tags", async () => {
     const tagged = await s.api("PUT", `${col("mnist-classifier")}/versions/v1/tags/approved`);
     expect(tagged.body).toEqual({ tag: "approved", version: "v1", changed: true });

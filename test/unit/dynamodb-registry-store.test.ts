@@ -1,6 +1,7 @@
 import { DynamoDBClient, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -31,6 +32,8 @@ beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(new Date(AT));
   ddb.reset();
+  // The collection name search index (collection-search.ts) is written with batch writes.
+  ddb.on(BatchWriteCommand).resolves({});
   store = new DynamoRegistryStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE);
 });
 
@@ -248,6 +251,22 @@ describe("linkVersion", () => {
         },
       },
     ]);
+    // The new collection's name went into the search index before the transaction: one item per suffix.
+    const indexed = ddb.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems![TABLE]!);
+    const name = "mnist-classifier";
+    // Every suffix long enough to hold a query the index serves (three characters or more).
+    expect(indexed.map((r) => [r.PutRequest!.Item!.PK, r.PutRequest!.Item!.SK])).toEqual(
+      Array.from({ length: name.length - 2 }, (_, i) => [`COLSEARCH#model#${name.slice(i, i + 3)}`, `${name.slice(i)}#${name}`]),
+    );
+    expect(indexed[0]!.PutRequest!.Item).toEqual({
+      PK: "COLSEARCH#model#mni",
+      SK: "mnist-classifier#mnist-classifier",
+      entity: "collectionSearch",
+      registry: "model",
+      collection: "mnist-classifier",
+      position: 0,
+    });
+    expect(ddb.commandCalls(BatchWriteCommand).every((c) => c.args[0].input.RequestItems![TABLE]!.length <= 25)).toBe(true);
   });
 
   it("numbers a later link on the counter it read and takes latest off the previous holder", async () => {
@@ -651,8 +670,17 @@ describe("tags", () => {
 });
 
 describe("listCollections", () => {
-  it("matches a name by a filter on one registry's partition, lower-cased, never by a scan", async () => {
-    ddb.on(QueryCommand).resolves({ Items: [existingCollection(1)] });
+  const searchItem = (name: string, position = 0) => ({
+    PK: `COLSEARCH#model#${name.toLowerCase().slice(position, position + 3)}`,
+    SK: `${name.toLowerCase().slice(position)}#${name}`,
+    entity: "collectionSearch",
+    collection: name,
+    position,
+  });
+
+  it("finds names containing q through the search index, one query whatever the registry's size, then reads them in one batch", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [searchItem("mnist-classifier")] });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [existingCollection(1)] } });
 
     const page = await store.listCollections("model", { limit: 20, q: "MNIST" });
 
@@ -660,32 +688,76 @@ describe("listCollections", () => {
     expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
       {
         TableName: TABLE,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        FilterExpression: "contains(nameLower, :q)",
-        ExpressionAttributeValues: { ":pk": "REG#model", ":prefix": "COL#", ":q": "mnist" },
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :term)",
+        ExpressionAttributeValues: { ":pk": "COLSEARCH#model#mni", ":term": "mnist" },
         Limit: 20,
         ExclusiveStartKey: undefined,
       },
     ]);
+    expect(ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input)).toEqual([
+      { RequestItems: { [TABLE]: { Keys: [collectionKey] } } },
+    ]);
     expect(ddb.commandCalls(ScanCommand)).toHaveLength(0);
   });
 
-  it("goes on querying to fill a filtered page, asking only for what is missing", async () => {
-    const lastSeen = { PK: "REG#model", SK: "COL#m" };
+  it("reports a name once, where q first occurs in it, querying on to fill the page", async () => {
+    const lastSeen = { PK: "COLSEARCH#model#ana", SK: "ana#banana" };
     ddb
       .on(QueryCommand)
-      .resolvesOnce({ Items: [existingCollection(1)], LastEvaluatedKey: lastSeen })
-      .resolvesOnce({ Items: [{ ...existingCollection(1), name: "mnist-small" }] });
+      // "ana" occurs twice in banana (at 1 and 3): the item at 3 is skipped.
+      .resolvesOnce({ Items: [searchItem("banana", 3), searchItem("ananas")], LastEvaluatedKey: lastSeen })
+      .resolvesOnce({ Items: [searchItem("banana", 1)] });
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLE]: ["ananas", "banana"].map((name) => ({ ...existingCollection(1), SK: `COL#${name}`, name })) },
+    });
 
-    const page = await store.listCollections("model", { limit: 5, q: "mnist" });
+    const page = await store.listCollections("model", { limit: 5, q: "ana" });
 
-    expect(page.items.map((c) => c.name)).toEqual(["mnist-classifier", "mnist-small"]);
+    expect(page.items.map((c) => c.name)).toEqual(["ananas", "banana"]);
     expect(page.nextCursor).toBeUndefined();
     const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(inputs.map((i) => [i.Limit, i.ExclusiveStartKey])).toEqual([
       [5, undefined],
       [4, lastSeen],
     ]);
+  });
+
+  it("drops names whose collection does not exist (a creation that failed after indexing)", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [searchItem("gone", 1), searchItem("one-shot", 0)] });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ ...existingCollection(1), SK: "COL#one-shot", name: "one-shot" }] } });
+    const page = await store.listCollections("model", { limit: 20, q: "one" });
+    expect(page.items.map((c) => c.name)).toEqual(["one-shot"]);
+  });
+
+  it("answers a query no collection name can contain with nothing, without reading", async () => {
+    const page = await store.listCollections("model", { limit: 20, q: "mnist classifier" });
+    expect(page).toEqual({ items: [] });
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it("refuses a search cursor from another registry's index", async () => {
+    const foreign = Buffer.from(JSON.stringify({ PK: "COLSEARCH#other#abc", SK: "abc#abc" }), "utf8").toString("base64url");
+    await expect(store.listCollections("model", { limit: 5, q: "abc", cursor: foreign })).rejects.toThrow(ValidationError);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it("matches one or two characters by a filter on the registry's partition, lower-cased, never by a scan", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [existingCollection(1)] });
+
+    const page = await store.listCollections("model", { limit: 20, q: "MN" });
+
+    expect(page.items.map((c) => c.name)).toEqual(["mnist-classifier"]);
+    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: TABLE,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        FilterExpression: "contains(nameLower, :q)",
+        ExpressionAttributeValues: { ":pk": "REG#model", ":prefix": "COL#", ":q": "mn" },
+        Limit: 20,
+        ExclusiveStartKey: undefined,
+      },
+    ]);
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(0);
   });
 
   it("lists a registry's collections without a filter when there is no q", async () => {

@@ -43,6 +43,12 @@ export const keys = {
   }),
   collectionTagPartition: (registry: string, tag: string) => `REGTAG#${registry}#${tag}`,
   collectionPartition: (registry: string, collection: string) => `COL#${registry}#${collection}`,
+  // Collection name search (collection-search.ts): one item per suffix of the lower-cased name,
+  // in a partition per registry and first three characters of the suffix.
+  collectionSearchPartition: (registry: string, head: string) => `COLSEARCH#${registry}#${head}`,
+  collectionSearchTerm: (suffix: string, collection: string) => `${suffix}#${collection}`,
+  /** Marks a one-time backfill of data written before a layout change as done. */
+  migration: (name: string) => ({ PK: "MIGRATION", SK: name }),
   link: (registry: string, collection: string, index: number) => ({
     PK: `COL#${registry}#${collection}`,
     SK: `LNK#${pad(index)}`,

@@ -26,6 +26,7 @@ import type {
   RegistryStore,
 } from "../../core/ports.js";
 import { TransactionLost, tagged, type Item, type Key, type Tagged } from "./dynamo-table.js";
+import { SEARCH_HEAD, searchCollectionNames, writeCollectionSearchIndex } from "./collection-search.js";
 import { keys } from "./keys.js";
 import { SequenceStore, type SequenceLayout } from "./sequence.js";
 
@@ -185,6 +186,8 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
   }
 
   async createCollection(collection: CollectionRecord): Promise<void> {
+    // Name search index first (collection-search.ts): the collection is findable once it exists.
+    await writeCollectionSearchIndex(this.client, this.tableName, collection.registry, collection.name);
     await this.transact(
       [
         tagged("collection", {
@@ -211,6 +214,8 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
 
   async listCollections(registry: string, query: CollectionQuery): Promise<Page<CollectionRecord>> {
     if (query.tag !== undefined) return this.listCollectionsByTag(registry, query.tag, query);
+    // Names are searched in their index; one or two characters (which match most names anyway) by a filter below.
+    if (query.q !== undefined && query.q.length >= SEARCH_HEAD) return this.searchCollections(registry, query.q, query);
     const partition = keys.registryPartition(registry);
     const q = query.q?.toLowerCase();
     return this.queryPage(
@@ -229,6 +234,15 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
       toCollection,
       keys.collectionPrefix,
     );
+  }
+
+  /** Names containing q, from the search index (one query per page whatever the registry's size), then the collections in one batch. */
+  private async searchCollections(registry: string, q: string, page: PageRequest): Promise<Page<CollectionRecord>> {
+    const { names, nextCursor } = await searchCollectionNames(this.client, this.tableName, registry, q, page);
+    if (names.length === 0) return { items: [], nextCursor };
+    const found = await this.batchGetItems(names.map((name) => keys.collection(registry, name)));
+    const byName = new Map(found.map((item) => [item.name as string, toCollection(item)]));
+    return { items: names.flatMap((name) => byName.get(name) ?? []), nextCursor };
   }
 
   async listCollectionAliases(registry: string, collection: string): Promise<Record<string, number>> {
@@ -268,6 +282,8 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
       createdAt: link.at,
       createdBy: link.actor,
     };
+    // A first link creates the collection: name search index first (collection-search.ts).
+    if (!expected.head) await writeCollectionSearchIndex(this.client, this.tableName, registry, name);
     const outcome = await this.append(
       linksOf(registry, name),
       expected,

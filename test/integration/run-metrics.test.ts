@@ -1,6 +1,6 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createDynamoClient } from "../../lambdas/composition.js";
 import { LOCAL_TABLE } from "../../local/stack.js";
 import { MAX_METRIC_POINTS, MAX_RUN_METRIC_KEYS } from "../../lambdas/contract/runs.js";
 import { startTestStack, type TestStack } from "../support/local-stack.js";
@@ -89,7 +89,7 @@ describe("run metrics on DynamoDB", () => {
     await s.api("POST", RUN, { id: "wide" });
     // A summary at the bound, written straight to the table: logging 1000 keys through the API takes 1000 history writes.
     const full = Object.fromEntries(Array.from({ length: MAX_RUN_METRIC_KEYS }, (_, i) => [`m${i}`, i]));
-    const table = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1", endpoint: s.stack.endpoints.dynamodb }));
+    const table = DynamoDBDocumentClient.from(createDynamoClient(s.stack.config));
     await table.send(
       new UpdateCommand({
         TableName: LOCAL_TABLE,

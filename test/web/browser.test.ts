@@ -74,13 +74,7 @@ async function seed(): Promise<void> {
   await api("POST", "/v1/users", { name: "vic", role: "viewer" });
   keys.ana = (await api("POST", "/v1/api-keys", { user: "ana" })).key;
   keys.vic = (await api("POST", "/v1/api-keys", { user: "vic" })).key;
-  await api("POST", "/v1/registries", {
-    name: "model",
-    description: "Models the **vision** team hands on.",
-    visibility: "organization",
-    artifactTypes: ["model"],
-    protectedAliases: ["production"],
-  });
+  // `model` is one of the registries every organization starts with: models only, `production` protected.
   await api("PUT", "/v1/registries/model/members/ana", { role: "member" });
 
   // A dataset, a training run that used it and produced three checkpoints.

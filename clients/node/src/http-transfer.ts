@@ -1,29 +1,24 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { ClientRequest, IncomingMessage } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { AbortedError, MregError, TransferError } from "./errors.js";
+import { isStaleConnection, openRequest } from "./http-agents.js";
 
-/**
+/*
  * Presigned transfers go through node:http rather than fetch: a streamed body needs an
  * explicit Content-Length (S3 refuses chunked PUTs), and a file is sent in chunks so memory
  * stays flat whatever its size. undici was measured against node:http on the same PUTs
- * (bench/put-ab.ts) and sent no faster, at the same CPU cost with a read stream as body.
+ * (bench/put-ab.ts): no faster, and its body writes give no signal that a buffer may be
+ * reused, so it cannot send from the two reused buffers below.
  */
-const agents = {
-  http: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-  https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
-};
 
 const READ_CHUNK = 1024 * 1024;
 
-/**
- * A PUT reads its file in chunks of this size into two buffers it reuses (bench/put-ab.ts:
- * 1 MiB costs about curl's CPU per gigabyte, 64 KiB twice that).
- */
+/** A PUT reads its file in chunks of this size (bench/put-ab.ts compares sizes). */
 export const PUT_CHUNK = 1024 * 1024;
+
 export interface FileRange {
   path: string;
   /** First byte, inclusive. */
@@ -35,17 +30,8 @@ export interface FileRange {
 export interface TransferOptions {
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
-}
-
-function send(url: string, method: string, headers: Record<string, string>, signal?: AbortSignal) {
-  const target = new URL(url);
-  const secure = target.protocol === "https:";
-  return (secure ? httpsRequest : httpRequest)(target, {
-    method,
-    headers,
-    agent: secure ? agents.https : agents.http,
-    ...(signal ? { signal } : {}),
-  });
+  /** Bytes per read of a PUT's file; PUT_CHUNK unless a benchmark compares others. */
+  chunkSize?: number;
 }
 
 /** PUTs a byte range of a file to a presigned URL with exactly the headers the plan gave; returns the ETag. */
@@ -60,8 +46,6 @@ export async function putFileRange(
     try {
       return await putOnce(url, headers, range, handle, options);
     } catch (error) {
-      // A kept-alive connection the store closed while it sat idle fails at once: that alone
-      // is tried again straight away, on a new connection (as node:http's documentation advises).
       if (!(error instanceof StaleConnectionError)) throw error;
       return await putOnce(url, headers, range, handle, options);
     }
@@ -80,13 +64,13 @@ async function putOnce(
   options: TransferOptions,
 ): Promise<{ etag: string | undefined }> {
   const length = range.end - range.start;
-  const request = send(url, "PUT", { ...headers, "content-length": String(length) }, options.signal);
+  const request = openRequest(url, "PUT", { ...headers, "content-length": String(length) }, options.signal);
   const answered = responseOf(request);
   // Counted as the socket takes them, so a failed attempt can take back what it reported before the retry.
   let sent = 0;
   const [streamed, response] = await Promise.allSettled([
     handle
-      ? writeRange(request, handle, range, (bytes) => {
+      ? writeRange(request, handle, range, options.chunkSize ?? PUT_CHUNK, (bytes) => {
           sent += bytes;
           options.onBytes?.(bytes);
         })
@@ -109,10 +93,8 @@ async function putOnce(
   } catch (error) {
     options.onBytes?.(-sent);
     request.destroy();
-    const code = (error as NodeJS.ErrnoException).code;
-    const stale = request.reusedSocket && response.status === "rejected" && (code === "ECONNRESET" || code === "EPIPE");
-    if (stale && !options.signal?.aborted) {
-      throw new StaleConnectionError(`PUT to the store failed: ${code}`, undefined, { cause: error });
+    if (isStaleConnection(request, error, response.status === "fulfilled") && !options.signal?.aborted) {
+      throw new StaleConnectionError(`PUT to the store failed: ${(error as NodeJS.ErrnoException).code}`, undefined, { cause: error });
     }
     throw toTransferError(error, options.signal, "PUT");
   }
@@ -132,6 +114,7 @@ async function writeRange(
   request: ClientRequest,
   handle: FileHandle,
   range: FileRange,
+  chunkSize: number,
   onWritten: (bytes: number) => void,
 ): Promise<void> {
   // Settles (rejects) once the request cannot take more bytes: it failed, closed or was answered.
@@ -141,7 +124,7 @@ async function writeRange(
     request.once("close", () => reject(new TransferError("the connection to the store closed")));
   });
   halted.catch(() => undefined);
-  const size = Math.min(PUT_CHUNK, range.end - range.start);
+  const size = Math.min(chunkSize, range.end - range.start);
   const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
   let current: 0 | 1 = 0;
   let position = range.start;
@@ -188,7 +171,7 @@ export interface DownloadedFile {
 
 /** GETs a presigned URL into `dest` while hashing it; the caller verifies and renames. */
 export async function getToFile(url: string, dest: string, options: TransferOptions = {}): Promise<DownloadedFile> {
-  const request = send(url, "GET", {}, options.signal);
+  const request = openRequest(url, "GET", {}, options.signal);
   request.end();
   let received = 0;
   try {

@@ -68,13 +68,18 @@ async function putOnce(
   const answered = responseOf(request);
   // Counted as the socket takes them, so a failed attempt can take back what it reported before the retry.
   let sent = 0;
+  const body = handle
+    ? writeRange(request, handle, range, options.chunkSize ?? PUT_CHUNK, (bytes) => {
+        sent += bytes;
+        options.onBytes?.(bytes);
+      })
+    : new Promise<void>((resolve) => request.end(resolve));
   const [streamed, response] = await Promise.allSettled([
-    handle
-      ? writeRange(request, handle, range, options.chunkSize ?? PUT_CHUNK, (bytes) => {
-          sent += bytes;
-          options.onBytes?.(bytes);
-        })
-      : new Promise<void>((resolve) => request.end(resolve)),
+    // A body that cannot be finished (the file shrank) ends the request, else the store would wait for the rest.
+    body.catch((error: unknown) => {
+      if (!(error instanceof AnsweredEarly)) request.destroy(error as Error);
+      throw error;
+    }),
     answered,
   ]);
   try {

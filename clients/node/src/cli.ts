@@ -157,7 +157,8 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--description <text>", "description of the version")
     .option("--ref <uri>", "s3://bucket/key to log by reference, or s3://bucket/prefix/ (listed with your AWS credentials) (repeatable)", collect, [])
     .option("--run <id>", "the run that produced this version")
-    .option("--hash-first", "hash every file before sending any byte (by default large files the hash cache does not know are sent while they are hashed)")
+    .option("--hash-first", "hash every file before sending any byte")
+    .option("--no-hash-first", "send large files the hash cache does not know while they are hashed (the default when a core is free for the hash)")
     .action(async (paths: string[], options: LogCliOptions, command: Command) => {
       if (paths.length === 0 && options.ref.length === 0) throw new MregError("nothing to log: give files, directories or --ref");
       const mreg = await client(command);
@@ -172,7 +173,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
         ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
         ...(options.description === undefined ? {} : { description: options.description }),
         ...(options.run === undefined ? {} : { runId: options.run }),
-        ...(options.hashFirst ? { hashFirst: true } : {}),
+        ...(options.hashFirst === undefined ? {} : { hashFirst: options.hashFirst }),
         signal,
         progress,
         onRetry: onRetry(command),

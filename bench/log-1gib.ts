@@ -42,13 +42,15 @@ import {
  *   BENCH_MIB     file size in MiB (1024)
  *   BENCH_ROUNDS  rounds (5); medians are compared
  *
- * Each round runs four steps, in an order that rotates from round to round (the disk slows
+ * Each round runs five steps, in an order that rotates from round to round (the disk slows
  * as it fills, so a fixed order would hand one step the faster disk), each after a `sync`:
  *
- *   curl            `curl -T` of the file to a presigned PUT URL
- *   SDK PUT         the same PUT through the SDK's transfer code (putFileRange)
- *   CLI log         `node clients/node/bin/mreg.js log` of the file, process start included
- *   CLI --hash-first  the same with --hash-first (hash, then send)
+ *   curl               `curl -T` of the file to a presigned PUT URL
+ *   SDK PUT            the same PUT through the SDK's transfer code (putFileRange)
+ *   CLI log            `node clients/node/bin/mreg.js log` of the file, process start included;
+ *                      it sends while hashing or hashes first by the free cores (upload-order.ts)
+ *   CLI --hash-first   the same, always hashing first
+ *   CLI --no-hash-first  the same, always sending while hashing (an open upload)
  *
  * Both raw PUTs go to `staging/` keys, which the emulator hashes as it writes them, as it does
  * a log's bytes. Each log gets new bytes (the first 8 bytes carry a counter) and an mtime an
@@ -64,7 +66,7 @@ const PART_SIZE = 16 * MIB; // the registry's default MREG_PART_SIZE
 const CONCURRENCY = 8; // the SDK's default
 const GOALS = { cliLogOverCurl: 1.15, sdkPutOverCurl: 1.05, relogOverLog: 0.05 };
 
-type StepName = "curl" | "sdkPut" | "cliLog" | "cliLogHashFirst";
+type StepName = "curl" | "sdkPut" | "cliLog" | "cliLogHashFirst" | "cliLogOpen";
 
 interface Sample {
   ms: number;
@@ -196,6 +198,10 @@ async function main(): Promise<void> {
         await stamp(file, keys++);
         return measure("children", () => cliLog(file, "checkpoint", ["--hash-first"]));
       },
+      cliLogOpen: async () => {
+        await stamp(file, keys++);
+        return measure("children", () => cliLog(file, "checkpoint", ["--no-hash-first"]));
+      },
     };
 
     // Warm both sides: the page cache, the connections, the registry's JIT and code paths.
@@ -207,8 +213,8 @@ async function main(): Promise<void> {
     await stamp(warmUp, 0);
     await cliLog(warmUp, "warm-up");
 
-    const order: StepName[] = ["curl", "sdkPut", "cliLog", "cliLogHashFirst"];
-    const samples: Record<StepName, Sample[]> = { curl: [], sdkPut: [], cliLog: [], cliLogHashFirst: [] };
+    const order: StepName[] = ["curl", "sdkPut", "cliLog", "cliLogHashFirst", "cliLogOpen"];
+    const samples: Record<StepName, Sample[]> = { curl: [], sdkPut: [], cliLog: [], cliLogHashFirst: [], cliLogOpen: [] };
     for (let round = 0; round < ROUNDS; round++) {
       const names = order.map((_, i) => order[(i + round) % order.length]!);
       for (const name of names) samples[name].push(await steps[name]());
@@ -241,23 +247,27 @@ async function main(): Promise<void> {
     const sdkPut = msOf("sdkPut");
     const cliLogMs = msOf("cliLog");
     const hashFirst = msOf("cliLogHashFirst");
+    const open = msOf("cliLogOpen");
     const relog = spread(relogs.map((s) => s.ms));
     const pairs = (name: StepName, over: StepName = "curl") => samples[name].map((s, i) => Number((s.ms / samples[over][i]!.ms).toFixed(3)));
     const ratios = {
       cliLogOverCurl: Number((cliLogMs.median / curl.median).toFixed(3)),
       sdkPutOverCurl: Number((sdkPut.median / curl.median).toFixed(3)),
       cliLogHashFirstOverCurl: Number((hashFirst.median / curl.median).toFixed(3)),
-      cliLogOverHashFirst: Number((cliLogMs.median / hashFirst.median).toFixed(3)),
+      cliLogOpenOverCurl: Number((open.median / curl.median).toFixed(3)),
+      openOverHashFirst: Number((open.median / hashFirst.median).toFixed(3)),
       relogOverLog: Number((relog.median / cliLogMs.median).toFixed(3)),
       perRound: {
         cliLogOverCurl: pairs("cliLog"),
         sdkPutOverCurl: pairs("sdkPut"),
         cliLogHashFirstOverCurl: pairs("cliLogHashFirst"),
-        cliLogOverHashFirst: pairs("cliLog", "cliLogHashFirst"),
+        cliLogOpenOverCurl: pairs("cliLogOpen"),
+        openOverHashFirst: pairs("cliLogOpen", "cliLogHashFirst"),
       },
     };
     const typical = samples.cliLog.find((s) => s.ms === cliLogMs.median) ?? samples.cliLog[0]!;
     const typicalHashFirst = samples.cliLogHashFirst.find((s) => s.ms === hashFirst.median) ?? samples.cliLogHashFirst[0]!;
+    const typicalOpen = samples.cliLogOpen.find((s) => s.ms === open.median) ?? samples.cliLogOpen[0]!;
     const results = {
       at: new Date().toISOString(),
       machine: { ...machine(), availableParallelism: availableParallelism() },
@@ -267,12 +277,13 @@ async function main(): Promise<void> {
       partSize: PART_SIZE,
       multipartThreshold: Number(process.env.MREG_MULTIPART_THRESHOLD || LOCAL_MULTIPART_THRESHOLD),
       curl: curlVersion.stdout.split("\n")[0],
-      ms: { curl, sdkPut, cliLog: cliLogMs, cliLogHashFirst: hashFirst, relog, rawMultipart: rawMultipart.ms, serverVerifyReadBack: verify.ms },
+      ms: { curl, sdkPut, cliLog: cliLogMs, cliLogHashFirst: hashFirst, cliLogOpen: open, relog, rawMultipart: rawMultipart.ms, serverVerifyReadBack: verify.ms },
       clientCpuMs: {
         curl: cpuOf(samples.curl, "clientCpuMs"),
         sdkPut: cpuOf(samples.sdkPut, "clientCpuMs"),
         cliLog: cpuOf(samples.cliLog, "clientCpuMs"),
         cliLogHashFirst: cpuOf(samples.cliLogHashFirst, "clientCpuMs"),
+        cliLogOpen: cpuOf(samples.cliLogOpen, "clientCpuMs"),
         relog: cpuOf(relogs, "clientCpuMs"),
       },
       serverCpuMs: {
@@ -280,9 +291,13 @@ async function main(): Promise<void> {
         sdkPut: cpuOf(samples.sdkPut, "serverCpuMs"),
         cliLog: cpuOf(samples.cliLog, "serverCpuMs"),
         cliLogHashFirst: cpuOf(samples.cliLogHashFirst, "serverCpuMs"),
+        cliLogOpen: cpuOf(samples.cliLogOpen, "serverCpuMs"),
       },
+      // How often the CLI's own choice (by free cores) sent while hashing.
+      cliLogSentWhileHashing: samples.cliLog.filter((s) => s.log!.sentWhileHashing > 0).length,
       cliLog: summary(typical.log!),
       cliLogHashFirst: summary(typicalHashFirst.log!),
+      cliLogOpen: summary(typicalOpen.log!),
       relog: summary(relogs[0]!.log!),
       ratios,
       goals: GOALS,
@@ -306,22 +321,28 @@ async function main(): Promise<void> {
       ["curl -T", String(curl.median), `${mibps(curl.median)}  ${range(curl)}  ${cpu(results.clientCpuMs.curl)}`],
       ["SDK PUT (putFileRange)", String(sdkPut.median), `${mibps(sdkPut.median)}  ${range(sdkPut)}  ${cpu(results.clientCpuMs.sdkPut)}`],
       ["CLI mreg log (process start included)", String(cliLogMs.median), `${mibps(cliLogMs.median)}  ${range(cliLogMs)}  ${cpu(results.clientCpuMs.cliLog)}`],
-      ["  hash (worker thread)", String(t.hashMs), typical.log!.sentWhileHashing > 0 ? "while the bytes are sent (open upload)" : "before any byte is sent"],
+      [
+        "  hash (worker thread)",
+        String(t.hashMs),
+        `${typical.log!.sentWhileHashing > 0 ? "while the bytes are sent (open upload)" : "before any byte is sent"}; sent while hashing in ${results.cliLogSentWhileHashing} of ${ROUNDS} rounds`,
+      ],
       ["  plans", String(t.planMs), ""],
       ["  bytes sent, first to last", String(t.transferMs), mibps(t.transferMs)],
       ["  commit (verify, promote, version)", String(t.commitMs), ""],
       ["  in the SDK, start to end", String(t.totalMs), `process start and exit: ${cliLogMs.median - t.totalMs} ms`],
       ["CLI mreg log --hash-first", String(hashFirst.median), `${mibps(hashFirst.median)}  ${range(hashFirst)}  ${cpu(results.clientCpuMs.cliLogHashFirst)}`],
+      ["CLI mreg log --no-hash-first", String(open.median), `${mibps(open.median)}  ${range(open)}  ${cpu(results.clientCpuMs.cliLogOpen)}`],
       ["CLI re-log, unchanged", String(relog.median), `${range(relog)}  0 B sent, 0 B read`],
       [`raw presigned multipart (${PART_SIZE / MIB} MiB × ${CONCURRENCY})`, String(rawMultipart.ms), mibps(rawMultipart.ms)],
       ["blob read back over HTTP + SHA-256", String(verify.ms), mibps(verify.ms)],
       ["CLI log / curl", ratios.cliLogOverCurl.toFixed(2), `goal ≤ ${GOALS.cliLogOverCurl}: ${pass(results.met.cliLogOverCurl)}; per round [${ratios.perRound.cliLogOverCurl.join(", ")}]`],
       ["SDK PUT / curl", ratios.sdkPutOverCurl.toFixed(2), `goal ≤ ${GOALS.sdkPutOverCurl}: ${pass(results.met.sdkPutOverCurl)}; per round [${ratios.perRound.sdkPutOverCurl.join(", ")}]`],
       ["CLI log --hash-first / curl", ratios.cliLogHashFirstOverCurl.toFixed(2), `per round [${ratios.perRound.cliLogHashFirstOverCurl.join(", ")}]`],
+      ["CLI log --no-hash-first / curl", ratios.cliLogOpenOverCurl.toFixed(2), `per round [${ratios.perRound.cliLogOpenOverCurl.join(", ")}]`],
       [
-        "CLI log / CLI log --hash-first",
-        ratios.cliLogOverHashFirst.toFixed(2),
-        `below 1: sending while hashing pays; per round [${ratios.perRound.cliLogOverHashFirst.join(", ")}], faster in ${ratios.perRound.cliLogOverHashFirst.filter((r) => r < 1).length} of ${ROUNDS}`,
+        "--no-hash-first / --hash-first",
+        ratios.openOverHashFirst.toFixed(2),
+        `below 1: sending while hashing pays; per round [${ratios.perRound.openOverHashFirst.join(", ")}], faster in ${ratios.perRound.openOverHashFirst.filter((r) => r < 1).length} of ${ROUNDS}`,
       ],
       ["re-log / log", ratios.relogOverLog.toFixed(3), `goal ≤ ${GOALS.relogOverLog}: ${pass(results.met.relogOverLog)}`],
     ]);

@@ -48,7 +48,7 @@ import {
  *   curl               `curl -T` of the file to a presigned PUT URL
  *   SDK PUT            the same PUT through the SDK's transfer code (putFileRange)
  *   CLI log            `node clients/node/bin/mreg.js log` of the file, process start included;
- *                      it sends while hashing or hashes first by the free cores (upload-order.ts)
+ *                      it sends while hashing or hashes first by the load (upload-order.ts)
  *   CLI --hash-first   the same, always hashing first
  *   CLI --no-hash-first  the same, always sending while hashing (an open upload)
  *
@@ -293,7 +293,7 @@ async function main(): Promise<void> {
         cliLogHashFirst: cpuOf(samples.cliLogHashFirst, "serverCpuMs"),
         cliLogOpen: cpuOf(samples.cliLogOpen, "serverCpuMs"),
       },
-      // How often the CLI's own choice (by free cores) sent while hashing.
+      // How often the CLI's own choice (by the load) sent while hashing.
       cliLogSentWhileHashing: samples.cliLog.filter((s) => s.log!.sentWhileHashing > 0).length,
       cliLog: summary(typical.log!),
       cliLogHashFirst: summary(typicalHashFirst.log!),

@@ -158,7 +158,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--ref <uri>", "s3://bucket/key to log by reference, or s3://bucket/prefix/ (listed with your AWS credentials) (repeatable)", collect, [])
     .option("--run <id>", "the run that produced this version")
     .option("--hash-first", "hash every file before sending any byte")
-    .option("--no-hash-first", "send large files the hash cache does not know while they are hashed (the default when a core is free for the hash)")
+    .option("--no-hash-first", "send large files the hash cache does not know while they are hashed (the default unless the machine runs 3 or more tasks per core)")
     .action(async (paths: string[], options: LogCliOptions, command: Command) => {
       if (paths.length === 0 && options.ref.length === 0) throw new MregError("nothing to log: give files, directories or --ref");
       const mreg = await client(command);

@@ -41,7 +41,7 @@ export interface LogArtifactOptions {
    * true: hash every file before sending any of its bytes. false: send a large file the hash
    * cache does not know while it is hashed (if the store turns out to hold it, the transfer is
    * stopped, so some of its bytes may have been sent for nothing). Unset: send while hashing
-   * when a core is free for the hash (see upload-order.ts).
+   * unless the machine is busy (see upload-order.ts).
    */
   hashFirst?: boolean;
   /** Files at least this large (64 MiB by default) that the hash cache does not know are sent while they are hashed. */

@@ -20,8 +20,9 @@ export const HASH_FIRST_LOAD_PER_CORE = 3;
  * hashing hides the hash (about 0.6 s of CPU per GiB) behind the transfer, but on a busy
  * machine the hash thread takes its CPU from the sending and, in local mode, from the store,
  * and delays each hand-over between them. Measured by bench/log-1gib.ts (1 GiB, local mode,
- * 2 cores): sending while hashing was faster in 7 of 8 rounds at a load average below 6,
- * slower in 6 of 7 at 6 or more, and slower in 6 of 7 pinned to one core at loads of 13–19.
+ * 2 cores, four runs): sending while hashing was faster in 9 of 13 rounds at a load average
+ * below 6, slower in 6 of 7 at 6 or more, and slower in 6 of 7 pinned to one core at loads
+ * of 13–19.
  */
 export function sendWhileHashing(hashFirst: boolean | undefined, machine: MachineLoad = currentLoad()): boolean {
   if (hashFirst !== undefined) return !hashFirst;

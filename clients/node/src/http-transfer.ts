@@ -14,7 +14,8 @@ import { isStaleConnection, openRequest } from "./http-agents.js";
  * reused, so it cannot send from the two reused buffers below.
  */
 
-const READ_CHUNK = 1024 * 1024;
+/** A download is written to its file in chunks of up to this size. */
+const WRITE_CHUNK = 1024 * 1024;
 
 /** A PUT reads its file in chunks of this size (bench/put-ab.ts compares sizes). */
 export const PUT_CHUNK = 1024 * 1024;
@@ -191,7 +192,7 @@ export async function getToFile(url: string, dest: string, options: TransferOpti
       received += chunk.length;
       options.onBytes?.(chunk.length);
     });
-    await pipeline(response, createWriteStream(dest, { highWaterMark: READ_CHUNK }));
+    await pipeline(response, createWriteStream(dest, { highWaterMark: WRITE_CHUNK }));
     return {
       size: received,
       sha256: hash.digest("hex"),

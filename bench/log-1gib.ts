@@ -1,13 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, open, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   PutObjectCommand,
   S3Client,
@@ -17,90 +16,88 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import pLimit from "p-limit";
 import { hashFile } from "../clients/node/src/hash-files.js";
 import { putFileRange } from "../clients/node/src/http-transfer.js";
-import { MregClient } from "../clients/node/src/mreg-client.js";
-import { formatBytes } from "../clients/node/src/progress-bars.js";
+import type { LogArtifactResult } from "../clients/node/src/log-artifact.js";
+import { formatBytes } from "../clients/node/src/format-bytes.js";
 import { S3_EMULATOR_CREDENTIALS } from "../local/s3-emulator.js";
 import { LOCAL_BUCKET, LOCAL_MULTIPART_THRESHOLD } from "../local/stack.js";
+import {
+  cpuTicks,
+  load,
+  machine,
+  MREG_BIN,
+  printTable,
+  run,
+  settle,
+  spread,
+  startStack,
+  stopStack,
+  type Spread,
+  type Stack,
+} from "./bench-support.js";
 
 /**
- * `npm run bench`: log a generated file (1 GiB unless BENCH_MIB says otherwise) through the
- * SDK against the embedded registry and PUT the same bytes raw to the same store, in
- * BENCH_ROUNDS (3) rounds of (raw PUT, log, log --hash-first) in rotating order with new
- * bytes for each log; then re-log it unchanged, and report medians. The registry runs in a child process, like `npm start`.
+ * `npm run bench`: how `mreg log` of a large file compares with `curl -T` of the same file
+ * to the same store, on the embedded registry (a child process, as `npm start` runs it).
+ *
+ *   BENCH_MIB     file size in MiB (1024)
+ *   BENCH_ROUNDS  rounds (5); medians are compared
+ *
+ * Each round runs five steps, in an order that rotates from round to round (the disk slows
+ * as it fills, so a fixed order would hand one step the faster disk), each after a `sync`:
+ *
+ *   curl               `curl -T` of the file to a presigned PUT URL
+ *   SDK PUT            the same PUT through the SDK's transfer code (putFileRange)
+ *   CLI log            `node clients/node/bin/mreg.js log` of the file, process start included;
+ *                      it sends while hashing or hashes first by the load (upload-order.ts)
+ *   CLI --hash-first   the same, always hashing first
+ *   CLI --no-hash-first  the same, always sending while hashing (an open upload)
+ *
+ * Both raw PUTs go to `staging/` keys, which the emulator hashes as it writes them, as it does
+ * a log's bytes. Each log gets new bytes (the first 8 bytes carry a counter) and an mtime an
+ * hour back, like a checkpoint written earlier. Then the CLI re-logs the unchanged file
+ * BENCH_ROUNDS times, and, once each, a raw presigned multipart upload and a read-back of the
+ * stored blob over HTTP + SHA-256 (the verification's fallback). Client and server CPU time
+ * per step come from /proc. Prints a table and writes JSON to bench/results/.
  */
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MIB;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PART_SIZE = 16 * MIB; // the registry's default MREG_PART_SIZE
 const CONCURRENCY = 8; // the SDK's default
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const GOALS = { cliLogOverCurl: 1.15, sdkPutOverCurl: 1.05, relogOverLog: 0.05 };
 
-interface Stack {
-  url: string;
-  adminKey: string;
-  s3: string;
-  child: ChildProcess;
-}
+type StepName = "curl" | "sdkPut" | "cliLog" | "cliLogHashFirst" | "cliLogOpen";
 
-async function startStack(dataDir: string): Promise<Stack> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "stack-process.ts"), dataDir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`the registry exited with ${code} before it was ready`)));
-  });
-  return { ...(JSON.parse(line) as Omit<Stack, "child">), child };
-}
-
-async function stopStack(stack: Stack): Promise<void> {
-  if (stack.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => stack.child.once("exit", resolve));
-  stack.child.kill("SIGTERM");
-  await exited;
+interface Sample {
+  ms: number;
+  /** CPU of the client (curl, the CLI process, or this process for the SDK PUT). */
+  clientCpuMs?: number;
+  /** CPU of the registry process (API + S3 emulator). */
+  serverCpuMs?: number;
+  load1: number;
+  log?: LogArtifactResult;
 }
 
 /** Incompressible bytes, written in 8 MiB chunks: the generator never holds the whole file. */
-async function generate(path: string, size: number): Promise<string> {
-  const hash = createHash("sha256");
+async function generate(path: string, size: number): Promise<void> {
   const out = createWriteStream(path);
   for (let written = 0; written < size; ) {
     const chunk = randomBytes(Math.min(8 * MIB, size - written));
-    hash.update(chunk);
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
     written += chunk.length;
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  return hash.digest("hex");
 }
 
 /**
- * Each timed step starts with the previous steps' bytes on disk: otherwise the kernel's
- * write-back of earlier gigabytes lands on whichever step comes next and decides the ratio.
+ * A new version of the checkpoint: its first 8 bytes carry `n`. The mtime is set an hour
+ * back, as for a checkpoint written earlier (a file modified seconds ago is not cached).
  */
-function settle(): void {
-  spawnSync("sync", { stdio: "ignore" });
-}
-
-interface Timed<T> {
-  ms: number;
-  value: T;
-}
-type LogResult = Awaited<ReturnType<MregClient["logArtifact"]>>;
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-}
-
-/**
- * A new version of the checkpoint: its first 8 bytes carry the round. The mtime is set an
- * hour back, as for a checkpoint written earlier (a file modified seconds ago is not cached).
- */
-async function stamp(path: string, round: number): Promise<string> {
+async function stamp(path: string, n: number): Promise<string> {
   const handle = await open(path, "r+");
   try {
     const head = Buffer.alloc(8);
-    head.writeBigUInt64BE(BigInt(round) + 1n);
+    head.writeBigUInt64BE(BigInt(n) + 1n);
     await handle.write(head, 0, 8, 0);
   } finally {
     await handle.close();
@@ -108,13 +105,6 @@ async function stamp(path: string, round: number): Promise<string> {
   const past = new Date(Date.now() - 3_600_000);
   await utimes(path, past, past);
   return (await hashFile(path)).sha256;
-}
-
-async function timed<T>(run: () => Promise<T>): Promise<Timed<T>> {
-  settle();
-  const started = performance.now();
-  const value = await run();
-  return { ms: Math.round(performance.now() - started), value };
 }
 
 function s3Client(endpoint: string): S3Client {
@@ -128,14 +118,252 @@ function s3Client(endpoint: string): S3Client {
   });
 }
 
-/** One presigned PUT of the whole file, through the same HTTP code the SDK uses. */
-async function rawPut(s3: S3Client, path: string, key: string): Promise<void> {
-  const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }), { expiresIn: 3600 });
-  await putFileRange(url, {}, { path, start: 0, end: SIZE });
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const curlVersion = await run("curl", ["--version"]).catch(() => undefined);
+  if (curlVersion?.code !== 0) throw new Error("the baseline needs curl on PATH");
+  // The CLI is measured as built from the current source.
+  const built = await run(process.execPath, [join(import.meta.dirname, "../clients/node/build.mjs"), "--no-types"]);
+  if (built.code !== 0) throw new Error(`building the CLI failed:\n${built.stderr}`);
+
+  const work = await mkdtemp(join(tmpdir(), "mreg-bench-"));
+  let stack: Stack | undefined;
+  const loadAtStart = load();
+  try {
+    console.log(`generating ${formatBytes(SIZE)} in ${work} …`);
+    const file = join(work, "checkpoint.bin");
+    await generate(file, SIZE);
+    console.log("starting the embedded registry …");
+    stack = await startStack(join(work, "data"));
+    const registry = stack;
+    const s3 = s3Client(registry.s3);
+    const presignPut = (key: string) => getSignedUrl(s3, new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }), { expiresIn: 3600 });
+    const removeObject = (key: string) => s3.send(new DeleteObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
+    const cliEnv = {
+      PATH: process.env.PATH ?? "",
+      HOME: work,
+      MREG_URL: registry.url,
+      MREG_API_KEY: registry.adminKey,
+      MREG_CACHE_DIR: join(work, "cache"),
+      MREG_CONFIG: join(work, "no-config.json"),
+    };
+    const cliLog = async (path: string, name: string, extra: string[] = []): Promise<LogArtifactResult> => {
+      const result = await run(process.execPath, [MREG_BIN, "log", "--json", "-p", "bench", "-n", name, ...extra, path], { env: cliEnv });
+      if (result.code !== 0) throw new Error(`mreg log exited with ${result.code}:\n${result.stderr}`);
+      return JSON.parse(result.stdout) as LogArtifactResult;
+    };
+    /** Times `step` after a sync, with the CPU the client and the registry spent on it. */
+    const measure = async (client: "self" | "children", step: () => Promise<LogArtifactResult | void>): Promise<Sample> => {
+      await settle();
+      const load1 = load()[0];
+      const before = { client: cpuTicks("self"), server: cpuTicks(registry.child.pid!) };
+      const started = performance.now();
+      const log = await step();
+      const ms = Math.round(performance.now() - started);
+      const after = { client: cpuTicks("self"), server: cpuTicks(registry.child.pid!) };
+      const clientCpuMs =
+        before.client && after.client
+          ? Math.round(client === "self" ? after.client.own - before.client.own : after.client.children - before.client.children)
+          : undefined;
+      const serverCpuMs = before.server && after.server ? Math.round(after.server.own - before.server.own) : undefined;
+      return { ms, clientCpuMs, serverCpuMs, load1, ...(log ? { log } : {}) };
+    };
+
+    let keys = 0;
+    const steps: Record<StepName, () => Promise<Sample>> = {
+      curl: async () => {
+        const key = `staging/bench-curl-${keys++}`;
+        const url = await presignPut(key);
+        const sample = await measure("children", async () => {
+          const result = await run("curl", ["-sS", "-f", "-o", "/dev/null", "-T", file, url]);
+          if (result.code !== 0) throw new Error(`curl exited with ${result.code}: ${result.stderr}`);
+        });
+        await removeObject(key);
+        return sample;
+      },
+      sdkPut: async () => {
+        const key = `staging/bench-sdk-${keys++}`;
+        const url = await presignPut(key);
+        const sample = await measure("self", async () => {
+          await putFileRange(url, {}, { path: file, start: 0, end: SIZE });
+        });
+        await removeObject(key);
+        return sample;
+      },
+      cliLog: async () => {
+        await stamp(file, keys++);
+        return measure("children", () => cliLog(file, "checkpoint"));
+      },
+      cliLogHashFirst: async () => {
+        await stamp(file, keys++);
+        return measure("children", () => cliLog(file, "checkpoint", ["--hash-first"]));
+      },
+      cliLogOpen: async () => {
+        await stamp(file, keys++);
+        return measure("children", () => cliLog(file, "checkpoint", ["--no-hash-first"]));
+      },
+    };
+
+    // Warm both sides: the page cache, the connections, the registry's JIT and code paths.
+    console.log("warming up …");
+    await steps.curl();
+    await steps.sdkPut();
+    const warmUp = join(work, "warm-up.bin");
+    await generate(warmUp, Math.min(96 * MIB, SIZE));
+    await stamp(warmUp, 0);
+    await cliLog(warmUp, "warm-up");
+
+    const order: StepName[] = ["curl", "sdkPut", "cliLog", "cliLogHashFirst", "cliLogOpen"];
+    const samples: Record<StepName, Sample[]> = { curl: [], sdkPut: [], cliLog: [], cliLogHashFirst: [], cliLogOpen: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const names = order.map((_, i) => order[(i + round) % order.length]!);
+      for (const name of names) samples[name].push(await steps[name]());
+      const last = Object.fromEntries(order.map((name) => [name, samples[name].at(-1)!.ms]));
+      console.log(`round ${round + 1}/${ROUNDS} (${names.join(", ")}): ${JSON.stringify(last)} load ${load().join(" ")}`);
+    }
+
+    // The file now holds the bytes the last log logged: each re-log finds them unchanged.
+    const relogs: Sample[] = [];
+    for (let i = 0; i < ROUNDS; i++) relogs.push(await measure("children", () => cliLog(file, "checkpoint")));
+    for (const relog of relogs) {
+      if (relog.log!.created || relog.log!.uploadedBytes !== 0 || relog.log!.hashedBytes !== 0) {
+        throw new Error(`a re-log of unchanged bytes sent or read something: ${JSON.stringify(relog.log)}`);
+      }
+    }
+
+    const rawMultipart = await measure("self", () => rawMultipartUpload(s3, file, "bench/raw-multipart"));
+    const sha256 = (await hashFile(file)).sha256;
+    const verify = await measure("self", async () => {
+      if ((await readAndHash(s3, `blobs/${sha256}`)) !== sha256) throw new Error("the stored blob does not hash to the file's SHA-256");
+    });
+    if ((await stat(file)).size !== SIZE) throw new Error("the generated file changed size");
+
+    const msOf = (name: StepName) => spread(samples[name].map((s) => s.ms));
+    const cpuOf = (list: Sample[], side: "clientCpuMs" | "serverCpuMs") => {
+      const values = list.map((s) => s[side]).filter((v): v is number => v !== undefined);
+      return values.length === list.length ? spread(values) : undefined;
+    };
+    const curl = msOf("curl");
+    const sdkPut = msOf("sdkPut");
+    const cliLogMs = msOf("cliLog");
+    const hashFirst = msOf("cliLogHashFirst");
+    const open = msOf("cliLogOpen");
+    const relog = spread(relogs.map((s) => s.ms));
+    const pairs = (name: StepName, over: StepName = "curl") => samples[name].map((s, i) => Number((s.ms / samples[over][i]!.ms).toFixed(3)));
+    const ratios = {
+      cliLogOverCurl: Number((cliLogMs.median / curl.median).toFixed(3)),
+      sdkPutOverCurl: Number((sdkPut.median / curl.median).toFixed(3)),
+      cliLogHashFirstOverCurl: Number((hashFirst.median / curl.median).toFixed(3)),
+      cliLogOpenOverCurl: Number((open.median / curl.median).toFixed(3)),
+      openOverHashFirst: Number((open.median / hashFirst.median).toFixed(3)),
+      relogOverLog: Number((relog.median / cliLogMs.median).toFixed(3)),
+      perRound: {
+        cliLogOverCurl: pairs("cliLog"),
+        sdkPutOverCurl: pairs("sdkPut"),
+        cliLogHashFirstOverCurl: pairs("cliLogHashFirst"),
+        cliLogOpenOverCurl: pairs("cliLogOpen"),
+        openOverHashFirst: pairs("cliLogOpen", "cliLogHashFirst"),
+      },
+    };
+    const typical = samples.cliLog.find((s) => s.ms === cliLogMs.median) ?? samples.cliLog[0]!;
+    const typicalHashFirst = samples.cliLogHashFirst.find((s) => s.ms === hashFirst.median) ?? samples.cliLogHashFirst[0]!;
+    const typicalOpen = samples.cliLogOpen.find((s) => s.ms === open.median) ?? samples.cliLogOpen[0]!;
+    const results = {
+      at: new Date().toISOString(),
+      machine: { ...machine(), availableParallelism: availableParallelism() },
+      loadAverage: { start: loadAtStart, end: load(), perStep: Object.fromEntries(order.map((n) => [n, samples[n].map((s) => s.load1)])) },
+      sizeBytes: SIZE,
+      rounds: ROUNDS,
+      partSize: PART_SIZE,
+      multipartThreshold: Number(process.env.MREG_MULTIPART_THRESHOLD || LOCAL_MULTIPART_THRESHOLD),
+      curl: curlVersion.stdout.split("\n")[0],
+      ms: { curl, sdkPut, cliLog: cliLogMs, cliLogHashFirst: hashFirst, cliLogOpen: open, relog, rawMultipart: rawMultipart.ms, serverVerifyReadBack: verify.ms },
+      clientCpuMs: {
+        curl: cpuOf(samples.curl, "clientCpuMs"),
+        sdkPut: cpuOf(samples.sdkPut, "clientCpuMs"),
+        cliLog: cpuOf(samples.cliLog, "clientCpuMs"),
+        cliLogHashFirst: cpuOf(samples.cliLogHashFirst, "clientCpuMs"),
+        cliLogOpen: cpuOf(samples.cliLogOpen, "clientCpuMs"),
+        relog: cpuOf(relogs, "clientCpuMs"),
+      },
+      serverCpuMs: {
+        curl: cpuOf(samples.curl, "serverCpuMs"),
+        sdkPut: cpuOf(samples.sdkPut, "serverCpuMs"),
+        cliLog: cpuOf(samples.cliLog, "serverCpuMs"),
+        cliLogHashFirst: cpuOf(samples.cliLogHashFirst, "serverCpuMs"),
+        cliLogOpen: cpuOf(samples.cliLogOpen, "serverCpuMs"),
+      },
+      // How often the CLI's own choice (by the load) sent while hashing.
+      cliLogSentWhileHashing: samples.cliLog.filter((s) => s.log!.sentWhileHashing > 0).length,
+      cliLog: summary(typical.log!),
+      cliLogHashFirst: summary(typicalHashFirst.log!),
+      cliLogOpen: summary(typicalOpen.log!),
+      relog: summary(relogs[0]!.log!),
+      ratios,
+      goals: GOALS,
+      met: {
+        cliLogOverCurl: ratios.cliLogOverCurl <= GOALS.cliLogOverCurl,
+        sdkPutOverCurl: ratios.sdkPutOverCurl <= GOALS.sdkPutOverCurl,
+        relogOverLog: ratios.relogOverLog <= GOALS.relogOverLog,
+      },
+    };
+
+    const mibps = (ms: number) => `${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s`;
+    const range = (s: Spread) => `${s.min}–${s.max} [${s.each.join(", ")}]`;
+    const cpu = (s: Spread | undefined) => (s ? `cpu ${s.median} ms` : "");
+    const pass = (ok: boolean) => (ok ? "ok" : "MISSED");
+    const t = typical.log!.timings;
+    console.log(
+      `\n${formatBytes(SIZE)}, ${ROUNDS} rounds, ${machine().cpus} CPUs, ${process.version}; load average ${loadAtStart.join(" ")} at the start, ${results.loadAverage.end.join(" ")} at the end\n`,
+    );
+    printTable([
+      ["step (median of rounds)", "ms", "spread; client CPU"],
+      ["curl -T", String(curl.median), `${mibps(curl.median)}  ${range(curl)}  ${cpu(results.clientCpuMs.curl)}`],
+      ["SDK PUT (putFileRange)", String(sdkPut.median), `${mibps(sdkPut.median)}  ${range(sdkPut)}  ${cpu(results.clientCpuMs.sdkPut)}`],
+      ["CLI mreg log (process start included)", String(cliLogMs.median), `${mibps(cliLogMs.median)}  ${range(cliLogMs)}  ${cpu(results.clientCpuMs.cliLog)}`],
+      [
+        "  hash (worker thread)",
+        String(t.hashMs),
+        `${typical.log!.sentWhileHashing > 0 ? "while the bytes are sent (open upload)" : "before any byte is sent"}; sent while hashing in ${results.cliLogSentWhileHashing} of ${ROUNDS} rounds`,
+      ],
+      ["  plans", String(t.planMs), ""],
+      ["  bytes sent, first to last", String(t.transferMs), mibps(t.transferMs)],
+      ["  commit (verify, promote, version)", String(t.commitMs), ""],
+      ["  in the SDK, start to end", String(t.totalMs), `process start and exit: ${cliLogMs.median - t.totalMs} ms`],
+      ["CLI mreg log --hash-first", String(hashFirst.median), `${mibps(hashFirst.median)}  ${range(hashFirst)}  ${cpu(results.clientCpuMs.cliLogHashFirst)}`],
+      ["CLI mreg log --no-hash-first", String(open.median), `${mibps(open.median)}  ${range(open)}  ${cpu(results.clientCpuMs.cliLogOpen)}`],
+      ["CLI re-log, unchanged", String(relog.median), `${range(relog)}  0 B sent, 0 B read`],
+      [`raw presigned multipart (${PART_SIZE / MIB} MiB × ${CONCURRENCY})`, String(rawMultipart.ms), mibps(rawMultipart.ms)],
+      ["blob read back over HTTP + SHA-256", String(verify.ms), mibps(verify.ms)],
+      ["CLI log / curl", ratios.cliLogOverCurl.toFixed(2), `goal ≤ ${GOALS.cliLogOverCurl}: ${pass(results.met.cliLogOverCurl)}; per round [${ratios.perRound.cliLogOverCurl.join(", ")}]`],
+      ["SDK PUT / curl", ratios.sdkPutOverCurl.toFixed(2), `goal ≤ ${GOALS.sdkPutOverCurl}: ${pass(results.met.sdkPutOverCurl)}; per round [${ratios.perRound.sdkPutOverCurl.join(", ")}]`],
+      ["CLI log --hash-first / curl", ratios.cliLogHashFirstOverCurl.toFixed(2), `per round [${ratios.perRound.cliLogHashFirstOverCurl.join(", ")}]`],
+      ["CLI log --no-hash-first / curl", ratios.cliLogOpenOverCurl.toFixed(2), `per round [${ratios.perRound.cliLogOpenOverCurl.join(", ")}]`],
+      [
+        "--no-hash-first / --hash-first",
+        ratios.openOverHashFirst.toFixed(2),
+        `below 1: sending while hashing pays; per round [${ratios.perRound.openOverHashFirst.join(", ")}], faster in ${ratios.perRound.openOverHashFirst.filter((r) => r < 1).length} of ${ROUNDS}`,
+      ],
+      ["re-log / log", ratios.relogOverLog.toFixed(3), `goal ≤ ${GOALS.relogOverLog}: ${pass(results.met.relogOverLog)}`],
+    ]);
+    const out = join(import.meta.dirname, "results");
+    await mkdir(out, { recursive: true });
+    const path = join(out, `log-${SIZE / MIB}mib-${results.at.replace(/[:.]/g, "-")}.json`);
+    await writeFile(path, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwritten to ${path}`);
+  } finally {
+    if (stack) await stopStack(stack);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function summary(log: LogArtifactResult) {
+  const { created, uploadedBytes, hashedBytes, sentWhileHashing, discardedBytes, timings } = log;
+  return { created, uploadedBytes, hashedBytes, sentWhileHashing, discardedBytes, timings };
 }
 
 /** Presigned parts in parallel, as the SDK sends them, completed directly: no registry, no verification. */
-async function rawMultipart(s3: S3Client, path: string, key: string): Promise<void> {
+async function rawMultipartUpload(s3: S3Client, path: string, key: string): Promise<void> {
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: LOCAL_BUCKET, Key: key }));
   const count = Math.ceil(SIZE / PART_SIZE);
   const limit = pLimit(CONCURRENCY);
@@ -161,125 +389,6 @@ async function readAndHash(s3: S3Client, key: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of object.Body as AsyncIterable<Buffer>) hash.update(chunk);
   return hash.digest("hex");
-}
-
-async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const work = await mkdtemp(join(tmpdir(), "mreg-bench-"));
-  let stack: Stack | undefined;
-  try {
-    console.log(`generating ${formatBytes(SIZE)} in ${work} …`);
-    const file = join(work, "checkpoint.bin");
-    await generate(file, SIZE);
-    console.log("starting the embedded registry …");
-    stack = await startStack(join(work, "data"));
-    const s3 = s3Client(stack.s3);
-    const client = new MregClient({ url: stack.url, apiKey: stack.adminKey, cacheDir: join(work, "cache"), concurrency: CONCURRENCY });
-
-    // Warm the page cache and the connections. Then ROUNDS rounds of a raw PUT, a log and a
-    // log with --hash-first (the order rotating), each log of new bytes: the disk slows as it
-    // fills, so a fixed order would hand one side the faster disk. Medians are compared.
-    await rawPut(s3, file, "bench/warm-up");
-    // The registry's side warms up too (DynamoDB Local's JIT, the hash workers, the code
-    // paths of a log): one log of a small file that takes the same path.
-    const warmUp = join(work, "warm-up.bin");
-    await generate(warmUp, 96 * MIB);
-    await stamp(warmUp, 0);
-    await client.logArtifact({ project: "bench", name: "warm-up", paths: [warmUp] });
-    const raws: number[] = [];
-    const logs: Timed<LogResult>[] = [];
-    const hashFirstLogs: Timed<LogResult>[] = [];
-    let sha256 = "";
-    for (let round = 0; round < ROUNDS; round++) {
-      const steps = [
-        async () => raws.push((await timed(() => rawPut(s3, file, `bench/raw-put-${round}`))).ms),
-        async () => {
-          sha256 = await stamp(file, 2 * round);
-          logs.push(await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file] })));
-        },
-        async () => {
-          sha256 = await stamp(file, 2 * round + 1);
-          hashFirstLogs.push(await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file], hashFirst: true })));
-        },
-      ];
-      for (let i = 0; i < steps.length; i++) await steps[(i + round) % steps.length]!();
-    }
-    // The file now holds the bytes the last log of the last round logged: the re-log below finds them unchanged.
-    const again = await timed(() => client.logArtifact({ project: "bench", name: "checkpoint", paths: [file] }));
-    const rawParts = await timed(() => rawMultipart(s3, file, "bench/raw-multipart"));
-    const verify = await timed(() => readAndHash(s3, `blobs/${sha256}`));
-    if (verify.value !== sha256) throw new Error("the stored blob does not hash to the file's SHA-256");
-    const rawMs = median(raws);
-    const medianOf = (runs: Timed<LogResult>[]) => [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
-    const first = medianOf(logs);
-    const hashFirst = medianOf(hashFirstLogs);
-
-    const log = first.value;
-    const relog = again.value;
-    const results = {
-      at: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
-      sizeBytes: SIZE,
-      partSize: PART_SIZE,
-      multipartThreshold: Number(process.env.MREG_MULTIPART_THRESHOLD || LOCAL_MULTIPART_THRESHOLD),
-      loadAverage: loadavg(),
-      concurrency: CONCURRENCY,
-      rounds: ROUNDS,
-      rawPutMs: { each: raws, median: rawMs },
-      logMs: { each: logs.map((l) => l.ms), median: first.ms },
-      logHashFirstMs: { each: hashFirstLogs.map((l) => l.ms), median: hashFirst.ms, timings: hashFirst.value.timings },
-      rawMultipartMs: rawParts.ms,
-      serverVerifyHashMs: verify.ms,
-      log: {
-        ms: first.ms,
-        uploadedBytes: log.uploadedBytes,
-        sentWhileHashing: log.sentWhileHashing,
-        discardedBytes: log.discardedBytes,
-        created: log.created,
-        timings: log.timings,
-      },
-      relog: { ms: again.ms, uploadedBytes: relog.uploadedBytes, hashedBytes: relog.hashedBytes, created: relog.created, timings: relog.timings },
-      ratios: {
-        logOverRawPut: first.ms / rawMs,
-        relogOverLog: again.ms / first.ms,
-        // Each log over the raw PUT of the same round (run back to back).
-        pairs: logs.map((l, i) => Number((l.ms / raws[i]!).toFixed(3))),
-        hashFirstOverRawPut: hashFirst.ms / rawMs,
-      },
-      goals: { logOverRawPut: 1.1, relogOverLog: 0.05 },
-      maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    };
-    const pass = (value: number, goal: number) => (value <= goal ? "ok" : "MISSED");
-    const mbps = (ms: number) => `${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s`;
-    const rows: [string, string, string][] = [
-      [`raw presigned PUT (1 request), median of ${ROUNDS}`, `${rawMs} ms`, `${mbps(rawMs)}  [${raws.join(", ")}]`],
-      [`raw presigned multipart (${PART_SIZE / MIB} MiB × ${CONCURRENCY})`, `${rawParts.ms} ms`, mbps(rawParts.ms)],
-      [`mreg log (new bytes), median of ${ROUNDS}`, `${first.ms} ms`, `${mbps(first.ms)}  [${logs.map((l) => l.ms).join(", ")}]`],
-      ["  hash (client, SHA-256)", `${log.timings.hashMs} ms`, log.sentWhileHashing > 0 ? "while the bytes are sent (open upload)" : "before any byte is sent"],
-      ["  plan", `${log.timings.planMs} ms`, ""],
-      ["  bytes sent (first to last byte)", `${log.timings.transferMs} ms`, mbps(log.timings.transferMs)],
-      ["  complete (multipart: assemble + verify)", `${log.timings.completeMs} ms`, ""],
-      ["  commit (verify + promote a PUT blob, version)", `${log.timings.commitMs} ms`, ""],
-      [`mreg log --hash-first (new bytes), median of ${ROUNDS}`, `${hashFirst.ms} ms`, `${mbps(hashFirst.ms)}  [${hashFirstLogs.map((l) => l.ms).join(", ")}]; hash ${hashFirst.value.timings.hashMs} ms, then the PUT`],
-      ["blob read back over HTTP + SHA-256 (fallback)", `${verify.ms} ms`, mbps(verify.ms)],
-      ["mreg log (unchanged, re-log)", `${again.ms} ms`, `${relog.uploadedBytes} B sent, ${relog.hashedBytes} B read`],
-      ["log / raw PUT (medians)", results.ratios.logOverRawPut.toFixed(2), `goal ≤ 1.10: ${pass(results.ratios.logOverRawPut, 1.1)}; per round [${results.ratios.pairs.map((r) => r.toFixed(2)).join(", ")}]`],
-      ["log --hash-first / raw PUT (medians)", results.ratios.hashFirstOverRawPut.toFixed(2), "the order before open uploads"],
-      ["re-log / log", results.ratios.relogOverLog.toFixed(3), `goal ≤ 0.05 and 0 B: ${pass(results.ratios.relogOverLog, 0.05)}`],
-    ];
-    const width = Math.max(...rows.map((r) => r[0].length));
-    console.log(`\n${formatBytes(SIZE)}, ${cpus().length} CPUs, ${process.version}; peak RSS of the benchmark process ${results.maxRssMiB} MiB\n`);
-    for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(9)}  ${note}`);
-    const out = join(import.meta.dirname, "results");
-    await mkdir(out, { recursive: true });
-    const path = join(out, `log-${SIZE / MIB}mib-${results.at.replace(/[:.]/g, "-")}.json`);
-    await writeFile(path, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nwritten to ${path}`);
-    if ((await stat(file)).size !== SIZE) throw new Error("the generated file changed size");
-  } finally {
-    if (stack) await stopStack(stack);
-    await rm(work, { recursive: true, force: true });
-  }
 }
 
 await main();

@@ -45,7 +45,7 @@ async function stagedKeys(): Promise<string[]> {
 }
 
 const log = (artifact: string, path: string, extra: Record<string, unknown> = {}) =>
-  client.logArtifact({ project: "open", name: artifact, paths: [path], openUploadMinBytes: MIB, ...extra });
+  client.logArtifact({ project: "open", name: artifact, paths: [path], openUploadMinBytes: MIB, hashFirst: false, ...extra });
 
 describe("logging a file while it is hashed", () => {
   const bytes = randomBytes(3 * MIB);

@@ -197,7 +197,7 @@ describe("logArtifact: sending files while they are hashed", () => {
   const weightsSha = createHash("sha256").update(weights).digest("hex");
   const base = "/v1/projects/p/artifacts/a";
   const log = (extra: Record<string, unknown> = {}) =>
-    client.logArtifact({ project: "p", name: "a", paths: [join(dir, "w.bin")], openUploadMinBytes: 1024, ...extra });
+    client.logArtifact({ project: "p", name: "a", paths: [join(dir, "w.bin")], openUploadMinBytes: 1024, hashFirst: false, ...extra });
   const commitBody = () => seen.find((r) => r.path === `${base}/versions`)!.body as { files: Record<string, unknown>[] };
   beforeEach(async () => {
     await writeFile(join(dir, "w.bin"), weights);

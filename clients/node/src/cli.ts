@@ -1,11 +1,20 @@
-import { createInterface } from "node:readline/promises";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { ApiClient } from "./api-client.js";
-import { configPath, DEFAULT_URL, readSavedConfig, writeSavedConfig } from "./client-config.js";
 import { AbortedError, ApiError, MregError } from "./errors.js";
-import { MregClient } from "./mreg-client.js";
-import { parseRef } from "./parse-ref.js";
-import { formatBytes, terminalProgress } from "./progress-bars.js";
+import { formatBytes } from "./format-bytes.js";
+
+/*
+ * Every command pays the process start, so this module imports only what parsing the command
+ * line needs; the SDK (zod, the transfer code), the terminal bars and readline load when a
+ * command runs (bench/cli-start.ts measures `mreg --help`).
+ */
+const sdk = () => import("./mreg-client.js");
+const refs = () => import("./parse-ref.js");
+const config = () => import("./client-config.js");
+
+/** Bars only on a terminal: nothing to load otherwise. */
+async function terminalProgress() {
+  return process.stderr.isTTY ? (await import("./progress-bars.js")).terminalProgress() : undefined;
+}
 
 interface GlobalOptions {
   json?: boolean;
@@ -107,6 +116,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
   };
   const client = async (command: Command) => {
     const options = globals(command);
+    const { MregClient } = await sdk();
     return MregClient.fromEnvironment({
       ...(options.url === undefined ? {} : { url: options.url }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
@@ -124,6 +134,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--key <key>", "API key (else read from stdin)")
     .option("--no-verify", "save without checking the key against the registry")
     .action(async (options: { key?: string; verify: boolean }, command: Command) => {
+      const { configPath, DEFAULT_URL, readSavedConfig, writeSavedConfig } = await config();
       const path = configPath();
       const saved = await readSavedConfig(path);
       const url = (globals(command).url || process.env.MREG_URL || saved.url || DEFAULT_URL).replace(/\/+$/, "");
@@ -146,11 +157,12 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--description <text>", "description of the version")
     .option("--ref <uri>", "s3://bucket/key to log by reference, or s3://bucket/prefix/ (listed with your AWS credentials) (repeatable)", collect, [])
     .option("--run <id>", "the run that produced this version")
-    .option("--hash-first", "hash every file before sending any byte (by default large files the hash cache does not know are sent while they are hashed)")
+    .option("--hash-first", "hash every file before sending any byte")
+    .option("--no-hash-first", "send large files the hash cache does not know while they are hashed (the default unless the machine runs 3 or more tasks per core)")
     .action(async (paths: string[], options: LogCliOptions, command: Command) => {
       if (paths.length === 0 && options.ref.length === 0) throw new MregError("nothing to log: give files, directories or --ref");
       const mreg = await client(command);
-      const progress = terminalProgress();
+      const progress = await terminalProgress();
       const result = await mreg.logArtifact({
         project: options.project,
         name: options.name,
@@ -161,7 +173,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
         ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
         ...(options.description === undefined ? {} : { description: options.description }),
         ...(options.run === undefined ? {} : { runId: options.run }),
-        ...(options.hashFirst ? { hashFirst: true } : {}),
+        ...(options.hashFirst === undefined ? {} : { hashFirst: options.hashFirst }),
         signal,
         progress,
         onRetry: onRetry(command),
@@ -187,9 +199,9 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--run <id>", "record the version as an input of this run")
     .option("--no-cache", "bypass the download cache")
     .action(async (ref: string, options: { dir?: string; prefix?: string; run?: string; cache: boolean }, command: Command) => {
-      const target = parseRef(ref);
+      const target = (await refs()).parseRef(ref);
       const mreg = await client(command);
-      const progress = terminalProgress();
+      const progress = await terminalProgress();
       const result = await mreg.useArtifact(target, {
         ...(options.dir === undefined ? {} : { dir: options.dir }),
         ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
@@ -296,7 +308,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--cursor <cursor>", "page to continue from")
     .action(async (ref: string | undefined, options: { tag?: string; query?: string; prefix?: string; limit?: number; cursor?: string }, command: Command) => {
       const mreg = await client(command);
-      const page = await mreg.list(ref === undefined ? undefined : parseRef(ref), {
+      const page = await mreg.list(ref === undefined ? undefined : (await refs()).parseRef(ref), {
         ...(options.limit === undefined ? {} : { limit: options.limit }),
         ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
         ...(options.tag === undefined ? {} : { tag: options.tag }),
@@ -388,6 +400,7 @@ function describeItem(item: unknown): string {
 }
 
 async function readKey(): Promise<string> {
+  const { createInterface } = await import("node:readline/promises");
   if (process.stdin.isTTY) process.stderr.write("API key: ");
   const lines = createInterface({ input: process.stdin, terminal: false });
   for await (const line of lines) {
@@ -399,6 +412,7 @@ async function readKey(): Promise<string> {
 
 /** The registry says who the key belongs to; an unknown key is a 401 and fails the login. */
 async function verifyKey(url: string, apiKey: string): Promise<void> {
+  const { ApiClient } = await import("./api-client.js");
   const api = new ApiClient({ url, apiKey, retry: { retries: 1 } });
   await api.get("/v1/health");
   await api.get("/v1/me");

@@ -16,6 +16,7 @@ import { OPEN_UPLOAD_MIN_BYTES, startOpenUploads, type OpenTransfer } from "./op
 import { silentProgress, type ProgressReporter } from "./progress.js";
 import type { RetryOptions } from "./retry.js";
 import { uploadBlobs, type BlobSource, type UploadedPart } from "./upload-blobs.js";
+import { sendWhileHashing } from "./upload-order.js";
 import type { UploadStateStore } from "./upload-state.js";
 
 export interface LogArtifactOptions {
@@ -37,9 +38,10 @@ export interface LogArtifactOptions {
   onPartUploaded?: (part: UploadedPart) => void;
   onRetry?: (what: string, error: unknown, attempt: number) => void;
   /**
-   * Hash every file before sending any of its bytes. By default a large file the hash cache
-   * does not know is sent while it is hashed; if the store turns out to hold it, the transfer
-   * is stopped, so some of its bytes may have been sent for nothing.
+   * true: hash every file before sending any of its bytes. false: send a large file the hash
+   * cache does not know while it is hashed (if the store turns out to hold it, the transfer is
+   * stopped, so some of its bytes may have been sent for nothing). Unset: send while hashing
+   * unless the machine is busy (see upload-order.ts).
    */
   hashFirst?: boolean;
   /** Files at least this large (64 MiB by default) that the hash cache does not know are sent while they are hashed. */
@@ -117,12 +119,12 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
   };
 
   // 1. Hash (the cache answers for unchanged files without reading them). Large files it does
-  //    not know are sent while they are hashed, through open uploads, so the hash adds no time.
+  //    not know may be sent while they are hashed, through open uploads, so the hash adds no time.
   const hashStarted = performance.now();
   const known = await Promise.all(local.map((file) => cachedHash(file.absolutePath, deps.hashCache)));
-  const unknownLarge = options.hashFirst
-    ? []
-    : local.filter((file, i) => known[i] === undefined && file.size >= (options.openUploadMinBytes ?? OPEN_UPLOAD_MIN_BYTES));
+  const unknownLarge = sendWhileHashing(options.hashFirst)
+    ? local.filter((file, i) => known[i] === undefined && file.size >= (options.openUploadMinBytes ?? OPEN_UPLOAD_MIN_BYTES))
+    : [];
   const opening =
     unknownLarge.length === 0
       ? Promise.resolve(new Map<string, OpenTransfer>())

@@ -1,18 +1,10 @@
 import cliProgress from "cli-progress";
+import { formatBytes } from "./format-bytes.js";
 import type { ProgressPhase, ProgressReporter } from "./progress.js";
 
-const LABELS: Record<ProgressPhase, string> = { hash: "hashing    ", upload: "uploading  ", download: "downloading" };
+export { formatBytes };
 
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = Math.max(0, bytes);
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
-}
+const LABELS: Record<ProgressPhase, string> = { hash: "hashing    ", upload: "uploading  ", download: "downloading" };
 
 /**
  * One bar per phase (bytes, rate, ETA) on the terminal, drawn together when phases overlap

@@ -5,7 +5,8 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { errorBodyOf, ERROR_STATUS, INTERNAL_ERROR_MESSAGE, type ErrorCode } from "../lambdas/contract/errors.js";
 import { matchRoute, routes, type FunctionName } from "../lambdas/contract/routes.js";
-import { MAX_BODY_BYTES, type ApiHandler } from "../lambdas/http/api-handler.js";
+import { MAX_BODY_BYTES } from "../lambdas/contract/limits.js";
+import type { ApiHandler } from "../lambdas/http/api-handler.js";
 import { createWebAssets, type WebAssets } from "./web-assets.js";
 
 export interface LocalServer {

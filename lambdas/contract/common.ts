@@ -22,13 +22,22 @@ export const MAX_FILE_SIZE = S3_LIMITS.maxObjectSize;
 
 export const size = z.int().min(0).max(MAX_FILE_SIZE);
 
+/** C0 controls, DEL and the C1 controls (U+0080–U+009F): no file system a client writes to wants them in a name. */
+export function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
+
 export const filePath = z
   .string()
   .min(1)
   .max(1024)
   .refine((value) => !value.startsWith("/"), { message: "must be relative" })
   .refine((value) => !value.includes("\\"), { message: "must use / as separator" })
-  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), {
+  .refine((value) => !hasControlCharacter(value), {
     message: "must not contain control characters",
   })
   .refine((value) => value.split("/").every((s) => s !== "" && s !== "." && s !== ".."), {
@@ -49,4 +58,3 @@ export const pageQuery = z.object({
 export const errorBody = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
 });
-export type ErrorBody = z.infer<typeof errorBody>;

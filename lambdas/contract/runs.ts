@@ -49,7 +49,7 @@ export const MAX_METRIC_KEYS_PER_REQUEST = 100;
 /** Distinct keys one run may hold: the summary lives on the run's item, which DynamoDB caps at 400 KB. */
 export const MAX_RUN_METRIC_KEYS = 1000;
 
-export const METRIC_KEY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,127}$/;
+export const METRIC_KEY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$/;
 export const metricKey = z.string().regex(METRIC_KEY_PATTERN, "must match [A-Za-z0-9_][A-Za-z0-9_./-]{0,127}");
 
 export const logMetricsRequest = z

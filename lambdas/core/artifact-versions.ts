@@ -1,4 +1,4 @@
-import pLimit from "p-limit";
+import { limiter } from "./concurrency.js";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import { canonicalManifest, manifestDigest, manifestSize, parseS3Uri } from "./manifest.js";
 import {
@@ -80,7 +80,7 @@ async function resolveReferences(
   blobs: BlobStore,
   files: { path: string; ref: string }[],
 ): Promise<ManifestEntry[]> {
-  const limit = pLimit(8);
+  const limit = limiter(8);
   const resolved = await Promise.all(
     files.map((file) =>
       limit(async () => {

@@ -1,4 +1,4 @@
-import pLimit from "p-limit";
+import { limiter, type Limiter } from "./concurrency.js";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../contract/artifacts.js";
 import { MAX_PLANNED_PARTS, MIB } from "../contract/limits.js";
@@ -66,7 +66,7 @@ export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): 
       present.push(sha256);
     }
   }
-  const limit = pLimit(PRESIGN_CONCURRENCY);
+  const limit = limiter(PRESIGN_CONCURRENCY);
   const uploads = await Promise.all(
     missing.map(([sha256, size]) =>
       limit(async () => {
@@ -91,7 +91,7 @@ export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): 
 async function openUploads(
   deps: UploadDeps,
   files: { path: string; size: number }[],
-  limit: ReturnType<typeof pLimit>,
+  limit: Limiter,
 ): Promise<OpenUpload[]> {
   return Promise.all(
     files
@@ -209,7 +209,7 @@ export async function ensureBlobsVerified(
     if (stored !== undefined) checkVerifiedSize(sha256, size, stored);
     else pending.push({ sha256, size, sources: [...(carriers.get(sha256) ?? []), undefined] });
   }
-  const limit = pLimit(4);
+  const limit = limiter(4);
   const used = new Set<string>();
   const problems = await Promise.all(pending.map((blob) => limit(() => promote(deps, blob, used))));
   await discardOpenUploads(deps.blobs, files, used);

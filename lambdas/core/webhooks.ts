@@ -1,5 +1,5 @@
+import { limiter } from "./concurrency.js";
 import { createHash } from "node:crypto";
-import pLimit from "p-limit";
 import type { AuditEvent, AutomationEvent, AutomationRecord, DeliveryAttempt, DeliveryRecord } from "./model.js";
 import type { AutomationStore, Clock, DeliveryKey, RegistryStore, WebhookResponse, WebhookSender } from "./ports.js";
 import { defaultPayload, renderTemplate, signatureOf, type PayloadContext } from "./webhook-payload.js";
@@ -302,7 +302,7 @@ async function runAttempts(
   attempts: (() => Promise<DeliveryRecord | undefined>)[],
   options: { concurrency?: number; deadline?: number },
 ): Promise<AttemptReport> {
-  const limit = pLimit(options.concurrency ?? 16);
+  const limit = limiter(options.concurrency ?? 16);
   const report = emptyReport();
   await Promise.all(
     attempts.map((attempt) =>

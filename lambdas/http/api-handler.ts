@@ -9,8 +9,6 @@ import { routes, type FunctionName, type OperationOf, type RouteDefinition } fro
 import type { BusinessMetrics, Observability } from "../observability.js";
 import { errorResponse } from "./errors.js";
 
-export { MAX_BODY_BYTES };
-
 export interface ApiRequest {
   principal: Principal;
   params: Record<string, string>;

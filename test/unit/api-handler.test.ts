@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../lambdas/core/api-keys.js";
 import type { OrgRole } from "../../lambdas/core/model.js";
 import type { Services } from "../../lambdas/composition.js";
 import { loadConfig } from "../../lambdas/config.js";
 import { createApiHandlers } from "../../lambdas/handlers/index.js";
-import { createApiHandler, MAX_BODY_BYTES, ok, type ApiHandler, type Operation } from "../../lambdas/http/api-handler.js";
+import { MAX_BODY_BYTES } from "../../lambdas/contract/limits.js";
+import { createApiHandler, ok, type ApiHandler, type Operation } from "../../lambdas/http/api-handler.js";
 import { fakeDeps, sha256Hex, type FakeDeps } from "../support/fakes.js";
 import { captureStdout, testObservability } from "../support/observability.js";
 

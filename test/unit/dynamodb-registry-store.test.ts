@@ -15,7 +15,6 @@ import {
   ConflictError,
   NotFoundError,
   TooManyRequestsError,
-  UnprocessableError,
   ValidationError,
 } from "../../lambdas/core/errors.js";
 import type { LinkState, NewLink } from "../../lambdas/core/ports.js";

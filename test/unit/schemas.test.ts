@@ -31,7 +31,7 @@ describe("names", () => {
 });
 
 describe("file paths", () => {
-  it.each(["model.bin", "weights/layer.0/w.bin", "a b/c d.txt", "..hidden", "a..b", "ünïcode/ファイル"])(
+  it.each(["model.bin", "weights/layer.0/w.bin", "a b/c d.txt", "..hidden", "a..b", "ünïcode/ファイル", "\u00a0nbsp"])(
     "accepts %j",
     (value) => {
       expect(filePath.safeParse(value).success).toBe(true);
@@ -51,6 +51,8 @@ describe("file paths", () => {
     ["a newline", "a\nb"],
     ["a NUL", "a\u0000b"],
     ["DEL", "a\u007fb"],
+    ["a C1 control (NEL)", "a\u0085b"],
+    ["a C1 control (CSI)", "a\u009bb"],
     ["empty", ""],
     ["too long", "a".repeat(1025)],
   ])("refuses %s", (_, value) => {

@@ -39,15 +39,6 @@ export function parseRef(text: string): Ref {
     : { kind: "artifact", project: first, artifact: second, ...(version === undefined ? {} : { version }) };
 }
 
-/** Parses and insists on the kinds a command accepts. */
-export function parseRefOf<K extends Ref["kind"]>(text: string, kinds: K[], what: string): Extract<Ref, { kind: K }> {
-  const ref = parseRef(text);
-  if (!kinds.includes(ref.kind as K)) {
-    throw new MregError(`"${text}" is not ${what}`);
-  }
-  return ref as Extract<Ref, { kind: K }>;
-}
-
 /** A registry and collection for `link`'s target: `@registry/collection` or `registry/collection`. */
 export function parseCollectionTarget(text: string): { registry: string; collection: string } {
   const ref = parseRef(text.startsWith("@") ? text : `@${text}`);

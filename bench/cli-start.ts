@@ -39,11 +39,16 @@ async function main(): Promise<void> {
       cwd: join(import.meta.dirname, "../clients/node"),
     });
     if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.stderr}`);
-    const tarball = join(packDir, (await readdir(packDir)).find((f) => f.endsWith(".tgz"))!);
+    const tarball = join(
+      packDir,
+      (await readdir(packDir)).find((f) => f.endsWith(".tgz"))!,
+    );
     const app = join(work, "app");
     await mkdir(app);
     console.log(`installing ${tarball} into an empty directory …`);
-    const installed = await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", tarball], { cwd: app });
+    const installed = await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", tarball], {
+      cwd: app,
+    });
     if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.stderr}`);
 
     const bin = join(app, "node_modules", "mreg", "bin", "mreg.js");
@@ -59,10 +64,16 @@ async function main(): Promise<void> {
       goalMs: GOAL_MS,
       met: spread(help).median <= GOAL_MS,
     };
-    console.log(`\n${RUNS} runs each; load average ${loadAtStart.join(" ")} at the start, ${results.loadAverage.end.join(" ")} at the end\n`);
+    console.log(
+      `\n${RUNS} runs each; load average ${loadAtStart.join(" ")} at the start, ${results.loadAverage.end.join(" ")} at the end\n`,
+    );
     printTable([
       ["command", "median ms", "spread"],
-      ["mreg --help (installed from npm pack)", String(results.helpMs.median), `${results.helpMs.min}–${results.helpMs.max} [${help.join(", ")}]; goal ≤ ${GOAL_MS}: ${results.met ? "ok" : "MISSED"}`],
+      [
+        "mreg --help (installed from npm pack)",
+        String(results.helpMs.median),
+        `${results.helpMs.min}–${results.helpMs.max} [${help.join(", ")}]; goal ≤ ${GOAL_MS}: ${results.met ? "ok" : "MISSED"}`,
+      ],
       ["node -e 0", String(results.nodeMs.median), `${results.nodeMs.min}–${results.nodeMs.max} [${bare.join(", ")}]`],
     ]);
     const out = join(import.meta.dirname, "results");

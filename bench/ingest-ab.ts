@@ -36,7 +36,15 @@ try {
     times.plain.push(await put(`bench/${i}`));
     times.hashed.push(await put(`staging/${i}`));
   }
-  console.log(JSON.stringify({ sizeMiB: SIZE / MIB, loadAverage: load(), ...times, medianPlain: median(times.plain), medianHashed: median(times.hashed) }));
+  console.log(
+    JSON.stringify({
+      sizeMiB: SIZE / MIB,
+      loadAverage: load(),
+      ...times,
+      medianPlain: median(times.plain),
+      medianHashed: median(times.hashed),
+    }),
+  );
 } finally {
   await stopStack(stack);
   await rm(work, { recursive: true, force: true });

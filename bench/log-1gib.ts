@@ -81,7 +81,7 @@ interface Sample {
 /** Incompressible bytes, written in 8 MiB chunks: the generator never holds the whole file. */
 async function generate(path: string, size: number): Promise<void> {
   const out = createWriteStream(path);
-  for (let written = 0; written < size; ) {
+  for (let written = 0; written < size;) {
     const chunk = randomBytes(Math.min(8 * MIB, size - written));
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
     written += chunk.length;
@@ -249,7 +249,8 @@ async function main(): Promise<void> {
     const hashFirst = msOf("cliLogHashFirst");
     const open = msOf("cliLogOpen");
     const relog = spread(relogs.map((s) => s.ms));
-    const pairs = (name: StepName, over: StepName = "curl") => samples[name].map((s, i) => Number((s.ms / samples[over][i]!.ms).toFixed(3)));
+    const pairs = (name: StepName, over: StepName = "curl") =>
+      samples[name].map((s, i) => Number((s.ms / samples[over][i]!.ms).toFixed(3)));
     const ratios = {
       cliLogOverCurl: Number((cliLogMs.median / curl.median).toFixed(3)),
       sdkPutOverCurl: Number((sdkPut.median / curl.median).toFixed(3)),
@@ -277,7 +278,16 @@ async function main(): Promise<void> {
       partSize: PART_SIZE,
       multipartThreshold: Number(process.env.MREG_MULTIPART_THRESHOLD || LOCAL_MULTIPART_THRESHOLD),
       curl: curlVersion.stdout.split("\n")[0],
-      ms: { curl, sdkPut, cliLog: cliLogMs, cliLogHashFirst: hashFirst, cliLogOpen: open, relog, rawMultipart: rawMultipart.ms, serverVerifyReadBack: verify.ms },
+      ms: {
+        curl,
+        sdkPut,
+        cliLog: cliLogMs,
+        cliLogHashFirst: hashFirst,
+        cliLogOpen: open,
+        relog,
+        rawMultipart: rawMultipart.ms,
+        serverVerifyReadBack: verify.ms,
+      },
       clientCpuMs: {
         curl: cpuOf(samples.curl, "clientCpuMs"),
         sdkPut: cpuOf(samples.sdkPut, "clientCpuMs"),
@@ -320,7 +330,11 @@ async function main(): Promise<void> {
       ["step (median of rounds)", "ms", "spread; client CPU"],
       ["curl -T", String(curl.median), `${mibps(curl.median)}  ${range(curl)}  ${cpu(results.clientCpuMs.curl)}`],
       ["SDK PUT (putFileRange)", String(sdkPut.median), `${mibps(sdkPut.median)}  ${range(sdkPut)}  ${cpu(results.clientCpuMs.sdkPut)}`],
-      ["CLI mreg log (process start included)", String(cliLogMs.median), `${mibps(cliLogMs.median)}  ${range(cliLogMs)}  ${cpu(results.clientCpuMs.cliLog)}`],
+      [
+        "CLI mreg log (process start included)",
+        String(cliLogMs.median),
+        `${mibps(cliLogMs.median)}  ${range(cliLogMs)}  ${cpu(results.clientCpuMs.cliLog)}`,
+      ],
       [
         "  hash (worker thread)",
         String(t.hashMs),
@@ -330,15 +344,39 @@ async function main(): Promise<void> {
       ["  bytes sent, first to last", String(t.transferMs), mibps(t.transferMs)],
       ["  commit (verify, promote, version)", String(t.commitMs), ""],
       ["  in the SDK, start to end", String(t.totalMs), `process start and exit: ${cliLogMs.median - t.totalMs} ms`],
-      ["CLI mreg log --hash-first", String(hashFirst.median), `${mibps(hashFirst.median)}  ${range(hashFirst)}  ${cpu(results.clientCpuMs.cliLogHashFirst)}`],
-      ["CLI mreg log --no-hash-first", String(open.median), `${mibps(open.median)}  ${range(open)}  ${cpu(results.clientCpuMs.cliLogOpen)}`],
+      [
+        "CLI mreg log --hash-first",
+        String(hashFirst.median),
+        `${mibps(hashFirst.median)}  ${range(hashFirst)}  ${cpu(results.clientCpuMs.cliLogHashFirst)}`,
+      ],
+      [
+        "CLI mreg log --no-hash-first",
+        String(open.median),
+        `${mibps(open.median)}  ${range(open)}  ${cpu(results.clientCpuMs.cliLogOpen)}`,
+      ],
       ["CLI re-log, unchanged", String(relog.median), `${range(relog)}  0 B sent, 0 B read`],
       [`raw presigned multipart (${PART_SIZE / MIB} MiB × ${CONCURRENCY})`, String(rawMultipart.ms), mibps(rawMultipart.ms)],
       ["blob read back over HTTP + SHA-256", String(verify.ms), mibps(verify.ms)],
-      ["CLI log / curl", ratios.cliLogOverCurl.toFixed(2), `goal ≤ ${GOALS.cliLogOverCurl}: ${pass(results.met.cliLogOverCurl)}; per round [${ratios.perRound.cliLogOverCurl.join(", ")}]`],
-      ["SDK PUT / curl", ratios.sdkPutOverCurl.toFixed(2), `goal ≤ ${GOALS.sdkPutOverCurl}: ${pass(results.met.sdkPutOverCurl)}; per round [${ratios.perRound.sdkPutOverCurl.join(", ")}]`],
-      ["CLI log --hash-first / curl", ratios.cliLogHashFirstOverCurl.toFixed(2), `per round [${ratios.perRound.cliLogHashFirstOverCurl.join(", ")}]`],
-      ["CLI log --no-hash-first / curl", ratios.cliLogOpenOverCurl.toFixed(2), `per round [${ratios.perRound.cliLogOpenOverCurl.join(", ")}]`],
+      [
+        "CLI log / curl",
+        ratios.cliLogOverCurl.toFixed(2),
+        `goal ≤ ${GOALS.cliLogOverCurl}: ${pass(results.met.cliLogOverCurl)}; per round [${ratios.perRound.cliLogOverCurl.join(", ")}]`,
+      ],
+      [
+        "SDK PUT / curl",
+        ratios.sdkPutOverCurl.toFixed(2),
+        `goal ≤ ${GOALS.sdkPutOverCurl}: ${pass(results.met.sdkPutOverCurl)}; per round [${ratios.perRound.sdkPutOverCurl.join(", ")}]`,
+      ],
+      [
+        "CLI log --hash-first / curl",
+        ratios.cliLogHashFirstOverCurl.toFixed(2),
+        `per round [${ratios.perRound.cliLogHashFirstOverCurl.join(", ")}]`,
+      ],
+      [
+        "CLI log --no-hash-first / curl",
+        ratios.cliLogOpenOverCurl.toFixed(2),
+        `per round [${ratios.perRound.cliLogOpenOverCurl.join(", ")}]`,
+      ],
       [
         "--no-hash-first / --hash-first",
         ratios.openOverHashFirst.toFixed(2),
@@ -370,11 +408,9 @@ async function rawMultipartUpload(s3: S3Client, path: string, key: string): Prom
   const parts = await Promise.all(
     Array.from({ length: count }, (_, i) =>
       limit(async () => {
-        const url = await getSignedUrl(
-          s3,
-          new UploadPartCommand({ Bucket: LOCAL_BUCKET, Key: key, UploadId, PartNumber: i + 1 }),
-          { expiresIn: 3600 },
-        );
+        const url = await getSignedUrl(s3, new UploadPartCommand({ Bucket: LOCAL_BUCKET, Key: key, UploadId, PartNumber: i + 1 }), {
+          expiresIn: 3600,
+        });
         const { etag } = await putFileRange(url, {}, { path, start: i * PART_SIZE, end: Math.min((i + 1) * PART_SIZE, SIZE) });
         return { PartNumber: i + 1, ETag: etag };
       }),

@@ -47,7 +47,8 @@ function streamPut(file: string, chunk: number) {
 }
 
 function variants(file: string): Record<string, (url: string) => Promise<void>> {
-  const sdk = (chunkSize: number) => async (url: string) => void (await putFileRange(url, {}, { path: file, start: 0, end: SIZE }, { chunkSize }));
+  const sdk = (chunkSize: number) => async (url: string) =>
+    void (await putFileRange(url, {}, { path: file, start: 0, end: SIZE }, { chunkSize }));
   return {
     curl: async (url) => {
       const result = await run("curl", ["-sS", "-f", "-o", "/dev/null", "-T", file, url]);
@@ -123,19 +124,33 @@ async function main(): Promise<void> {
     const summary = Object.fromEntries(
       names.map((name) => {
         const list = samples[name]!;
-        const cpu = (key: "clientCpuMs" | "serverCpuMs") => (list.every((s) => s[key] !== undefined) ? spread(list.map((s) => s[key]!)) : undefined);
+        const cpu = (key: "clientCpuMs" | "serverCpuMs") =>
+          list.every((s) => s[key] !== undefined) ? spread(list.map((s) => s[key]!)) : undefined;
         return [name, { ms: spread(list.map((s) => s.ms)), clientCpuMs: cpu("clientCpuMs"), serverCpuMs: cpu("serverCpuMs") }];
       }),
     );
-    const results = { at: new Date().toISOString(), machine: machine(), loadAverage: { start: loadAtStart, end: load() }, sizeBytes: SIZE, rounds: ROUNDS, variants: summary };
-    console.log(`\n${SIZE / MIB} MiB, ${ROUNDS} rounds; load average ${loadAtStart.join(" ")} at the start, ${results.loadAverage.end.join(" ")} at the end\n`);
+    const results = {
+      at: new Date().toISOString(),
+      machine: machine(),
+      loadAverage: { start: loadAtStart, end: load() },
+      sizeBytes: SIZE,
+      rounds: ROUNDS,
+      variants: summary,
+    };
+    console.log(
+      `\n${SIZE / MIB} MiB, ${ROUNDS} rounds; load average ${loadAtStart.join(" ")} at the start, ${results.loadAverage.end.join(" ")} at the end\n`,
+    );
     const curl = summary.curl?.ms.median;
     printTable([
       ["variant", "median ms", "spread; CPU per PUT (medians): client, registry"],
       ...names.map((name): [string, string, string] => {
         const s = summary[name]!;
         const ratio = curl ? ` (${(s.ms.median / curl).toFixed(2)}× curl)` : "";
-        return [name, String(s.ms.median), `${s.ms.min}–${s.ms.max}${ratio}; client ${s.clientCpuMs?.median ?? "?"} ms, registry ${s.serverCpuMs?.median ?? "?"} ms`];
+        return [
+          name,
+          String(s.ms.median),
+          `${s.ms.min}–${s.ms.max}${ratio}; client ${s.clientCpuMs?.median ?? "?"} ms, registry ${s.serverCpuMs?.median ?? "?"} ms`,
+        ];
       }),
     ]);
     const out = join(import.meta.dirname, "results");

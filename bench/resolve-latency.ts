@@ -165,7 +165,10 @@ async function main(): Promise<void> {
     );
     const out = join(import.meta.dirname, "results");
     await mkdir(out, { recursive: true });
-    await writeFile(join(out, `resolve-latency-${new Date().toISOString().replace(/[:.]/g, "-")}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(
+      join(out, `resolve-latency-${new Date().toISOString().replace(/[:.]/g, "-")}.json`),
+      `${JSON.stringify(result, null, 2)}\n`,
+    );
   } finally {
     ddb.destroy();
     await stopStack(stack);

@@ -8,7 +8,9 @@ const dataDir = process.argv[2];
 if (!dataDir) throw new Error("usage: stack-process.ts <data dir>");
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const stack = await startLocalStack({ dataDir, port: 0 });
-process.stdout.write(`${JSON.stringify({ url: stack.url, adminKey: stack.adminKey, s3: stack.endpoints.s3, dynamodb: stack.endpoints.dynamodb })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: stack.url, adminKey: stack.adminKey, s3: stack.endpoints.s3, dynamodb: stack.endpoints.dynamodb })}\n`,
+);
 const stop = () => void stack.stop().finally(() => process.exit(0));
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

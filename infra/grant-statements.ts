@@ -35,10 +35,7 @@ export function statementsFor(
       new PolicyStatement({
         effect: Effect.ALLOW,
         actions: [...tableActions[access.table]],
-        resources: [
-          table.tableArn,
-          ...tableDefinition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`),
-        ],
+        resources: [table.tableArn, ...tableDefinition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`)],
       }),
     );
   }
@@ -55,9 +52,7 @@ export function statementsFor(
     );
   }
   for (const [prefix, actions] of bucketActionsByPrefix(access.bucket)) {
-    statements.push(
-      new PolicyStatement({ effect: Effect.ALLOW, actions, resources: [bucket.arnForObjects(`${prefix}*`)] }),
-    );
+    statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions, resources: [bucket.arnForObjects(`${prefix}*`)] }));
   }
   if (access.bucket.includes("readReferences") && targets.referenceBuckets.length > 0) {
     statements.push(

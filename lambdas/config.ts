@@ -15,8 +15,7 @@ import {
 
 const integer = (bounds: Bounded) => z.coerce.number().int().min(bounds.min).max(bounds.max).default(bounds.default);
 /** A real boolean from code, "true"/"false" from an environment variable. */
-const flag = (fallback: boolean) =>
-  z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(fallback);
+const flag = (fallback: boolean) => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(fallback);
 
 const schema = z.object({
   tableName: z.string().min(3),
@@ -78,10 +77,7 @@ type Variable = keyof typeof CONFIG_VARIABLES;
  * `values`, which win. Read once at cold start: a bad value fails it with every problem
  * listed, each under the name it was given by.
  */
-export function loadConfig(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-  values: Partial<ConfigInput> = {},
-): Config {
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env, values: Partial<ConfigInput> = {}): Config {
   const fromEnv: Record<string, string> = {};
   for (const [key, variable] of Object.entries(CONFIG_VARIABLES)) {
     const value = env[variable];
@@ -104,8 +100,6 @@ export function loadConfig(
 /** The environment variables that give a function these settings (infra/ deploys them). */
 export function configEnvironment(values: { [K in Variable]?: string | number | boolean }): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(values).flatMap(([key, value]) =>
-      value === undefined ? [] : [[CONFIG_VARIABLES[key as Variable], String(value)]],
-    ),
+    Object.entries(values).flatMap(([key, value]) => (value === undefined ? [] : [[CONFIG_VARIABLES[key as Variable], String(value)]])),
   );
 }

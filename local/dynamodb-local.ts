@@ -165,7 +165,12 @@ async function launch(command: DynamoDbLocalCommand, port: number, log: (line: s
   };
 
   try {
-    await waitUntilReady(child, endpoint, () => listening, () => stderrTail.join("\n"));
+    await waitUntilReady(
+      child,
+      endpoint,
+      () => listening,
+      () => stderrTail.join("\n"),
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -174,12 +179,7 @@ async function launch(command: DynamoDbLocalCommand, port: number, log: (line: s
   return { endpoint, port, pid: child.pid!, stop };
 }
 
-async function waitUntilReady(
-  child: ChildProcess,
-  endpoint: string,
-  listening: () => boolean,
-  stderr: () => string,
-): Promise<void> {
+async function waitUntilReady(child: ChildProcess, endpoint: string, listening: () => boolean, stderr: () => string): Promise<void> {
   const client = new DynamoDBClient({
     endpoint,
     region: "us-east-1",
@@ -223,9 +223,7 @@ async function waitUntilReady(
       }
       if (failure !== undefined) throw failure;
       if (Date.now() > deadline) {
-        throw new Error(
-          `DynamoDB Local did not answer ListTables on ${endpoint} within ${READY_TIMEOUT_MS / 1000} s.\n${stderr()}`,
-        );
+        throw new Error(`DynamoDB Local did not answer ListTables on ${endpoint} within ${READY_TIMEOUT_MS / 1000} s.\n${stderr()}`);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }

@@ -168,12 +168,7 @@ export function attachEmulatorLedger(
       const sha256 = hash.digest("hex");
       // Deleted as it landed (an unneeded upload): nothing to record.
       const stats = await stat(path, { bigint: true }).catch(() => undefined);
-      if (
-        stats !== undefined &&
-        generations.get(path) === generation &&
-        writers.get(path) === 1 &&
-        Number(stats.size) === size
-      ) {
+      if (stats !== undefined && generations.get(path) === generation && writers.get(path) === 1 && Number(stats.size) === size) {
         ingests.set(path, { generation, sha256, size, identity: identityOf(stats) });
       }
       return result;
@@ -210,9 +205,7 @@ export function attachEmulatorLedger(
 
 async function removeObjectFiles(store: FilesystemStoreShape, bucket: string, key: string): Promise<void> {
   await Promise.all(
-    ["object", "object.md5", "metadata.json"].map((resource) =>
-      rm(store.getResourcePath(bucket, key, resource), { force: true }),
-    ),
+    ["object", "object.md5", "metadata.json"].map((resource) => rm(store.getResourcePath(bucket, key, resource), { force: true })),
   );
 }
 

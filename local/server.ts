@@ -58,17 +58,19 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === "EADDRINUSE"
-          ? new Error(`port ${port} on ${host} is already in use; set MREG_PORT to a free port`)
-          : error,
-      );
+      reject(error.code === "EADDRINUSE" ? new Error(`port ${port} on ${host} is already in use; set MREG_PORT to a free port`) : error);
     });
     server.listen(port, host, () => resolve());
   });
 }
 
-async function serve(options: LocalServerOptions, web: WebAssets, requestId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(
+  options: LocalServerOptions,
+  web: WebAssets,
+  requestId: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const started = performance.now();
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = req.method ?? "GET";

@@ -64,7 +64,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const [dynamo, s3] = await Promise.all([
-      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, log }).then((d) => (stops.push(d.stop), d)),
+      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, log }).then(
+        (d) => (stops.push(d.stop), d),
+      ),
       startS3Emulator({
         directory: join(dataDir, "s3"),
         port: options.emulatorPorts?.s3,
@@ -109,7 +111,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(`created the admin user; its API key (saved to ${adminKeyFile}):`);
       log(`  ${admin.secret}`);
     } else if (adminKey === undefined) {
-      adminKey = await readFile(adminKeyFile, "utf8").then((text) => text.trim(), () => undefined);
+      adminKey = await readFile(adminKeyFile, "utf8").then(
+        (text) => text.trim(),
+        () => undefined,
+      );
     }
     stops.push((await startDeliveryWorkers({ services, observability, log })).stop);
     const server = await startLocalServer({

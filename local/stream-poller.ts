@@ -74,9 +74,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const discover = async (initial: boolean) => {
     let start: string | undefined;
     do {
-      const { StreamDescription } = await streams.send(
-        new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: start }),
-      );
+      const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: start }));
       for (const found of StreamDescription?.Shards ?? []) {
         if (!found.ShardId || seen.has(found.ShardId)) continue;
         seen.add(found.ShardId);

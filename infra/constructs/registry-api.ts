@@ -13,13 +13,7 @@ import {
 } from "aws-cdk-lib/aws-apigateway";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import {
-  BUSY_MESSAGE,
-  ERROR_STATUS,
-  INTERNAL_ERROR_MESSAGE,
-  errorBodyOf,
-  type ErrorCode,
-} from "../../lambdas/contract/errors.js";
+import { BUSY_MESSAGE, ERROR_STATUS, INTERNAL_ERROR_MESSAGE, errorBodyOf, type ErrorCode } from "../../lambdas/contract/errors.js";
 import type { RouteDefinition } from "../../lambdas/contract/routes.js";
 import { API_GATEWAY_TIMEOUT_SECONDS } from "../../lambdas/settings.js";
 
@@ -98,9 +92,7 @@ export class RegistryApi extends Construct {
       // Callers authenticate with registry API keys (hashed in the table), checked by the
       // handler; API Gateway only refuses requests that carry no key at all, for free.
       authorizationType: AuthorizationType.NONE,
-      ...(authenticated
-        ? { requestParameters: { "method.request.header.Authorization": true }, requestValidator: validator }
-        : {}),
+      ...(authenticated ? { requestParameters: { "method.request.header.Authorization": true }, requestValidator: validator } : {}),
     });
   }
 }
@@ -164,7 +156,11 @@ export const gatewayErrors: { type: ResponseType; code: ErrorCode; keepStatus?: 
   { type: ResponseType.RESOURCE_NOT_FOUND, code: "not_found", message: "no route for this method and path" },
   { type: ResponseType.REQUEST_TOO_LARGE, code: "payload_too_large", message: "request body is too large" },
   { type: ResponseType.THROTTLED, code: "too_many_requests", message: BUSY_MESSAGE },
-  { type: ResponseType.INTEGRATION_TIMEOUT, code: "timeout", message: `the request outlasted API Gateway's ${API_GATEWAY_TIMEOUT_SECONDS} s; it may still complete, retry it` },
+  {
+    type: ResponseType.INTEGRATION_TIMEOUT,
+    code: "timeout",
+    message: `the request outlasted API Gateway's ${API_GATEWAY_TIMEOUT_SECONDS} s; it may still complete, retry it`,
+  },
   { type: ResponseType.DEFAULT_4XX, code: "bad_request", keepStatus: true },
   { type: ResponseType.DEFAULT_5XX, code: "internal", keepStatus: true, message: INTERNAL_ERROR_MESSAGE },
 ];

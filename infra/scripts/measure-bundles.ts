@@ -60,8 +60,12 @@ try {
   }
   // Other work on the machine inflates import times: the load average says how much to trust them.
   const load = loadavg()[0]!.toFixed(1);
-  console.log(`node ${process.version}, ${cpus().length} cores, load ${load}; budgets: ${MAX_BYTES / 1000} kB minified, ${MAX_IMPORT_MS} ms import (median of ${RUNS})`);
-  console.log(`${"function".padEnd(16)}${"minified".padStart(10)}${"gzip".padStart(10)}${"import".padStart(10)}${"fastest".padStart(10)}${"CPU".padStart(10)}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} cores, load ${load}; budgets: ${MAX_BYTES / 1000} kB minified, ${MAX_IMPORT_MS} ms import (median of ${RUNS})`,
+  );
+  console.log(
+    `${"function".padEnd(16)}${"minified".padStart(10)}${"gzip".padStart(10)}${"import".padStart(10)}${"fastest".padStart(10)}${"CPU".padStart(10)}`,
+  );
   for (const row of rows) console.log(row);
   process.exitCode = failed ? 1 : 0;
 } finally {
@@ -82,7 +86,12 @@ function coldImportMs(bundle: string, variables: Record<string, unknown>): { wal
   );
   const output = execFileSync(process.execPath, ["--input-type=module", "-e", script, pathToFileURL(bundle).href], {
     // Node 20 here, 24 in Lambda: the SDK's notice about Node 20 would only add noise.
-    env: { PATH: process.env.PATH ?? "", ...deployed, NODE_OPTIONS: "--enable-source-maps", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...deployed,
+      NODE_OPTIONS: "--enable-source-maps",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
     encoding: "utf8",
   });
   return JSON.parse(output) as { wall: number; cpu: number };

@@ -1,17 +1,10 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { AttributeType, BillingMode, StreamViewType, Table } from "aws-cdk-lib/aws-dynamodb";
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  HttpMethods,
-  ObjectOwnership,
-} from "aws-cdk-lib/aws-s3";
+import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
 import { tableDefinition } from "../../lambdas/adapters/dynamodb/table-definition.js";
 import { BUCKET_LIFECYCLE } from "../../lambdas/settings.js";
 import type { Settings } from "../settings.js";
-
 
 export interface StatefulStackProps extends StackProps {
   settings: Settings;
@@ -84,7 +77,10 @@ export class StatefulStack extends Stack {
         },
       ],
       lifecycleRules: [
-        { id: "abort-incomplete-multipart", abortIncompleteMultipartUploadAfter: Duration.days(BUCKET_LIFECYCLE.abortIncompleteMultipartDays) },
+        {
+          id: "abort-incomplete-multipart",
+          abortIncompleteMultipartUploadAfter: Duration.days(BUCKET_LIFECYCLE.abortIncompleteMultipartDays),
+        },
         { id: "expire-staging", prefix: "staging/", expiration: Duration.days(BUCKET_LIFECYCLE.stagingExpiryDays) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,

@@ -42,9 +42,7 @@ export const uploadPlanRequest = z
   });
 export type UploadPlanRequest = z.infer<typeof uploadPlanRequest>;
 
-export const s3Uri = z
-  .string()
-  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, "must be s3://bucket/key");
+export const s3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, "must be s3://bucket/key");
 
 export const referenceFile = z.strictObject({ path: filePath, ref: s3Uri });
 

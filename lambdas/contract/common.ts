@@ -3,9 +3,7 @@ import { S3_LIMITS } from "./limits.js";
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export const name = z
-  .string()
-  .regex(NAME_PATTERN, "must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+export const name = z.string().regex(NAME_PATTERN, "must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
 /** Aliases share the name rules but must not be readable as a version (`v3`, `3`). */
 export const alias = name.refine((value) => !/^v?\d+$/.test(value), {
@@ -44,11 +42,9 @@ export const filePath = z
     message: "must not contain empty, '.' or '..' segments",
   });
 
-export const metadata = z
-  .record(z.string(), z.unknown())
-  .refine((value) => JSON.stringify(value).length <= 64 * 1024, {
-    message: "must serialise to at most 64 KiB",
-  });
+export const metadata = z.record(z.string(), z.unknown()).refine((value) => JSON.stringify(value).length <= 64 * 1024, {
+  message: "must serialise to at most 64 KiB",
+});
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),

@@ -40,7 +40,13 @@ export const routes = [
   { method: "POST", path: `${P}/uploads`, function: "artifacts", operation: "planUpload", permission: "project:write" },
   { method: "POST", path: `${P}/uploads/complete`, function: "artifacts", operation: "completeUpload", permission: "project:write" },
   { method: "POST", path: `${P}/versions`, function: "artifacts", operation: "commitVersion", permission: "project:write" },
-  { method: "GET", path: "/v1/projects/{project}/artifacts", function: "artifacts", operation: "listArtifacts", permission: "project:read" },
+  {
+    method: "GET",
+    path: "/v1/projects/{project}/artifacts",
+    function: "artifacts",
+    operation: "listArtifacts",
+    permission: "project:read",
+  },
   { method: "GET", path: P, function: "artifacts", operation: "getArtifact", permission: "project:read" },
   { method: "GET", path: `${P}/versions`, function: "artifacts", operation: "listVersions", permission: "project:read" },
   { method: "GET", path: `${P}/versions/{v}`, function: "artifacts", operation: "getVersion", permission: "project:read" },
@@ -72,11 +78,29 @@ export const routes = [
   { method: "GET", path: `${C}/versions/{v}/files`, function: "registries", operation: "listCollectionFiles", permission: "registry:read" },
   { method: "DELETE", path: `${C}/versions/{v}`, function: "registries", operation: "unlink", permission: "registry:write" },
   { method: "PUT", path: `${C}/aliases/{alias}`, function: "registries", operation: "setCollectionAlias", permission: "registry:write" },
-  { method: "DELETE", path: `${C}/aliases/{alias}`, function: "registries", operation: "removeCollectionAlias", permission: "registry:write" },
+  {
+    method: "DELETE",
+    path: `${C}/aliases/{alias}`,
+    function: "registries",
+    operation: "removeCollectionAlias",
+    permission: "registry:write",
+  },
   { method: "PUT", path: `${C}/tags/{tag}`, function: "registries", operation: "tagCollection", permission: "registry:write" },
   { method: "DELETE", path: `${C}/tags/{tag}`, function: "registries", operation: "untagCollection", permission: "registry:write" },
-  { method: "PUT", path: `${C}/versions/{v}/tags/{tag}`, function: "registries", operation: "tagCollectionVersion", permission: "registry:write" },
-  { method: "DELETE", path: `${C}/versions/{v}/tags/{tag}`, function: "registries", operation: "untagCollectionVersion", permission: "registry:write" },
+  {
+    method: "PUT",
+    path: `${C}/versions/{v}/tags/{tag}`,
+    function: "registries",
+    operation: "tagCollectionVersion",
+    permission: "registry:write",
+  },
+  {
+    method: "DELETE",
+    path: `${C}/versions/{v}/tags/{tag}`,
+    function: "registries",
+    operation: "untagCollectionVersion",
+    permission: "registry:write",
+  },
   { method: "GET", path: `${C}/history`, function: "registries", operation: "listCollectionHistory", permission: "registry:read" },
 
   { method: "POST", path: RUNS, function: "lineage", operation: "createRun", permission: "project:write" },
@@ -86,7 +110,13 @@ export const routes = [
   { method: "GET", path: `${RUNS}/{run}/metrics`, function: "lineage", operation: "getRunMetricHistory", permission: "project:read" },
   { method: "GET", path: `${RUNS}/{run}/lineage`, function: "lineage", operation: "runLineage", permission: "project:read" },
   { method: "GET", path: `${P}/versions/{v}/lineage`, function: "lineage", operation: "versionLineage", permission: "project:read" },
-  { method: "GET", path: `${C}/versions/{v}/lineage`, function: "lineage", operation: "collectionVersionLineage", permission: "registry:read" },
+  {
+    method: "GET",
+    path: `${C}/versions/{v}/lineage`,
+    function: "lineage",
+    operation: "collectionVersionLineage",
+    permission: "registry:read",
+  },
 
   // Automation URLs often carry a token (Slack, Teams hooks): reading them is for registry admins too.
   { method: "POST", path: A, function: "automations", operation: "createAutomation", permission: "registry:admin" },
@@ -94,8 +124,20 @@ export const routes = [
   { method: "GET", path: `${A}/{id}`, function: "automations", operation: "getAutomation", permission: "registry:admin" },
   { method: "DELETE", path: `${A}/{id}`, function: "automations", operation: "deleteAutomation", permission: "registry:admin" },
   { method: "GET", path: `${A}/{id}/deliveries`, function: "automations", operation: "listDeliveries", permission: "registry:admin" },
-  { method: "GET", path: `${A}/{id}/deliveries/{delivery}`, function: "automations", operation: "getDelivery", permission: "registry:admin" },
-  { method: "POST", path: `${A}/{id}/deliveries/{delivery}/replay`, function: "automations", operation: "replayDelivery", permission: "registry:admin" },
+  {
+    method: "GET",
+    path: `${A}/{id}/deliveries/{delivery}`,
+    function: "automations",
+    operation: "getDelivery",
+    permission: "registry:admin",
+  },
+  {
+    method: "POST",
+    path: `${A}/{id}/deliveries/{delivery}/replay`,
+    function: "automations",
+    operation: "replayDelivery",
+    permission: "registry:admin",
+  },
 ] as const satisfies readonly RouteDefinition[];
 
 export type Route = (typeof routes)[number];

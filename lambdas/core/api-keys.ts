@@ -27,10 +27,7 @@ export function isWellFormedApiKey(secret: string): boolean {
 }
 
 /** One read: the key carries its user's role and status (see lambdas/adapters/dynamodb/identity-store.ts). */
-export async function authenticate(
-  deps: { identity: IdentityStore; clock: Clock },
-  authorization: string | undefined,
-): Promise<Principal> {
+export async function authenticate(deps: { identity: IdentityStore; clock: Clock }, authorization: string | undefined): Promise<Principal> {
   return authenticateKey(deps, bearerKeyHash(authorization));
 }
 
@@ -60,10 +57,7 @@ export async function authenticateKey(deps: { identity: IdentityStore; clock: Cl
 }
 
 /** The role and status the key carries; a key stored before it carried them reads its user. */
-async function holderOf(
-  identity: IdentityStore,
-  key: ApiKeyRecord,
-): Promise<{ orgRole: OrgRole; status: UserStatus } | undefined> {
+async function holderOf(identity: IdentityStore, key: ApiKeyRecord): Promise<{ orgRole: OrgRole; status: UserStatus } | undefined> {
   if (key.orgRole !== undefined && key.userStatus !== undefined) return { orgRole: key.orgRole, status: key.userStatus };
   const user = await identity.getUser(key.userId);
   return user && { orgRole: user.orgRole, status: user.status };

@@ -16,13 +16,7 @@ import {
 } from "./model.js";
 import type { ArtifactStore, BlobLedger, BlobStore, Clock, RegistryStore } from "./ports.js";
 import { discardOpenUploads, ensureBlobsVerified } from "./upload-blobs.js";
-import type {
-  ArtifactResponse,
-  CommitRequest,
-  CommitResponse,
-  FileResponse,
-  VersionResponse,
-} from "../contract/artifacts.js";
+import type { ArtifactResponse, CommitRequest, CommitResponse, FileResponse, VersionResponse } from "../contract/artifacts.js";
 
 export interface ArtifactDeps {
   artifacts: ArtifactStore;
@@ -37,11 +31,7 @@ export interface ArtifactRef {
 }
 
 /** `v3`, `3`, an alias or `latest` → the version, in one read, or 404. */
-export async function loadVersion(
-  artifacts: ArtifactStore,
-  ref: ArtifactRef,
-  selector: string | number,
-): Promise<VersionRecord> {
+export async function loadVersion(artifacts: ArtifactStore, ref: ArtifactRef, selector: string | number): Promise<VersionRecord> {
   const named = parseVersionSelector(selector);
   const version =
     "index" in named
@@ -76,10 +66,7 @@ export function toVersionResponse(version: VersionRecord): VersionResponse {
   };
 }
 
-async function resolveReferences(
-  blobs: BlobStore,
-  files: { path: string; ref: string }[],
-): Promise<ManifestEntry[]> {
+async function resolveReferences(blobs: BlobStore, files: { path: string; ref: string }[]): Promise<ManifestEntry[]> {
   const limit = limiter(8);
   const resolved = await Promise.all(
     files.map((file) =>
@@ -128,9 +115,7 @@ export async function commitVersion(
   for (;;) {
     // The one check of the type rule; the write's condition only makes a concurrent change lose.
     if (state.head && state.head.type !== request.type) {
-      throw new ConflictError(
-        `${ref.project}/${ref.artifact} holds ${state.head.type} versions; it cannot take type ${request.type}`,
-      );
+      throw new ConflictError(`${ref.project}/${ref.artifact} holds ${state.head.type} versions; it cannot take type ${request.type}`);
     }
     if (state.existing !== undefined) {
       // The same content is a version already, or a concurrent commit of it won the race.
@@ -199,10 +184,7 @@ export async function getArtifact(deps: ArtifactDeps, ref: ArtifactRef): Promise
   return toArtifactResponse(artifact, aliases);
 }
 
-export function toArtifactResponse(
-  artifact: ArtifactRecord,
-  aliases: Record<string, string> = {},
-): ArtifactResponse {
+export function toArtifactResponse(artifact: ArtifactRecord, aliases: Record<string, string> = {}): ArtifactResponse {
   return {
     project: artifact.project,
     name: artifact.name,
@@ -215,20 +197,12 @@ export function toArtifactResponse(
   };
 }
 
-export async function listArtifacts(
-  deps: ArtifactDeps,
-  project: string,
-  page: PageRequest,
-): Promise<Page<ArtifactResponse>> {
+export async function listArtifacts(deps: ArtifactDeps, project: string, page: PageRequest): Promise<Page<ArtifactResponse>> {
   const result = await deps.artifacts.listArtifacts(project, page);
   return { items: result.items.map((a) => toArtifactResponse(a)), nextCursor: result.nextCursor };
 }
 
-export async function listVersions(
-  deps: ArtifactDeps,
-  ref: ArtifactRef,
-  page: PageRequest,
-): Promise<Page<VersionResponse>> {
+export async function listVersions(deps: ArtifactDeps, ref: ArtifactRef, page: PageRequest): Promise<Page<VersionResponse>> {
   const result = await deps.artifacts.listVersions(ref.project, ref.artifact, page);
   if (result.items.length === 0 && !page.cursor) {
     await requireArtifact(deps.artifacts, ref);
@@ -242,11 +216,7 @@ async function requireArtifact(artifacts: ArtifactStore, ref: ArtifactRef): Prom
   return artifact;
 }
 
-export async function getVersion(
-  deps: ArtifactDeps,
-  ref: ArtifactRef,
-  selector: string,
-): Promise<VersionResponse> {
+export async function getVersion(deps: ArtifactDeps, ref: ArtifactRef, selector: string): Promise<VersionResponse> {
   return toVersionResponse(await loadVersion(deps.artifacts, ref, selector));
 }
 
@@ -293,12 +263,7 @@ function decodeFileCursor(cursor: string): string {
   return path;
 }
 
-export async function listFiles(
-  deps: ArtifactDeps,
-  ref: ArtifactRef,
-  selector: string,
-  query: FilesQuery,
-): Promise<Page<FileResponse>> {
+export async function listFiles(deps: ArtifactDeps, ref: ArtifactRef, selector: string, query: FilesQuery): Promise<Page<FileResponse>> {
   return listVersionFiles(deps.blobs, await loadVersion(deps.artifacts, ref, selector), query);
 }
 
@@ -339,11 +304,7 @@ function rejectLatest(alias: string): void {
   }
 }
 
-export async function listArtifactHistory(
-  deps: ArtifactDeps,
-  ref: ArtifactRef,
-  page: PageRequest,
-): Promise<Page<AuditEvent>> {
+export async function listArtifactHistory(deps: ArtifactDeps, ref: ArtifactRef, page: PageRequest): Promise<Page<AuditEvent>> {
   await requireArtifact(deps.artifacts, ref);
   return deps.artifacts.listArtifactHistory(ref.project, ref.artifact, page);
 }
@@ -369,10 +330,7 @@ export async function deleteArtifactVersion(
     );
   }
   for (const link of links) {
-    await deps.registries.unlink(
-      { registry: link.registry, collection: link.collection, actor: principal.userId, at },
-      link.index,
-    );
+    await deps.registries.unlink({ registry: link.registry, collection: link.collection, actor: principal.userId, at }, link.index);
   }
   await deps.artifacts.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
   return { deleted: versionLabel(version.index), unlinked: names };

@@ -143,9 +143,7 @@ export async function authorizeRoute(
   const version = registryRole === "viewer" ? versionNamedBy(params) : undefined;
   const access = await registryAccess(deps, principal, name, version);
   if (!atLeast(access.role, registryRole)) {
-    throw new ForbiddenError(
-      `${principal.userId} is ${access.role} of registry ${name}; this needs ${registryRole}`,
-    );
+    throw new ForbiddenError(`${principal.userId} is ${access.role} of registry ${name}; this needs ${registryRole}`);
   }
   return { registry: access };
 }

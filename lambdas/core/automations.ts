@@ -115,11 +115,7 @@ export async function createAutomation(
   return toAutomationResponse(automation);
 }
 
-export async function listAutomations(
-  deps: AutomationDeps,
-  access: RegistryAccess,
-  page: PageRequest,
-): Promise<Page<AutomationResponse>> {
+export async function listAutomations(deps: AutomationDeps, access: RegistryAccess, page: PageRequest): Promise<Page<AutomationResponse>> {
   const result = await deps.automations.listAutomations(access.registry.name, page);
   return { items: result.items.map(toAutomationResponse), nextCursor: result.nextCursor };
 }
@@ -167,12 +163,7 @@ async function requireDelivery(deps: AutomationDeps, access: RegistryAccess, id:
   return { key, delivery };
 }
 
-export async function getDelivery(
-  deps: AutomationDeps,
-  access: RegistryAccess,
-  id: string,
-  deliveryId: string,
-): Promise<DeliveryResponse> {
+export async function getDelivery(deps: AutomationDeps, access: RegistryAccess, id: string, deliveryId: string): Promise<DeliveryResponse> {
   return toDeliveryResponse((await requireDelivery(deps, access, id, deliveryId)).delivery, true);
 }
 

@@ -76,7 +76,11 @@ export async function addRunInput(
   run: RunRef,
   request: RunInputRequest,
 ): Promise<{ run: string; project: string; input: { project: string; artifact: string; version: string; index: number; digest: string } }> {
-  const source = await loadVersion(deps.artifacts, { project: request.project ?? run.project, artifact: request.artifact }, request.version);
+  const source = await loadVersion(
+    deps.artifacts,
+    { project: request.project ?? run.project, artifact: request.artifact },
+    request.version,
+  );
   await deps.lineage.recordInput(
     run,
     { project: source.project, artifact: source.artifact, index: source.index },
@@ -102,7 +106,9 @@ export async function lineageOfVersion(
   query: LineageQuery,
 ): Promise<LineageResponse> {
   const version = await loadVersion(deps.artifacts, ref, selector);
-  return traverse(deps, { kind: "version", ref: { project: version.project, artifact: version.artifact, index: version.index } }, query, [version]);
+  return traverse(deps, { kind: "version", ref: { project: version.project, artifact: version.artifact, index: version.index } }, query, [
+    version,
+  ]);
 }
 
 export async function lineageOfRun(deps: LineageDeps, ref: RunRef, query: LineageQuery): Promise<LineageResponse> {
@@ -160,12 +166,7 @@ interface Expansion {
  * was cut is resumable through its node's `more` cursor, which the node's own lineage
  * route takes with `depth` and `cursor`.
  */
-async function traverse(
-  deps: LineageDeps,
-  root: NodeRef,
-  query: LineageQuery,
-  known: VersionRecord[],
-): Promise<LineageResponse> {
+async function traverse(deps: LineageDeps, root: NodeRef, query: LineageQuery, known: VersionRecord[]): Promise<LineageResponse> {
   const start = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const directions: Direction[] = start ? [start.dir] : query.direction === "both" ? ["up", "down"] : [query.direction];
   const versions = new Map<string, VersionRecord | null>(known.map((v) => [versionNodeId(v), v]));
@@ -209,12 +210,13 @@ async function traverse(
   }
 
   const all = [...nodes.values()];
-  await loadVersions(deps, versions, all.flatMap(({ node }) => (node.kind === "version" ? [node.ref] : [])));
+  await loadVersions(
+    deps,
+    versions,
+    all.flatMap(({ node }) => (node.kind === "version" ? [node.ref] : [])),
+  );
   const runs = new Map(
-    (await deps.lineage.getRuns(all.flatMap(({ node }) => (node.kind === "run" ? [node.ref] : [])))).map((r) => [
-      runNodeId(r),
-      r,
-    ]),
+    (await deps.lineage.getRuns(all.flatMap(({ node }) => (node.kind === "run" ? [node.ref] : [])))).map((r) => [runNodeId(r), r]),
   );
   return {
     root: nodeId(root),
@@ -262,12 +264,7 @@ async function loadVersions(deps: LineageDeps, cache: Map<string, VersionRecord 
   for (const ref of missing) if (!cache.has(versionNodeId(ref))) cache.set(versionNodeId(ref), null);
 }
 
-function toNode(
-  node: NodeRef,
-  more: MoreEdges,
-  versions: Map<string, VersionRecord | null>,
-  runs: Map<string, RunRecord>,
-): LineageNode {
+function toNode(node: NodeRef, more: MoreEdges, versions: Map<string, VersionRecord | null>, runs: Map<string, RunRecord>): LineageNode {
   const extra = Object.keys(more).length > 0 ? { more } : {};
   if (node.kind === "run") {
     const run = runs.get(runNodeId(node.ref));

@@ -154,9 +154,7 @@ export interface NewLink {
 
 export type LinkState = SequenceState<CollectionRecord>;
 
-export type LinkOutcome =
-  | { created: true; link: LinkRecord; collectionCreated: boolean }
-  | { created: false; current: LinkState };
+export type LinkOutcome = { created: true; link: LinkRecord; collectionCreated: boolean } | { created: false; current: LinkState };
 
 export interface CollectionChange {
   registry: string;
@@ -237,11 +235,7 @@ export interface BlobStore {
   presignBlobPut(sha256: string): Promise<PresignedRequest>;
   createMultipartUpload(sha256: string): Promise<{ uploadId: string; key: string }>;
   presignPartPut(key: string, uploadId: string, partNumber: number): Promise<PresignedRequest>;
-  completeMultipartUpload(
-    key: string,
-    uploadId: string,
-    parts: { partNumber: number; etag: string }[],
-  ): Promise<void>;
+  completeMultipartUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   /** A presigned PUT for bytes whose hash is not known yet, under a new uploadId. */
   presignOpenPut(): Promise<PresignedRequest & { uploadId: string }>;

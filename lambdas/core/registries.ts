@@ -52,11 +52,7 @@ function toRegistryResponse(registry: RegistryRecord, role: RegistryRole): Regis
   };
 }
 
-export async function createRegistry(
-  deps: RegistryDeps,
-  principal: Principal,
-  request: CreateRegistryRequest,
-): Promise<RegistryResponse> {
+export async function createRegistry(deps: RegistryDeps, principal: Principal, request: CreateRegistryRequest): Promise<RegistryResponse> {
   const registry: RegistryRecord = {
     name: request.name,
     description: request.description,
@@ -71,11 +67,7 @@ export async function createRegistry(
 }
 
 /** Lists only what the caller may see: restricted registries of which it is no member never show. */
-export async function listRegistries(
-  deps: RegistryDeps,
-  principal: Principal,
-  page: PageRequest,
-): Promise<Page<RegistryResponse>> {
+export async function listRegistries(deps: RegistryDeps, principal: Principal, page: PageRequest): Promise<Page<RegistryResponse>> {
   const [result, memberships] = await Promise.all([
     deps.registries.listRegistries(page),
     principal.orgRole === "admin" ? Promise.resolve(new Map<string, RegistryRole>()) : deps.registries.membershipsOf(principal.userId),
@@ -94,9 +86,7 @@ export function getRegistry(access: RegistryAccess): RegistryResponse {
 
 function checkTypeAccepted(registry: RegistryRecord, type: string): void {
   if (registry.artifactTypes && !registry.artifactTypes.includes(type)) {
-    throw new UnprocessableError(
-      `registry ${registry.name} accepts ${registry.artifactTypes.join(", ")}; not ${type}`,
-    );
+    throw new UnprocessableError(`registry ${registry.name} accepts ${registry.artifactTypes.join(", ")}; not ${type}`);
   }
 }
 
@@ -420,11 +410,7 @@ export async function unlinkVersion(
   return { unlinked: versionLabel(link.index) };
 }
 
-export async function listCollectionHistory(
-  deps: RegistryDeps,
-  ref: CollectionRef,
-  page: PageRequest,
-): Promise<Page<AuditEvent>> {
+export async function listCollectionHistory(deps: RegistryDeps, ref: CollectionRef, page: PageRequest): Promise<Page<AuditEvent>> {
   await requireCollection(deps, ref);
   return deps.registries.listCollectionHistory(ref.registry, ref.collection, page);
 }

@@ -25,9 +25,7 @@ export function uniqueBlobs(files: { path: string; size: number; sha256: string 
   for (const file of files) {
     const known = sizes.get(file.sha256);
     if (known !== undefined && known !== file.size) {
-      throw new ValidationError(
-        `sha256 ${file.sha256} is declared with two sizes (${known} and ${file.size})`,
-      );
+      throw new ValidationError(`sha256 ${file.sha256} is declared with two sizes (${known} and ${file.size})`);
     }
     sizes.set(file.sha256, file.size);
   }
@@ -46,9 +44,7 @@ export function partCount(size: number, partSize: number): number {
 
 export function checkVerifiedSize(sha256: string, declared: number, verified: number): void {
   if (declared !== verified) {
-    throw new UnprocessableError(
-      `sha256 ${sha256} is stored with size ${verified}, not the declared ${declared}`,
-    );
+    throw new UnprocessableError(`sha256 ${sha256} is stored with size ${verified}, not the declared ${declared}`);
   }
 }
 
@@ -88,11 +84,7 @@ export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): 
  * use them. Only files the registry takes in one PUT are opened: a multipart upload is
  * written at its blob's own key, which needs the hash first.
  */
-async function openUploads(
-  deps: UploadDeps,
-  files: { path: string; size: number }[],
-  limit: Limiter,
-): Promise<OpenUpload[]> {
+async function openUploads(deps: UploadDeps, files: { path: string; size: number }[], limit: Limiter): Promise<OpenUpload[]> {
   return Promise.all(
     files
       .filter((file) => file.size < deps.limits.multipartThreshold)
@@ -132,10 +124,7 @@ export interface CompletedUpload {
   alreadyPresent: boolean;
 }
 
-export async function completeUpload(
-  deps: UploadDeps,
-  request: CompleteUploadRequest,
-): Promise<CompletedUpload> {
+export async function completeUpload(deps: UploadDeps, request: CompleteUploadRequest): Promise<CompletedUpload> {
   const upload = await deps.ledger.getMultipartUpload(request.sha256, request.uploadId);
   if (!upload) {
     // A retried completion (the first timed out at the gateway while hashing) finds the upload gone.
@@ -190,10 +179,7 @@ type VerifiableFile = { path: string; size: number; sha256: string; uploadId?: s
  * Open uploads that were not needed (the blob was stored already) are deleted. Returns
  * nothing; throws naming the files that do not check out.
  */
-export async function ensureBlobsVerified(
-  deps: Pick<UploadDeps, "ledger" | "blobs" | "clock">,
-  files: VerifiableFile[],
-): Promise<void> {
+export async function ensureBlobsVerified(deps: Pick<UploadDeps, "ledger" | "blobs" | "clock">, files: VerifiableFile[]): Promise<void> {
   const blobs = uniqueBlobs(files);
   const verified = await deps.ledger.verifiedBlobs([...blobs.keys()]);
   // Where each blob's bytes may be: the open uploads its files name, in order, then its staged PUT.
@@ -217,9 +203,7 @@ export async function ensureBlobsVerified(
   const failures = problems.filter((p): p is Exclude<typeof p, undefined> => p !== undefined);
   const busy = failures.filter((f) => f.reason === "busy");
   if (busy.length > 0) {
-    throw new ConflictError(
-      `blobs are being verified by another upload; retry shortly: ${busy.map((f) => pathOf(f.sha256)).join(", ")}`,
-    );
+    throw new ConflictError(`blobs are being verified by another upload; retry shortly: ${busy.map((f) => pathOf(f.sha256)).join(", ")}`);
   }
   if (failures.length > 0) {
     const described = failures.map((f) => {
@@ -269,9 +253,7 @@ async function promote(
   if (claim !== "claimed") {
     // Verified by another request since our read: its size, not ours, is the blob's.
     const stored =
-      claim === "verified"
-        ? (await deps.ledger.verifiedBlobs([sha256])).get(sha256)
-        : await waitForVerification(deps.ledger, sha256);
+      claim === "verified" ? (await deps.ledger.verifiedBlobs([sha256])).get(sha256) : await waitForVerification(deps.ledger, sha256);
     if (stored === undefined) return { sha256, reason: "busy" };
     checkVerifiedSize(sha256, size, stored);
     return undefined;

@@ -2,13 +2,7 @@ import { generateApiKey } from "./api-keys.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "./errors.js";
 import type { ApiKeyRecord, Page, PageRequest, Principal, UserRecord } from "./model.js";
 import type { Clock, IdentityStore, Ids } from "./ports.js";
-import type {
-  ApiKeyResponse,
-  CreateApiKeyRequest,
-  CreatedApiKeyResponse,
-  CreateUserRequest,
-  UserResponse,
-} from "../contract/admin.js";
+import type { ApiKeyResponse, CreateApiKeyRequest, CreatedApiKeyResponse, CreateUserRequest, UserResponse } from "../contract/admin.js";
 
 export interface UserDeps {
   identity: IdentityStore;
@@ -62,11 +56,7 @@ function assertMayManageKeysOf(principal: Principal, userId: string): void {
   }
 }
 
-export async function createApiKey(
-  deps: UserDeps,
-  principal: Principal,
-  request: CreateApiKeyRequest,
-): Promise<CreatedApiKeyResponse> {
+export async function createApiKey(deps: UserDeps, principal: Principal, request: CreateApiKeyRequest): Promise<CreatedApiKeyResponse> {
   assertMayManageKeysOf(principal, request.user);
   const now = deps.clock.now();
   if (request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now.getTime()) {

@@ -86,10 +86,9 @@ export function validateTemplate(template: string): void {
   try {
     JSON.parse(sample);
   } catch (error) {
-    throw new ValidationError(
-      "payloadTemplate must be JSON once its variables are filled in: put string variables inside quotes",
-      { cause: error },
-    );
+    throw new ValidationError("payloadTemplate must be JSON once its variables are filled in: put string variables inside quotes", {
+      cause: error,
+    });
   }
 }
 

@@ -255,9 +255,7 @@ export async function sendLeased(deps: WebhookDeps, leased: LeasedDelivery): Pro
     attemptCount: number,
     attempts: [...claimed.attempts, attempt].slice(-MAX_LOGGED_ATTEMPTS),
     nextAttemptAt:
-      outcome === "retry"
-        ? new Date(finished.getTime() + retryDelayMs(policy, number, response.retryAfterMs)).toISOString()
-        : undefined,
+      outcome === "retry" ? new Date(finished.getTime() + retryDelayMs(policy, number, response.retryAfterMs)).toISOString() : undefined,
     error: outcome === "delivered" ? undefined : describeFailure(response),
     updatedAt: finished.toISOString(),
   };
@@ -332,7 +330,11 @@ export function sendLeasedDeliveries(
   leased: LeasedDelivery[],
   options: { concurrency?: number; deadline?: number } = {},
 ): Promise<AttemptReport> {
-  return runAttempts(deps, leased.map((one) => () => sendLeased(deps, one)), options);
+  return runAttempts(
+    deps,
+    leased.map((one) => () => sendLeased(deps, one)),
+    options,
+  );
 }
 
 /** Attempts deliveries by key, each once it is claimed. */
@@ -341,7 +343,11 @@ export function attemptDeliveries(
   keys: DeliveryKey[],
   options: { concurrency?: number; deadline?: number } = {},
 ): Promise<AttemptReport> {
-  return runAttempts(deps, keys.map((key) => () => attemptDelivery(deps, key)), options);
+  return runAttempts(
+    deps,
+    keys.map((key) => () => attemptDelivery(deps, key)),
+    options,
+  );
 }
 
 /** Attempts the pending deliveries that are due, page by page, until none is left or time runs out. */

@@ -17,8 +17,7 @@ export const adminOperations: Operations<"admin"> = {
     status: 201,
     body: await createApiKey(request.services, request.principal, parse(createApiKeyRequest, request.body, "API key")),
   }),
-  listApiKeys: async (request) =>
-    ok(await listApiKeys(request.services, request.principal, parse(apiKeysQuery, request.query, "query"))),
+  listApiKeys: async (request) => ok(await listApiKeys(request.services, request.principal, parse(apiKeysQuery, request.query, "query"))),
   revokeApiKey: async (request) => {
     const { id } = parse(z.object({ id: z.string().min(1).max(64) }), request.params, "path");
     return ok(await revokeApiKey(request.services, request.principal, id));

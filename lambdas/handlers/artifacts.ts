@@ -55,8 +55,7 @@ export const artifactOperations: Operations<"artifacts"> = {
     return ok(await listArtifacts(request.services, project, parse(pageQuery, request.query, "query")));
   },
   getArtifact: async (request) => ok(await getArtifact(request.services, artifactRef(request))),
-  listVersions: async (request) =>
-    ok(await listVersions(request.services, artifactRef(request), parse(pageQuery, request.query, "query"))),
+  listVersions: async (request) => ok(await listVersions(request.services, artifactRef(request), parse(pageQuery, request.query, "query"))),
   getVersion: async (request) => {
     const { v } = parse(versionParams, request.params, "path");
     return ok(await getVersion(request.services, artifactRef(request), v));
@@ -82,4 +81,3 @@ export const artifactOperations: Operations<"artifacts"> = {
   listHistory: async (request) =>
     ok(await listArtifactHistory(request.services, artifactRef(request), parse(pageQuery, request.query, "query"))),
 };
-

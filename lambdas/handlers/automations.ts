@@ -46,11 +46,8 @@ export const automationOperations: Operations<"automations"> = {
   deleteAutomation: async (request) =>
     ok(await deleteAutomation(request.services, request.principal, access(request), automationId(request))),
   listDeliveries: async (request) =>
-    ok(
-      await listDeliveries(request.services, access(request), automationId(request), parse(pageQuery, request.query, "query")),
-    ),
-  getDelivery: async (request) =>
-    ok(await getDelivery(request.services, access(request), automationId(request), deliveryParam(request))),
+    ok(await listDeliveries(request.services, access(request), automationId(request), parse(pageQuery, request.query, "query"))),
+  getDelivery: async (request) => ok(await getDelivery(request.services, access(request), automationId(request), deliveryParam(request))),
   replayDelivery: async (request) => {
     const replayed = await replayDelivery(request.services, access(request), automationId(request), deliveryParam(request));
     request.metrics.webhookDeliveries(outcomeOf(replayed.status), 1);

@@ -1,14 +1,7 @@
 import * as z from "zod";
 import type { RegistryAccess } from "../core/authorize.js";
 import { ForbiddenError } from "../core/errors.js";
-import {
-  addRunInput,
-  createRun,
-  getRun,
-  lineageOfCollectionVersion,
-  lineageOfRun,
-  lineageOfVersion,
-} from "../core/lineage.js";
+import { addRunInput, createRun, getRun, lineageOfCollectionVersion, lineageOfRun, lineageOfVersion } from "../core/lineage.js";
 import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { name } from "../contract/common.js";
@@ -43,8 +36,7 @@ export const lineageOperations: Operations<"lineage"> = {
     ok(await logRunMetrics(request.services, request.principal, runRef(request), parse(logMetricsRequest, request.body, "metrics"))),
   getRunMetricHistory: async (request) =>
     ok(await getRunMetricHistory(request.services, runRef(request), parse(metricHistoryQuery, request.query, "query").key)),
-  runLineage: async (request) =>
-    ok(await lineageOfRun(request.services, runRef(request), parse(lineageQuery, request.query, "query"))),
+  runLineage: async (request) => ok(await lineageOfRun(request.services, runRef(request), parse(lineageQuery, request.query, "query"))),
   versionLineage: async (request) => {
     const params = parse(z.object({ project: name, name, v: selector }), request.params, "path");
     return ok(

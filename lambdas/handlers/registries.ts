@@ -24,13 +24,7 @@ import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { filesQuery, setAliasRequest } from "../contract/artifacts.js";
 import { alias, name, pageQuery } from "../contract/common.js";
-import {
-  collectionsQuery,
-  createCollectionRequest,
-  createRegistryRequest,
-  linkRequest,
-  memberRequest,
-} from "../contract/registries.js";
+import { collectionsQuery, createCollectionRequest, createRegistryRequest, linkRequest, memberRequest } from "../contract/registries.js";
 
 const collectionParams = z.object({ registry: name, collection: name });
 const versionParams = collectionParams.extend({ v: z.string().min(1).max(140) });
@@ -110,8 +104,7 @@ export const registryOperations: Operations<"registries"> = {
         parse(filesQuery, request.query, "query"),
       ),
     ),
-  unlink: async (request) =>
-    ok(await unlinkVersion(request.services, request.principal, collectionRef(request), versionSelector(request))),
+  unlink: async (request) => ok(await unlinkVersion(request.services, request.principal, collectionRef(request), versionSelector(request))),
   setCollectionAlias: async (request) => {
     const params = parse(collectionParams.extend({ alias }), request.params, "path");
     const { version } = parse(setAliasRequest, request.body, "alias");
@@ -121,9 +114,7 @@ export const registryOperations: Operations<"registries"> = {
   },
   removeCollectionAlias: async (request) => {
     const params = parse(collectionParams.extend({ alias }), request.params, "path");
-    return ok(
-      await removeCollectionAlias(request.services, request.principal, access(request), collectionRef(request), params.alias),
-    );
+    return ok(await removeCollectionAlias(request.services, request.principal, access(request), collectionRef(request), params.alias));
   },
   tagCollection: async (request) =>
     ok(await tagCollection(request.services, request.principal, collectionRef(request), tagParam(request), true)),

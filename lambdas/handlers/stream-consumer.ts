@@ -6,13 +6,7 @@ import { isAuditEventRecord } from "../adapters/dynamodb/audit-event-filter.js";
 import { collectionEventOf } from "../adapters/dynamodb/stream-records.js";
 import type { Services } from "../composition.js";
 import type { AutomationRecord } from "../core/model.js";
-import {
-  createDeliveries,
-  sendLeasedDeliveries,
-  triggerOf,
-  type AttemptReport,
-  type LeasedDelivery,
-} from "../core/webhooks.js";
+import { createDeliveries, sendLeasedDeliveries, triggerOf, type AttemptReport, type LeasedDelivery } from "../core/webhooks.js";
 import { deliveryOutcome, type BusinessMetrics, type Observability } from "../observability.js";
 
 /** The part of Lambda's context the dispatcher uses: attempts that could outlast the invocation wait for a sweep. */

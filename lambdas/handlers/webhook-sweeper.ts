@@ -3,10 +3,7 @@ import { sweepDueDeliveries } from "../core/webhooks.js";
 import type { Observability } from "../observability.js";
 import { logError, recordDeliveries, type InvocationContext } from "./stream-consumer.js";
 
-export type DeliverySweeper = (
-  event?: unknown,
-  context?: InvocationContext,
-) => Promise<{ attempted: number; deferred: number }>;
+export type DeliverySweeper = (event?: unknown, context?: InvocationContext) => Promise<{ attempted: number; deferred: number }>;
 
 /**
  * Attempts the webhook deliveries whose next attempt is due: retries after a backoff, and

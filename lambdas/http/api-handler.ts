@@ -67,9 +67,7 @@ export function createApiHandler<F extends FunctionName>(
     try {
       if (!route) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`);
       const operation = operations[route.operation as OperationOf<F>];
-      const params = Object.fromEntries(
-        Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, decodePathParameter(v ?? "")]),
-      );
+      const params = Object.fromEntries(Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, decodePathParameter(v ?? "")]));
       const admitted = await admit(services, header(event, "authorization"), route.permission, params, (who) => {
         principal = who;
       });
@@ -78,9 +76,7 @@ export function createApiHandler<F extends FunctionName>(
         principal: admitted.principal,
         registry,
         params,
-        query: Object.fromEntries(
-          Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v ?? ""]),
-        ),
+        query: Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v ?? ""])),
         body: parseBody(event),
         services,
         metrics,

@@ -179,7 +179,10 @@ export function artifactStoreContract(make: MakeStores): void {
       it("follows an alias that moved", async () => {
         await stores.artifacts.moveAliases(aliasChange, 1, ["production"]);
         expect(await stores.artifacts.getVersionByAlias(project, artifact, "production")).toMatchObject({ index: 1 });
-        expect((await stores.artifacts.getVersionByAlias(project, artifact, "production"))!.aliases.sort()).toEqual(["latest", "production"]);
+        expect((await stores.artifacts.getVersionByAlias(project, artifact, "production"))!.aliases.sort()).toEqual([
+          "latest",
+          "production",
+        ]);
         expect((await stores.artifacts.getVersionByAlias(project, artifact, "best"))!.aliases).toEqual(["best"]);
       });
     });

@@ -32,10 +32,7 @@ export function lineageStoreContract(make: MakeStores): void {
       await stores.lineage.recordInput({ project: "other", id: "eval" }, source, change);
 
       expect((await stores.lineage.listRunInputs(run, { limit: 10 })).items).toEqual([source]);
-      expect((await stores.lineage.listVersionConsumers(source, { limit: 10 })).items).toEqual([
-        { project: "other", id: "eval" },
-        run,
-      ]);
+      expect((await stores.lineage.listVersionConsumers(source, { limit: 10 })).items).toEqual([{ project: "other", id: "eval" }, run]);
       expect(await stores.lineage.getRuns([run])).toEqual([{ ...run, config: {}, createdAt: AT, createdBy: "alice" }]);
       await expect(stores.lineage.recordInput(run, { ...source, index: 5 }, change)).rejects.toThrow(NotFoundError);
     });
@@ -53,7 +50,9 @@ export function lineageStoreContract(make: MakeStores): void {
       expect(await stores.lineage.getRuns([run])).toHaveLength(1);
 
       await stores.artifacts.deleteVersion({ project: "vision", artifact: "mnist", ...change }, 0);
-      expect((await stores.lineage.getVersions([...outputs, { project: "vision", artifact: "mnist", index: 2 }])).map((v) => v.index).sort()).toEqual([1, 2]);
+      expect(
+        (await stores.lineage.getVersions([...outputs, { project: "vision", artifact: "mnist", index: 2 }])).map((v) => v.index).sort(),
+      ).toEqual([1, 2]);
     });
   });
 }

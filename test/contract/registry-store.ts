@@ -26,7 +26,11 @@ export function registryStoreContract(make: MakeStores): void {
     });
 
     const linksOf = async (collection = "mnist-classifier") =>
-      (await stores.registries.listLinks("model", collection, { limit: 100 })).items.map((l) => [l.index, l.source.index, [...l.aliases].sort()]);
+      (await stores.registries.listLinks("model", collection, { limit: 100 })).items.map((l) => [
+        l.index,
+        l.source.index,
+        [...l.aliases].sort(),
+      ]);
 
     describe("registries and members", () => {
       it("creates a registry once and lists registries by name", async () => {
@@ -58,7 +62,12 @@ export function registryStoreContract(make: MakeStores): void {
         await stores.registries.putMember("model", "max", "admin", change);
         await stores.registries.putMember("dataset", "max", "viewer", change);
 
-        expect(await stores.registries.membershipsOf("max")).toEqual(new Map([["model", "admin"], ["dataset", "viewer"]]));
+        expect(await stores.registries.membershipsOf("max")).toEqual(
+          new Map([
+            ["model", "admin"],
+            ["dataset", "viewer"],
+          ]),
+        );
         expect(await stores.registries.removeMember("model", "max", change)).toBe(true);
         expect(await stores.registries.removeMember("model", "max", change)).toBe(false);
         expect(await stores.registries.membershipsOf("max")).toEqual(new Map([["dataset", "viewer"]]));
@@ -67,7 +76,10 @@ export function registryStoreContract(make: MakeStores): void {
 
     describe("links", () => {
       it("numbers links in link order, creating the collection on the first, with latest and the aliases", async () => {
-        const first = await link(stores, newLink(versions[2]!, { aliases: ["staging"], newCollection: { description: "digits", tags: ["vision"] } }));
+        const first = await link(
+          stores,
+          newLink(versions[2]!, { aliases: ["staging"], newCollection: { description: "digits", tags: ["vision"] } }),
+        );
         await link(stores, newLink(versions[0]!));
 
         expect(first).toMatchObject({ index: 0, aliases: ["latest", "staging"], source: { index: 2, digest: digest(3) } });
@@ -133,7 +145,9 @@ export function registryStoreContract(make: MakeStores): void {
         expect(await stores.registries.getLinkTarget("model", "mnist-classifier", { alias: "nope" })).toBeUndefined();
 
         // The same answers come with the access check.
-        expect(await stores.registries.getRegistryAccess("model", "max", { collection: "mnist-classifier", alias: "production" })).toMatchObject({
+        expect(
+          await stores.registries.getRegistryAccess("model", "max", { collection: "mnist-classifier", alias: "production" }),
+        ).toMatchObject({
           registry: { name: "model" },
           target: target(0, 2),
         });
@@ -146,7 +160,9 @@ export function registryStoreContract(make: MakeStores): void {
         await link(stores, newLink(versions[0]!));
         await link(stores, newLink(versions[1]!));
 
-        expect(await stores.registries.moveCollectionAliases(collectionChange, 0, ["production"])).toEqual([{ alias: "production", to: 0 }]);
+        expect(await stores.registries.moveCollectionAliases(collectionChange, 0, ["production"])).toEqual([
+          { alias: "production", to: 0 },
+        ]);
         expect(await stores.registries.moveCollectionAliases(collectionChange, 1, ["production"])).toEqual([
           { alias: "production", from: 0, to: 1 },
         ]);
@@ -175,8 +191,14 @@ export function registryStoreContract(make: MakeStores): void {
 
         expect(await linksOf()).toEqual([[0, 0, ["latest"]]]);
         expect(await stores.registries.getLinkTarget("model", "mnist-classifier", { alias: "production" })).toBeUndefined();
-        expect(await stores.registries.getCollection("model", "mnist-classifier")).toMatchObject({ nextIndex: 2, linkCount: 1, latestIndex: 0 });
-        expect(await stores.registries.linksOfVersion("vision", "mnist", 1)).toEqual([{ registry: "model", collection: "other", index: 0 }]);
+        expect(await stores.registries.getCollection("model", "mnist-classifier")).toMatchObject({
+          nextIndex: 2,
+          linkCount: 1,
+          latestIndex: 0,
+        });
+        expect(await stores.registries.linksOfVersion("vision", "mnist", 1)).toEqual([
+          { registry: "model", collection: "other", index: 0 },
+        ]);
         await expect(stores.registries.unlink(collectionChange, 1)).rejects.toThrow(NotFoundError);
         // The version may be linked again, under a new number.
         expect((await link(stores, newLink(versions[1]!))).index).toBe(2);
@@ -221,7 +243,9 @@ export function registryStoreContract(make: MakeStores): void {
         expect(await stores.registries.tagLink(collectionChange, 0, "best", false)).toBe(true);
         expect(await stores.registries.tagLink(collectionChange, 0, "best", false)).toBe(false);
         await expect(stores.registries.tagLink(collectionChange, 4, "best", true)).rejects.toThrow(NotFoundError);
-        await expect(stores.registries.tagCollection({ ...collectionChange, collection: "nope" }, "x", true)).rejects.toThrow(NotFoundError);
+        await expect(stores.registries.tagCollection({ ...collectionChange, collection: "nope" }, "x", true)).rejects.toThrow(
+          NotFoundError,
+        );
 
         expect((await stores.registries.getCollection("model", "mnist-classifier"))?.tags).toEqual(["vision"]);
         expect((await stores.registries.listCollections("model", { limit: 10, tag: "vision" })).items.map((c) => c.name)).toEqual([

@@ -58,8 +58,6 @@ describe("cdk-nag AwsSolutions", () => {
     const bucket = Object.values(synth.data.findResources("AWS::S3::Bucket"))[0] as {
       Metadata: { cdk_nag: { rules_to_suppress: { id: string; reason: string }[] } };
     };
-    expect(bucket.Metadata.cdk_nag.rules_to_suppress).toEqual([
-      { id: "AwsSolutions-S1", reason: expect.stringContaining("audit event") },
-    ]);
+    expect(bucket.Metadata.cdk_nag.rules_to_suppress).toEqual([{ id: "AwsSolutions-S1", reason: expect.stringContaining("audit event") }]);
   });
 });

@@ -5,12 +5,7 @@ import { Bucket } from "aws-cdk-lib/aws-s3";
 import { describe, expect, it } from "vitest";
 import { functionNames, routes, type RouteDefinition } from "../../lambdas/contract/routes.js";
 import { assertNoSiblingVariables } from "../../infra/constructs/registry-api.js";
-import {
-  accessOf,
-  bucketActionsByPrefix,
-  functionAccess,
-  type FunctionAccess,
-} from "../../infra/function-access.js";
+import { accessOf, bucketActionsByPrefix, functionAccess, type FunctionAccess } from "../../infra/function-access.js";
 import { statementsFor } from "../../infra/grant-statements.js";
 import { handlerEntry } from "../../infra/paths.js";
 

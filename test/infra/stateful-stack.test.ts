@@ -73,9 +73,11 @@ describe("blob bucket", () => {
       },
     });
     // Nothing expires blobs or manifests: a lifecycle rule without a prefix would.
-    const rules = (Object.values(data.findResources("AWS::S3::Bucket"))[0]!.Properties as {
-      LifecycleConfiguration: { Rules: { Prefix?: string; ExpirationInDays?: number }[] };
-    }).LifecycleConfiguration.Rules;
+    const rules = (
+      Object.values(data.findResources("AWS::S3::Bucket"))[0]!.Properties as {
+        LifecycleConfiguration: { Rules: { Prefix?: string; ExpirationInDays?: number }[] };
+      }
+    ).LifecycleConfiguration.Rules;
     expect(rules.filter((rule) => rule.ExpirationInDays !== undefined).map((rule) => rule.Prefix)).toEqual(["staging/"]);
   });
 
@@ -138,8 +140,6 @@ describe("deployment settings", () => {
   });
 
   it("refuses a URL lifetime longer than Lambda's credentials can carry, naming the setting", () => {
-    expect(() => synthesize({ bundle: false, context: { "mreg:urlExpirySeconds": 7 * 24 * 3600 } })).toThrow(
-      /mreg:urlExpirySeconds/,
-    );
+    expect(() => synthesize({ bundle: false, context: { "mreg:urlExpirySeconds": 7 * 24 * 3600 } })).toThrow(/mreg:urlExpirySeconds/);
   });
 });

@@ -149,9 +149,7 @@ describe("API wired from the route table", () => {
   });
 
   it("answers API Gateway's own refusals in the registry's error shape", () => {
-    const responses = Object.values(api.findResources("AWS::ApiGateway::GatewayResponse") as Resources).map(
-      (r) => r.Properties,
-    );
+    const responses = Object.values(api.findResources("AWS::ApiGateway::GatewayResponse") as Resources).map((r) => r.Properties);
     const byType = new Map(responses.map((r) => [r.ResponseType as string, r]));
     expect(byType.get("BAD_REQUEST_PARAMETERS")?.StatusCode).toBe("401");
     expect(byType.get("MISSING_AUTHENTICATION_TOKEN")?.StatusCode).toBe("404");
@@ -164,8 +162,9 @@ describe("API wired from the route table", () => {
       expect(parsed.error.code, response.ResponseType).toMatch(/^[a-z_]+$/);
       expect(parsed.error.message.length).toBeGreaterThan(0);
     }
-    expect(JSON.parse(byType.get("THROTTLED")!.ResponseTemplates["application/json"].replace("$context.requestId", "r")))
-      .toEqual({ error: { code: "too_many_requests", message: "the registry is busy; retry shortly", requestId: "r" } });
+    expect(JSON.parse(byType.get("THROTTLED")!.ResponseTemplates["application/json"].replace("$context.requestId", "r"))).toEqual({
+      error: { code: "too_many_requests", message: "the registry is busy; retry shortly", requestId: "r" },
+    });
     // Each status is the one the handlers answer the same code with (lambdas/contract/errors.ts).
     for (const response of responses) {
       const { code } = JSON.parse(
@@ -261,7 +260,11 @@ describe("functions", () => {
         {
           cwd: path.dirname(bundle),
           encoding: "utf8",
-          env: { PATH: process.env.PATH ?? "", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...deployedEnvironment(environmentOf(fn)) },
+          env: {
+            PATH: process.env.PATH ?? "",
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+            ...deployedEnvironment(environmentOf(fn)),
+          },
         },
       );
       expect(exported, name).toBe("function");
@@ -345,7 +348,10 @@ describe("least privilege", () => {
       }
       const access = accessOf(name);
       const dynamo = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
-      expect(dynamo.flatMap((s) => [s.Action].flat()), name).toEqual([...tableActions[access.table]]);
+      expect(
+        dynamo.flatMap((s) => [s.Action].flat()),
+        name,
+      ).toEqual([...tableActions[access.table]]);
     }
   });
 
@@ -411,9 +417,7 @@ describe("stream consumer", () => {
     api.hasResourceProperties("AWS::SQS::Queue", { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
     api.hasResourceProperties("AWS::SQS::QueuePolicy", {
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } })]),
       },
     });
   });

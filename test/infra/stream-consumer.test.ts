@@ -71,19 +71,42 @@ describe("stream consumer", () => {
   it("counts the webhook deliveries it attempts, by outcome", async () => {
     const { services, observability, handler } = consumer(testObservability("silent"));
     const access = {
-      registry: { name: "model", visibility: "organization" as const, protectedAliases: [], createdAt: "2024-01-01T00:00:00.000Z", createdBy: "ana" },
+      registry: {
+        name: "model",
+        visibility: "organization" as const,
+        protectedAliases: [],
+        createdAt: "2024-01-01T00:00:00.000Z",
+        createdBy: "ana",
+      },
       role: "admin" as const,
     };
-    for (const [name, url] of [["ok", "https://ok.example/hook"], ["down", "https://down.example/hook"]]) {
-      await createAutomation(services, { userId: "ana", orgRole: "admin" }, access, { name: name!, event: "LINK_ARTIFACT", url: url! } as never);
+    for (const [name, url] of [
+      ["ok", "https://ok.example/hook"],
+      ["down", "https://down.example/hook"],
+    ]) {
+      await createAutomation(services, { userId: "ana", orgRole: "admin" }, access, {
+        name: name!,
+        event: "LINK_ARTIFACT",
+        url: url!,
+      } as never);
     }
     services.clock.advance(1000);
-    services.webhooks.responses = [{ statusCode: 200, latencyMs: 1 }, { statusCode: 503, latencyMs: 1 }];
+    services.webhooks.responses = [
+      { statusCode: 200, latencyMs: 1 },
+      { statusCode: 503, latencyMs: 1 },
+    ];
     const linked = {
       PK: "HIST#COL#model#mnist",
       SK: `${services.clock.now().toISOString()}#01JEVENT000000000000000001`,
       entity: "event",
-      event: { action: "link.created", actor: "bob", at: services.clock.now().toISOString(), registry: "model", collection: "mnist", version: "v0" },
+      event: {
+        action: "link.created",
+        actor: "bob",
+        at: services.clock.now().toISOString(),
+        registry: "model",
+        collection: "mnist",
+        version: "v0",
+      },
     };
     expect(await handler({ Records: [record("INSERT", linked, "stream-2")] })).toEqual({ batchItemFailures: [] });
     expect(services.webhooks.sent).toHaveLength(2);

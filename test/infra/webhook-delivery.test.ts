@@ -99,7 +99,15 @@ describe("webhook delivery", () => {
     const exported = execFileSync(
       process.execPath,
       ["--input-type=module", "-e", "process.stdout.write(typeof (await import(process.argv[1])).handler)", pathToFileURL(bundle).href],
-      { cwd: path.dirname(bundle), encoding: "utf8", env: { PATH: process.env.PATH ?? "", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...deployedEnvironment(environmentOf(fn)) } },
+      {
+        cwd: path.dirname(bundle),
+        encoding: "utf8",
+        env: {
+          PATH: process.env.PATH ?? "",
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+          ...deployedEnvironment(environmentOf(fn)),
+        },
+      },
     );
     expect(exported).toBe("function");
   });

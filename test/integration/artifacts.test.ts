@@ -128,10 +128,7 @@ describe("logging through presigned URLs", () => {
     expect(set.body).toEqual({ alias: "production", version: "v0", previous: null });
     const moved = await s.api("PUT", `${base("mnist")}/aliases/production`, { version: 1 });
     expect(moved.body).toEqual({ alias: "production", version: "v1", previous: "v0" });
-    const [v0, v1] = await Promise.all([
-      s.api("GET", `${base("mnist")}/versions/v0`),
-      s.api("GET", `${base("mnist")}/versions/v1`),
-    ]);
+    const [v0, v1] = await Promise.all([s.api("GET", `${base("mnist")}/versions/v0`), s.api("GET", `${base("mnist")}/versions/v1`)]);
     expect(v0.body.aliases).not.toContain("production");
     expect(v1.body.aliases).toContain("production");
     const removed = await s.api("DELETE", `${base("mnist")}/aliases/production`);
@@ -139,11 +136,7 @@ describe("logging through presigned URLs", () => {
     expect((await s.api("GET", `${base("mnist")}/versions/production`)).status).toBe(404);
     expect((await s.api("PUT", `${base("mnist")}/aliases/latest`, { version: "v0" })).status).toBe(400);
     const history = await s.api("GET", `${base("mnist")}/history?limit=3`);
-    expect(history.body.items.map((e: { action: string }) => e.action)).toEqual([
-      "alias.removed",
-      "alias.moved",
-      "alias.set",
-    ]);
+    expect(history.body.items.map((e: { action: string }) => e.action)).toEqual(["alias.removed", "alias.moved", "alias.set"]);
   });
 });
 
@@ -338,8 +331,20 @@ describe("bad input is a 4xx and writes nothing", () => {
     ["unknown artifact", "GET", `${base("nothing-here")}`, undefined, 404],
     ["version-like alias", "PUT", `${base("mnist")}/aliases/v7`, { version: "v0" }, 400],
     ["bad cursor", "GET", `${base("mnist")}/versions?cursor=abc`, undefined, 400],
-    ["cursor from another list", "GET", `/v1/projects/proj/artifacts?cursor=${Buffer.from(JSON.stringify({ PK: "USER#admin", SK: "USER" })).toString("base64url")}`, undefined, 400],
-    ["cursor from another list of the same partition", "GET", `${base("mnist")}/versions?cursor=${Buffer.from(JSON.stringify({ PK: "ART#proj#mnist", SK: "ALIAS#best" })).toString("base64url")}`, undefined, 400],
+    [
+      "cursor from another list",
+      "GET",
+      `/v1/projects/proj/artifacts?cursor=${Buffer.from(JSON.stringify({ PK: "USER#admin", SK: "USER" })).toString("base64url")}`,
+      undefined,
+      400,
+    ],
+    [
+      "cursor from another list of the same partition",
+      "GET",
+      `${base("mnist")}/versions?cursor=${Buffer.from(JSON.stringify({ PK: "ART#proj#mnist", SK: "ALIAS#best" })).toString("base64url")}`,
+      undefined,
+      400,
+    ],
     ["unknown route", "GET", "/v1/nothing", undefined, 404],
     ["method the route does not take", "PATCH", `${base("mnist")}/versions`, { type: "model" }, 405],
   ];

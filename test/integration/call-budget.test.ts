@@ -95,7 +95,12 @@ describe("calls per operation", () => {
   });
 
   test("collection:alias to download URLs: 1 round trip including auth, and one S3 read", async () => {
-    await s.api("POST", "/v1/registries/model/collections/c/links", { project: "p", artifact: "a", version: "v0", aliases: ["production"] });
+    await s.api("POST", "/v1/registries/model/collections/c/links", {
+      project: "p",
+      artifact: "a",
+      version: "v0",
+      aliases: ["production"],
+    });
     const { used, roundTrips } = await counted(() => s.api("GET", "/v1/registries/model/collections/c/versions/production/files"));
     console.log("collection:alias files:", used.join(", "), `(${roundTrips} DynamoDB round trips)`);
     // The key, and at the same time the registry with the alias (which carries its link's
@@ -113,7 +118,12 @@ describe("calls per operation", () => {
     await s.api("POST", "/v1/users", { name: "max", role: "member" });
     const key = (await s.api("POST", "/v1/api-keys", { user: "max" })).body.key as string;
     await s.api("PUT", "/v1/registries/secret/members/max", { role: "viewer" });
-    await s.api("POST", "/v1/registries/secret/collections/c/links", { project: "p", artifact: "a", version: "v0", aliases: ["production"] });
+    await s.api("POST", "/v1/registries/secret/collections/c/links", {
+      project: "p",
+      artifact: "a",
+      version: "v0",
+      aliases: ["production"],
+    });
     // Warm-up: the new key's lastUsedAt is written on its first use.
     await s.api("GET", "/v1/projects/p/artifacts", undefined, key);
     const { used, roundTrips } = await counted(() =>

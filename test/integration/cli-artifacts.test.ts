@@ -69,7 +69,19 @@ const totalBytes = () => uniqueBytes() + small.length;
 
 describe("log", () => {
   test("logs a directory: every distinct blob is uploaded once", async () => {
-    const result = await mreg(["log", model, "--project", "demo", "--name", "mnist", "--alias", "best", "--metadata", '{"acc":0.93}', "--json"]);
+    const result = await mreg([
+      "log",
+      model,
+      "--project",
+      "demo",
+      "--name",
+      "mnist",
+      "--alias",
+      "best",
+      "--metadata",
+      '{"acc":0.93}',
+      "--json",
+    ]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.json).toMatchObject({
@@ -290,7 +302,20 @@ describe("references", () => {
 
   test("logs a single object and a listed prefix by reference, and downloads them", async () => {
     const logged = await mreg(
-      ["log", "--ref", `s3://${EXTERNAL_BUCKET}/single/labels.txt`, "--ref", `s3://${EXTERNAL_BUCKET}/raw/`, "-p", "demo", "-n", "refs", "-t", "dataset", "--json"],
+      [
+        "log",
+        "--ref",
+        `s3://${EXTERNAL_BUCKET}/single/labels.txt`,
+        "--ref",
+        `s3://${EXTERNAL_BUCKET}/raw/`,
+        "-p",
+        "demo",
+        "-n",
+        "refs",
+        "-t",
+        "dataset",
+        "--json",
+      ],
       awsEnv(),
     );
     expect(logged.stderr).toBe("");

@@ -69,7 +69,10 @@ describe("npm run admin:create", () => {
     await expect(authenticates("first", key)).resolves.toMatchObject({ userId: "admin", orgRole: "admin" });
 
     const registries = registryStore("first");
-    expect((await registries.getRegistryAccess("model", undefined)).registry).toMatchObject({ artifactTypes: ["model"], protectedAliases: ["production"] });
+    expect((await registries.getRegistryAccess("model", undefined)).registry).toMatchObject({
+      artifactTypes: ["model"],
+      protectedAliases: ["production"],
+    });
     expect((await registries.getRegistryAccess("dataset", undefined)).registry).toMatchObject({ artifactTypes: ["dataset"] });
 
     const second = createAdmin(["--table", "first", "--region", "eu-west-1"]);
@@ -90,7 +93,13 @@ describe("npm run admin:create", () => {
 
   it("gives a deployment that has its admin the default registries it lacks, and exits 0 for it", async () => {
     const client = DynamoDBDocumentClient.from(localClient());
-    await new DynamoIdentityStore(client, "older").createUser({ id: "admin", name: "Administrator", orgRole: "admin", status: "active", createdAt: new Date().toISOString() });
+    await new DynamoIdentityStore(client, "older").createUser({
+      id: "admin",
+      name: "Administrator",
+      orgRole: "admin",
+      status: "active",
+      createdAt: new Date().toISOString(),
+    });
     const run = createAdmin(["--table", "older", "--region", "eu-west-1"]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toBe("");

@@ -79,7 +79,15 @@ test("npm start serves, writes a 0600 admin key, stops everything on SIGTERM and
   const key = (await readFile(keyFile, "utf8")).trim();
   expect(first.output()).toContain(key);
   const auth = { authorization: `Bearer ${key}` };
-  expect((await fetch(`${url}/v1/registries`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: '{"name":"kept"}' })).status).toBe(201);
+  expect(
+    (
+      await fetch(`${url}/v1/registries`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: '{"name":"kept"}',
+      })
+    ).status,
+  ).toBe(201);
   expect(await javaProcessesFor(dataDir)).toHaveLength(1);
   // MREG_LOG_LEVEL defaults to info: one JSON line per request on stdout, never the key.
   const requests = await eventually(() => {

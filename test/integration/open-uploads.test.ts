@@ -53,7 +53,13 @@ describe("logging a file while it is hashed", () => {
   test("sends it once through an open upload, verifies it at commit, and leaves nothing staged", async () => {
     const path = await checkpoint("model.bin", bytes);
     const result = await log("cnn", path);
-    expect(result).toMatchObject({ created: true, version: "v0", sentWhileHashing: 1, uploadedBytes: bytes.length, hashedBytes: bytes.length });
+    expect(result).toMatchObject({
+      created: true,
+      version: "v0",
+      sentWhileHashing: 1,
+      uploadedBytes: bytes.length,
+      hashedBytes: bytes.length,
+    });
     const used = await client.useArtifact("open/cnn:v0", { dir: join(dir, "out") });
     expect(sha256(await readFile(join(used.path, "model.bin")))).toBe(sha256(bytes));
     expect(await stagedKeys()).toEqual([]);
@@ -61,7 +67,14 @@ describe("logging a file while it is hashed", () => {
 
   test("re-logging it unchanged reads and sends nothing", async () => {
     const result = await log("cnn", join(dir, "model.bin"));
-    expect(result).toMatchObject({ created: false, version: "v0", uploadedBytes: 0, hashedBytes: 0, sentWhileHashing: 0, discardedBytes: 0 });
+    expect(result).toMatchObject({
+      created: false,
+      version: "v0",
+      uploadedBytes: 0,
+      hashedBytes: 0,
+      sentWhileHashing: 0,
+      discardedBytes: 0,
+    });
   });
 
   test("the same bytes under a new path are not stored twice: the open upload is stopped or discarded", async () => {
@@ -101,7 +114,9 @@ describe("the registry trusts an open upload only once it has checked the bytes"
     expect(refused.status).toBe(422);
     expect(refused.body.error.message).toContain(`uploaded bytes have sha256 ${sha256(other)}`);
     expect(await stagedKeys()).toEqual([]);
-    expect((await s.api("POST", `${base("checked")}/uploads`, { files: [file].map(({ uploadId: _uploadId, ...f }) => f) })).body.present).toEqual([]);
+    expect(
+      (await s.api("POST", `${base("checked")}/uploads`, { files: [file].map(({ uploadId: _uploadId, ...f }) => f) })).body.present,
+    ).toEqual([]);
 
     const again = (await s.api("POST", `${base("checked")}/uploads`, { open: [{ path: "w.bin", size: declared.length }] })).body.open[0];
     expect((await fetch(again.url, { method: "PUT", headers: again.headers, body: declared })).status).toBe(200);

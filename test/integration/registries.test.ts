@@ -82,9 +82,7 @@ describe("links", () => {
     expect((await link("mnist-classifier", "mnist", 1)).body).toMatchObject({ version: "v2", created: true });
 
     const versions = await s.api("GET", `${col("mnist-classifier")}/versions`);
-    expect(
-      versions.body.items.map((v: { version: string; source: { version: string } }) => [v.version, v.source.version]),
-    ).toEqual([
+    expect(versions.body.items.map((v: { version: string; source: { version: string } }) => [v.version, v.source.version])).toEqual([
       ["v2", "v1"],
       ["v1", "v0"],
       ["v0", "v2"],
@@ -213,9 +211,14 @@ describe("tags and search", () => {
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen.sort()).toEqual(["bikiter-5", "kite-1", "kite-2", "kitekite-3", "skite-4"]);
-    expect((await s.api("GET", `${REG}/collections?q=ki`)).body.items.map((c: { name: string }) => c.name).sort()).toEqual(
-      ["bikiter-5", "kit-6", "kite-1", "kite-2", "kitekite-3", "skite-4"],
-    );
+    expect((await s.api("GET", `${REG}/collections?q=ki`)).body.items.map((c: { name: string }) => c.name).sort()).toEqual([
+      "bikiter-5",
+      "kit-6",
+      "kite-1",
+      "kite-2",
+      "kitekite-3",
+      "skite-4",
+    ]);
   });
 
   test("linked versions take tags", async () => {
@@ -232,9 +235,7 @@ describe("history", () => {
     const history = await s.api("GET", `${col("mnist-classifier")}/history?limit=100`);
     const actions = history.body.items.map((e: { action: string }) => e.action);
     expect(actions.at(-1)).toBe("collection.created");
-    expect(actions).toEqual(
-      expect.arrayContaining(["link.created", "alias.set", "alias.moved", "tag.added", "tag.removed"]),
-    );
+    expect(actions).toEqual(expect.arrayContaining(["link.created", "alias.set", "alias.moved", "tag.added", "tag.removed"]));
     for (const event of history.body.items) {
       expect(event).toMatchObject({ actor: "admin", at: expect.any(String), registry: "model", collection: "mnist-classifier" });
     }
@@ -256,10 +257,7 @@ describe("pagination", () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await s.api(
-        "GET",
-        `${col("many")}/versions?limit=100${cursor ? `&cursor=${cursor}` : ""}`,
-      );
+      const page = await s.api("GET", `${col("many")}/versions?limit=100${cursor ? `&cursor=${cursor}` : ""}`);
       seen.push(...page.body.items.map((v: { index: number }) => v.index));
       cursor = page.body.nextCursor;
       pages++;

@@ -77,7 +77,9 @@ describe("run metrics on DynamoDB", () => {
   test("concurrent batches lose no point", async () => {
     await Promise.all(
       Array.from({ length: 8 }, (_, writer) =>
-        s.api("POST", `${RUN}/busy/metrics`, { items: Array.from({ length: 10 }, (_, i) => ({ step: writer * 10 + i, values: { x: writer } })) }),
+        s.api("POST", `${RUN}/busy/metrics`, {
+          items: Array.from({ length: 10 }, (_, i) => ({ step: writer * 10 + i, values: { x: writer } })),
+        }),
       ),
     );
     const history = await s.api("GET", `${RUN}/busy/metrics?key=x`);

@@ -218,7 +218,10 @@ describe("deliveries", () => {
       }),
     );
     const linkEvent = history.Items!.find((item) => item.event.action === "link.created")!;
-    const again = await createStreamConsumer(s.stack.services, localObservability({ logLevel: "silent" }))({
+    const again = await createStreamConsumer(
+      s.stack.services,
+      localObservability({ logLevel: "silent" }),
+    )({
       Records: [
         {
           eventID: "redelivered",
@@ -242,11 +245,21 @@ describe("deliveries", () => {
       url: receiver.url("/alias"),
     });
     await logVersion("train", "promoted-net", "promoted weights");
-    await s.api("POST", `${REG}/collections/promoted/links`, { project: "train", artifact: "promoted-net", version: "v0", aliases: ["staging"] });
+    await s.api("POST", `${REG}/collections/promoted/links`, {
+      project: "train",
+      artifact: "promoted-net",
+      version: "v0",
+      aliases: ["staging"],
+    });
     await s.api("PUT", `${REG}/collections/promoted/aliases/preprod`, { version: "v0" });
     await s.api("PUT", `${REG}/collections/promoted/aliases/production`, { version: "v0" });
     // Another collection: the filter keeps it out.
-    await s.api("POST", `${REG}/collections/elsewhere/links`, { project: "train", artifact: "promoted-net", version: "v0", aliases: ["production"] });
+    await s.api("POST", `${REG}/collections/elsewhere/links`, {
+      project: "train",
+      artifact: "promoted-net",
+      version: "v0",
+      aliases: ["production"],
+    });
 
     await eventually(() => (receiver.at("/alias").length > 0 ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -260,7 +273,13 @@ describe("deliveries", () => {
 
   test("a receiver answering 500 twice then 200 gets the delivery on the third attempt, all three in the log", async () => {
     receiver.script("/flaky", [500, 500, 200]);
-    const hook = await automation({ name: "flaky", event: "LINK_ARTIFACT", collection: "flaky", url: receiver.url("/flaky"), secret: SECRET });
+    const hook = await automation({
+      name: "flaky",
+      event: "LINK_ARTIFACT",
+      collection: "flaky",
+      url: receiver.url("/flaky"),
+      secret: SECRET,
+    });
     await logVersion("train", "flaky-net", "flaky weights");
     await s.api("POST", `${REG}/collections/flaky/links`, { project: "train", artifact: "flaky-net", version: "v0" });
 
@@ -327,7 +346,13 @@ describe("deliveries", () => {
       missing: "${artifact_metadata.nothing}",
       type: "${event_type}",
     };
-    await automation({ name: "templated", event: "LINK_ARTIFACT", collection: "templated", url: receiver.url("/template"), payloadTemplate: template });
+    await automation({
+      name: "templated",
+      event: "LINK_ARTIFACT",
+      collection: "templated",
+      url: receiver.url("/template"),
+      payloadTemplate: template,
+    });
     await logVersion("train", "templated-net", "templated weights", {
       metadata: { accuracy: 0.97, note: 'said "ok"\nthen left', train: { lr: 0.001 } },
     });
@@ -354,12 +379,19 @@ describe("the README's receiver", () => {
     const free = await new Receiver().start();
     const port = free.port;
     await free.stop();
-    const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH ?? "", PORT: String(port), MREG_WEBHOOK_SECRET: SECRET } });
+    const child = spawn(process.execPath, [file], {
+      env: { PATH: process.env.PATH ?? "", PORT: String(port), MREG_WEBHOOK_SECRET: SECRET },
+    });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
     try {
       const url = `http://127.0.0.1:${port}/`;
-      await eventually(() => fetch(url, { method: "POST", body: "{}" }).then((r) => r.status, () => undefined));
+      await eventually(() =>
+        fetch(url, { method: "POST", body: "{}" }).then(
+          (r) => r.status,
+          () => undefined,
+        ),
+      );
       const forged = await fetch(url, {
         method: "POST",
         body: "{}",
@@ -415,7 +447,11 @@ describe("lineage", () => {
 
     // Downwards from an input: the run that used it and what the run produced.
     const down = await s.api("GET", "/v1/projects/train/artifacts/dataset-a/versions/latest/lineage?direction=down");
-    expect(down.body.nodes.map((n: any) => n.id).sort()).toEqual(["run:train/run-7", "version:train/dataset-a:v0", "version:train/fitted:v0"]);
+    expect(down.body.nodes.map((n: any) => n.id).sort()).toEqual([
+      "run:train/run-7",
+      "version:train/dataset-a:v0",
+      "version:train/fitted:v0",
+    ]);
 
     // The run's own view, and the same lineage through a collection version.
     const ofRun = await s.api("GET", "/v1/projects/train/runs/run-7/lineage?depth=1");
@@ -423,13 +459,20 @@ describe("lineage", () => {
     await s.api("POST", `${REG}/collections/fitted/links`, { project: "train", artifact: "fitted", version: "v0" });
     const viaCollection = await s.api("GET", `${REG}/collections/fitted/versions/latest/lineage?direction=up&depth=2`);
     expect(viaCollection.status).toBe(200);
-    expect(viaCollection.body).toMatchObject({ root: "version:train/fitted:v0", link: { registry: "model", collection: "fitted", version: "v0" } });
+    expect(viaCollection.body).toMatchObject({
+      root: "version:train/fitted:v0",
+      link: { registry: "model", collection: "fitted", version: "v0" },
+    });
     expect(viaCollection.body.edges).toHaveLength(3);
   });
 
   test("a commit naming an unknown run creates the run; an input to a missing version is a 404", async () => {
     await logVersion("train", "orphan", "orphan weights", { runId: "ad-hoc-run" });
-    expect((await s.api("GET", "/v1/projects/train/runs/ad-hoc-run")).body).toMatchObject({ id: "ad-hoc-run", name: null, createdBy: "admin" });
+    expect((await s.api("GET", "/v1/projects/train/runs/ad-hoc-run")).body).toMatchObject({
+      id: "ad-hoc-run",
+      name: null,
+      createdBy: "admin",
+    });
     expect((await s.api("POST", "/v1/projects/train/runs/ad-hoc-run/inputs", { artifact: "orphan", version: "v9" })).status).toBe(404);
     expect((await s.api("GET", "/v1/projects/train/runs/never-seen")).status).toBe(404);
   });

@@ -81,16 +81,9 @@ function decodeCursor(cursor: string, list: string): string {
 }
 
 /** Pages `items`, already sorted by `sortKey` in `order`; a cursor names the last key served. */
-function pageOf<T>(
-  list: string,
-  items: T[],
-  sortKey: (item: T) => string,
-  order: "asc" | "desc",
-  page: PageRequest,
-): Page<T> {
+function pageOf<T>(list: string, items: T[], sortKey: (item: T) => string, order: "asc" | "desc", page: PageRequest): Page<T> {
   const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, list);
-  const remaining =
-    after === undefined ? items : items.filter((item) => (order === "asc" ? sortKey(item) > after : sortKey(item) < after));
+  const remaining = after === undefined ? items : items.filter((item) => (order === "asc" ? sortKey(item) > after : sortKey(item) < after));
   const selected = remaining.slice(0, page.limit);
   const last = selected.at(-1);
   const more = remaining.length > selected.length;
@@ -474,9 +467,7 @@ export class FakeBlobLedger implements BlobLedger {
   }
 
   async findMultipartUpload(sha256: string, size: number, partSize: number): Promise<MultipartUpload | undefined> {
-    const upload = [...this.uploads.values()].find(
-      (u) => u.sha256 === sha256 && u.size === size && u.partSize === partSize,
-    );
+    const upload = [...this.uploads.values()].find((u) => u.sha256 === sha256 && u.size === size && u.partSize === partSize);
     return upload && copy(upload);
   }
 
@@ -525,9 +516,7 @@ export class FakeIdentityStore implements IdentityStore {
   }
 
   async listApiKeys(userId: string | undefined, page: PageRequest): Promise<Page<ApiKeyRecord>> {
-    const keys = [...this.apiKeys.values()]
-      .filter((k) => userId === undefined || k.userId === userId)
-      .sort((a, b) => compare(a.id, b.id));
+    const keys = [...this.apiKeys.values()].filter((k) => userId === undefined || k.userId === userId).sort((a, b) => compare(a.id, b.id));
     return pageOf(`keys:${userId ?? "*"}`, keys, (k) => k.id, "asc", page);
   }
 
@@ -898,11 +887,7 @@ export class FakeBlobStore implements BlobStore {
     return { url: `https://fake-s3.test/${key}?uploadId=${uploadId}&partNumber=${partNumber}`, headers: {} };
   }
 
-  async completeMultipartUpload(
-    key: string,
-    uploadId: string,
-    parts: { partNumber: number; etag: string }[],
-  ): Promise<void> {
+  async completeMultipartUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void> {
     const upload = this.multipart.get(uploadId);
     if (!upload || upload.key !== key) throw new UnprocessableError("the store refused to complete the upload: NoSuchUpload");
     const chunks = parts.map((part) => {

@@ -10,10 +10,7 @@ export function fileSpec(path: string, bytes: Buffer | string) {
 }
 
 /** Uploads every blob of a plan with plain fetch, as any client could. */
-export async function uploadPlanned(
-  plan: { uploads: any[] },
-  bytesBySha: Map<string, Buffer>,
-): Promise<number> {
+export async function uploadPlanned(plan: { uploads: any[] }, bytesBySha: Map<string, Buffer>): Promise<number> {
   let sent = 0;
   for (const upload of plan.uploads) {
     const bytes = bytesBySha.get(upload.sha256)!;

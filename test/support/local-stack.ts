@@ -17,9 +17,7 @@ export interface TestStack {
 export const MIB = 1024 * 1024;
 
 /** A whole embedded registry in a fresh temp dir, on free loopback ports. */
-export async function startTestStack(
-  options: { env?: Record<string, string>; extraBuckets?: string[] } = {},
-): Promise<TestStack> {
+export async function startTestStack(options: { env?: Record<string, string>; extraBuckets?: string[] } = {}): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "mreg-test-"));
   // Only the settings a test names (nothing from the runner's environment), and quiet: one
   // line per request unless MREG_LOG_LEVEL asks for them.

@@ -31,7 +31,10 @@ export function captureStdout(): { lines(): Record<string, any>[]; text(): strin
     writes.push(String(chunk));
     return true;
   };
-  const spies = [vi.spyOn(process.stdout, "write").mockImplementation(capture), vi.spyOn(process.stderr, "write").mockImplementation(capture)];
+  const spies = [
+    vi.spyOn(process.stdout, "write").mockImplementation(capture),
+    vi.spyOn(process.stderr, "write").mockImplementation(capture),
+  ];
   return {
     text: () => writes.join(""),
     lines: () =>

@@ -45,9 +45,7 @@ function page<T>(list: string, items: [string, T][], request: PageRequest, desce
   return {
     items: selected.map(([, item]) => copy(item)),
     nextCursor:
-      remaining.length > selected.length && last
-        ? Buffer.from(JSON.stringify({ list, after: last[0] })).toString("base64url")
-        : undefined,
+      remaining.length > selected.length && last ? Buffer.from(JSON.stringify({ list, after: last[0] })).toString("base64url") : undefined,
   };
 }
 
@@ -171,7 +169,11 @@ export class FakeAutomationStore implements AutomationStore {
   }
 
   async listAutomations(registry: string, request: PageRequest): Promise<Page<AutomationRecord>> {
-    return page(`auto:${registry}`, [...this.automations].filter(([, a]) => a.registry === registry), request);
+    return page(
+      `auto:${registry}`,
+      [...this.automations].filter(([, a]) => a.registry === registry),
+      request,
+    );
   }
 
   async automationsOf(registry: string): Promise<AutomationRecord[]> {

@@ -44,8 +44,7 @@ function event(
 ): APIGatewayProxyEvent {
   const params = options.params ?? {};
   const path = resource.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ""));
-  const text =
-    options.body === undefined ? null : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+  const text = options.body === undefined ? null : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
   return {
     httpMethod: method,
     resource,
@@ -279,7 +278,9 @@ describe("the artifacts function over fake stores", () => {
     expect(json(plain)).toMatchObject({ uploads: [{ sha256: file.sha256, method: "PUT" }], present: [] });
     expect(json(scoped)).toEqual(json(plain));
     expect((await artifactsHandler(event("POST", "/v1/uploads", { body: { files: [file] }, key: keys.viewer }))).statusCode).toBe(403);
-    const badPath = await artifactsHandler(event("POST", `${P}/uploads`, { params: { ...params, name: "-bad" }, body: { files: [file] }, key: keys.member }));
+    const badPath = await artifactsHandler(
+      event("POST", `${P}/uploads`, { params: { ...params, name: "-bad" }, body: { files: [file] }, key: keys.member }),
+    );
     expect(badPath.statusCode).toBe(400);
   });
 
@@ -326,9 +327,7 @@ describe("the artifacts function over fake stores", () => {
   });
 
   it("answers 404 for an unknown version", async () => {
-    const response = await artifactsHandler(
-      event("GET", `${P}/versions/{v}`, { params: { ...params, v: "v7" }, key: keys.viewer }),
-    );
+    const response = await artifactsHandler(event("GET", `${P}/versions/{v}`, { params: { ...params, v: "v7" }, key: keys.viewer }));
     expect(response.statusCode).toBe(404);
   });
 });
@@ -348,7 +347,9 @@ describe("business metrics recorded by operations", () => {
       at: "2024-06-01T00:00:00.000Z",
     });
     const { registries } = createApiHandlers(services, observability);
-    const created = await registries(event("POST", "/v1/registries", { body: { name: "model", visibility: "organization" }, key: keys.admin }));
+    const created = await registries(
+      event("POST", "/v1/registries", { body: { name: "model", visibility: "organization" }, key: keys.admin }),
+    );
     expect(created.statusCode).toBe(201);
     const link = () =>
       registries(

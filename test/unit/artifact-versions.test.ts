@@ -157,10 +157,7 @@ describe("commitVersion", () => {
   });
 
   it("refuses a missing reference with 422 naming it", async () => {
-    const error = await commit([
-      uploaded("a.bin", "a"),
-      { path: "gone.csv", ref: "s3://datasets/not/there.csv" },
-    ]).catch((e: unknown) => e);
+    const error = await commit([uploaded("a.bin", "a"), { path: "gone.csv", ref: "s3://datasets/not/there.csv" }]).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as Error).message).toContain("s3://datasets/not/there.csv");
@@ -169,9 +166,7 @@ describe("commitVersion", () => {
 
   it("refuses a type other than the artifact's with 409", async () => {
     await commit([uploaded("a.bin", "a")]);
-    await expect(
-      commitVersion(deps, alice, ref, { type: "dataset", files: [uploaded("b.bin", "b")] }),
-    ).rejects.toThrow(ConflictError);
+    await expect(commitVersion(deps, alice, ref, { type: "dataset", files: [uploaded("b.bin", "b")] })).rejects.toThrow(ConflictError);
     expect((await listVersions(deps, ref, { limit: 10 })).items).toHaveLength(1);
   });
 
@@ -266,9 +261,7 @@ describe("aliases", () => {
       previous: "v0",
     });
 
-    const holders = await Promise.all(
-      ["v0", "v1", "v2"].map(async (v) => (await getVersion(deps, ref, v)).aliases.includes("production")),
-    );
+    const holders = await Promise.all(["v0", "v1", "v2"].map(async (v) => (await getVersion(deps, ref, v)).aliases.includes("production")));
     expect(holders).toEqual([false, true, false]);
     expect((await getArtifact(deps, ref)).aliases).toEqual({ latest: "v2", production: "v1" });
     expect(deps.artifacts.events("vision", "mnist").slice(-2)).toEqual([
@@ -390,20 +383,14 @@ describe("listing", () => {
     const second = await listVersions(deps, ref, { limit: 2, cursor: first.nextCursor });
     const third = await listVersions(deps, ref, { limit: 2, cursor: second.nextCursor });
 
-    expect([first, second, third].map((p) => p.items.map((v) => v.version))).toEqual([
-      ["v4", "v3"],
-      ["v2", "v1"],
-      ["v0"],
-    ]);
+    expect([first, second, third].map((p) => p.items.map((v) => v.version))).toEqual([["v4", "v3"], ["v2", "v1"], ["v0"]]);
     expect(third.nextCursor).toBeUndefined();
   });
 
   it("refuses a cursor from another list", async () => {
     await commitMany(3);
     const page = await listVersions(deps, ref, { limit: 1 });
-    await expect(listArtifactHistory(deps, ref, { limit: 1, cursor: page.nextCursor })).rejects.toThrow(
-      ValidationError,
-    );
+    await expect(listArtifactHistory(deps, ref, { limit: 1, cursor: page.nextCursor })).rejects.toThrow(ValidationError);
   });
 
   it("lists the artifacts of a project only", async () => {
@@ -425,9 +412,7 @@ describe("listing", () => {
 
     const history = await listArtifactHistory(deps, ref, { limit: 10 });
     expect(history.items.map((e) => e.action)).toEqual(["alias.set", "version.created", "version.created"]);
-    await expect(listArtifactHistory(deps, { ...ref, artifact: "nope" }, { limit: 10 })).rejects.toThrow(
-      NotFoundError,
-    );
+    await expect(listArtifactHistory(deps, { ...ref, artifact: "nope" }, { limit: 10 })).rejects.toThrow(NotFoundError);
   });
 });
 
@@ -436,10 +421,7 @@ describe("listFiles", () => {
 
   beforeEach(async () => {
     deps.blobs.putReference("s3://datasets/train.csv", { size: 9, etag: "e", versionId: "ver-1" });
-    await commit([
-      ...paths.map((p) => uploaded(p, `bytes of ${p}`)),
-      { path: "data/train.csv", ref: "s3://datasets/train.csv" },
-    ]);
+    await commit([...paths.map((p) => uploaded(p, `bytes of ${p}`)), { path: "data/train.csv", ref: "s3://datasets/train.csv" }]);
   });
 
   it("lists every entry in path order with a download URL", async () => {

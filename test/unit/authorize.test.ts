@@ -31,15 +31,15 @@ describe("authorizeRoute for org roles", () => {
   });
 
   it("refuses a permission no table knows, even to an org admin", async () => {
-    await expect(
-      authorizeRoute(deps, { userId: "root", orgRole: "admin" }, "billing:admin" as Permission, {}),
-    ).rejects.toThrow(ForbiddenError);
+    await expect(authorizeRoute(deps, { userId: "root", orgRole: "admin" }, "billing:admin" as Permission, {})).rejects.toThrow(
+      ForbiddenError,
+    );
   });
 
   it("refuses a registry permission on a route without a registry", async () => {
-    await expect(
-      authorizeRoute(deps, { userId: "root", orgRole: "admin" }, "registry:read", { project: "p" }),
-    ).rejects.toThrow(ForbiddenError);
+    await expect(authorizeRoute(deps, { userId: "root", orgRole: "admin" }, "registry:read", { project: "p" })).rejects.toThrow(
+      ForbiddenError,
+    );
   });
 });
 
@@ -48,14 +48,20 @@ describe("admit", () => {
   const keys: Record<string, string> = {};
 
   beforeEach(async () => {
-    for (const [id, orgRole] of [["vera", "viewer"], ["root", "admin"]] as const) {
+    for (const [id, orgRole] of [
+      ["vera", "viewer"],
+      ["root", "admin"],
+    ] as const) {
       const user = { id, name: id, orgRole, status: "active", createdAt: AT } as const;
       await deps.identity.createUser(user);
       const key = generateApiKey();
       await deps.identity.createApiKey({ id: `k-${id}`, userId: id, keyHash: key.keyHash, createdAt: AT }, user);
       keys[id] = `Bearer ${key.secret}`;
     }
-    for (const [name, visibility] of [["open", "organization"], ["secret", "restricted"]] as const) {
+    for (const [name, visibility] of [
+      ["open", "organization"],
+      ["secret", "restricted"],
+    ] as const) {
       await deps.registries.createRegistry({ name, visibility, protectedAliases: [], createdAt: AT, createdBy: "root" });
     }
     const version = await deps.artifacts.add({
@@ -124,6 +130,6 @@ describe("admit", () => {
     await expect(admit(deps, keys.vera, "project:write", { project: "p" })).rejects.toThrow(ForbiddenError);
     await expect(admit(deps, keys.vera, "registry:write", resolve("open"))).rejects.toThrow(ForbiddenError);
     expect((await admit(deps, keys.vera, "registry:read", { registry: "open" })).registry).toMatchObject({ role: "viewer" });
-    expect((await admit(deps, keys.root, "registry:read", resolve("nowhere")).catch((e: unknown) => e))).toBeInstanceOf(NotFoundError);
+    expect(await admit(deps, keys.root, "registry:read", resolve("nowhere")).catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
   });
 });

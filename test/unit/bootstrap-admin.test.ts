@@ -50,14 +50,23 @@ describe("default registries", () => {
       protectedAliases: ["production"],
       createdBy: BOOTSTRAP_ADMIN,
     });
-    expect((await deps.registries.getRegistryAccess("dataset", undefined)).registry).toMatchObject({ visibility: "organization", artifactTypes: ["dataset"] });
+    expect((await deps.registries.getRegistryAccess("dataset", undefined)).registry).toMatchObject({
+      visibility: "organization",
+      artifactTypes: ["dataset"],
+    });
     expect((await bootstrapAdmin(deps)).registries).toEqual([]);
   });
 
   it("adds the missing ones to a registry that has its admin already and leaves existing ones as they are", async () => {
     await bootstrapAdmin(deps, "my-chosen-admin-key");
     deps.registries.registries.delete("dataset");
-    const own = { name: "model", visibility: "restricted" as const, protectedAliases: [], createdAt: "2024-01-01T00:00:00.000Z", createdBy: "ana" };
+    const own = {
+      name: "model",
+      visibility: "restricted" as const,
+      protectedAliases: [],
+      createdAt: "2024-01-01T00:00:00.000Z",
+      createdBy: "ana",
+    };
     deps.registries.registries.set("model", own);
     const again = await bootstrapAdmin(deps, "my-chosen-admin-key");
     expect(again).toEqual({ created: false, registries: ["dataset"] });

@@ -80,10 +80,15 @@ describe("putFileRange", () => {
     const path = await fileOf(bytes);
     let reported = 0;
     // 7-byte reads: the range's ends fall inside chunks, and the buffers are reused ~60 times.
-    const { etag } = await putFileRange(`${url}/range`, { "x-amz-meta-a": "b" }, { path, start: 123, end: 555 }, {
-      chunkSize: 7,
-      onBytes: (delta) => (reported += delta),
-    });
+    const { etag } = await putFileRange(
+      `${url}/range`,
+      { "x-amz-meta-a": "b" },
+      { path, start: 123, end: 555 },
+      {
+        chunkSize: 7,
+        onBytes: (delta) => (reported += delta),
+      },
+    );
     expect(received).toHaveLength(1);
     expect(received[0]!.bytes.equals(bytes.subarray(123, 555))).toBe(true);
     expect(etag).toBe(`"${createHash("md5").update(bytes.subarray(123, 555)).digest("hex")}"`);
@@ -106,9 +111,12 @@ describe("putFileRange", () => {
   test("a file shorter than its range fails with a message that says so, and is not a transfer error to retry", async () => {
     const path = await fileOf(randomBytes(100));
     let reported = 0;
-    const error = await putFileRange(`${url}/short`, {}, { path, start: 0, end: 200 }, { chunkSize: 64, onBytes: (d) => (reported += d) }).catch(
-      (e: unknown) => e,
-    );
+    const error = await putFileRange(
+      `${url}/short`,
+      {},
+      { path, start: 0, end: 200 },
+      { chunkSize: 64, onBytes: (d) => (reported += d) },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MregError);
     expect(error).not.toBeInstanceOf(TransferError);
     expect((error as Error).message).toMatch(/shorter than the 200 bytes/);
@@ -120,9 +128,12 @@ describe("putFileRange", () => {
     const bytes = randomBytes(64 * 1024 * 1024);
     const path = await fileOf(bytes);
     let reported = 0;
-    const error = await putFileRange(`${url}/refused`, {}, { path, start: 0, end: bytes.length }, { onBytes: (d) => (reported += d) }).catch(
-      (e: unknown) => e,
-    );
+    const error = await putFileRange(
+      `${url}/refused`,
+      {},
+      { path, start: 0, end: bytes.length },
+      { onBytes: (d) => (reported += d) },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransferError);
     expect((error as TransferError).status).toBe(403);
     expect((error as Error).message).toMatch(/HTTP 403 \(AccessDenied\)/);

@@ -67,9 +67,9 @@ describe("retryWithBackoff", () => {
       stop.abort();
       throw new TransferError("reset");
     });
-    await expect(retryWithBackoff(run, { retries: 5, baseDelayMs: 10_000, maxDelayMs: 10_000, signal: stop.signal })).rejects.toBeInstanceOf(
-      AbortedError,
-    );
+    await expect(
+      retryWithBackoff(run, { retries: 5, baseDelayMs: 10_000, maxDelayMs: 10_000, signal: stop.signal }),
+    ).rejects.toBeInstanceOf(AbortedError);
     expect(run).toHaveBeenCalledTimes(1);
   });
 });

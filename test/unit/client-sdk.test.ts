@@ -51,7 +51,9 @@ beforeAll(async () => {
     const entry = answers[key];
     const answer = Array.isArray(entry) ? (entry.length > 1 ? entry.shift()! : entry[0]!) : entry;
     if (!answer) {
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "not_found", message: `no route ${key}` } }));
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: { code: "not_found", message: `no route ${key}` } }));
       return;
     }
     res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body === undefined ? "" : JSON.stringify(answer.body));
@@ -89,7 +91,12 @@ describe("useArtifact", () => {
     };
     answers["POST /v1/projects/vision/runs/run-42/inputs"] = { status: 201, body: {} };
     const result = await client.useArtifact("@model/mnist:production", { dir: join(dir, "out"), run: "run-42" });
-    expect(result).toMatchObject({ ref: "@model/mnist:v2", version: "v2", source: { project: "vision", artifact: "cnn", version: "v7" }, downloadedBytes: blob.length });
+    expect(result).toMatchObject({
+      ref: "@model/mnist:v2",
+      version: "v2",
+      source: { project: "vision", artifact: "cnn", version: "v7" },
+      downloadedBytes: blob.length,
+    });
     expect(await readFile(join(dir, "out", "w.bin"), "utf8")).toBe("weights");
     expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
       "GET /v1/registries/model/collections/mnist/versions/production",
@@ -121,7 +128,10 @@ describe("useArtifact", () => {
 
 describe("requests", () => {
   test("link sends the source and aliases, defaulting the version to latest", async () => {
-    answers["POST /v1/registries/model/collections/mnist/links"] = { status: 201, body: { version: "v0", index: 0, created: true, aliases: [] } };
+    answers["POST /v1/registries/model/collections/mnist/links"] = {
+      status: 201,
+      body: { version: "v0", index: 0, created: true, aliases: [] },
+    };
     await client.link("vision/cnn", "@model/mnist", { aliases: ["staging"] });
     expect(seen[0]!.body).toEqual({ project: "vision", artifact: "cnn", version: "latest", aliases: ["staging"] });
     await expect(client.link("@model/mnist:v1", "@model/other")).rejects.toThrow(/link takes an artifact version/);
@@ -129,7 +139,10 @@ describe("requests", () => {
 
   test("aliases and tags go to the artifact, collection or collection version the reference names", async () => {
     answers["PUT /v1/projects/p/artifacts/a/aliases/best"] = { status: 200, body: { alias: "best", version: "v3" } };
-    answers["PUT /v1/registries/model/collections/mnist/aliases/production"] = { status: 200, body: { alias: "production", version: "v1" } };
+    answers["PUT /v1/registries/model/collections/mnist/aliases/production"] = {
+      status: 200,
+      body: { alias: "production", version: "v1" },
+    };
     answers["PUT /v1/registries/model/collections/mnist/tags/vision"] = { status: 200, body: {} };
     answers["DELETE /v1/registries/model/collections/mnist/versions/v1/tags/approved"] = { status: 200, body: {} };
     await client.setAlias("p/a:v3", "best");
@@ -207,8 +220,21 @@ describe("logArtifact: sending files while they are hashed", () => {
   test("a large unknown file goes through an open upload, is not sent again, and the commit names it", async () => {
     const uploadId = "01JD3Q5W8Z6N4K2M1P0R9S7T5V";
     answers[`POST ${base}/uploads`] = [
-      { status: 200, body: { uploads: [], present: [], open: [{ path: "w.bin", size: weights.length, uploadId, method: "PUT", url: `${url}/store/open`, headers: {} }] } },
-      { status: 200, body: { uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }], present: [] } },
+      {
+        status: 200,
+        body: {
+          uploads: [],
+          present: [],
+          open: [{ path: "w.bin", size: weights.length, uploadId, method: "PUT", url: `${url}/store/open`, headers: {} }],
+        },
+      },
+      {
+        status: 200,
+        body: {
+          uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }],
+          present: [],
+        },
+      },
     ];
     const result = await log();
     expect(seen.filter((r) => r.path === `${base}/uploads`).map((r) => r.body)).toEqual([
@@ -223,7 +249,13 @@ describe("logArtifact: sending files while they are hashed", () => {
   test("a registry without open uploads (400 for the field) gets the file hashed first", async () => {
     answers[`POST ${base}/uploads`] = [
       { status: 400, body: { error: { code: "validation", message: "unrecognized key open" } } },
-      { status: 200, body: { uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }], present: [] } },
+      {
+        status: 200,
+        body: {
+          uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }],
+          present: [],
+        },
+      },
     ];
     const result = await log();
     expect(stored).toEqual([{ path: "/store/staging", bytes: weights.length }]);
@@ -241,13 +273,37 @@ describe("logArtifact: sending files while they are hashed", () => {
 
   test("an open upload that fails is sent again through the plan's own URL", async () => {
     answers[`POST ${base}/uploads`] = [
-      { status: 200, body: { uploads: [], present: [], open: [{ path: "w.bin", size: weights.length, uploadId: "01JD3Q5W8Z6N4K2M1P0R9S7T5V", method: "PUT", url: "http://127.0.0.1:1/refused", headers: {} }] } },
-      { status: 200, body: { uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }], present: [] } },
+      {
+        status: 200,
+        body: {
+          uploads: [],
+          present: [],
+          open: [
+            {
+              path: "w.bin",
+              size: weights.length,
+              uploadId: "01JD3Q5W8Z6N4K2M1P0R9S7T5V",
+              method: "PUT",
+              url: "http://127.0.0.1:1/refused",
+              headers: {},
+            },
+          ],
+        },
+      },
+      {
+        status: 200,
+        body: {
+          uploads: [{ sha256: weightsSha, size: weights.length, method: "PUT", url: `${url}/store/staging`, headers: {} }],
+          present: [],
+        },
+      },
     ];
     const result = await log();
     expect(stored).toEqual([{ path: "/store/staging", bytes: weights.length }]);
     // Named all the same: the registry looks there first, finds nothing, and takes the staged PUT.
-    expect(commitBody().files).toEqual([{ path: "w.bin", size: weights.length, sha256: weightsSha, uploadId: "01JD3Q5W8Z6N4K2M1P0R9S7T5V" }]);
+    expect(commitBody().files).toEqual([
+      { path: "w.bin", size: weights.length, sha256: weightsSha, uploadId: "01JD3Q5W8Z6N4K2M1P0R9S7T5V" },
+    ]);
     expect(result).toMatchObject({ uploadedBytes: weights.length, sentWhileHashing: 0 });
   });
 });

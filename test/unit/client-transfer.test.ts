@@ -91,7 +91,15 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "mreg-transfer-"));
-  Object.assign(store, { objects: new Map(), requests: [], failures: new Map(), corrupt: new Map(), etags: new Map(), delayMs: 0, maxInFlight: 0 });
+  Object.assign(store, {
+    objects: new Map(),
+    requests: [],
+    failures: new Map(),
+    corrupt: new Map(),
+    etags: new Map(),
+    delayMs: 0,
+    maxInFlight: 0,
+  });
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -141,7 +149,11 @@ describe("uploadBlobs", () => {
     expect(Buffer.concat([1, 2, 3].map((n) => store.objects.get(`big/${n}`)!)).equals(bigBytes)).toBe(true);
     expect(completed).toHaveLength(1);
     expect(completed[0]!.parts.map((p) => p.partNumber)).toEqual([1, 2, 3]);
-    expect(completed[0]!.parts[0]!.etag).toBe(`"${createHash("md5").update(bigBytes.subarray(0, 5 * MIB)).digest("hex")}"`);
+    expect(completed[0]!.parts[0]!.etag).toBe(
+      `"${createHash("md5")
+        .update(bigBytes.subarray(0, 5 * MIB))
+        .digest("hex")}"`,
+    );
     expect(result).toMatchObject({ uploadedBytes: 5 + bigBytes.length, uploadedParts: 3, resumedBytes: 0 });
   });
 

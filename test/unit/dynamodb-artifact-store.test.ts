@@ -1,11 +1,5 @@
 import { DynamoDBClient, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import {
-  BatchGetCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DynamoArtifactStore } from "../../lambdas/adapters/dynamodb/artifact-store.js";
@@ -302,7 +296,10 @@ describe("commitVersion", () => {
         ConditionExpression: "attribute_not_exists(PK)",
       },
     });
-    for (const [i, alias] of [[3, "latest"], [4, "production"]] as const) {
+    for (const [i, alias] of [
+      [3, "latest"],
+      [4, "production"],
+    ] as const) {
       expect(items[i]).toEqual({
         Put: {
           TableName: TABLE,
@@ -332,9 +329,7 @@ describe("commitVersion", () => {
         aliases: ["latest", "production"],
       }),
     );
-    expect(items[7]).toEqual(
-      eventPut({ action: "alias.moved", actor: "alice", at: AT, alias: "production", from: "v0", to: "v1" }),
-    );
+    expect(items[7]).toEqual(eventPut({ action: "alias.moved", actor: "alice", at: AT, alias: "production", from: "v0", to: "v1" }));
   });
 
   it("writes nothing and answers the state read again when a concurrent commit wins the transaction", async () => {
@@ -551,7 +546,15 @@ describe("deleteVersion", () => {
     expect(items).toContainEqual({
       Put: {
         TableName: TABLE,
-        Item: { PK: "ART#vision#mnist", SK: "DEL#0000000002", entity: "tombstone", index: 2, digest: DIGEST, deletedAt: AT, deletedBy: "root" },
+        Item: {
+          PK: "ART#vision#mnist",
+          SK: "DEL#0000000002",
+          entity: "tombstone",
+          index: 2,
+          digest: DIGEST,
+          deletedAt: AT,
+          deletedBy: "root",
+        },
       },
     });
     expect(items).toContainEqual({ Delete: { TableName: TABLE, Key: digestKey() } });
@@ -586,8 +589,7 @@ describe("deleteVersion", () => {
 
 describe("deleteVersion against a concurrent alias move", () => {
   const change = { project: "vision", artifact: "mnist", actor: "root", at: AT };
-  const versionDelete = () =>
-    transactItems().find((i) => i.Delete && i.Delete.Key?.SK === versionKey(1).SK)!.Delete!;
+  const versionDelete = () => transactItems().find((i) => i.Delete && i.Delete.Key?.SK === versionKey(1).SK)!.Delete!;
 
   it("deletes only while the version holds the aliases it read, so none is left pointing at nothing", async () => {
     ddb.on(GetCommand, { Key: versionKey(1) }).resolves({
@@ -671,4 +673,3 @@ describe("pages and cursors", () => {
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
   });
 });
-

@@ -55,7 +55,10 @@ describe("deliveries", () => {
   });
 
   it("are claimed only while pending and due, moving their due time to the lease's end", async () => {
-    ddb.on(UpdateCommand).resolvesOnce({ Attributes: { ...delivery } }).rejects(conditionFailed());
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: { ...delivery } })
+      .rejects(conditionFailed());
     expect(await store.claimDelivery(key, "2025-01-01T00:01:00.000Z", "2025-01-01T00:01:40.000Z")).toMatchObject({ id: "D1" });
     expect(await store.claimDelivery(key, "2025-01-01T00:01:00.000Z", "2025-01-01T00:01:40.000Z")).toBeUndefined();
     expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
@@ -103,7 +106,10 @@ describe("lineage store", () => {
     await lineage.recordInput({ project: "p", id: "r1" }, { project: "q", artifact: "data", index: 3 }, { actor: "ana", at: "t" });
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
     expect(items.map((i) => Object.keys(i)[0])).toEqual(["Update", "ConditionCheck", "Put", "Put"]);
-    expect(items[1]!.ConditionCheck).toMatchObject({ Key: { PK: "ART#q#data", SK: "VER#0000000003" }, ConditionExpression: "attribute_exists(PK)" });
+    expect(items[1]!.ConditionCheck).toMatchObject({
+      Key: { PK: "ART#q#data", SK: "VER#0000000003" },
+      ConditionExpression: "attribute_exists(PK)",
+    });
     expect(items[2]!.Put!.Item).toMatchObject({ PK: "RUN#p#r1", SK: "IN#q#data#0000000003" });
     expect(items[3]!.Put!.Item).toMatchObject({ PK: "ART#q#data", SK: "USEDBY#0000000003#p#r1", runProject: "p", runId: "r1" });
   });
@@ -143,7 +149,11 @@ describe("stream records", () => {
         StreamViewType: "NEW_AND_OLD_IMAGES",
       },
     });
-    expect(record).toMatchObject({ eventID: "e1", eventSource: "aws:dynamodb", dynamodb: { ApproximateCreationDateTime: 1735689601, SequenceNumber: "42" } });
+    expect(record).toMatchObject({
+      eventID: "e1",
+      eventSource: "aws:dynamodb",
+      dynamodb: { ApproximateCreationDateTime: 1735689601, SequenceNumber: "42" },
+    });
     expect(collectionEventOf(record)).toEqual({
       id: "01JEVENT0000000000000000001",
       registry: "model",

@@ -73,7 +73,10 @@ describe("blob claims", () => {
     expect(await store.verifiedBlobs([SHA, other])).toEqual(new Map([[SHA, 10]]));
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
     expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems![TABLE]).toEqual({
-      Keys: [{ PK: `BLOB#${SHA}`, SK: "BLOB" }, { PK: `BLOB#${other}`, SK: "BLOB" }],
+      Keys: [
+        { PK: `BLOB#${SHA}`, SK: "BLOB" },
+        { PK: `BLOB#${other}`, SK: "BLOB" },
+      ],
       ConsistentRead: true,
     });
   });

@@ -28,7 +28,6 @@ describe("users", () => {
   });
 });
 
-
 describe("API keys", () => {
   const max = { id: "max", name: "max", orgRole: "member", status: "active", createdAt: AT } as const;
   const key = { id: "k1", userId: "max", keyHash: "f".repeat(64), createdAt: AT };

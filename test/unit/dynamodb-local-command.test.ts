@@ -1,11 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_LAUNCHER_PATH,
-  dynamoDbLocalCommand,
-  dynamoDbLocalDistDir,
-} from "../../local/dynamodb-local.js";
+import { DEFAULT_LAUNCHER_PATH, dynamoDbLocalCommand, dynamoDbLocalDistDir } from "../../local/dynamodb-local.js";
 
 const distDir = "/opt/ddb";
 const launcherPath = "/src/LoopbackLauncher.java";

@@ -11,12 +11,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DynamoRegistryStore } from "../../lambdas/adapters/dynamodb/registry-store.js";
-import {
-  ConflictError,
-  NotFoundError,
-  TooManyRequestsError,
-  ValidationError,
-} from "../../lambdas/core/errors.js";
+import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from "../../lambdas/core/errors.js";
 import type { LinkState, NewLink } from "../../lambdas/core/ports.js";
 
 const TABLE = "mreg";
@@ -97,8 +92,7 @@ const canceled = (reasons: { Code: string }[] = [{ Code: "ConditionalCheckFailed
   new TransactionCanceledException({ message: "Transaction cancelled", $metadata: {}, CancellationReasons: reasons });
 
 /** Reasons for a transaction of `length` items in which only item `at` failed with `code`. */
-const reasonsWith = (length: number, at: number, code: string) =>
-  Array.from({ length }, (_, i) => ({ Code: i === at ? code : "None" }));
+const reasonsWith = (length: number, at: number, code: string) => Array.from({ length }, (_, i) => ({ Code: i === at ? code : "None" }));
 
 function transactItems(call = 0) {
   return ddb.commandCalls(TransactWriteCommand)[call]!.args[0].input.TransactItems!;
@@ -882,9 +876,7 @@ describe("cursors", () => {
     const own = encode({ PK: COLLECTION, SK: linkKey(4).SK });
     ddb.on(QueryCommand).resolves({ Items: [] });
 
-    await expect(
-      store.listLinks("model", "other", { limit: 1, cursor: own }),
-    ).rejects.toThrow(ValidationError);
+    await expect(store.listLinks("model", "other", { limit: 1, cursor: own })).rejects.toThrow(ValidationError);
     await store.listLinks("model", "mnist-classifier", { limit: 1, cursor: own });
 
     expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
@@ -907,9 +899,7 @@ describe("cursors", () => {
 
   it("refuses a history cursor from another collection", async () => {
     const other = encode({ PK: "HIST#COL#model#other", SK: `${AT}#01J` });
-    await expect(store.listCollectionHistory("model", "mnist-classifier", { limit: 1, cursor: other })).rejects.toThrow(
-      ValidationError,
-    );
+    await expect(store.listCollectionHistory("model", "mnist-classifier", { limit: 1, cursor: other })).rejects.toThrow(ValidationError);
   });
 });
 
@@ -950,7 +940,10 @@ describe("registries and members", () => {
   });
 
   it("answers no role to a non-member and no registry when there is none", async () => {
-    ddb.on(BatchGetCommand).resolvesOnce({ Responses: { [TABLE]: [registryItem] } }).resolves({ Responses: {} });
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [registryItem] } })
+      .resolves({ Responses: {} });
 
     expect(await store.getRegistryAccess("secret", "vera")).toMatchObject({ role: undefined });
     expect(await store.getRegistryAccess("nope", "vera")).toEqual({ registry: undefined, role: undefined });
@@ -961,7 +954,14 @@ describe("registries and members", () => {
       Responses: {
         [TABLE]: [
           registryItem,
-          { PK: "COL#secret#mnist-classifier", SK: "ALIAS#production", entity: "alias", alias: "production", index: 3, target: { source: source(2) } },
+          {
+            PK: "COL#secret#mnist-classifier",
+            SK: "ALIAS#production",
+            entity: "alias",
+            alias: "production",
+            index: 3,
+            target: { source: source(2) },
+          },
         ],
       },
     });
@@ -975,11 +975,7 @@ describe("registries and members", () => {
     expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
       RequestItems: {
         [TABLE]: {
-          Keys: [
-            { PK: "REG#secret", SK: "REGISTRY" },
-            memberKey,
-            { PK: "COL#secret#mnist-classifier", SK: "ALIAS#production" },
-          ],
+          Keys: [{ PK: "REG#secret", SK: "REGISTRY" }, memberKey, { PK: "COL#secret#mnist-classifier", SK: "ALIAS#production" }],
         },
       },
     });
@@ -987,7 +983,10 @@ describe("registries and members", () => {
 
   it("reads a numbered collection version as its link, and answers no target for one that does not exist", async () => {
     const link = { PK: "COL#secret#mnist-classifier", SK: `LNK#${pad(4)}`, entity: "link", index: 4, source: source(1) };
-    ddb.on(BatchGetCommand).resolvesOnce({ Responses: { [TABLE]: [registryItem, link] } }).resolves({ Responses: { [TABLE]: [registryItem] } });
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [registryItem, link] } })
+      .resolves({ Responses: { [TABLE]: [registryItem] } });
 
     expect((await store.getRegistryAccess("secret", "max", { collection: "mnist-classifier", index: 4 })).target).toEqual({
       registry: "secret",

@@ -26,16 +26,13 @@ describe("errorResponse", () => {
     expect(errorResponse(error, "req-1")).toEqual({ status, body: { error: { code, message: error.message, requestId: "req-1" } } });
   });
 
-  it.each(["ThrottlingException", "ProvisionedThroughputExceededException", "SlowDown"])(
-    "maps the store's %s to 429",
-    (name) => {
-      const error = Object.assign(new Error("Rate exceeded for table mreg-prod"), { name });
-      expect(errorResponse(error, "req-2")).toEqual({
-        status: 429,
-        body: { error: { code: "too_many_requests", message: "the registry is busy; retry shortly", requestId: "req-2" } },
-      });
-    },
-  );
+  it.each(["ThrottlingException", "ProvisionedThroughputExceededException", "SlowDown"])("maps the store's %s to 429", (name) => {
+    const error = Object.assign(new Error("Rate exceeded for table mreg-prod"), { name });
+    expect(errorResponse(error, "req-2")).toEqual({
+      status: 429,
+      body: { error: { code: "too_many_requests", message: "the registry is busy; retry shortly", requestId: "req-2" } },
+    });
+  });
 
   it("turns anything else into a 500 that leaks nothing, handing the error on for the log", () => {
     const error = new Error("connect ECONNREFUSED 10.0.0.7:8000 table arn:aws:dynamodb:eu-west-1:123456789012:table/mreg");
@@ -47,12 +44,14 @@ describe("errorResponse", () => {
     expect(internal).toBe(error);
   });
 
-  it.each([["a string", "boom"], ["null", null], ["undefined", undefined], ["a TypeError", new TypeError("x is undefined")]])(
-    "turns %s into a 500",
-    (_, thrown) => {
-      expect(errorResponse(thrown, "r").status).toBe(500);
-    },
-  );
+  it.each([
+    ["a string", "boom"],
+    ["null", null],
+    ["undefined", undefined],
+    ["a TypeError", new TypeError("x is undefined")],
+  ])("turns %s into a 500", (_, thrown) => {
+    expect(errorResponse(thrown, "r").status).toBe(500);
+  });
 
   it("answers every code with the status the contract's table gives it", () => {
     for (const [code, status] of Object.entries(ERROR_STATUS)) {

@@ -110,7 +110,12 @@ describe("lineage", () => {
   });
 
   it("caps the nodes and marks where the graph was cut, resumable per node", async () => {
-    const capped = await lineageOfVersion(deps, { project: "p", artifact: "model" }, "v0", query({ direction: "up", depth: "3", limit: "3" }));
+    const capped = await lineageOfVersion(
+      deps,
+      { project: "p", artifact: "model" },
+      "v0",
+      query({ direction: "up", depth: "3", limit: "3" }),
+    );
     expect(capped.nodes).toHaveLength(3);
     expect(capped.truncated).toBe(true);
     const run = capped.nodes.find((n) => n.id === "run:p/r1")!;
@@ -127,7 +132,12 @@ describe("lineage", () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const answer = await lineageOfVersion(deps, { project: "p", artifact: "data-a" }, "v0", query({ direction: "down", depth: "1", fanOut: "3", ...(cursor ? { cursor } : {}) }));
+      const answer = await lineageOfVersion(
+        deps,
+        { project: "p", artifact: "data-a" },
+        "v0",
+        query({ direction: "down", depth: "1", fanOut: "3", ...(cursor ? { cursor } : {}) }),
+      );
       pages++;
       expect(answer.nodes.length).toBeLessThanOrEqual(4);
       for (const node of answer.nodes) if (node.kind === "run") runs.add(node.run);

@@ -13,12 +13,7 @@ const entries: ManifestEntry[] = [
 
 describe("manifest", () => {
   it("sorts entries by path", () => {
-    expect(canonicalManifest(entries).map((e) => e.path)).toEqual([
-      "config.json",
-      "data/train.csv",
-      "weights/a.bin",
-      "weights/b.bin",
-    ]);
+    expect(canonicalManifest(entries).map((e) => e.path)).toEqual(["config.json", "data/train.csv", "weights/a.bin", "weights/b.bin"]);
   });
 
   it("gives the same digest whatever the order of entries and of their keys", () => {

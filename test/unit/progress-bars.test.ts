@@ -11,7 +11,15 @@ function fakeTerminal(isTTY = true) {
       callback();
     },
   });
-  Object.assign(stream, { isTTY, columns: 160, rows: 40, cursorTo: () => true, moveCursor: () => true, clearLine: () => true, clearScreenDown: () => true });
+  Object.assign(stream, {
+    isTTY,
+    columns: 160,
+    rows: 40,
+    cursorTo: () => true,
+    moveCursor: () => true,
+    clearLine: () => true,
+    clearScreenDown: () => true,
+  });
   return { stream: stream as unknown as NodeJS.WriteStream, drawn: () => text };
 }
 

@@ -1,12 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { registryAccess, type RegistryAccess } from "../../lambdas/core/authorize.js";
-import {
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  UnprocessableError,
-  ValidationError,
-} from "../../lambdas/core/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import type { Principal } from "../../lambdas/core/model.js";
 import {
   createCollection,
@@ -166,9 +160,7 @@ describe("linkVersion", () => {
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as Error).message).toMatch(/model.*dataset/);
     await expect(getCollection(deps, ref("digits"))).rejects.toThrow(NotFoundError);
-    await expect(createCollection(deps, root, admin, { name: "digits", type: "dataset", tags: [] })).rejects.toThrow(
-      /model.*dataset/,
-    );
+    await expect(createCollection(deps, root, admin, { name: "digits", type: "dataset", tags: [] })).rejects.toThrow(/model.*dataset/);
   });
 
   it("refuses a version whose type is not the collection's with 422 naming both types", async () => {
@@ -237,9 +229,7 @@ describe("protected aliases", () => {
   });
 
   it("may be set and moved by registry admins only", async () => {
-    const refused = await setCollectionAlias(deps, alice, member, ref("mnist-classifier"), "production", "v0").catch(
-      (e: unknown) => e,
-    );
+    const refused = await setCollectionAlias(deps, alice, member, ref("mnist-classifier"), "production", "v0").catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ForbiddenError);
     expect((refused as Error).message).toContain("protected");
     expect(await holders("mnist-classifier", "production")).toEqual([]);
@@ -270,9 +260,7 @@ describe("protected aliases", () => {
   it("may be removed by registry admins only", async () => {
     await setCollectionAlias(deps, root, admin, ref("mnist-classifier"), "production", "v0");
 
-    await expect(removeCollectionAlias(deps, alice, member, ref("mnist-classifier"), "production")).rejects.toThrow(
-      ForbiddenError,
-    );
+    await expect(removeCollectionAlias(deps, alice, member, ref("mnist-classifier"), "production")).rejects.toThrow(ForbiddenError);
     expect(await holders("mnist-classifier", "production")).toEqual(["v0"]);
 
     expect(await removeCollectionAlias(deps, root, admin, ref("mnist-classifier"), "production")).toEqual({
@@ -298,18 +286,12 @@ describe("protected aliases", () => {
       alias: "staging",
       previous: "v0",
     });
-    await expect(removeCollectionAlias(deps, alice, member, ref("mnist-classifier"), "staging")).rejects.toThrow(
-      NotFoundError,
-    );
+    await expect(removeCollectionAlias(deps, alice, member, ref("mnist-classifier"), "staging")).rejects.toThrow(NotFoundError);
   });
 
   it("never lets anyone set or remove latest", async () => {
-    await expect(setCollectionAlias(deps, root, admin, ref("mnist-classifier"), "latest", "v0")).rejects.toThrow(
-      ValidationError,
-    );
-    await expect(removeCollectionAlias(deps, root, admin, ref("mnist-classifier"), "latest")).rejects.toThrow(
-      ValidationError,
-    );
+    await expect(setCollectionAlias(deps, root, admin, ref("mnist-classifier"), "latest", "v0")).rejects.toThrow(ValidationError);
+    await expect(removeCollectionAlias(deps, root, admin, ref("mnist-classifier"), "latest")).rejects.toThrow(ValidationError);
     expect(await holders("mnist-classifier", "latest")).toEqual(["v1"]);
   });
 });
@@ -466,9 +448,7 @@ describe("tags", () => {
 
   it("answers 404 for a collection or version that does not exist", async () => {
     await expect(tagCollection(deps, alice, ref("nope"), "vision", true)).rejects.toThrow(NotFoundError);
-    await expect(tagCollectionVersion(deps, alice, ref("mnist-classifier"), "v5", "x", true)).rejects.toThrow(
-      NotFoundError,
-    );
+    await expect(tagCollectionVersion(deps, alice, ref("mnist-classifier"), "v5", "x", true)).rejects.toThrow(NotFoundError);
   });
 
   it("finds collections by tag and by any part of the name, ignoring case", async () => {
@@ -491,8 +471,7 @@ describe("listRegistries and registry access", () => {
     await createRegistry(deps, root, { name: "vault", visibility: "restricted", protectedAliases: [] });
   });
 
-  const visible = async (principal: Principal) =>
-    (await listRegistries(deps, principal, { limit: 10 })).items.map((r) => [r.name, r.role]);
+  const visible = async (principal: Principal) => (await listRegistries(deps, principal, { limit: 10 })).items.map((r) => [r.name, r.role]);
 
   it("hides restricted registries from non-members", async () => {
     expect(await visible(bob)).toEqual([["model", "viewer"]]);
@@ -543,9 +522,7 @@ describe("deleteArtifactVersion", () => {
   });
 
   it("refuses with 409 naming every collection that links the version, and deletes nothing", async () => {
-    const error = await deleteArtifactVersion(deps, root, { project: "train", artifact: "mnist" }, "v1", false).catch(
-      (e: unknown) => e,
-    );
+    const error = await deleteArtifactVersion(deps, root, { project: "train", artifact: "mnist" }, "v1", false).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ConflictError);
     expect((error as Error).message).toContain("@model/mnist-classifier:v1");
@@ -561,7 +538,10 @@ describe("deleteArtifactVersion", () => {
     });
 
     expect(await deps.artifacts.getVersion("train", "mnist", 1)).toBeUndefined();
-    for (const [registry, collection] of [["model", "mnist-classifier"], ["open", "digits"]] as const) {
+    for (const [registry, collection] of [
+      ["model", "mnist-classifier"],
+      ["open", "digits"],
+    ] as const) {
       expect(await getCollection(deps, ref(collection, registry))).toMatchObject({
         linkCount: 1,
         latest: "v0",
@@ -571,9 +551,10 @@ describe("deleteArtifactVersion", () => {
       expect(event).toMatchObject({ action: "link.removed", actor: "root", version: "v1" });
     }
     // Versions nobody links are deleted without force.
-    await expect(
-      deleteArtifactVersion(deps, root, { project: "train", artifact: "mnist" }, "v2", false),
-    ).resolves.toEqual({ deleted: "v2", unlinked: [] });
+    await expect(deleteArtifactVersion(deps, root, { project: "train", artifact: "mnist" }, "v2", false)).resolves.toEqual({
+      deleted: "v2",
+      unlinked: [],
+    });
   });
 });
 
@@ -593,7 +574,15 @@ describe("listCollectionHistory", () => {
     const context = { registry: "model", collection: "mnist-classifier" };
     const history = await listCollectionHistory(deps, ref("mnist-classifier"), { limit: 100 });
     expect(history.items).toEqual([
-      { action: "link.removed", actor: "root", at: later, ...context, version: "v1", source: expect.objectContaining({ version: "v1" }), aliases: ["latest"] },
+      {
+        action: "link.removed",
+        actor: "root",
+        at: later,
+        ...context,
+        version: "v1",
+        source: expect.objectContaining({ version: "v1" }),
+        aliases: ["latest"],
+      },
       { action: "tag.removed", actor: "bob", at: later, ...context, version: "v0", tag: "approved" },
       { action: "tag.added", actor: "bob", at: later, ...context, version: "v0", tag: "approved" },
       { action: "tag.added", actor: "bob", at: later, ...context, tag: "vision" },

@@ -36,14 +36,12 @@ describe("matchRoute", () => {
     expect(allowed("GET", "/v1/projects/p/artifacts/a/aliases/prod")).toEqual(["DELETE", "PUT"]);
   });
 
-  it.each([
-    "/v1/nothing",
-    "/v2/health",
-    "/v1/projects/p/artifacts/a/versions/v1/files/extra",
-    "/v1/projects/p/things",
-  ])("answers undefined for %s", (path) => {
-    expect(matchRoute(routes, "GET", path)).toBeUndefined();
-  });
+  it.each(["/v1/nothing", "/v2/health", "/v1/projects/p/artifacts/a/versions/v1/files/extra", "/v1/projects/p/things"])(
+    "answers undefined for %s",
+    (path) => {
+      expect(matchRoute(routes, "GET", path)).toBeUndefined();
+    },
+  );
 
   it("ignores a trailing slash", () => {
     expect(matchRoute(routes, "GET", "/v1/health/")).toMatchObject({ route: { operation: "health" } });

@@ -19,11 +19,7 @@ const points = (n: number, from = 0): MetricPoint[] => Array.from({ length: n },
 describe("logRunMetrics", () => {
   it("keeps each key's last value as the summary and every point as history; creates the run", async () => {
     const answer = await logRunMetrics(deps, ana, run, {
-      items: [
-        { step: 0, values: { loss: 0.9, acc: 0.5 } },
-        { step: 1, values: { loss: 0.4 } },
-        { values: { "val/acc": 0.7 } },
-      ],
+      items: [{ step: 0, values: { loss: 0.9, acc: 0.5 } }, { step: 1, values: { loss: 0.4 } }, { values: { "val/acc": 0.7 } }],
     });
     expect(answer).toEqual({ project: "p", run: "r1", points: 4, summary: { loss: 0.4, acc: 0.5, "val/acc": 0.7 } });
     expect((await getRun(deps, run)).summary).toEqual({ loss: 0.4, acc: 0.5, "val/acc": 0.7 });

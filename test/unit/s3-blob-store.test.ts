@@ -154,9 +154,7 @@ describe("promoteStagedBlob", () => {
     });
 
     expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(0);
-    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
-      { Bucket: BUCKET, Key: `staging/${SHA}` },
-    ]);
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: `staging/${SHA}` }]);
   });
 
   it("reports a blob that was never uploaded as missing", async () => {
@@ -175,7 +173,12 @@ describe("promoteStagedBlob", () => {
 
   it("lets other failures through", async () => {
     s3.on(HeadObjectCommand).rejects(
-      new S3ServiceException({ name: "InternalError", $fault: "server", message: "We encountered an internal error", $metadata: { httpStatusCode: 500 } }),
+      new S3ServiceException({
+        name: "InternalError",
+        $fault: "server",
+        message: "We encountered an internal error",
+        $metadata: { httpStatusCode: 500 },
+      }),
     );
     await expect(store().promoteStagedBlob(SHA, bytes.length)).rejects.toThrow("internal error");
   });
@@ -317,7 +320,12 @@ describe("open uploads", () => {
   it("turns a failed CopySourceIfMatch (the open object changed since the head) into a conflict", async () => {
     headOpen();
     s3.on(CopyObjectCommand).rejects(
-      new S3ServiceException({ name: "PreconditionFailed", $fault: "client", message: "At least one of the pre-conditions you specified did not hold", $metadata: { httpStatusCode: 412 } }),
+      new S3ServiceException({
+        name: "PreconditionFailed",
+        $fault: "client",
+        message: "At least one of the pre-conditions you specified did not hold",
+        $metadata: { httpStatusCode: 412 },
+      }),
     );
 
     await expect(store().promoteStagedBlob(SHA, bytes.length, UPLOAD_ID)).rejects.toBeInstanceOf(ConflictError);
@@ -345,13 +353,23 @@ describe("multipart", () => {
       Bucket: BUCKET,
       Key: `blobs/${SHA}`,
       UploadId: "up-1",
-      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"a"' }, { PartNumber: 2, ETag: '"b"' }] },
+      MultipartUpload: {
+        Parts: [
+          { PartNumber: 1, ETag: '"a"' },
+          { PartNumber: 2, ETag: '"b"' },
+        ],
+      },
     });
   });
 
   it("turns the store's refusal of a part list into 422", async () => {
     s3.on(CompleteMultipartUploadCommand).rejects(
-      new S3ServiceException({ name: "InvalidPart", $fault: "client", message: "One or more of the specified parts could not be found", $metadata: { httpStatusCode: 400 } }),
+      new S3ServiceException({
+        name: "InvalidPart",
+        $fault: "client",
+        message: "One or more of the specified parts could not be found",
+        $metadata: { httpStatusCode: 400 },
+      }),
     );
     await expect(store().completeMultipartUpload(`blobs/${SHA}`, "up-1", [{ partNumber: 1, etag: "x" }])).rejects.toThrow(
       UnprocessableError,
@@ -395,7 +413,10 @@ describe("headReference", () => {
 
   it.each([
     ["404", notFound()],
-    ["403 (no access looks like absence)", new S3ServiceException({ name: "Forbidden", $fault: "client", message: "", $metadata: { httpStatusCode: 403 } })],
+    [
+      "403 (no access looks like absence)",
+      new S3ServiceException({ name: "Forbidden", $fault: "client", message: "", $metadata: { httpStatusCode: 403 } }),
+    ],
     ["a missing bucket", new S3ServiceException({ name: "NoSuchBucket", $fault: "client", message: "", $metadata: {} })],
   ])("answers undefined for %s", async (_, error) => {
     s3.on(HeadObjectCommand).rejects(error);

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../lambdas/core/errors.js";
 import { parse } from "../../lambdas/http/validate.js";
-import {
-  commitRequest,
-  completeUploadRequest,
-  setAliasRequest,
-  uploadPlanRequest,
-} from "../../lambdas/contract/artifacts.js";
+import { commitRequest, completeUploadRequest, setAliasRequest, uploadPlanRequest } from "../../lambdas/contract/artifacts.js";
 import { alias, filePath, MAX_FILE_SIZE, name, pageQuery, sha256, size } from "../../lambdas/contract/common.js";
 
 const hex = "ab".repeat(32);
@@ -17,12 +12,9 @@ describe("names", () => {
     expect(name.safeParse(value).success).toBe(true);
   });
 
-  it.each(["", "-lead", ".hidden", "_x", "has space", "slash/inside", "ünïcode", "x".repeat(129), "a:b"])(
-    "refuses %j",
-    (value) => {
-      expect(name.safeParse(value).success).toBe(false);
-    },
-  );
+  it.each(["", "-lead", ".hidden", "_x", "has space", "slash/inside", "ünïcode", "x".repeat(129), "a:b"])("refuses %j", (value) => {
+    expect(name.safeParse(value).success).toBe(false);
+  });
 
   it("refuses aliases that read as version numbers", () => {
     for (const value of ["v3", "3", "v0012"]) expect(alias.safeParse(value).success).toBe(false);
@@ -65,19 +57,18 @@ describe("digests and sizes", () => {
     expect(sha256.parse("AB".repeat(32))).toBe(hex);
   });
 
-  it.each([["too short", "ab".repeat(31)], ["too long", "ab".repeat(33)], ["not hex", "zz".repeat(32)], ["0x-prefixed", `0x${"a".repeat(62)}`]])(
-    "refuses a sha256 %s",
-    (_, value) => {
-      expect(sha256.safeParse(value).success).toBe(false);
-    },
-  );
+  it.each([
+    ["too short", "ab".repeat(31)],
+    ["too long", "ab".repeat(33)],
+    ["not hex", "zz".repeat(32)],
+    ["0x-prefixed", `0x${"a".repeat(62)}`],
+  ])("refuses a sha256 %s", (_, value) => {
+    expect(sha256.safeParse(value).success).toBe(false);
+  });
 
-  it.each([-1, 1.5, MAX_FILE_SIZE + 1, Number.MAX_SAFE_INTEGER, Infinity, Number.NaN, "10"])(
-    "refuses the size %s",
-    (value) => {
-      expect(size.safeParse(value).success).toBe(false);
-    },
-  );
+  it.each([-1, 1.5, MAX_FILE_SIZE + 1, Number.MAX_SAFE_INTEGER, Infinity, Number.NaN, "10"])("refuses the size %s", (value) => {
+    expect(size.safeParse(value).success).toBe(false);
+  });
 
   it("accepts empty files and files up to 5 TiB", () => {
     expect(size.safeParse(0).success).toBe(true);
@@ -106,7 +97,14 @@ describe("requests", () => {
     expect(uploadPlanRequest.safeParse({ files: [blob("a")], open: [{ path: "b", size: 1 }] }).success).toBe(true);
     expect(uploadPlanRequest.safeParse({ files: [], open: [] }).success).toBe(false);
     expect(uploadPlanRequest.safeParse({ open: [{ path: "b", size: 1, sha256: "0".repeat(64) }] }).success).toBe(false);
-    expect(uploadPlanRequest.safeParse({ open: [{ path: "b", size: 1 }, { path: "b", size: 2 }] }).success).toBe(false);
+    expect(
+      uploadPlanRequest.safeParse({
+        open: [
+          { path: "b", size: 1 },
+          { path: "b", size: 2 },
+        ],
+      }).success,
+    ).toBe(false);
   });
 
   it("lets a committed blob name the open upload that carried it, by its ULID only", () => {

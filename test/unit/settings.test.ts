@@ -28,7 +28,16 @@ describe("the settings of lambdas/settings.ts", () => {
   });
 
   it("keep every default within its bounds, and the deployed and local caps within S3's", () => {
-    for (const bounds of [URL_EXPIRY_SECONDS, MULTIPART_THRESHOLD, PART_SIZE, WEBHOOK_TIMEOUT_MS, WEBHOOK_BACKOFF_MS, WEBHOOK_MAX_ATTEMPTS, STREAM_POLL_MS, WEBHOOK_SWEEP_MS]) {
+    for (const bounds of [
+      URL_EXPIRY_SECONDS,
+      MULTIPART_THRESHOLD,
+      PART_SIZE,
+      WEBHOOK_TIMEOUT_MS,
+      WEBHOOK_BACKOFF_MS,
+      WEBHOOK_MAX_ATTEMPTS,
+      STREAM_POLL_MS,
+      WEBHOOK_SWEEP_MS,
+    ]) {
       expect(bounds.default).toBeGreaterThanOrEqual(bounds.min);
       expect(bounds.default).toBeLessThanOrEqual(bounds.max);
     }
@@ -76,7 +85,13 @@ describe("loadConfig", () => {
 
   it("reads variables, ignores empty ones, and lets values given in code win", () => {
     const config = loadConfig(
-      { ...required, MREG_PART_SIZE: String(8 * 1024 * 1024), MREG_SIGN_CHECKSUMS: "false", MREG_LOG_LEVEL: "DEBUG", MREG_URL_EXPIRY_SECONDS: "" },
+      {
+        ...required,
+        MREG_PART_SIZE: String(8 * 1024 * 1024),
+        MREG_SIGN_CHECKSUMS: "false",
+        MREG_LOG_LEVEL: "DEBUG",
+        MREG_URL_EXPIRY_SECONDS: "",
+      },
       { partSize: 32 * 1024 * 1024, webhookAllowLoopback: true, endpoints: { s3: "http://127.0.0.1:9000" } },
     );
     expect(config).toMatchObject({
@@ -106,7 +121,12 @@ describe("loadConfig", () => {
 
   it("turns settings back into the variables it reads", () => {
     const variables = configEnvironment({ tableName: "table", bucket: "bucket", urlExpirySeconds: 600, signChecksums: true });
-    expect(variables).toEqual({ MREG_TABLE_NAME: "table", MREG_BUCKET: "bucket", MREG_URL_EXPIRY_SECONDS: "600", MREG_SIGN_CHECKSUMS: "true" });
+    expect(variables).toEqual({
+      MREG_TABLE_NAME: "table",
+      MREG_BUCKET: "bucket",
+      MREG_URL_EXPIRY_SECONDS: "600",
+      MREG_SIGN_CHECKSUMS: "true",
+    });
     expect(loadConfig(variables)).toMatchObject({ tableName: "table", bucket: "bucket", urlExpirySeconds: 600, signChecksums: true });
     expect(new Set(Object.values(CONFIG_VARIABLES)).size).toBe(Object.keys(CONFIG_VARIABLES).length);
   });

@@ -1,12 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
-import {
-  completeUpload,
-  ensureBlobsVerified,
-  partCount,
-  partSizeFor,
-  planUpload,
-} from "../../lambdas/core/upload-blobs.js";
+import { completeUpload, ensureBlobsVerified, partCount, partSizeFor, planUpload } from "../../lambdas/core/upload-blobs.js";
 import type { PresignedMultipart, PresignedPut } from "../../lambdas/contract/artifacts.js";
 import { fakeDeps, MIB, sha256Hex, type FakeDeps } from "../support/fakes.js";
 
@@ -273,9 +267,7 @@ describe("completeUpload", () => {
   });
 
   it("answers 404 for an upload it does not know", async () => {
-    await expect(
-      completeUpload(deps, { sha256, uploadId: "nope", parts: [{ partNumber: 1, etag: "e" }] }),
-    ).rejects.toThrow(NotFoundError);
+    await expect(completeUpload(deps, { sha256, uploadId: "nope", parts: [{ partNumber: 1, etag: "e" }] })).rejects.toThrow(NotFoundError);
   });
 
   it("aborts a second upload of a blob that is already verified and reports it present", async () => {
@@ -302,9 +294,7 @@ describe("completeUpload", () => {
     const uploadId = await startUpload();
     const other = Buffer.alloc(bytes.length, 8);
 
-    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId, other) })).rejects.toThrow(
-      UnprocessableError,
-    );
+    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId, other) })).rejects.toThrow(UnprocessableError);
 
     expect(deps.blobs.blob(sha256)).toBeUndefined();
     expect(deps.ledger.blobs.has(sha256)).toBe(false);
@@ -315,9 +305,7 @@ describe("completeUpload", () => {
   it("lets the client upload again after its bytes were rejected", async () => {
     const uploadId = await startUpload();
     const other = Buffer.alloc(bytes.length, 8);
-    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId, other) })).rejects.toThrow(
-      UnprocessableError,
-    );
+    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId, other) })).rejects.toThrow(UnprocessableError);
 
     const retry = await startUpload();
     const done = await completeUpload(deps, { sha256, uploadId: retry, parts: sendParts(retry) });

@@ -253,10 +253,7 @@ describe("with the DynamoDB store", () => {
       Item: { PK: "USER#max", SK: "USER", id: "max", name: "max", orgRole: "member", status: "active", createdAt: AT },
     });
     ddb.on(TransactWriteCommand).resolves({});
-    const identity = new DynamoIdentityStore(
-      DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })),
-      "mreg",
-    );
+    const identity = new DynamoIdentityStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), "mreg");
 
     const created = await createApiKey({ identity, clock: new FixedClock(), ids: new CounterIds("key-") }, max, {
       user: "max",

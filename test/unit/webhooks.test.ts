@@ -146,9 +146,17 @@ describe("dispatch", () => {
       `sha256=${createHmac("sha256", SECRET).update(`${timestamp}.${request!.body}`).digest("hex")}`,
     );
     expect(request!.headers["x-mreg-delivery"]).toBe(leased!.delivery.id);
-    expect(JSON.parse(request!.body)).toMatchObject({ event_type: "LINK_ARTIFACT", metadata: { accuracy: 0.9 }, automation: { id: automation.id } });
+    expect(JSON.parse(request!.body)).toMatchObject({
+      event_type: "LINK_ARTIFACT",
+      metadata: { accuracy: 0.9 },
+      automation: { id: automation.id },
+    });
     const stored = await deps.automations.getDelivery({ registry: "model", automationId: automation.id, id: leased!.delivery.id });
-    expect(stored).toMatchObject({ status: "delivered", attemptCount: 1, attempts: [{ attempt: 1, statusCode: 200, outcome: "delivered" }] });
+    expect(stored).toMatchObject({
+      status: "delivered",
+      attemptCount: 1,
+      attempts: [{ attempt: 1, statusCode: 200, outcome: "delivered" }],
+    });
     expect(stored!.nextAttemptAt).toBeUndefined();
   });
 
@@ -172,7 +180,10 @@ describe("dispatch", () => {
     await dispatch(linkEvent());
     // An event from before the automation existed (a late or re-read record).
     await dispatch({ ...linkEvent(), event: { action: "link.created", actor: "bob", at: "2000-01-01T00:00:00.000Z", version: "v0" } });
-    const bodies = deps.webhooks.sent.map((r) => JSON.parse(r.body) as { event_type: string; alias: string | null; previous_version: string | null; automation: { name: string } });
+    const bodies = deps.webhooks.sent.map(
+      (r) =>
+        JSON.parse(r.body) as { event_type: string; alias: string | null; previous_version: string | null; automation: { name: string } },
+    );
     expect(bodies.map((b) => [b.automation.name, b.event_type, b.alias, b.previous_version])).toEqual([
       ["prod-only", "ADD_ARTIFACT_ALIAS", "production", "v1"],
       ["links", "LINK_ARTIFACT", null, null],
@@ -245,7 +256,9 @@ describe("dispatch", () => {
       deps.clock.advance(10_000);
       await sweepDueDeliveries(deps);
     }
-    expect((await deps.automations.getDelivery({ registry: "model", automationId: automation.id, id: leased!.delivery.id }))!.status).toBe("failed");
+    expect((await deps.automations.getDelivery({ registry: "model", automationId: automation.id, id: leased!.delivery.id }))!.status).toBe(
+      "failed",
+    );
 
     deps.webhooks.responses = [{ statusCode: 200, latencyMs: 1 }];
     deps.clock.advance(60_000);

@@ -56,11 +56,7 @@ export class ApiClient {
    * Every call the SDK makes is idempotent (plans, commits by digest, links, alias and tag
    * puts), so all of them are retried on network errors, 429 and 5xx.
    */
-  async request<T>(
-    method: string,
-    path: string,
-    options: { body?: unknown; query?: Query; signal?: AbortSignal } = {},
-  ): Promise<T> {
+  async request<T>(method: string, path: string, options: { body?: unknown; query?: Query; signal?: AbortSignal } = {}): Promise<T> {
     const target = new URL(`${this.url}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) target.searchParams.set(key, String(value));

@@ -155,29 +155,39 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("-a, --alias <alias>", "alias to set on the version (repeatable)", collect, [])
     .option("--metadata <json>", "metadata as a JSON object", jsonObject)
     .option("--description <text>", "description of the version")
-    .option("--ref <uri>", "s3://bucket/key to log by reference, or s3://bucket/prefix/ (listed with your AWS credentials) (repeatable)", collect, [])
+    .option(
+      "--ref <uri>",
+      "s3://bucket/key to log by reference, or s3://bucket/prefix/ (listed with your AWS credentials) (repeatable)",
+      collect,
+      [],
+    )
     .option("--run <id>", "the run that produced this version")
     .option("--hash-first", "hash every file before sending any byte")
-    .option("--no-hash-first", "send large files the hash cache does not know while they are hashed (the default unless the machine runs 3 or more tasks per core)")
+    .option(
+      "--no-hash-first",
+      "send large files the hash cache does not know while they are hashed (the default unless the machine runs 3 or more tasks per core)",
+    )
     .action(async (paths: string[], options: LogCliOptions, command: Command) => {
       if (paths.length === 0 && options.ref.length === 0) throw new MregError("nothing to log: give files, directories or --ref");
       const mreg = await client(command);
       const progress = await terminalProgress();
-      const result = await mreg.logArtifact({
-        project: options.project,
-        name: options.name,
-        type: options.type,
-        paths,
-        refs: options.ref,
-        aliases: options.alias,
-        ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
-        ...(options.description === undefined ? {} : { description: options.description }),
-        ...(options.run === undefined ? {} : { runId: options.run }),
-        ...(options.hashFirst === undefined ? {} : { hashFirst: options.hashFirst }),
-        signal,
-        progress,
-        onRetry: onRetry(command),
-      }).finally(() => progress?.close());
+      const result = await mreg
+        .logArtifact({
+          project: options.project,
+          name: options.name,
+          type: options.type,
+          paths,
+          refs: options.ref,
+          aliases: options.alias,
+          ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+          ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.run === undefined ? {} : { runId: options.run }),
+          ...(options.hashFirst === undefined ? {} : { hashFirst: options.hashFirst }),
+          signal,
+          progress,
+          onRetry: onRetry(command),
+        })
+        .finally(() => progress?.close());
       print(command, result, () => {
         const what = result.created ? "created" : "unchanged, existing version reused";
         const resumed = result.resumedBytes > 0 ? `, resumed ${formatBytes(result.resumedBytes)}` : "";
@@ -202,15 +212,17 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
       const target = (await refs()).parseRef(ref);
       const mreg = await client(command);
       const progress = await terminalProgress();
-      const result = await mreg.useArtifact(target, {
-        ...(options.dir === undefined ? {} : { dir: options.dir }),
-        ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
-        ...(options.run === undefined ? {} : { run: options.run }),
-        cache: options.cache,
-        signal,
-        progress,
-        onRetry: onRetry(command),
-      }).finally(() => progress?.close());
+      const result = await mreg
+        .useArtifact(target, {
+          ...(options.dir === undefined ? {} : { dir: options.dir }),
+          ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+          ...(options.run === undefined ? {} : { run: options.run }),
+          cache: options.cache,
+          signal,
+          progress,
+          onRetry: onRetry(command),
+        })
+        .finally(() => progress?.close());
       print(command, result, () => result.path);
     });
 
@@ -293,7 +305,11 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
           if (verb === "add") await mreg.addTag(ref, name);
           else await mreg.removeTag(ref, name);
         }
-        print(command, { ref, [verb === "add" ? "added" : "removed"]: tags }, () => `${verb === "add" ? "tagged" : "untagged"} ${ref}: ${tags.join(", ")}`);
+        print(
+          command,
+          { ref, [verb === "add" ? "added" : "removed"]: tags },
+          () => `${verb === "add" ? "tagged" : "untagged"} ${ref}: ${tags.join(", ")}`,
+        );
       });
   }
 
@@ -306,21 +322,27 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("--prefix <path>", "files under this path (versions only)")
     .option("--limit <n>", "items per page", positiveInt)
     .option("--cursor <cursor>", "page to continue from")
-    .action(async (ref: string | undefined, options: { tag?: string; query?: string; prefix?: string; limit?: number; cursor?: string }, command: Command) => {
-      const mreg = await client(command);
-      const page = await mreg.list(ref === undefined ? undefined : (await refs()).parseRef(ref), {
-        ...(options.limit === undefined ? {} : { limit: options.limit }),
-        ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
-        ...(options.tag === undefined ? {} : { tag: options.tag }),
-        ...(options.query === undefined ? {} : { q: options.query }),
-        ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
-      });
-      print(command, page, () => {
-        const lines = page.items.map(describeItem);
-        if (page.nextCursor) lines.push(`(more: --cursor ${page.nextCursor})`);
-        return lines.join("\n") || "(none)";
-      });
-    });
+    .action(
+      async (
+        ref: string | undefined,
+        options: { tag?: string; query?: string; prefix?: string; limit?: number; cursor?: string },
+        command: Command,
+      ) => {
+        const mreg = await client(command);
+        const page = await mreg.list(ref === undefined ? undefined : (await refs()).parseRef(ref), {
+          ...(options.limit === undefined ? {} : { limit: options.limit }),
+          ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+          ...(options.tag === undefined ? {} : { tag: options.tag }),
+          ...(options.query === undefined ? {} : { q: options.query }),
+          ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+        });
+        print(command, page, () => {
+          const lines = page.items.map(describeItem);
+          if (page.nextCursor) lines.push(`(more: --cursor ${page.nextCursor})`);
+          return lines.join("\n") || "(none)";
+        });
+      },
+    );
 
   program
     .command("show")
@@ -341,17 +363,20 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .action(async (ref: string, options: { limit?: number; cursor?: string }, command: Command) => {
       const mreg = await client(command);
       const page = await mreg.history(ref, options);
-      print(command, page, () =>
-        page.items
-          .map((event) => {
-            const { action, actor, at, ...details } = event;
-            const rest = Object.entries(details)
-              .filter(([, v]) => v !== undefined && typeof v !== "object")
-              .map(([k, v]) => `${k}=${String(v)}`)
-              .join(" ");
-            return `${at}  ${actor}  ${action}  ${rest}`.trimEnd();
-          })
-          .join("\n") || "(no events)",
+      print(
+        command,
+        page,
+        () =>
+          page.items
+            .map((event) => {
+              const { action, actor, at, ...details } = event;
+              const rest = Object.entries(details)
+                .filter(([, v]) => v !== undefined && typeof v !== "object")
+                .map(([k, v]) => `${k}=${String(v)}`)
+                .join(" ");
+              return `${at}  ${actor}  ${action}  ${rest}`.trimEnd();
+            })
+            .join("\n") || "(no events)",
       );
     });
 
@@ -417,4 +442,3 @@ async function verifyKey(url: string, apiKey: string): Promise<void> {
   await api.get("/v1/health");
   await api.get("/v1/me");
 }
-

@@ -58,10 +58,7 @@ export async function writeSavedConfig(path: string, config: SavedConfig): Promi
 }
 
 /** Flags over environment over the saved configuration. */
-export async function resolveSettings(
-  overrides: { url?: string } = {},
-  env: Env = process.env,
-): Promise<ClientSettings> {
+export async function resolveSettings(overrides: { url?: string } = {}, env: Env = process.env): Promise<ClientSettings> {
   const saved = await readSavedConfig(configPath(env));
   const url = overrides.url || env.MREG_URL || saved.url || DEFAULT_URL;
   const apiKey = env.MREG_API_KEY || saved.apiKey;

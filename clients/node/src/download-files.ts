@@ -109,9 +109,7 @@ async function downloadOne(
     const first = fetching === undefined;
     if (first) {
       // Registered before any await, so a concurrent entry with the same bytes waits for this fetch.
-      fetching = sizeOf(cached).then((size) =>
-        size === entry.size ? false : fetchVerified(entry, cached, options).then(() => true),
-      );
+      fetching = sizeOf(cached).then((size) => (size === entry.size ? false : fetchVerified(entry, cached, options).then(() => true)));
       fetches.set(cached, fetching);
     }
     const fetched = await fetching!;

@@ -33,9 +33,7 @@ export async function listS3Prefix(bucket: string, prefix: string, env = process
   let token: string | undefined;
   try {
     do {
-      const page = await client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-      );
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
       for (const object of page.Contents ?? []) {
         if (object.Key && !object.Key.endsWith("/")) objects.push({ key: object.Key, size: object.Size ?? 0 });
       }

@@ -106,7 +106,11 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
     throw new MregError(`a version holds at most ${MAX_FILES_PER_REQUEST} files; this one would have ${local.length + references.length}`);
   }
   // Validated here with the server's own schema, so a bad alias fails before any byte is hashed.
-  const draft = toCommit(options, local.map((f) => ({ path: f.path, size: f.size, sha256: "0".repeat(64) })), references);
+  const draft = toCommit(
+    options,
+    local.map((f) => ({ path: f.path, size: f.size, sha256: "0".repeat(64) })),
+    references,
+  );
   const pool = pLimit(deps.concurrency);
   const transfer = {
     api: deps.api,
@@ -129,7 +133,10 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
     unknownLarge.length === 0
       ? Promise.resolve(new Map<string, OpenTransfer>())
       : startOpenUploads(unknownLarge, transfer).then((opened) => {
-          progress.start("upload", [...opened.values()].reduce((sum, t) => sum + t.size, 0));
+          progress.start(
+            "upload",
+            [...opened.values()].reduce((sum, t) => sum + t.size, 0),
+          );
           return opened;
         });
   // Settled now, so that a failure here does not leave the open uploads unobserved.
@@ -215,7 +222,10 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
         if (open) waiting.push({ open, upload });
         return !open;
       });
-      progress.start("upload", own.reduce((sum, u) => sum + u.size, 0));
+      progress.start(
+        "upload",
+        own.reduce((sum, u) => sum + u.size, 0),
+      );
       await send({ uploads: own, present: [] });
     }
     // An open upload that failed after its retries is sent again the usual way.
@@ -257,7 +267,10 @@ export async function logArtifact(deps: LogDeps, options: LogArtifactOptions): P
   const carried = new Set(
     waiting.filter((w) => carrier.get(w.upload.sha256) === w.open && outcomes.get(w.open.path) === "sent").map((w) => w.open),
   );
-  const discardedBytes = [...opened.values()].reduce((sum, open) => sum + (carried.has(open) ? open.sentBytes() - open.size : open.sentBytes()), 0);
+  const discardedBytes = [...opened.values()].reduce(
+    (sum, open) => sum + (carried.has(open) ? open.sentBytes() - open.size : open.sentBytes()),
+    0,
+  );
   return {
     project: options.project,
     artifact: options.name,
@@ -296,7 +309,10 @@ async function hashFiles(
 ): Promise<{ entries: Entry[]; hashedBytes: number }> {
   const limit = pLimit(Math.max(1, Math.min(4, availableParallelism())));
   let hashedBytes = 0;
-  progress.start("hash", local.reduce((sum, f) => sum + f.size, 0));
+  progress.start(
+    "hash",
+    local.reduce((sum, f) => sum + f.size, 0),
+  );
   const entries = await Promise.all(
     local.map((file, i) =>
       limit(async () => {

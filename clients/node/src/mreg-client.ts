@@ -105,17 +105,25 @@ export class MregClient {
   }
 
   /** Links an artifact version into a registry collection (created if missing); linking twice returns the first link. */
-  async link(source: RefInput, target: string | { registry: string; collection: string }, options: { aliases?: string[] } = {}): Promise<LinkResponse> {
+  async link(
+    source: RefInput,
+    target: string | { registry: string; collection: string },
+    options: { aliases?: string[] } = {},
+  ): Promise<LinkResponse> {
     const from = toRef(source);
     if (from.kind !== "artifact") throw new MregError(`link takes an artifact version (project/artifact:version), not ${formatRef(from)}`);
     const to = typeof target === "string" ? parseCollectionTarget(target) : target;
     for (const alias of options.aliases ?? []) checkAlias(alias);
-    const body = validated(linkRequest, {
-      project: from.project,
-      artifact: from.artifact,
-      version: from.version ?? "latest",
-      ...(options.aliases?.length ? { aliases: options.aliases } : {}),
-    }, "link");
+    const body = validated(
+      linkRequest,
+      {
+        project: from.project,
+        artifact: from.artifact,
+        version: from.version ?? "latest",
+        ...(options.aliases?.length ? { aliases: options.aliases } : {}),
+      },
+      "link",
+    );
     return this.api.post<LinkResponse>(`/v1/registries${seg(to.registry)}/collections${seg(to.collection)}/links`, body);
   }
 
@@ -146,7 +154,9 @@ export class MregClient {
   private tagPath(ref: RefInput, tag: string): string {
     const target = toRef(ref);
     if (target.kind !== "collection") {
-      throw new MregError(`tags belong to registry collections and their versions (@registry/collection[:version]), not ${formatRef(target)}`);
+      throw new MregError(
+        `tags belong to registry collections and their versions (@registry/collection[:version]), not ${formatRef(target)}`,
+      );
     }
     if (!nameSchema.safeParse(tag).success) throw new MregError(`invalid tag "${tag}": use letters, digits, '.', '_' and '-'`);
     const versionPart = target.version === undefined ? "" : `/versions${seg(target.version)}`;
@@ -205,10 +215,9 @@ export class MregClient {
   /** Runs and versions around a version; a collection version is traced through its source. */
   async lineage(ref: RefInput, options: { depth?: number } = {}): Promise<unknown> {
     const { source } = await resolveVersion(this.api, versionRef(ref));
-    return this.api.get(
-      `/v1/projects${seg(source.project)}/artifacts${seg(source.artifact)}/versions${seg(source.version)}/lineage`,
-      { depth: options.depth },
-    );
+    return this.api.get(`/v1/projects${seg(source.project)}/artifacts${seg(source.artifact)}/versions${seg(source.version)}/lineage`, {
+      depth: options.depth,
+    });
   }
 
   /** Every file of a version with presigned URLs, without downloading. */

@@ -89,13 +89,18 @@ function send(upload: OpenUpload, absolutePath: string, options: OpenUploadOptio
     try {
       await retryWithBackoff(
         () =>
-          putFileRange(upload.url, upload.headers, { path: absolutePath, start: 0, end: upload.size }, {
-            signal,
-            onBytes: (delta) => {
-              if (delta > 0) sent += delta;
-              options.onBytes?.(delta);
+          putFileRange(
+            upload.url,
+            upload.headers,
+            { path: absolutePath, start: 0, end: upload.size },
+            {
+              signal,
+              onBytes: (delta) => {
+                if (delta > 0) sent += delta;
+                options.onBytes?.(delta);
+              },
             },
-          }),
+          ),
         {
           ...DEFAULT_RETRY,
           ...options.retry,

@@ -12,9 +12,7 @@ const LABELS: Record<ProgressPhase, string> = { hash: "hashing    ", upload: "up
  * Starting a phase that is running adds to its total. `close` stops whatever bars a failure
  * left running, which restores the cursor.
  */
-export function terminalProgress(
-  stream: NodeJS.WriteStream = process.stderr,
-): (ProgressReporter & { close(): void }) | undefined {
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): (ProgressReporter & { close(): void }) | undefined {
   if (!stream.isTTY) return undefined;
   let container: cliProgress.MultiBar | undefined;
   const bars = new Map<ProgressPhase, { bar: cliProgress.SingleBar; total: number; done: number; started: number }>();

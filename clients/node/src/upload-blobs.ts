@@ -128,10 +128,15 @@ async function uploadSingle(context: Context, upload: PresignedPut, source: Blob
     throwIfAborted(context.signal);
     const put = (target: PresignedPut) =>
       withRetry(context, source.path, () =>
-        putFileRange(target.url, target.headers ?? {}, { path: source.path, start: 0, end: source.size }, {
-          signal: context.signal,
-          onBytes: context.options.onBytes,
-        }),
+        putFileRange(
+          target.url,
+          target.headers ?? {},
+          { path: source.path, start: 0, end: source.size },
+          {
+            signal: context.signal,
+            onBytes: context.options.onBytes,
+          },
+        ),
       );
     try {
       await put(upload);
@@ -184,10 +189,15 @@ async function uploadMultipart(context: Context, upload: PresignedMultipart, sou
             throwIfAborted(context.signal);
             const send = () =>
               withRetry(context, `${source.path} part ${part.partNumber}`, () =>
-                putFileRange(part.url, part.headers, { path: source.path, start: part.start, end: part.end }, {
-                  signal: context.signal,
-                  onBytes: context.options.onBytes,
-                }),
+                putFileRange(
+                  part.url,
+                  part.headers,
+                  { path: source.path, start: part.start, end: part.end },
+                  {
+                    signal: context.signal,
+                    onBytes: context.options.onBytes,
+                  },
+                ),
               );
             const { etag } = await send().catch(async (error: unknown) => {
               if (!isRefused(error) || !context.options.refreshUpload) throw error;

@@ -38,7 +38,10 @@ export class UploadStateStore {
       await writeFile(temp, JSON.stringify(state));
       await rename(temp, key);
     });
-    this.writes.set(key, next.catch(() => undefined));
+    this.writes.set(
+      key,
+      next.catch(() => undefined),
+    );
     return next;
   }
 

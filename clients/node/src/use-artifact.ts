@@ -88,11 +88,7 @@ export async function listAllFiles(
   const files: FileResponse[] = [];
   let cursor: string | undefined;
   do {
-    const page = await api.get<Page<FileResponse>>(
-      `${basePath(ref)}/versions${seg(ref.version)}/files`,
-      { prefix, cursor },
-      signal,
-    );
+    const page = await api.get<Page<FileResponse>>(`${basePath(ref)}/versions${seg(ref.version)}/files`, { prefix, cursor }, signal);
     files.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

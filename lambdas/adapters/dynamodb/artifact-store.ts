@@ -1,13 +1,6 @@
 import { ConflictError } from "../../core/errors.js";
 import { versionLabel, type ArtifactRecord, type AuditEvent, type Page, type PageRequest, type VersionRecord } from "../../core/model.js";
-import type {
-  AliasChange,
-  AliasMove,
-  ArtifactStore,
-  CommitOutcome,
-  CommitState,
-  NewVersion,
-} from "../../core/ports.js";
+import type { AliasChange, AliasMove, ArtifactStore, CommitOutcome, CommitState, NewVersion } from "../../core/ports.js";
 import type { Item } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { runOutputItems } from "./run-items.js";

@@ -84,9 +84,7 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
             ...keys.delivery(delivery.registry, delivery.automationId, delivery.id),
             entity: "delivery",
             ...deliveryAttributes(delivery),
-            ...(delivery.status === "pending" && delivery.nextAttemptAt
-              ? dueIndexKeys(delivery.nextAttemptAt, delivery.id)
-              : {}),
+            ...(delivery.status === "pending" && delivery.nextAttemptAt ? dueIndexKeys(delivery.nextAttemptAt, delivery.id) : {}),
             ttl: Math.floor(Date.parse(delivery.createdAt) / 1000) + DELIVERY_RETENTION_DAYS * 24 * 3600,
           },
           // One delivery per event and automation, however often the stream hands the event over.
@@ -107,13 +105,7 @@ export class DynamoAutomationStore extends DynamoTable implements AutomationStor
 
   async listDeliveries(registry: string, automationId: string, page: PageRequest): Promise<Page<DeliveryRecord>> {
     const partition = keys.deliveryPartition(registry, automationId);
-    return this.partitionPage(
-      partition,
-      keys.deliveryPrefix,
-      page,
-      toDelivery,
-      "descending",
-    );
+    return this.partitionPage(partition, keys.deliveryPrefix, page, toDelivery, "descending");
   }
 
   /**

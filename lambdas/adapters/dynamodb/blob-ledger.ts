@@ -12,9 +12,7 @@ const CLAIM_STALE_MS = 15 * 60 * 1000;
 export class DynamoBlobLedger extends DynamoTable implements BlobLedger {
   async verifiedBlobs(sha256s: string[]): Promise<Map<string, number>> {
     const items = await this.batchGetItems(sha256s.map(keys.blob), { consistent: true });
-    return new Map(
-      items.filter((item) => item.state === "verified").map((item) => [item.sha256 as string, item.size as number]),
-    );
+    return new Map(items.filter((item) => item.state === "verified").map((item) => [item.sha256 as string, item.size as number]));
   }
 
   async claimBlob(sha256: string, size: number, at: string): Promise<BlobClaim> {

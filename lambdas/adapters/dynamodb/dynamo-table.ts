@@ -66,9 +66,7 @@ export class DynamoTable {
   ) {}
 
   protected async get(key: Key, consistent: boolean): Promise<Item | undefined> {
-    const result = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent }),
-    );
+    const result = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent }));
     return result.Item;
   }
 
@@ -164,12 +162,7 @@ export class DynamoTable {
   }
 
   /** One page of a global secondary index's partition, in its sort-key order. */
-  protected async queryIndexPage<T>(
-    index: IndexName,
-    partition: string,
-    page: PageRequest,
-    map: (item: Item) => T,
-  ): Promise<Page<T>> {
+  protected async queryIndexPage<T>(index: IndexName, partition: string, page: PageRequest, map: (item: Item) => T): Promise<Page<T>> {
     const partitionAttribute = `${index}PK`;
     const result = await this.client.send(
       new QueryCommand({
@@ -179,8 +172,7 @@ export class DynamoTable {
         ExpressionAttributeNames: { "#pk": partitionAttribute },
         ExpressionAttributeValues: { ":pk": partition },
         Limit: page.limit,
-        ExclusiveStartKey:
-          page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, partitionAttribute),
+        ExclusiveStartKey: page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, partitionAttribute),
       }),
     );
     return {

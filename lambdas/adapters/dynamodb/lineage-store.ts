@@ -19,7 +19,6 @@ import { keys } from "./keys.js";
 import { toVersion } from "./artifact-store.js";
 import { runUpsertExpression, upsertRunItem } from "./run-items.js";
 
-
 export class DynamoLineageStore extends DynamoTable implements LineageStore {
   async saveRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
     const names: Record<string, string> = {
@@ -121,8 +120,7 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
       }),
     ];
     await this.transact(items, {
-      source: (cause) =>
-        new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, { cause }),
+      source: (cause) => new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, { cause }),
     });
   }
 
@@ -157,7 +155,11 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
    * on the write holds MAX_RUN_METRIC_KEYS: new keys are taken only while the map has room,
    * keys it holds always.
    */
-  private async updateSummary(run: RunRef, last: Record<string, number>, change: { actor: string; at: string }): Promise<Record<string, number>> {
+  private async updateSummary(
+    run: RunRef,
+    last: Record<string, number>,
+    change: { actor: string; at: string },
+  ): Promise<Record<string, number>> {
     const upsert = runUpsertExpression(run, change);
     const metricKeys = Object.keys(last);
     const perKey = { names: {} as Record<string, string>, values: {} as Record<string, unknown> };
@@ -274,12 +276,7 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
   async listVersionConsumers(version: VersionRef, page: PageRequest): Promise<Page<RunRef>> {
     const partition = keys.artifactPartition(version.project, version.artifact);
     const prefix = keys.usedByPrefix(version.index);
-    return this.partitionPage(
-      partition,
-      prefix,
-      page,
-      (item) => ({ project: item.runProject as string, id: item.runId as string }),
-    );
+    return this.partitionPage(partition, prefix, page, (item) => ({ project: item.runProject as string, id: item.runId as string }));
   }
 }
 

@@ -106,12 +106,7 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     return (await this.get(keys.member(registry, userId), false))?.role as RegistryRole | undefined;
   }
 
-  async putMember(
-    registry: string,
-    userId: string,
-    role: RegistryRole,
-    change: { actor: string; at: string },
-  ): Promise<void> {
+  async putMember(registry: string, userId: string, role: RegistryRole, change: { actor: string; at: string }): Promise<void> {
     await this.transact([
       tagged("member", {
         Put: {
@@ -201,8 +196,7 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
         ...this.newCollectionItems(collection),
       ],
       {
-        collection: (cause) =>
-          new ConflictError(`collection ${collection.registry}/${collection.name} already exists`, { cause }),
+        collection: (cause) => new ConflictError(`collection ${collection.registry}/${collection.name} already exists`, { cause }),
       },
     );
   }
@@ -350,7 +344,6 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     return this.partitionPage(partition, keys.linkPrefix, page, toLink, "descending");
   }
 
-
   async moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]> {
     return this.moveAliasesIn(linksOf(change.registry, change.collection), change, index, aliases);
   }
@@ -457,7 +450,6 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     return this.partitionPage(partition, undefined, page, (item) => item.event as AuditEvent, "descending");
   }
 
-
   /**
    * Adds or removes a tag on an item; the tag set's condition makes a repeated call a no-op
    * that writes no event. Returns whether anything changed. A cancelled write reads again:
@@ -496,11 +488,7 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     });
   }
 
-  private async listCollectionsByTag(
-    registry: string,
-    tag: string,
-    query: CollectionQuery,
-  ): Promise<Page<CollectionRecord>> {
+  private async listCollectionsByTag(registry: string, tag: string, query: CollectionQuery): Promise<Page<CollectionRecord>> {
     const partition = keys.collectionTagPartition(registry, tag);
     const page = await this.partitionPage(partition, undefined, query, (item) => item.collection as string);
     if (page.items.length === 0) return { items: [], nextCursor: page.nextCursor };
@@ -548,9 +536,7 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
 
 /** The item a version selector reads: the link itself for a number, the alias item for an alias. */
 function selectedKey(registry: string, collection: string, selector: VersionSelector): Key {
-  return "index" in selector
-    ? keys.link(registry, collection, selector.index)
-    : keys.collectionAlias(registry, collection, selector.alias);
+  return "index" in selector ? keys.link(registry, collection, selector.index) : keys.collectionAlias(registry, collection, selector.alias);
 }
 
 function collectionItem(collection: CollectionRecord): Item {

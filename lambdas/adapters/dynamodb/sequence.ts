@@ -63,9 +63,7 @@ export interface Append {
   change: Change;
 }
 
-export type AppendOutcome<H> =
-  | { created: true; index: number; aliases: string[] }
-  | { created: false; current: SequenceState<H> };
+export type AppendOutcome<H> = { created: true; index: number; aliases: string[] } | { created: false; current: SequenceState<H> };
 
 /** Removing an item: its number stays burnt. */
 export interface Retire {
@@ -178,12 +176,7 @@ export class SequenceStore extends DynamoTable {
   }
 
   /** Points each alias at item `index`; every move is conditioned on the holder read. */
-  protected async moveAliasesIn(
-    layout: SequenceLayout,
-    change: Change,
-    index: number,
-    requested: string[],
-  ): Promise<AliasMove[]> {
+  protected async moveAliasesIn(layout: SequenceLayout, change: Change, index: number, requested: string[]): Promise<AliasMove[]> {
     const aliases = [...new Set(requested)];
     return this.withTransactionRetries(async () => {
       const read = await this.batchGetItems([layout.itemKey(index), ...aliases.map(layout.aliasKey)], {

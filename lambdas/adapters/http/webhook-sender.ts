@@ -106,8 +106,7 @@ export class HttpWebhookSender implements WebhookSender {
             received += chunk.length;
             if (received > MAX_RESPONSE_BYTES) res.destroy();
           });
-          const done = () =>
-            resolve({ statusCode: res.statusCode, retryAfterMs: retryAfterMs(res.headers["retry-after"]) });
+          const done = () => resolve({ statusCode: res.statusCode, retryAfterMs: retryAfterMs(res.headers["retry-after"]) });
           res.on("end", done);
           res.on("close", done);
           res.on("error", done);

@@ -38,8 +38,7 @@ export const stagingKey = (sha256: string) => `staging/${sha256}`;
 /** Open uploads live beside staged ones, so the same grants and lifecycle rule cover them. */
 export const openUploadKey = (uploadId: string) => `staging/open/${uploadId}`;
 /** Where the single-PUT upload of a blob waits for verification. */
-export const stagedKeyOf = (sha256: string, uploadId?: string) =>
-  uploadId === undefined ? stagingKey(sha256) : openUploadKey(uploadId);
+export const stagedKeyOf = (sha256: string, uploadId?: string) => (uploadId === undefined ? stagingKey(sha256) : openUploadKey(uploadId));
 const manifestKey = (digest: string) => `manifests/${digest}.json`;
 
 /** Manifests are immutable (named by their digest), so a warm function can keep them. */
@@ -77,11 +76,9 @@ export class S3BlobStore implements BlobStore {
 
   async presignOpenPut(): Promise<PresignedRequest & { uploadId: string }> {
     const uploadId = ulid();
-    const url = await getSignedUrl(
-      this.client,
-      new PutObjectCommand({ Bucket: this.options.bucket, Key: openUploadKey(uploadId) }),
-      { expiresIn: this.options.urlExpirySeconds },
-    );
+    const url = await getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.options.bucket, Key: openUploadKey(uploadId) }), {
+      expiresIn: this.options.urlExpirySeconds,
+    });
     return { uploadId, url, headers: {} };
   }
 
@@ -93,9 +90,7 @@ export class S3BlobStore implements BlobStore {
     // Multipart uploads write the blob's own key: only this server can complete them, and
     // it does so holding the blob's claim, then hashes the result before trusting it.
     const key = blobKey(sha256);
-    const result = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.options.bucket, Key: key }),
-    );
+    const result = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.options.bucket, Key: key }));
     if (!result.UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
     return { uploadId: result.UploadId, key };
   }
@@ -109,11 +104,7 @@ export class S3BlobStore implements BlobStore {
     return { url, headers: {} };
   }
 
-  async completeMultipartUpload(
-    key: string,
-    uploadId: string,
-    parts: { partNumber: number; etag: string }[],
-  ): Promise<void> {
+  async completeMultipartUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void> {
     try {
       await this.client.send(
         new CompleteMultipartUploadCommand({
@@ -133,9 +124,7 @@ export class S3BlobStore implements BlobStore {
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     try {
-      await this.client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: key, UploadId: uploadId }),
-      );
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: key, UploadId: uploadId }));
     } catch (error) {
       if (!(error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)) throw error;
     }
@@ -238,9 +227,7 @@ export class S3BlobStore implements BlobStore {
   async getManifest(digest: string): Promise<ManifestEntry[]> {
     const cached = this.manifests.get(digest);
     if (cached) return cached;
-    const result = await this.client.send(
-      new GetObjectCommand({ Bucket: this.options.bucket, Key: manifestKey(digest) }),
-    );
+    const result = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: manifestKey(digest) }));
     const body = JSON.parse(await result.Body!.transformToString()) as { entries: ManifestEntry[] };
     if (this.manifests.size >= MANIFEST_CACHE_ENTRIES) {
       this.manifests.delete(this.manifests.keys().next().value!);
@@ -268,11 +255,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async presignReferenceGet(bucket: string, key: string, versionId?: string): Promise<string> {
-    return getSignedUrl(
-      this.client,
-      new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }),
-      { expiresIn: this.options.urlExpirySeconds },
-    );
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }), {
+      expiresIn: this.options.urlExpirySeconds,
+    });
   }
 
   /**
@@ -285,9 +270,7 @@ export class S3BlobStore implements BlobStore {
     size: number,
   ): Promise<{ status: "verified"; etag: string } | { status: "missing" } | undefined> {
     try {
-      const head = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.options.bucket, Key: key, ChecksumMode: "ENABLED" }),
-      );
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key, ChecksumMode: "ENABLED" }));
       const fullObject = head.ChecksumType === undefined || head.ChecksumType === "FULL_OBJECT";
       if (head.ChecksumSHA256 === hexToBase64(sha256) && fullObject && head.ContentLength === size && head.ETag) {
         return { status: "verified", etag: head.ETag };

@@ -9,9 +9,11 @@ import { DynamoIdentityStore } from "./adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
+import { Re2AliasPatterns } from "./adapters/regex/re2-alias-patterns.js";
 import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
 import type { Config } from "./config.js";
 import type {
+  AliasPatterns,
   ArtifactStore,
   AutomationStore,
   BlobLedger,
@@ -41,6 +43,7 @@ export interface Services {
   automations: AutomationStore;
   webhooks: WebhookSender;
   deliveryPolicy: DeliveryPolicy;
+  aliasPatterns: AliasPatterns;
 }
 
 /** Where the SDK clients connect, and as whom: the SDK's own defaults when the config names none. */
@@ -127,5 +130,6 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
       maxDelayMs: WEBHOOK_MAX_RETRY_DELAY_MS,
       timeoutMs: config.webhookTimeoutMs,
     },
+    aliasPatterns: new Re2AliasPatterns(),
   };
 }

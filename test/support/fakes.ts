@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import { Re2AliasPatterns } from "../../lambdas/adapters/regex/re2-alias-patterns.js";
 import { missingManifest, storedManifestText, verifyStoredManifest } from "../../lambdas/core/manifest.js";
 import {
   LATEST_ALIAS,
@@ -1047,6 +1048,7 @@ export interface FakeDeps {
   automations: FakeAutomationStore;
   webhooks: FakeWebhookSender;
   deliveryPolicy: DeliveryPolicy;
+  aliasPatterns: Re2AliasPatterns;
 }
 
 export const MIB = 1024 * 1024;
@@ -1068,5 +1070,6 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
     automations: new FakeAutomationStore(),
     webhooks: new FakeWebhookSender(),
     deliveryPolicy: TEST_DELIVERY_POLICY,
+    aliasPatterns: new Re2AliasPatterns(),
   };
 }

@@ -15,7 +15,7 @@ process.stdout.write(
     s3: stack.endpoints.s3,
     dynamodb: stack.endpoints.dynamodb,
     // The emulator answers only this stack's key pair (local/s3-credentials.ts).
-    credentials: stack.config.credentials,
+    credentials: { accessKeyId: stack.config.credentials!.accessKeyId, secretAccessKey: stack.config.credentials!.secretAccessKey },
   })}\n`,
 );
 const stop = () => void stack.stop().finally(() => process.exit(0));

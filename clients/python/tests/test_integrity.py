@@ -19,7 +19,7 @@ BUCKET = "mreg-blobs"
 class TamperedStore(StackTestCase):
     def log(self, name: str) -> dict:
         write(f"{name}/model.bin", os.urandom(50_000))
-        write(f"{name}/config.json", b'{"layers": 4}')
+        write(f"{name}/config.json", json.dumps({"name": name}).encode())
         age(name)
         with mreg.init(project="integrity", name="fit") as run:
             run.log_model(path=f"./{name}", name=name)

@@ -95,6 +95,16 @@ describe("anonymous requests", () => {
     expect(await read(`blobs/${"a".repeat(64)}`)).toBeUndefined();
   });
 
+  it("may not upload a part to, complete or abort a multipart upload the owner started", async () => {
+    const started = await owner.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "blobs/multi" }));
+    const upload = encodeURIComponent(started.UploadId!);
+    expect((await raw("PUT", `/${BUCKET}/blobs/multi?partNumber=1&uploadId=${upload}`, { body: "tampered part" })).status).toBe(403);
+    const complete = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>";
+    expect((await raw("POST", `/${BUCKET}/blobs/multi?uploadId=${upload}`, { body: complete })).status).toBe(403);
+    expect((await raw("DELETE", `/${BUCKET}/blobs/multi?uploadId=${upload}`)).status).toBe(403);
+    expect(await read("blobs/multi")).toBeUndefined();
+  });
+
   it("may send a CORS preflight, which reads nothing", async () => {
     const answer = await raw("OPTIONS", `/${BUCKET}/manifests/m.json`, {
       headers: { origin: "http://127.0.0.1:8787", "access-control-request-method": "GET" },

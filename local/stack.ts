@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ensureCollectionSearchIndex } from "../lambdas/adapters/dynamodb/collection-search.js";
 import { ensureTable } from "../lambdas/adapters/dynamodb/ensure-table.js";
+import { Re2AliasPatterns } from "../lambdas/adapters/regex/re2-alias-patterns.js";
 import { EmulatorBlobStore } from "./emulator-blob-store.js";
 import { createDynamoClient, createServices, type BlobStoreFactory, type Services } from "../lambdas/composition.js";
 import { CONFIG_VARIABLES, loadConfig, type Config, type ConfigInput } from "../lambdas/config.js";
@@ -136,7 +137,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const createBlobStore: BlobStoreFactory | undefined = ledger
       ? (client, blobOptions) => new EmulatorBlobStore(client, blobOptions, ledger)
       : undefined;
-    const services = createServices(config, { createBlobStore });
+    const services = createServices(config, { createBlobStore, aliasPatterns: new Re2AliasPatterns() });
     const observability = localObservability(config);
     const tableClient = createDynamoClient(config);
     try {

@@ -11,6 +11,8 @@ export interface Stack {
   url: string;
   adminKey: string;
   s3: string;
+  /** The only key pair the stack's S3 emulator accepts. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   child: ChildProcess;
 }
 

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { putFileRange } from "../clients/node/src/http-transfer.js";
-import { S3_EMULATOR_CREDENTIALS } from "../local/s3-emulator.js";
 import { LOCAL_BUCKET } from "../local/stack.js";
 import { load, median, startStack, stopStack } from "./bench-support.js";
 
@@ -21,7 +20,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const work = await mkdtemp(join(tmpdir(), "mreg-ingest-ab-"));
 const stack = await startStack(join(work, "data"));
 try {
-  const s3 = new S3Client({ region: "us-east-1", endpoint: stack.s3, forcePathStyle: true, credentials: S3_EMULATOR_CREDENTIALS });
+  const s3 = new S3Client({ region: "us-east-1", endpoint: stack.s3, forcePathStyle: true, credentials: stack.credentials });
   const file = join(work, "f.bin");
   await writeFile(file, randomBytes(SIZE));
   const put = async (key: string) => {

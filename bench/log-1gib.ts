@@ -18,7 +18,6 @@ import { hashFile } from "../clients/node/src/hash-files.js";
 import { putFileRange } from "../clients/node/src/http-transfer.js";
 import type { LogArtifactResult } from "../clients/node/src/log-artifact.js";
 import { formatBytes } from "../clients/node/src/format-bytes.js";
-import { S3_EMULATOR_CREDENTIALS } from "../local/s3-emulator.js";
 import { LOCAL_BUCKET, LOCAL_MULTIPART_THRESHOLD } from "../local/stack.js";
 import {
   cpuTicks,
@@ -107,12 +106,12 @@ async function stamp(path: string, n: number): Promise<string> {
   return (await hashFile(path)).sha256;
 }
 
-function s3Client(endpoint: string): S3Client {
+function s3Client(endpoint: string, credentials: Stack["credentials"]): S3Client {
   return new S3Client({
     region: "us-east-1",
     endpoint,
     forcePathStyle: true,
-    credentials: S3_EMULATOR_CREDENTIALS,
+    credentials,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
@@ -136,7 +135,7 @@ async function main(): Promise<void> {
     console.log("starting the embedded registry …");
     stack = await startStack(join(work, "data"));
     const registry = stack;
-    const s3 = s3Client(registry.s3);
+    const s3 = s3Client(registry.s3, registry.credentials);
     const presignPut = (key: string) => getSignedUrl(s3, new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }), { expiresIn: 3600 });
     const removeObject = (key: string) => s3.send(new DeleteObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
     const cliEnv = {

@@ -8,7 +8,6 @@ import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { Agent as UndiciAgent, request as undiciRequest } from "undici";
 import { putFileRange } from "../clients/node/src/http-transfer.js";
-import { S3_EMULATOR_CREDENTIALS } from "../local/s3-emulator.js";
 import { LOCAL_BUCKET } from "../local/stack.js";
 import { cpuTicks, load, machine, printTable, run, settle, spread, startStack, stopStack, type Stack } from "./bench-support.js";
 
@@ -88,7 +87,7 @@ async function main(): Promise<void> {
       region: "us-east-1",
       endpoint: registry.s3,
       forcePathStyle: true,
-      credentials: S3_EMULATOR_CREDENTIALS,
+      credentials: registry.credentials,
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
     });

@@ -5,7 +5,6 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { S3_EMULATOR_CREDENTIALS } from "../local/s3-emulator.js";
 import { LOCAL_TABLE } from "../local/stack.js";
 
 /**
@@ -24,6 +23,7 @@ interface Stack {
   url: string;
   adminKey: string;
   dynamodb: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
   child: ChildProcess;
 }
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const ddb = new DynamoDBClient({
     endpoint: stack.dynamodb,
     region: "us-east-1",
-    credentials: S3_EMULATOR_CREDENTIALS,
+    credentials: stack.credentials,
   });
   try {
     const api = async (method: string, path: string, body?: unknown) => {

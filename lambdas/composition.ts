@@ -12,6 +12,7 @@ import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
 import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
 import type { Config } from "./config.js";
 import type {
+  AliasPatterns,
   ArtifactStore,
   AutomationStore,
   BlobLedger,
@@ -41,6 +42,7 @@ export interface Services {
   automations: AutomationStore;
   webhooks: WebhookSender;
   deliveryPolicy: DeliveryPolicy;
+  aliasPatterns: AliasPatterns;
 }
 
 /** Where the SDK clients connect, and as whom: the SDK's own defaults when the config names none. */
@@ -85,9 +87,25 @@ export type BlobStoreFactory = (client: S3Client, options: BlobStoreOptions) => 
 
 export interface ServiceOptions {
   createBlobStore?: BlobStoreFactory;
+  /**
+   * The alias pattern engine (lambdas/adapters/regex/re2-alias-patterns.ts), given only by
+   * what matches or checks patterns (the automations function, the stream consumer, the
+   * local stack), so the other bundles go without it (about 150 kB minified).
+   */
+  aliasPatterns?: AliasPatterns;
   /** Wraps the DynamoDB client before any store uses it: Lambda traces its calls. */
   instrumentDynamo?: (client: DynamoDBClient) => DynamoDBClient;
 }
+
+/** Stands in where no alias pattern engine was wired: reaching it is a wiring mistake, not a user's. */
+const WITHOUT_ALIAS_PATTERNS: AliasPatterns = {
+  problem: () => {
+    throw new Error("alias patterns are not wired into this function: pass aliasPatterns to createServices");
+  },
+  matches: () => {
+    throw new Error("alias patterns are not wired into this function: pass aliasPatterns to createServices");
+  },
+};
 
 /**
  * The composition root: every adapter wired from one validated configuration. Nothing here
@@ -127,5 +145,6 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
       maxDelayMs: WEBHOOK_MAX_RETRY_DELAY_MS,
       timeoutMs: config.webhookTimeoutMs,
     },
+    aliasPatterns: options.aliasPatterns ?? WITHOUT_ALIAS_PATTERNS,
   };
 }

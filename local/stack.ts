@@ -3,16 +3,18 @@ import { join, resolve } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ensureCollectionSearchIndex } from "../lambdas/adapters/dynamodb/collection-search.js";
 import { ensureTable } from "../lambdas/adapters/dynamodb/ensure-table.js";
+import { Re2AliasPatterns } from "../lambdas/adapters/regex/re2-alias-patterns.js";
 import { EmulatorBlobStore } from "./emulator-blob-store.js";
 import { createDynamoClient, createServices, type BlobStoreFactory, type Services } from "../lambdas/composition.js";
-import { loadConfig, type Config } from "../lambdas/config.js";
+import { CONFIG_VARIABLES, loadConfig, type Config, type ConfigInput } from "../lambdas/config.js";
 import { bootstrapAdmin } from "../lambdas/core/bootstrap-admin.js";
 import { createApiHandlers } from "../lambdas/handlers/index.js";
 import { localObservability } from "../lambdas/observability.js";
 import { MULTIPART_THRESHOLD } from "../lambdas/settings.js";
 import { startDeliveryWorkers } from "./delivery-workers.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
-import { S3_EMULATOR_CREDENTIALS, startS3Emulator } from "./s3-emulator.js";
+import { loadOrCreateS3Credentials, S3_CREDENTIALS_FILE } from "./s3-credentials.js";
+import { startS3Emulator } from "./s3-emulator.js";
 import { startLocalServer } from "./server.js";
 
 export const LOCAL_TABLE = "mreg";
@@ -51,6 +53,45 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/**
+ * Where local mode's defaults differ from AWS's: each applies only when its variable is not
+ * set, so an explicit setting (MREG_WEBHOOK_ALLOW_LOOPBACK=false, say) always wins.
+ */
+export function localDefaults(env: Readonly<Record<string, string | undefined>>): Partial<ConfigInput> {
+  const defaults: { [K in keyof typeof CONFIG_VARIABLES]?: ConfigInput[K] } = {
+    // Webhook receivers on this machine are the point of local mode.
+    webhookAllowLoopback: true,
+    multipartThreshold: LOCAL_MULTIPART_THRESHOLD,
+  };
+  return Object.fromEntries(
+    Object.entries(defaults).filter(([key]) => {
+      const value = env[CONFIG_VARIABLES[key as keyof typeof CONFIG_VARIABLES]];
+      return value === undefined || value === "";
+    }),
+  );
+}
+
+/**
+ * What the embedded stack is built around: a variable asking for something else cannot be
+ * honoured here, so it stops the start rather than being ignored.
+ */
+const FIXED_IN_LOCAL_MODE = {
+  tableName: LOCAL_TABLE,
+  bucket: LOCAL_BUCKET,
+  s3ForcePathStyle: "true",
+  s3Emulator: "true",
+} as const satisfies { [K in keyof typeof CONFIG_VARIABLES]?: string };
+
+function refuseFixedSettings(env: Readonly<Record<string, string | undefined>>): void {
+  for (const [key, fixed] of Object.entries(FIXED_IN_LOCAL_MODE)) {
+    const variable = CONFIG_VARIABLES[key as keyof typeof FIXED_IN_LOCAL_MODE];
+    const value = env[variable];
+    if (value !== undefined && value !== "" && value !== fixed) {
+      throw new Error(`${variable}=${value} cannot apply to the embedded registry, which always uses ${fixed}: unset it`);
+    }
+  }
+}
+
 /** DynamoDB Local, the S3 emulator and the API server, all on loopback, data under `dataDir`. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
@@ -61,8 +102,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stop = async () => {
     for (const stopOne of stops.splice(0).reverse()) await stopOne().catch(() => undefined);
   };
+  refuseFixedSettings(env);
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // The emulator's own key pair, kept with the data: the store answers nobody else.
+    const credentials = await loadOrCreateS3Credentials(dataDir);
     const [dynamo, s3] = await Promise.all([
       startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, log }).then(
         (d) => (stops.push(d.stop), d),
@@ -71,29 +115,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         directory: join(dataDir, "s3"),
         port: options.emulatorPorts?.s3,
         buckets: [LOCAL_BUCKET, ...(options.extraBuckets ?? [])],
+        credentials,
         // Only what the registry verifies: staged uploads and multipart blobs.
         hashObject: (bucket, key) => bucket === LOCAL_BUCKET && (key.startsWith("staging/") || key.startsWith("blobs/")),
       }).then((s) => (stops.push(s.stop), s)),
     ]);
+    log(`S3 emulator at ${s3.endpoint}, answering only requests signed with the key pair in ${join(dataDir, S3_CREDENTIALS_FILE)}`);
     const config = loadConfig(env, {
       tableName: LOCAL_TABLE,
       bucket: LOCAL_BUCKET,
       region: "us-east-1",
       endpoints: { dynamodb: dynamo.endpoint, s3: s3.endpoint },
       // DynamoDB Local runs with -sharedDb: any key reads the one database; the S3 emulator checks its own.
-      credentials: { ...S3_EMULATOR_CREDENTIALS },
+      credentials,
       s3ForcePathStyle: true,
       s3Emulator: true,
-      // Webhook receivers on this machine are the point of local mode.
-      webhookAllowLoopback: true,
-      ...(env.MREG_MULTIPART_THRESHOLD ? {} : { multipartThreshold: LOCAL_MULTIPART_THRESHOLD }),
+      ...localDefaults(env),
     });
     // The emulator runs in this process: verification reads its files directly (HTTP otherwise).
     const ledger = s3.ledger;
     const createBlobStore: BlobStoreFactory | undefined = ledger
       ? (client, blobOptions) => new EmulatorBlobStore(client, blobOptions, ledger)
       : undefined;
-    const services = createServices(config, { createBlobStore });
+    const services = createServices(config, { createBlobStore, aliasPatterns: new Re2AliasPatterns() });
     const observability = localObservability(config);
     const tableClient = createDynamoClient(config);
     try {

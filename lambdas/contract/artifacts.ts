@@ -156,6 +156,17 @@ export interface FileResponse {
   url: string;
 }
 
+/** A page of a version's files (`GET …/versions/{v}/files`). */
+export interface FilesPage {
+  items: FileResponse[];
+  nextCursor?: string;
+  /**
+   * The digest of the version the files belong to: the SHA-256 of the canonical manifest
+   * (lambdas/contract/manifest.ts) of all its files, every page and prefix together.
+   */
+  digest: string;
+}
+
 export interface ArtifactResponse {
   project: string;
   name: string;

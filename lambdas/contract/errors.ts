@@ -16,6 +16,12 @@ export const ERROR_STATUS = {
   unprocessable: 422,
   too_many_requests: 429,
   internal: 500,
+  /**
+   * What the store holds no longer matches the registry's record of it (a manifest that does
+   * not hash to its version's digest, or is gone). The registry's fault, not the caller's:
+   * retrying does not help; an operator must restore the object.
+   */
+  integrity_error: 500,
   /** API Gateway gave up waiting for the function; the request may still complete. */
   timeout: 504,
 } as const;

@@ -1,5 +1,5 @@
 import { limiter } from "./concurrency.js";
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import { ConflictError, IntegrityError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import { canonicalManifest, manifestDigest, manifestSize, parseS3Uri } from "./manifest.js";
 import {
   LATEST_ALIAS,
@@ -16,7 +16,7 @@ import {
 } from "./model.js";
 import type { ArtifactStore, BlobLedger, BlobStore, Clock, RegistryStore } from "./ports.js";
 import { discardOpenUploads, ensureBlobsVerified } from "./upload-blobs.js";
-import type { ArtifactResponse, CommitRequest, CommitResponse, FileResponse, VersionResponse } from "../contract/artifacts.js";
+import type { ArtifactResponse, CommitRequest, CommitResponse, FileResponse, FilesPage, VersionResponse } from "../contract/artifacts.js";
 
 export interface ArtifactDeps {
   artifacts: ArtifactStore;
@@ -226,13 +226,20 @@ export interface FilesQuery {
   cursor?: string;
 }
 
-/** Manifest entries of a version, in path order, each with a presigned GET URL. */
+/**
+ * Manifest entries of a version, in path order, each with a presigned GET URL, and the
+ * version's digest, which a client checks the whole listing against. The store verifies the
+ * manifest against the digest; a manifest that fails is a 500 naming the version.
+ */
 export async function listVersionFiles(
   blobs: BlobStore,
-  version: Pick<VersionRecord, "digest">,
+  version: Pick<VersionRecord, "project" | "artifact" | "index" | "digest">,
   query: FilesQuery,
-): Promise<Page<FileResponse>> {
-  const entries = await blobs.getManifest(version.digest);
+): Promise<FilesPage> {
+  const entries = await blobs.getManifest(version.digest).catch((error: unknown) => {
+    if (!(error instanceof IntegrityError)) throw error;
+    throw new IntegrityError(`${version.project}/${version.artifact}:${versionLabel(version.index)}: ${error.message}`, { cause: error });
+  });
   const after = query.cursor === undefined ? undefined : decodeFileCursor(query.cursor);
   const selected = entries.filter(
     (e) => (query.prefix === undefined || e.path.startsWith(query.prefix)) && (after === undefined || e.path > after),
@@ -250,7 +257,7 @@ export async function listVersionFiles(
   );
   const last = page.at(-1);
   const nextCursor = selected.length > page.length && last ? encodeFileCursor(last.path) : undefined;
-  return { items, nextCursor };
+  return { items, nextCursor, digest: version.digest };
 }
 
 function encodeFileCursor(path: string): string {
@@ -263,7 +270,7 @@ function decodeFileCursor(cursor: string): string {
   return path;
 }
 
-export async function listFiles(deps: ArtifactDeps, ref: ArtifactRef, selector: string, query: FilesQuery): Promise<Page<FileResponse>> {
+export async function listFiles(deps: ArtifactDeps, ref: ArtifactRef, selector: string, query: FilesQuery): Promise<FilesPage> {
   return listVersionFiles(deps.blobs, await loadVersion(deps.artifacts, ref, selector), query);
 }
 

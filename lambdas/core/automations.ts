@@ -1,10 +1,10 @@
 import type { RegistryAccess } from "./authorize.js";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import type { AutomationRecord, DeliveryRecord, Page, PageRequest, Principal } from "./model.js";
-import type { Ids } from "./ports.js";
+import type { AliasPatterns, Ids } from "./ports.js";
 import { MAX_TEMPLATE_LENGTH, validateTemplate } from "./webhook-payload.js";
 import { parseWebhookUrl } from "./webhook-targets.js";
-import { aliasMatches, attemptDelivery, type WebhookDeps } from "./webhooks.js";
+import { attemptDelivery, type WebhookDeps } from "./webhooks.js";
 import type { AutomationResponse, CreateAutomationRequest, DeliveryResponse } from "../contract/automations.js";
 
 export type AutomationDeps = WebhookDeps & { ids: Ids };
@@ -56,19 +56,16 @@ function isJson(text: string): boolean {
 }
 
 /**
- * A pattern is matched against every alias event of the registry, so one that can take
- * exponential time (a quantified group holding a quantifier, like `(a+)+`) is refused.
+ * A pattern is matched against every alias event of the registry, by an engine that runs in
+ * linear time (lambdas/adapters/regex/re2-alias-patterns.ts): what it cannot take (RE2's
+ * syntax has no backreferences or lookaround) is refused here, when the automation is made.
  */
-export function checkAliasPattern(pattern: string): void {
-  try {
-    aliasMatches(pattern, "latest");
-  } catch (error) {
-    throw new ValidationError(`aliasPattern is not a valid regular expression: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]/.test(pattern)) {
-    throw new ValidationError("aliasPattern must not nest quantifiers (such as (a+)+): matching it can take exponential time");
+export function checkAliasPattern(patterns: AliasPatterns, pattern: string): void {
+  const problem = patterns.problem(pattern);
+  if (problem !== undefined) {
+    throw new ValidationError(
+      `aliasPattern is not a valid RE2 regular expression: ${problem} (backreferences, lookahead and lookbehind are not supported)`,
+    );
   }
 }
 
@@ -82,7 +79,7 @@ export async function createAutomation(
     if (request.event !== "ADD_ARTIFACT_ALIAS") {
       throw new ValidationError("aliasPattern applies to ADD_ARTIFACT_ALIAS automations only");
     }
-    checkAliasPattern(request.aliasPattern);
+    checkAliasPattern(deps.aliasPatterns, request.aliasPattern);
   }
   const template =
     request.payloadTemplate === undefined

@@ -41,3 +41,11 @@ export class UnprocessableError extends RegistryError {
 export class TooManyRequestsError extends RegistryError {
   readonly code = "too_many_requests";
 }
+
+/**
+ * Stored data no longer matches what the registry recorded of it (a manifest whose bytes do
+ * not hash to the version's digest, or that is gone): it is refused, never served.
+ */
+export class IntegrityError extends RegistryError {
+  readonly code = "integrity_error";
+}

@@ -255,6 +255,17 @@ export interface BlobStore {
   presignReferenceGet(bucket: string, key: string, versionId?: string): Promise<string>;
 }
 
+/**
+ * The regular expressions of automations' alias patterns, matched against the whole alias in
+ * time linear in its length: no pattern can stall the function that matches it.
+ */
+export interface AliasPatterns {
+  /** Why the pattern is refused, or undefined when it is accepted. */
+  problem(pattern: string): string | undefined;
+  /** Whether the whole alias matches the pattern; false for a pattern that is refused. */
+  matches(pattern: string, alias: string): boolean;
+}
+
 export interface Clock {
   now(): Date;
 }

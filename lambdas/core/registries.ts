@@ -25,7 +25,7 @@ import type {
   LinkResponse,
   RegistryResponse,
 } from "../contract/registries.js";
-import type { FileResponse } from "../contract/artifacts.js";
+import type { FilesPage } from "../contract/artifacts.js";
 
 export interface RegistryDeps {
   artifacts: ArtifactStore;
@@ -331,7 +331,7 @@ export async function listCollectionFiles(
   ref: CollectionRef,
   selector: string,
   query: FilesQuery,
-): Promise<Page<FileResponse>> {
+): Promise<FilesPage> {
   const target = await resolveLinkTarget(deps, access, ref, selector);
   return listVersionFiles(deps.blobs, target.source, query);
 }

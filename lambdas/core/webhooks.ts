@@ -1,7 +1,7 @@
 import { limiter } from "./concurrency.js";
 import { createHash } from "node:crypto";
 import type { AuditEvent, AutomationEvent, AutomationRecord, DeliveryAttempt, DeliveryRecord } from "./model.js";
-import type { AutomationStore, Clock, DeliveryKey, RegistryStore, WebhookResponse, WebhookSender } from "./ports.js";
+import type { AliasPatterns, AutomationStore, Clock, DeliveryKey, RegistryStore, WebhookResponse, WebhookSender } from "./ports.js";
 import { defaultPayload, renderTemplate, signatureOf, type PayloadContext } from "./webhook-payload.js";
 import { outcomeOf, retryDelayMs, type DeliveryPolicy } from "./webhook-retry.js";
 
@@ -11,6 +11,7 @@ export interface WebhookDeps {
   webhooks: WebhookSender;
   clock: Clock;
   deliveryPolicy: DeliveryPolicy;
+  aliasPatterns: AliasPatterns;
 }
 
 /** An audit event written to a collection's history, as the table's stream hands it over. */
@@ -63,22 +64,16 @@ export function triggerOf(event: AuditEvent): Trigger | undefined {
   return undefined;
 }
 
-const compiled = new Map<string, RegExp>();
-
 /** The pattern must match the whole alias: `prod` does not fire for `preprod`. */
-export function aliasMatches(pattern: string, alias: string): boolean {
-  let regex = compiled.get(pattern);
-  if (!regex) {
-    regex = new RegExp(`^(?:${pattern})$`, "u");
-    compiled.set(pattern, regex);
-  }
-  return regex.test(alias);
-}
-
-export function automationMatches(automation: AutomationRecord, event: CollectionAuditEvent, trigger: Trigger): boolean {
+export function automationMatches(
+  patterns: AliasPatterns,
+  automation: AutomationRecord,
+  event: CollectionAuditEvent,
+  trigger: Trigger,
+): boolean {
   if (automation.event !== trigger.type) return false;
   if (automation.collection !== undefined && automation.collection !== event.collection) return false;
-  if (automation.aliasPattern !== undefined && (trigger.alias === undefined || !aliasMatches(automation.aliasPattern, trigger.alias))) {
+  if (automation.aliasPattern !== undefined && (trigger.alias === undefined || !patterns.matches(automation.aliasPattern, trigger.alias))) {
     return false;
   }
   // Fires for changes made after the automation existed: a late or re-read stream record is no news to it.
@@ -127,7 +122,7 @@ export async function createDeliveries(
 ): Promise<LeasedDelivery[]> {
   const trigger = triggerOf(event.event);
   if (!trigger) return [];
-  const matching = (await automationsOf(event.registry)).filter((a) => automationMatches(a, event, trigger));
+  const matching = (await automationsOf(event.registry)).filter((a) => automationMatches(deps.aliasPatterns, a, event, trigger));
   if (matching.length === 0) return [];
   const link = await deps.registries.getLink(event.registry, event.collection, trigger.index);
   const created = deps.clock.now();

@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
-import { createServices, type Services } from "../composition.js";
+import { createServices, type ServiceOptions, type Services } from "../composition.js";
 import { loadConfig } from "../config.js";
 import {
   createLogger,
@@ -24,12 +24,12 @@ export interface LambdaRuntime {
  * middleware without sending anything, so that client is not instrumented: a plan of a
  * thousand part URLs would otherwise add a thousand empty subsegments.
  */
-export function createLambdaRuntime(): LambdaRuntime {
+export function createLambdaRuntime(options: Pick<ServiceOptions, "aliasPatterns"> = {}): LambdaRuntime {
   const config = loadConfig();
   const logger = createLogger(config);
   const tracer = new Tracer({ serviceName: SERVICE_NAME });
   const metrics = emfMetrics(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger }));
-  const built = createServices(config, { instrumentDynamo: (client) => tracer.captureAWSv3Client(client) });
+  const built = createServices(config, { ...options, instrumentDynamo: (client) => tracer.captureAWSv3Client(client) });
   const services = { ...built, blobs: meterVerifiedBytes(built.blobs, metrics) };
   return { services, observability: { logger, tracer, metrics } };
 }

@@ -6,7 +6,6 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AbortedError } from "../../clients/node/src/errors.js";
 import { MregClient } from "../../clients/node/src/mreg-client.js";
-import { S3_EMULATOR_CREDENTIALS } from "../../local/s3-emulator.js";
 import { readTree, runMreg, type CliResult } from "../support/cli.js";
 import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
 
@@ -275,8 +274,8 @@ describe("references", () => {
   let external: S3Client;
   const awsEnv = () => ({
     AWS_ENDPOINT_URL_S3: s.stack.endpoints.s3,
-    AWS_ACCESS_KEY_ID: S3_EMULATOR_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: S3_EMULATOR_CREDENTIALS.secretAccessKey,
+    AWS_ACCESS_KEY_ID: s.stack.config.credentials!.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s.stack.config.credentials!.secretAccessKey,
     AWS_REGION: "us-east-1",
     MREG_S3_FORCE_PATH_STYLE: "true",
     MREG_S3_EMULATOR: "true",
@@ -287,7 +286,7 @@ describe("references", () => {
       region: "us-east-1",
       endpoint: s.stack.endpoints.s3,
       forcePathStyle: true,
-      credentials: S3_EMULATOR_CREDENTIALS,
+      credentials: s.stack.config.credentials,
       requestChecksumCalculation: "WHEN_REQUIRED",
     });
     for (const [key, body] of [

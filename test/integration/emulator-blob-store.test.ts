@@ -17,7 +17,7 @@ import { blobKey, openUploadKey, stagingKey } from "../../lambdas/adapters/s3/bl
 import { EmulatorBlobStore, type EmulatorBlobStoreHooks } from "../../local/emulator-blob-store.js";
 import { attachEmulatorLedger, type EmulatorLedger } from "../../local/emulator-ledger.js";
 import { ConflictError } from "../../lambdas/core/errors.js";
-import { S3_EMULATOR_CREDENTIALS, startS3Emulator, type S3Emulator } from "../../local/s3-emulator.js";
+import { startS3Emulator, type S3Emulator } from "../../local/s3-emulator.js";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 
 /**
@@ -70,7 +70,7 @@ beforeAll(async () => {
     region: "us-east-1",
     endpoint: emulator.endpoint,
     forcePathStyle: true,
-    credentials: S3_EMULATOR_CREDENTIALS,
+    credentials: emulator.credentials,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
@@ -387,7 +387,7 @@ describe("the ledger", () => {
         region: "us-east-1",
         endpoint: unhashed.endpoint,
         forcePathStyle: true,
-        credentials: S3_EMULATOR_CREDENTIALS,
+        credentials: unhashed.credentials,
         requestChecksumCalculation: "WHEN_REQUIRED",
       });
       const url = await getSignedUrl(otherClient, new PutObjectCommand({ Bucket: BUCKET, Key: "manifests/cut.json" }), { expiresIn: 60 });

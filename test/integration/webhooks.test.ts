@@ -155,13 +155,58 @@ describe("automations", () => {
       payloadTemplate: '{"who": ${event_author}}',
     });
     expect(badTemplate.status).toBe(400);
-    const badPattern = await s.api("POST", `${REG}/automations`, {
-      name: "x",
+    for (const aliasPattern of ["(a+", "(?=prod)prod", "(p)\\1"]) {
+      const badPattern = await s.api("POST", `${REG}/automations`, {
+        name: "x",
+        event: "ADD_ARTIFACT_ALIAS",
+        aliasPattern,
+        url: receiver.url("/x"),
+      });
+      expect(badPattern.status, aliasPattern).toBe(400);
+      expect(badPattern.body.error.message).toContain("RE2");
+    }
+  });
+});
+
+describe("alias patterns", () => {
+  test("that backtrack exponentially elsewhere are matched in linear time: the registry stays responsive and fires exactly the matches", async () => {
+    const hook = await automation({
+      name: "a-or-a",
       event: "ADD_ARTIFACT_ALIAS",
-      aliasPattern: "(a+)+",
-      url: receiver.url("/x"),
+      collection: "redos",
+      aliasPattern: "(a|a)+",
+      url: receiver.url("/redos"),
     });
-    expect(badPattern.status).toBe(400);
+    await logVersion("train", "redos-net", "redos weights");
+    await s.api("POST", `${REG}/collections/redos/links`, { project: "train", artifact: "redos-net", version: "v0" });
+    // Each of these would take a backtracking engine about 2^60 steps or more to refuse.
+    const aliases = [...Array.from({ length: 8 }, (_, i) => `${"a".repeat(60 + i)}b`), "a".repeat(100)];
+    for (const alias of aliases) {
+      const set = await s.api("PUT", `${REG}/collections/redos/aliases/${alias}`, { version: "v0" });
+      expect(set.status).toBe(200);
+    }
+    const [delivery] = await eventually(async () => {
+      const items = await deliveries(hook.id);
+      return items.length > 0 && items[0]?.status === "delivered" ? items : undefined;
+    });
+    expect(delivery.event.alias).toBe("a".repeat(100));
+    expect((await s.api("GET", "/v1/health")).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await deliveries(hook.id)).toHaveLength(1);
+  });
+});
+
+describe("an explicit MREG_WEBHOOK_ALLOW_LOOPBACK=false", () => {
+  test("wins over local mode's default: loopback targets are refused", async () => {
+    const strict = await startTestStack({ env: { ...ENV, MREG_WEBHOOK_ALLOW_LOOPBACK: "false" } });
+    try {
+      expect(strict.stack.config.webhookAllowLoopback).toBe(false);
+      const answer = await strict.api("POST", `${REG}/automations`, { name: "x", event: "LINK_ARTIFACT", url: receiver.url("/x") });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.message).toContain("loopback");
+    } finally {
+      await strict.stop();
+    }
   });
 });
 

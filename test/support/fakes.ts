@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import { Re2AliasPatterns } from "../../lambdas/adapters/regex/re2-alias-patterns.js";
+import { missingManifest, storedManifestText, verifyStoredManifest } from "../../lambdas/core/manifest.js";
 import {
   LATEST_ALIAS,
   versionLabel,
@@ -866,6 +868,9 @@ export class FakeBlobStore implements BlobStore {
   readonly objects = new Map<string, Buffer>();
   readonly multipart = new Map<string, FakeMultipart>();
   readonly manifests = new Map<string, ManifestEntry[]>();
+  /** The manifests' bytes as stored (manifests/<digest>.json). */
+  private readonly manifestTexts = new Map<string, string>();
+  manifestReads = 0;
   readonly references = new Map<string, ObjectHead>();
   private uploadSeq = 0;
 
@@ -935,12 +940,24 @@ export class FakeBlobStore implements BlobStore {
 
   async putManifest(digest: string, entries: ManifestEntry[]): Promise<void> {
     this.manifests.set(digest, copy(entries));
+    this.manifestTexts.set(digest, storedManifestText(digest, entries));
   }
 
+  /** As the S3 adapter does: the stored bytes, verified against the digest on every read. */
   async getManifest(digest: string): Promise<ManifestEntry[]> {
-    const entries = this.manifests.get(digest);
-    if (!entries) throw new Error(`NoSuchKey: manifests/${digest}.json`);
-    return copy(entries);
+    this.manifestReads += 1;
+    const text = this.manifestTexts.get(digest);
+    if (text === undefined) throw missingManifest(digest);
+    return verifyStoredManifest(digest, text);
+  }
+
+  /** What anyone with write access to the bucket can do: replace a manifest's bytes. */
+  overwriteManifest(digest: string, text: string): void {
+    this.manifestTexts.set(digest, text);
+  }
+
+  deleteManifest(digest: string): void {
+    this.manifestTexts.delete(digest);
   }
 
   async headReference(bucket: string, key: string): Promise<ObjectHead | undefined> {
@@ -1031,6 +1048,7 @@ export interface FakeDeps {
   automations: FakeAutomationStore;
   webhooks: FakeWebhookSender;
   deliveryPolicy: DeliveryPolicy;
+  aliasPatterns: Re2AliasPatterns;
 }
 
 export const MIB = 1024 * 1024;
@@ -1052,5 +1070,6 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
     automations: new FakeAutomationStore(),
     webhooks: new FakeWebhookSender(),
     deliveryPolicy: TEST_DELIVERY_POLICY,
+    aliasPatterns: new Re2AliasPatterns(),
   };
 }

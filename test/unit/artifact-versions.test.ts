@@ -11,7 +11,7 @@ import {
   removeArtifactAlias,
   setArtifactAlias,
 } from "../../lambdas/core/artifact-versions.js";
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import { ConflictError, IntegrityError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import { canonicalManifest, manifestDigest } from "../../lambdas/core/manifest.js";
 import type { Principal } from "../../lambdas/core/model.js";
 import type { CommitRequest } from "../../lambdas/contract/artifacts.js";
@@ -454,5 +454,80 @@ describe("listFiles", () => {
 
   it("answers 404 for an unknown version", async () => {
     await expect(listFiles(deps, ref, "v1", { limit: 10 })).rejects.toThrow(NotFoundError);
+  });
+
+  it("carries the version's digest on every page, which the whole listing hashes to", async () => {
+    const version = await getVersion(deps, ref, "v0");
+    const first = await listFiles(deps, ref, "v0", { limit: 4 });
+    const second = await listFiles(deps, ref, "v0", { limit: 4, cursor: first.nextCursor });
+    expect(first.digest).toBe(version.digest);
+    expect(second.digest).toBe(version.digest);
+    expect(manifestDigest(canonicalManifest([...first.items, ...second.items] as never))).toBe(version.digest);
+  });
+});
+
+describe("a manifest changed in the store", () => {
+  let digest: string;
+  const tampered = (entries: unknown[]) => JSON.stringify({ digest, entries });
+
+  beforeEach(async () => {
+    digest = (await commit([uploaded("model.bin", "weights"), uploaded("config.json", "{}")])).digest;
+  });
+
+  it.each([
+    [
+      "an entry pointed at other bytes",
+      () =>
+        tampered([
+          { path: "config.json", size: 2, sha256: sha256Hex("{}") },
+          { path: "model.bin", size: 4, sha256: sha256Hex("evil") },
+        ]),
+    ],
+    [
+      "an entry added",
+      () =>
+        tampered([
+          { path: "config.json", size: 2, sha256: sha256Hex("{}") },
+          { path: "evil.sh", size: 4, sha256: sha256Hex("evil") },
+          { path: "model.bin", size: 7, sha256: sha256Hex("weights") },
+        ]),
+    ],
+    ["an entry removed", () => tampered([{ path: "model.bin", size: 7, sha256: sha256Hex("weights") }])],
+    [
+      "a blob entry turned into a reference",
+      () =>
+        tampered([
+          { path: "config.json", size: 2, sha256: sha256Hex("{}") },
+          { path: "model.bin", ref: "s3://evil/x", size: 7, etag: "e" },
+        ]),
+    ],
+    ["bytes that are not JSON", () => "not json"],
+    ["JSON without entries", () => JSON.stringify({ digest })],
+    ["entries of the wrong shape", () => tampered([null, 3])],
+  ])("is never served: %s is a 500 naming the version and its digest", async (_, text) => {
+    deps.blobs.overwriteManifest(digest, text());
+    const error = await listFiles(deps, ref, "v0", { limit: 100 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as IntegrityError).code).toBe("integrity_error");
+    expect((error as Error).message).toContain("vision/mnist:v0");
+    expect((error as Error).message).toContain(digest);
+  });
+
+  it("keeps being served when only fields outside the digest were added, without them", async () => {
+    deps.blobs.overwriteManifest(
+      digest,
+      tampered([
+        { path: "config.json", size: 2, sha256: sha256Hex("{}"), url: "https://evil.example/x" },
+        { path: "model.bin", size: 7, sha256: sha256Hex("weights"), note: "x" },
+      ]),
+    );
+    const page = await listFiles(deps, ref, "v0", { limit: 100 });
+    expect(page.items.map((f) => f.url)).not.toContain("https://evil.example/x");
+    expect(page.items.every((f) => !("note" in f))).toBe(true);
+  });
+
+  it("is an integrity error when it is gone", async () => {
+    deps.blobs.deleteManifest(digest);
+    await expect(listFiles(deps, ref, "v0", { limit: 100 })).rejects.toThrow(/vision\/mnist:v0: the manifest with digest .* is missing/);
   });
 });

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { ApiError, MregError } from "../../clients/node/src/errors.js";
+import { ApiError, IntegrityError, MregError } from "../../clients/node/src/errors.js";
 import { MregClient } from "../../clients/node/src/mreg-client.js";
 
 interface Seen {
@@ -74,12 +74,20 @@ beforeEach(async () => {
   return () => rm(dir, { recursive: true, force: true });
 });
 
+/** The digest of a listing, as the registry computes a version's (lambdas/contract/manifest.ts). */
+const digestOf = (items: { path: string; size: number; sha256: string }[]) =>
+  createHash("sha256")
+    .update(JSON.stringify(items.map((i) => ({ path: i.path, size: i.size, sha256: i.sha256 })).sort((a, b) => (a.path < b.path ? -1 : 1))))
+    .digest("hex");
+const oneBlob = [{ path: "w.bin", size: blob.length, sha256: blobSha }];
+
 const collectionVersion = {
   registry: "model",
   collection: "mnist",
   version: "v2",
   index: 2,
-  source: { project: "vision", artifact: "cnn", version: "v7", digest: "d" },
+  digest: digestOf(oneBlob),
+  source: { project: "vision", artifact: "cnn", version: "v7", digest: digestOf(oneBlob) },
 };
 
 describe("useArtifact", () => {
@@ -107,22 +115,79 @@ describe("useArtifact", () => {
     expect(seen.every((r) => r.authorization === "Bearer mreg_test")).toBe(true);
   });
 
-  test("follows file pages and passes the prefix", async () => {
-    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = { status: 200, body: { version: "v0", index: 0 } };
+  test("follows file pages, checks the whole list against the version's digest, then keeps to the prefix", async () => {
+    const files = ["d/1", "d/2", "e/3"].map((path) => ({ path, size: blob.length, sha256: blobSha }));
+    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = { status: 200, body: { version: "v0", index: 0, digest: digestOf(files) } };
     answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = [
-      { status: 200, body: { items: [{ path: "d/1", size: blob.length, sha256: blobSha, url: `${url}/blob` }], nextCursor: "c1" } },
-      { status: 200, body: { items: [{ path: "d/2", size: blob.length, sha256: blobSha, url: `${url}/blob` }] } },
+      {
+        status: 200,
+        body: { items: files.slice(0, 2).map((f) => ({ ...f, url: `${url}/blob` })), nextCursor: "c1", digest: digestOf(files) },
+      },
+      { status: 200, body: { items: files.slice(2).map((f) => ({ ...f, url: `${url}/blob` })), digest: digestOf(files) } },
     ];
     const result = await client.useArtifact("p/a", { dir: join(dir, "out"), prefix: "d/" });
     expect(result.files).toBe(2);
     const pages = seen.filter((r) => r.path.endsWith("/files"));
-    expect(pages.map((r) => r.query)).toEqual([{ prefix: "d/" }, { prefix: "d/", cursor: "c1" }]);
+    expect(pages.map((r) => r.query)).toEqual([{}, { cursor: "c1" }]);
   });
 
   test("an empty prefix match is an error naming it", async () => {
-    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = { status: 200, body: { version: "v0", index: 0 } };
-    answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = { status: 200, body: { items: [] } };
+    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = {
+      status: 200,
+      body: { version: "v0", index: 0, digest: digestOf(oneBlob) },
+    };
+    answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = {
+      status: 200,
+      body: { items: oneBlob.map((f) => ({ ...f, url: `${url}/blob` })) },
+    };
     await expect(client.useArtifact("p/a", { dir: join(dir, "out"), prefix: "nope/" })).rejects.toThrow("p/a:v0 has no files under nope/");
+  });
+
+  test.each([
+    [
+      "a listing that does not hash to the version's digest",
+      { digest: digestOf(oneBlob) },
+      [{ path: "w.bin", size: 4, sha256: createHash("sha256").update("evil").digest("hex") }],
+    ],
+    ["a version without a digest", {}, oneBlob],
+  ])("refuses %s before fetching any byte (a registry that does not check its store)", async (_, version, items) => {
+    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = { status: 200, body: { version: "v0", index: 0, ...version } };
+    answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = {
+      status: 200,
+      body: { items: items.map((f) => ({ ...f, url: `${url}/blob` })) },
+    };
+    const error = await client.useArtifact("p/a", { dir: join(dir, "out") }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toMatch(/^p\/a:v0: /);
+    expect(await readdir(join(dir, "out")).catch(() => "absent")).toBe("absent");
+    expect(await client.files("p/a").catch((e: unknown) => e)).toBeInstanceOf(IntegrityError);
+  });
+
+  test("refuses a page of another version's files", async () => {
+    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = {
+      status: 200,
+      body: { version: "v0", index: 0, digest: digestOf(oneBlob) },
+    };
+    answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = {
+      status: 200,
+      body: { items: oneBlob.map((f) => ({ ...f, url: `${url}/blob` })), digest: "f".repeat(64) },
+    };
+    await expect(client.useArtifact("p/a", { dir: join(dir, "out") })).rejects.toThrow(
+      /listed the files of digest f{64}, not the version's/,
+    );
+  });
+
+  test("an integrity error from the registry is final: asked once, not retried", async () => {
+    answers["GET /v1/projects/p/artifacts/a/versions/latest"] = {
+      status: 200,
+      body: { version: "v0", index: 0, digest: digestOf(oneBlob) },
+    };
+    answers["GET /v1/projects/p/artifacts/a/versions/v0/files"] = {
+      status: 500,
+      body: { error: { code: "integrity_error", message: "p/a:v0: the stored manifest with digest d was modified outside the registry" } },
+    };
+    await expect(client.useArtifact("p/a", { dir: join(dir, "out") })).rejects.toThrow(/modified outside the registry/);
+    expect(seen.filter((r) => r.path.endsWith("/files"))).toHaveLength(1);
   });
 });
 

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { blobCachePath, downloadFiles } from "../../clients/node/src/download-files.js";
-import { ApiError } from "../../clients/node/src/errors.js";
+import { ApiError, IntegrityError } from "../../clients/node/src/errors.js";
 import { uploadBlobs, type BlobSource } from "../../clients/node/src/upload-blobs.js";
 import { UploadStateStore } from "../../clients/node/src/upload-state.js";
 import type { CompleteUploadRequest, FileResponse, UploadPlan } from "../../lambdas/contract/artifacts.js";
@@ -24,6 +24,8 @@ class FakeStore {
   /** key → bytes to serve instead of the stored ones. */
   corrupt = new Map<string, Buffer>();
   etags = new Map<string, string>();
+  /** key → milliseconds to wait before answering it. */
+  delays = new Map<string, number>();
   delayMs = 0;
   inFlight = 0;
   maxInFlight = 0;
@@ -54,6 +56,8 @@ class FakeStore {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      const delay = this.delays.get(key);
+      if (delay) await new Promise((r) => setTimeout(r, delay));
       const failure = this.failures.get(key)?.shift();
       if (failure) {
         res.writeHead(failure).end(`<Error><Code>Injected${failure}</Code></Error>`);
@@ -97,6 +101,7 @@ beforeEach(async () => {
     failures: new Map(),
     corrupt: new Map(),
     etags: new Map(),
+    delays: new Map(),
     delayMs: 0,
     maxInFlight: 0,
   });
@@ -328,6 +333,24 @@ describe("downloadFiles", () => {
     );
     expect(await readdir(join(dir, "out")).catch(() => [])).toEqual([]);
     expect(await readdir(join(dir, "cache", "blobs"), { recursive: true }).then((f) => f.filter((n) => n.includes(".")))).toEqual([]);
+  });
+
+  test("a file that does not verify takes back every file the download placed, and only those", async () => {
+    const out = join(dir, "out");
+    await mkdir(join(out, "mine"), { recursive: true });
+    await writeFile(join(out, "mine", "notes.txt"), "kept");
+    const good = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`deep/tree/${i}.bin`, Buffer.from(`good ${i}`)]));
+    const entries = entriesFor({ ...good, "present.txt": Buffer.from("already here"), "z/model.bin": Buffer.from("true weights") });
+    await writeFile(join(out, "present.txt"), "already here");
+    store.corrupt.set(new URL(entries.at(-1)!.url).pathname.slice(1), Buffer.from("evil weights"));
+    // The tampered file is fetched last, once the good ones are in place.
+    store.delays.set(new URL(entries.at(-1)!.url).pathname.slice(1), 50);
+
+    const error = await downloadFiles(entries, { dir: out, cacheDir: join(dir, "cache"), concurrency: 3 }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((await readdir(out, { recursive: true })).sort()).toEqual(["mine", "mine/notes.txt", "present.txt"]);
+    expect(await readFile(join(out, "mine", "notes.txt"), "utf8")).toBe("kept");
   });
 
   test("transient GET failures are retried", async () => {

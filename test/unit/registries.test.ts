@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { registryAccess, type RegistryAccess } from "../../lambdas/core/authorize.js";
 import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import { canonicalManifest, manifestDigest } from "../../lambdas/core/manifest.js";
 import type { Principal } from "../../lambdas/core/model.js";
 import {
   createCollection,
@@ -33,7 +34,9 @@ let deps: FakeDeps;
 let member: RegistryAccess;
 let admin: RegistryAccess;
 
-const digestOf = (artifact: string, i: number) => sha256Hex(`${artifact} weights ${i}`);
+/** The one file of `train/<artifact>:v<i>`, and the digest of that manifest. */
+const entryOf = (artifact: string, i: number) => ({ path: "weights.bin", size: 100, sha256: sha256Hex(`${artifact} weights ${i}`) });
+const digestOf = (artifact: string, i: number) => manifestDigest(canonicalManifest([entryOf(artifact, i)]));
 
 /** Commits `count` versions of `train/<artifact>`: v0 … v(count-1), each with `{epoch: i}`. */
 async function logVersions(artifact: string, count: number, type = "model") {
@@ -339,7 +342,7 @@ describe("resolving a collection version", () => {
   });
 
   it("lists the source version's files through the collection ref", async () => {
-    const entry = { path: "weights.bin", size: 100, sha256: sha256Hex("weights") };
+    const entry = entryOf("mnist", 0);
     await deps.blobs.putManifest(digestOf("mnist", 0), [entry]);
 
     const files = await listCollectionFiles(deps, member, ref("mnist-classifier"), "staging", { limit: 10 });
@@ -347,11 +350,12 @@ describe("resolving a collection version", () => {
     expect(files).toEqual({
       items: [{ ...entry, url: `https://fake-s3.test/blobs/${entry.sha256}?filename=weights.bin` }],
       nextCursor: undefined,
+      digest: digestOf("mnist", 0),
     });
   });
 
   it("resolves with no read of its own when the access check read the version the path names", async () => {
-    const entry = { path: "weights.bin", size: 100, sha256: sha256Hex("weights") };
+    const entry = entryOf("mnist", 0);
     await deps.blobs.putManifest(digestOf("mnist", 0), [entry]);
     const read = await registryAccess(deps, alice, "model", { collection: "mnist-classifier", alias: "staging" });
     const getLinkTarget = vi.spyOn(deps.registries, "getLinkTarget");

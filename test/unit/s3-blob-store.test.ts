@@ -17,7 +17,8 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { S3BlobStore, type BlobStoreOptions } from "../../lambdas/adapters/s3/blob-store.js";
-import { ConflictError, UnprocessableError } from "../../lambdas/core/errors.js";
+import { ConflictError, IntegrityError, UnprocessableError } from "../../lambdas/core/errors.js";
+import { canonicalManifest, manifestDigest } from "../../lambdas/core/manifest.js";
 
 const BUCKET = "mreg-blobs";
 const s3 = mockClient(S3Client);
@@ -426,23 +427,71 @@ describe("headReference", () => {
 
 describe("manifests", () => {
   const entries = [{ path: "a.bin", size: 1, sha256: SHA }];
+  const digest = manifestDigest(canonicalManifest(entries));
+  const stored = (content: unknown) => ({ Body: body(typeof content === "string" ? content : JSON.stringify(content)) });
 
   it("writes the manifest as JSON under its digest", async () => {
     s3.on(PutObjectCommand).resolves({});
-    await store().putManifest("d".repeat(64), entries);
+    await store().putManifest(digest, entries);
     expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toEqual({
       Bucket: BUCKET,
-      Key: `manifests/${"d".repeat(64)}.json`,
-      Body: JSON.stringify({ digest: "d".repeat(64), entries }),
+      Key: `manifests/${digest}.json`,
+      Body: JSON.stringify({ digest, entries }),
       ContentType: "application/json",
     });
   });
 
   it("reads a manifest once per warm instance: it can never change", async () => {
-    s3.on(GetObjectCommand).callsFake(async () => ({ Body: body(JSON.stringify({ digest: "x", entries })) }));
+    s3.on(GetObjectCommand).callsFake(async () => stored({ digest, entries }));
     const blobs = store();
-    expect(await blobs.getManifest("d".repeat(64))).toEqual(entries);
-    expect(await blobs.getManifest("d".repeat(64))).toEqual(entries);
+    expect(await blobs.getManifest(digest)).toEqual(entries);
+    expect(await blobs.getManifest(digest)).toEqual(entries);
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: BUCKET, Key: `manifests/${digest}.json` });
+  });
+
+  it.each([
+    ["other entries", { digest, entries: [{ path: "a.bin", size: 1, sha256: "f".repeat(64) }] }],
+    ["an extra entry", { digest, entries: [...entries, { path: "b.bin", size: 1, sha256: SHA }] }],
+    ["a size changed", { digest, entries: [{ path: "a.bin", size: 2, sha256: SHA }] }],
+    ["bytes that are not JSON", "{"],
+    ["no entries", { digest }],
+  ])("refuses a stored manifest with %s, and caches nothing of it", async (_, content) => {
+    s3.on(GetObjectCommand).resolvesOnce(stored(content)).resolves(stored({ digest, entries }));
+    const blobs = store();
+    const error = await blobs.getManifest(digest).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toContain(digest);
+    // Restored in the store: the next read verifies it again and serves it.
+    expect(await blobs.getManifest(digest)).toEqual(entries);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(2);
+  });
+
+  it("serves only the fields the digest covers, in canonical order", async () => {
+    s3.on(GetObjectCommand).resolves(stored({ digest, entries: [{ sha256: SHA, url: "https://evil.example/", size: 1, path: "a.bin" }] }));
+    expect(await store().getManifest(digest)).toEqual(entries);
+  });
+
+  it.each([
+    ["NoSuchKey", noSuchKey()],
+    [
+      "403 (no s3:ListBucket: a missing key looks forbidden)",
+      new S3ServiceException({ name: "AccessDenied", $fault: "client", message: "", $metadata: { httpStatusCode: 403 } }),
+    ],
+  ])("answers an integrity error for a manifest that is gone (%s)", async (_, error) => {
+    s3.on(GetObjectCommand).rejects(error);
+    await expect(store().getManifest(digest)).rejects.toThrow(IntegrityError);
+    await expect(store().getManifest(digest)).rejects.toThrow(/missing from the store/);
+  });
+
+  it("lets other store failures through as they are", async () => {
+    s3.on(GetObjectCommand).rejects(
+      new S3ServiceException({ name: "SlowDown", $fault: "server", message: "", $metadata: { httpStatusCode: 503 } }),
+    );
+    const error = await store()
+      .getManifest(digest)
+      .catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(IntegrityError);
+    expect((error as Error).name).toBe("SlowDown");
   });
 });

@@ -131,3 +131,28 @@ describe("loadConfig", () => {
     expect(new Set(Object.values(CONFIG_VARIABLES)).size).toBe(Object.keys(CONFIG_VARIABLES).length);
   });
 });
+
+describe("local mode's defaults", () => {
+  it("apply only where no variable is set: an explicit setting wins", async () => {
+    const { localDefaults, LOCAL_MULTIPART_THRESHOLD } = await import("../../local/stack.js");
+    expect(localDefaults({})).toEqual({ webhookAllowLoopback: true, multipartThreshold: LOCAL_MULTIPART_THRESHOLD });
+    expect(localDefaults({ MREG_WEBHOOK_ALLOW_LOOPBACK: "" })).toMatchObject({ webhookAllowLoopback: true });
+    const explicit = { MREG_WEBHOOK_ALLOW_LOOPBACK: "false", MREG_MULTIPART_THRESHOLD: String(8 * 1024 * 1024) };
+    expect(localDefaults(explicit)).toEqual({});
+    const config = loadConfig(explicit, { tableName: "mreg", bucket: "mreg-blobs", ...localDefaults(explicit) });
+    expect(config.webhookAllowLoopback).toBe(false);
+    expect(config.multipartThreshold).toBe(8 * 1024 * 1024);
+  });
+
+  it.each([
+    ["MREG_BUCKET", "elsewhere"],
+    ["MREG_TABLE_NAME", "other"],
+    ["MREG_S3_FORCE_PATH_STYLE", "false"],
+    ["MREG_S3_EMULATOR", "false"],
+  ])("refuse %s=%s, which the embedded registry cannot honour, before starting anything", async (variable, value) => {
+    const { startLocalStack } = await import("../../local/stack.js");
+    await expect(startLocalStack({ dataDir: "/nonexistent/never-created", port: 0, env: { [variable]: value } })).rejects.toThrow(
+      `${variable}=${value} cannot apply to the embedded registry`,
+    );
+  });
+});

@@ -124,10 +124,18 @@ describe("createAutomation", () => {
     await expect(addAutomation({ url: "https://internal.example.com/" })).rejects.toThrow(/private address/);
   });
 
-  it("refuses an alias pattern on link automations, invalid or exponential patterns, and bad templates", async () => {
+  it("refuses an alias pattern on link automations, invalid patterns or ones that need backtracking, and bad templates", async () => {
     await expect(addAutomation({ aliasPattern: "prod" })).rejects.toThrow(/ADD_ARTIFACT_ALIAS/);
-    await expect(addAutomation({ event: "ADD_ARTIFACT_ALIAS", aliasPattern: "prod(" })).rejects.toThrow(/not a valid regular expression/);
-    await expect(addAutomation({ event: "ADD_ARTIFACT_ALIAS", aliasPattern: "(a+)+" })).rejects.toThrow(/nest quantifiers/);
+    await expect(addAutomation({ event: "ADD_ARTIFACT_ALIAS", aliasPattern: "prod(" })).rejects.toThrow(
+      /not a valid RE2 regular expression/,
+    );
+    for (const needsBacktracking of ["(a)\\1", "(?=prod)\\w+", "(?!dev)\\w+", "(?<=x)y", "(?<!x)y"]) {
+      await expect(addAutomation({ event: "ADD_ARTIFACT_ALIAS", aliasPattern: needsBacktracking }), needsBacktracking).rejects.toThrow(
+        ValidationError,
+      );
+    }
+    // Wrapped in ^(?:…)$ a pattern could once close the group and match more than whole aliases.
+    await expect(addAutomation({ event: "ADD_ARTIFACT_ALIAS", aliasPattern: "x)|(.*" })).rejects.toThrow(ValidationError);
     await expect(addAutomation({ payloadTemplate: '{"x": "${nope}"}' })).rejects.toThrow(ValidationError);
     expect((await addAutomation({ payloadTemplate: { text: "${event_author}" } })).payloadTemplate).toBe('{"text":"${event_author}"}');
   });
@@ -188,6 +196,52 @@ describe("dispatch", () => {
       ["prod-only", "ADD_ARTIFACT_ALIAS", "production", "v1"],
       ["links", "LINK_ARTIFACT", null, null],
     ]);
+  });
+
+  it("matches patterns that backtracking engines take exponential time on, over long alias sets, by whole alias", async () => {
+    await addAutomation({ name: "a-or-a", event: "ADD_ARTIFACT_ALIAS", aliasPattern: "(a|a)+" });
+    await addAutomation({ name: "nested", event: "ADD_ARTIFACT_ALIAS", aliasPattern: "(a+)+b" });
+    await addAutomation({ name: "stars", event: "ADD_ARTIFACT_ALIAS", aliasPattern: "(x*)*y" });
+    deps.clock.advance(1000);
+    const aliases = [
+      ...Array.from({ length: 40 }, (_, i) => `${"a".repeat(60 + i)}c`),
+      "a".repeat(127),
+      `${"a".repeat(126)}b`,
+      `${"x".repeat(100)}z`,
+    ];
+    for (const alias of aliases) await dispatch(aliasEvent(alias));
+    const fired = deps.webhooks.sent.map((r) => JSON.parse(r.body) as { alias: string; automation: { name: string } });
+    expect(fired.map((b) => [b.automation.name, b.alias.length])).toEqual([
+      ["a-or-a", 127],
+      ["nested", 127],
+    ]);
+  });
+
+  it("keeps the patterns people write working: alternatives, optional groups, classes, anchors, inline flags", async () => {
+    const cases: [string, string[], string[]][] = [
+      ["prod(uction)?", ["prod", "production"], ["preprod", "prod-1"]],
+      ["release-\\d+\\.\\d+", ["release-1.2"], ["release-1", "release-1.2.3"]],
+      ["^(staging|canary)$", ["staging", "canary"], ["stagingx"]],
+      ["[a-z]+-v[0-9]{1,3}", ["best-v12"], ["best-v1234"]],
+      ["(?i)PROD", ["prod", "PROD"], ["prods"]],
+      ["(?<name>champion)", ["champion"], ["champions"]],
+    ];
+    for (const [pattern, yes, no] of cases) {
+      for (const alias of yes) expect(deps.aliasPatterns.matches(pattern, alias), `${pattern} ${alias}`).toBe(true);
+      for (const alias of no) expect(deps.aliasPatterns.matches(pattern, alias), `${pattern} ${alias}`).toBe(false);
+      expect(deps.aliasPatterns.problem(pattern)).toBeUndefined();
+    }
+  });
+
+  it("fires nothing for a stored pattern that RE2 refuses (one saved before patterns were checked)", async () => {
+    const automation = await addAutomation({ name: "old", event: "ADD_ARTIFACT_ALIAS", aliasPattern: "prod" });
+    deps.automations.automations.set(`${automation.registry}#${automation.id}`, {
+      ...(await deps.automations.automationsOf("model"))[0]!,
+      aliasPattern: "(?=prod)prod",
+    });
+    deps.clock.advance(1000);
+    await dispatch(aliasEvent("prod"));
+    expect(deps.webhooks.sent).toHaveLength(0);
   });
 
   it("retries a 5xx after the backoff, through the sweep, and gives up after the last attempt", async () => {

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import pLimit from "p-limit";
 import type { FileResponse } from "../../../lambdas/contract/artifacts.js";
-import { MregError, TransferError, throwIfAborted } from "./errors.js";
+import { IntegrityError, MregError, TransferError, throwIfAborted } from "./errors.js";
 import { hashWithCache, type HashCache } from "./hash-files.js";
 import { getToFile, stripQuotes, type DownloadedFile } from "./http-transfer.js";
 import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from "./retry.js";
@@ -45,21 +45,44 @@ export async function downloadFiles(entries: FileResponse[], options: DownloadFi
   const limit = pLimit(options.concurrency);
   const root = resolve(options.dir);
   const fetches: Fetches = new Map();
-  try {
-    await Promise.all(
-      entries.map((entry) =>
-        limit(() => downloadOne(entry, destinationOf(root, entry.path), { ...options, signal }, result, fetches)).catch(
-          (error: unknown) => {
-            stop.abort(error);
-            throw error;
-          },
-        ),
-      ),
-    );
-  } catch (error) {
-    throw stop.signal.aborted && !options.signal?.aborted ? stop.signal.reason : error;
+  const placed: Placed = { files: [], dirs: [] };
+  const targets = entries.map((entry) => [entry, destinationOf(root, entry.path)] as const);
+  // Every transfer ends (the others are stopped at the first failure) before this answers, so
+  // nothing is written after it: a failure's clean-up sees everything this call placed.
+  const outcomes = await Promise.allSettled(
+    targets.map(([entry, dest]) =>
+      limit(() => downloadOne(entry, dest, { ...options, signal }, result, fetches, placed)).catch((error: unknown) => {
+        stop.abort(error);
+        throw error;
+      }),
+    ),
+  );
+  const failure = outcomes.find((outcome) => outcome.status === "rejected");
+  if (failure !== undefined) {
+    const cause: unknown = stop.signal.aborted && !options.signal?.aborted ? stop.signal.reason : failure.reason;
+    // A version that does not check out is not half-installed: what this call placed goes again.
+    if (cause instanceof IntegrityError) await undoPlacements(placed);
+    throw cause;
   }
   return result;
+}
+
+/** What one downloadFiles call wrote into the destination tree. */
+interface Placed {
+  files: string[];
+  /** [first directory created, deepest directory created] per mkdir that created any. */
+  dirs: [string, string][];
+}
+
+async function undoPlacements(placed: Placed): Promise<void> {
+  await Promise.all(placed.files.map((file) => rm(file, { force: true })));
+  for (const [first, deepest] of placed.dirs) {
+    for (let dir = deepest; ; dir = dirname(dir)) {
+      // Only directories this call created, and only when empty (a concurrent writer keeps its own).
+      await rmdir(dir).catch(() => undefined);
+      if (dir === first || dirname(dir) === dir) break;
+    }
+  }
 }
 
 /** The registry validates paths; this keeps a hostile manifest from writing outside `root` anyway. */
@@ -91,6 +114,7 @@ async function downloadOne(
   options: Options,
   result: DownloadFilesResult,
   fetches: Fetches,
+  placed: Placed,
 ): Promise<void> {
   throwIfAborted(options.signal);
   if (entry.sha256 !== undefined && (await holds(dest, entry.sha256, entry.size, options.hashCache))) {
@@ -98,10 +122,12 @@ async function downloadOne(
     options.onBytes?.(entry.size);
     return;
   }
-  await mkdir(dirname(dest), { recursive: true });
+  const created = await mkdir(dirname(dest), { recursive: true });
+  if (created !== undefined) placed.dirs.push([created, dirname(dest)]);
   const cached = options.cacheDir === undefined ? undefined : cachePathOf(options.cacheDir, entry);
   if (cached === undefined) {
     await fetchVerified(entry, dest, options);
+    placed.files.push(dest);
     result.downloadedBytes += entry.size;
   } else {
     // Entries with equal bytes share one fetch into the cache; the others copy from it.
@@ -114,6 +140,7 @@ async function downloadOne(
     }
     const fetched = await fetching!;
     await placeCopy(cached, dest);
+    placed.files.push(dest);
     if (fetched && first) result.downloadedBytes += entry.size;
     else result.cachedBytes += entry.size;
     if (!(fetched && first)) options.onBytes?.(entry.size);
@@ -185,20 +212,22 @@ function checkDownloaded(entry: FileResponse, got: DownloadedFile): void {
       (entry.etag !== undefined && got.etag !== undefined && stripQuotes(entry.etag) !== got.etag) ||
       (entry.versionId !== undefined && got.versionId !== undefined && entry.versionId !== got.versionId);
     if (changed) {
-      throw new MregError(
+      throw new IntegrityError(
         `${entry.ref} (${entry.path}) changed since it was logged: ETag ${entry.etag}${entry.versionId ? ` version ${entry.versionId}` : ""} then, ETag ${got.etag}${got.versionId ? ` version ${got.versionId}` : ""} now`,
       );
     }
   }
   if (got.size !== entry.size) {
-    throw new MregError(
+    throw new IntegrityError(
       entry.ref !== undefined
         ? `${entry.ref} (${entry.path}) changed since it was logged: ${entry.size} bytes then, ${got.size} now`
         : `${entry.path}: received ${got.size} bytes, expected ${entry.size}`,
     );
   }
   if (entry.sha256 !== undefined && got.sha256 !== entry.sha256) {
-    throw new MregError(`${entry.path}: received bytes with sha256 ${got.sha256}, expected ${entry.sha256}`);
+    throw new IntegrityError(
+      `${entry.path}: received bytes with sha256 ${got.sha256}, expected ${entry.sha256}: the store's copy does not match the version, so none of its files were kept`,
+    );
   }
 }
 

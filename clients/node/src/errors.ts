@@ -30,6 +30,13 @@ export class TransferError extends MregError {
   }
 }
 
+/**
+ * What the registry or the store handed over does not match what the version records (a file
+ * list that does not hash to the version's digest, bytes that do not hash to their entry's
+ * SHA-256). Never retried; nothing of it is left on disk.
+ */
+export class IntegrityError extends MregError {}
+
 /** The caller's AbortSignal fired. */
 export class AbortedError extends MregError {
   constructor(reason?: unknown) {

@@ -21,7 +21,7 @@ import type { RetryOptions } from "./retry.js";
 import { UploadStateStore } from "./upload-state.js";
 import {
   basePath,
-  listAllFiles,
+  listVerifiedFiles,
   resolveVersion,
   useArtifact,
   type UseArtifactOptions,
@@ -220,10 +220,10 @@ export class MregClient {
     });
   }
 
-  /** Every file of a version with presigned URLs, without downloading. */
+  /** Every file of a version with presigned URLs, checked against the version's digest, without downloading. */
   async files(ref: RefInput, options: { prefix?: string } = {}): Promise<FileResponse[]> {
     const resolved = await resolveVersion(this.api, versionRef(ref));
-    return listAllFiles(this.api, resolved.ref, options.prefix);
+    return listVerifiedFiles(this.api, resolved, options.prefix);
   }
 
   /** Records that a run used a version (lineage); `use --run` does this after downloading. */

@@ -43,6 +43,8 @@ const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 /** Network failures and the statuses that mean "try again"; every other answer is final. */
 export function isTransient(error: unknown): boolean {
+  // The registry found its stored data corrupt: asking again gets the same answer.
+  if (error instanceof ApiError && error.code === "integrity_error") return false;
   if (error instanceof ApiError || error instanceof TransferError) {
     return !error.status || TRANSIENT_STATUS.has(error.status);
   }

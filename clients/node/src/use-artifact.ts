@@ -2,12 +2,13 @@ import { join, resolve } from "node:path";
 import type { FileResponse, VersionResponse } from "../../../lambdas/contract/artifacts.js";
 import { seg, type ApiClient } from "./api-client.js";
 import { downloadFiles } from "./download-files.js";
-import { MregError } from "./errors.js";
+import { IntegrityError, MregError } from "./errors.js";
 import type { HashCache } from "./hash-files.js";
 import { formatRef, type Ref } from "./parse-ref.js";
 import { silentProgress, type ProgressReporter } from "./progress.js";
 import type { CollectionVersionResponse, Page, VersionSource } from "./registry-types.js";
 import type { RetryOptions } from "./retry.js";
+import { verifyListing } from "./verify-manifest.js";
 
 export type VersionRef = Extract<Ref, { kind: "artifact" | "collection" }>;
 
@@ -84,22 +85,51 @@ export async function listAllFiles(
   ref: VersionRef & { version: string },
   prefix?: string,
   signal?: AbortSignal,
+  onPage?: (page: Page<FileResponse> & { digest?: string }) => void,
 ): Promise<FileResponse[]> {
   const files: FileResponse[] = [];
   let cursor: string | undefined;
   do {
-    const page = await api.get<Page<FileResponse>>(`${basePath(ref)}/versions${seg(ref.version)}/files`, { prefix, cursor }, signal);
+    const page = await api.get<Page<FileResponse> & { digest?: string }>(
+      `${basePath(ref)}/versions${seg(ref.version)}/files`,
+      { prefix, cursor },
+      signal,
+    );
+    onPage?.(page);
     files.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return files;
 }
 
+/**
+ * Every file of a resolved version, checked against the digest the registry reports for the
+ * version before anything is trusted (so the whole list is read even for a prefix, which is
+ * then applied here), optionally under a prefix.
+ */
+export async function listVerifiedFiles(
+  api: ApiClient,
+  resolved: ResolvedVersion,
+  prefix?: string,
+  signal?: AbortSignal,
+): Promise<FileResponse[]> {
+  const digest = resolved.version.digest;
+  const what = formatRef(resolved.ref);
+  if (typeof digest !== "string") throw new IntegrityError(`${what}: the registry did not report the version's digest`);
+  const files = await listAllFiles(api, resolved.ref, undefined, signal, (page) => {
+    if (page.digest !== undefined && page.digest !== digest) {
+      throw new IntegrityError(`${what}: the registry listed the files of digest ${page.digest}, not the version's ${digest}`);
+    }
+  });
+  verifyListing(files, digest, what);
+  return prefix === undefined ? files : files.filter((f) => f.path.startsWith(prefix));
+}
+
 export async function useArtifact(deps: UseDeps, ref: VersionRef, options: UseArtifactOptions = {}): Promise<UseArtifactResult> {
   const progress = options.progress ?? silentProgress;
   // Resolve once, then read files by number: an alias moving meanwhile cannot mix two versions.
   const resolved = await resolveVersion(deps.api, ref, options.signal);
-  const files = await listAllFiles(deps.api, resolved.ref, options.prefix, options.signal);
+  const files = await listVerifiedFiles(deps.api, resolved, options.prefix, options.signal);
   if (files.length === 0) {
     throw new MregError(
       options.prefix === undefined

@@ -1,7 +1,9 @@
 """Downloads, as the Node client does them (clients/node/src/download-files.ts, use-artifact.ts).
 
 A reference is resolved once, then files are read by version number (an alias moving
-meanwhile cannot mix two versions). Files already in place with the right SHA-256 are left
+meanwhile cannot mix two versions). The whole file list is checked against the digest the
+registry reports for the version (clients/python/mreg/_manifest.py) before anything is
+fetched; a file that fails to verify takes back every file the download placed. Files already in place with the right SHA-256 are left
 alone; blobs in the download cache (``<cache>/blobs/<sha[:2]>/<sha>``, shared with the Node
 client) are copied; the rest are fetched in parallel, verified (size, SHA-256, or a
 reference's ETag) into a temp file and renamed, then kept in the cache.
@@ -22,7 +24,8 @@ from ._progress import Progress, Silent
 from ._refs import Ref
 from ._retry import Stopped, with_retries
 from ._transfer import close_idle_connections, get_to_file
-from .errors import MregError, NotFound, TransferError
+from ._manifest import verify_listing
+from .errors import IntegrityError, MregError, NotFound, TransferError
 
 
 @dataclass
@@ -51,14 +54,24 @@ def resolve(api: ApiClient, ref: Ref) -> Resolved:
 
 
 def list_files(api: ApiClient, resolved: Resolved, prefix: Optional[str] = None) -> List[dict]:
+    """Every file of the version, checked against the digest the registry reports for it
+    before anything is trusted (so the whole list is read even for a prefix, applied here)."""
+    digest = resolved.version.get("digest")
+    what = str(resolved.ref)
+    if not isinstance(digest, str):
+        raise IntegrityError(f"{what}: the registry did not report the version's digest")
     files: List[dict] = []
     cursor = None
     while True:
-        page = api.get(f"{resolved.ref.base_path}/versions{seg(resolved.ref.version)}/files", {"prefix": prefix, "cursor": cursor})
+        page = api.get(f"{resolved.ref.base_path}/versions{seg(resolved.ref.version)}/files", {"cursor": cursor})
+        if page.get("digest") is not None and page["digest"] != digest:
+            raise IntegrityError(f"{what}: the registry listed the files of digest {page['digest']}, not the version's {digest}")
         files.extend(page["items"])
         cursor = page.get("nextCursor")
         if not cursor:
-            return files
+            break
+    verify_listing(files, digest, what)
+    return files if prefix is None else [f for f in files if f["path"].startswith(prefix)]
 
 
 def blob_cache_path(cache_dir: str, sha256: str) -> str:
@@ -99,6 +112,38 @@ class _Downloads:
         self.lock = threading.Lock()
         self.fetches: Dict[str, cf.Future] = {}
         self.stats = {"downloadedBytes": 0, "cachedBytes": 0, "presentBytes": 0}
+        # What this download wrote into the destination tree, taken back if anything fails to verify.
+        self.placed_files: List[str] = []
+        self.created_dirs: List[str] = []
+
+    def make_dirs(self, directory: str) -> None:
+        missing = []
+        while directory and not os.path.isdir(directory):
+            missing.append(directory)
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        os.makedirs(missing[0] if missing else directory, exist_ok=True)
+        with self.lock:
+            self.created_dirs.extend(missing)
+
+    def placed(self, path: str) -> None:
+        with self.lock:
+            self.placed_files.append(path)
+
+    def undo(self) -> None:
+        for path in self.placed_files:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+        # Deepest first, and only when empty: a directory someone else filled meanwhile stays.
+        for directory in sorted(set(self.created_dirs), key=len, reverse=True):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
 
     def count(self, key: str, size: int) -> None:
         with self.lock:
@@ -115,7 +160,7 @@ class _Downloads:
             self.count("presentBytes", entry["size"])
             self.on_bytes(entry["size"])
             return
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        self.make_dirs(os.path.dirname(dest))
         cached = None
         if self.cache_dir is not None:
             if sha is not None:
@@ -124,6 +169,7 @@ class _Downloads:
                 cached = ref_cache_path(self.cache_dir, entry)
         if cached is None:
             self.fetch_verified(entry, dest)
+            self.placed(dest)
             self.count("downloadedBytes", entry["size"])
         else:
             # Entries with equal bytes share one fetch into the cache; the others copy from it.
@@ -144,6 +190,7 @@ class _Downloads:
                     raise
             fetched = fetching.result()
             self.place_copy(cached, dest)
+            self.placed(dest)
             if fetched and first:
                 self.count("downloadedBytes", entry["size"])
             else:
@@ -206,6 +253,9 @@ def download_files(
     close_idle_connections()
     if first is not None:
         progress.close()
+        if isinstance(first, IntegrityError):
+            # A version that does not check out is not half-installed.
+            work.undo()
         raise first
     progress.end("downloading")
     return dict(work.stats, files=len(entries))
@@ -218,13 +268,16 @@ def _check(entry: dict, size: int, sha: str, etag: Optional[str], version_id: Op
             entry.get("versionId") is not None and version_id is not None and entry["versionId"] != version_id
         )
         if changed:
-            raise TransferError(f"{entry['ref']} ({entry['path']}) changed since it was logged: ETag {entry.get('etag')} then, ETag {etag} now")
+            raise IntegrityError(f"{entry['ref']} ({entry['path']}) changed since it was logged: ETag {entry.get('etag')} then, ETag {etag} now")
     if size != entry["size"]:
         if entry.get("ref") is not None:
-            raise TransferError(f"{entry['ref']} ({entry['path']}) changed since it was logged: {entry['size']} bytes then, {size} now")
-        raise TransferError(f"{entry['path']}: received {size} bytes, expected {entry['size']}")
+            raise IntegrityError(f"{entry['ref']} ({entry['path']}) changed since it was logged: {entry['size']} bytes then, {size} now")
+        raise IntegrityError(f"{entry['path']}: received {size} bytes, expected {entry['size']}")
     if entry.get("sha256") is not None and sha != entry["sha256"]:
-        raise TransferError(f"{entry['path']}: received bytes with sha256 {sha}, expected {entry['sha256']}")
+        raise IntegrityError(
+            f"{entry['path']}: received bytes with sha256 {sha}, expected {entry['sha256']}: "
+            "the store's copy does not match the version, so none of its files were kept"
+        )
 
 
 def _describe_failure(entry: dict, error: TransferError) -> MregError:

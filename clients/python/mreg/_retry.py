@@ -5,7 +5,7 @@ import threading
 import time
 from typing import Callable, Optional, TypeVar
 
-from .errors import MregError, ServerError, TransferError
+from .errors import IntegrityError, MregError, ServerError, TransferError
 
 T = TypeVar("T")
 
@@ -25,6 +25,8 @@ def backoff_delay(attempt: int, base: float = BASE_DELAY, ceiling: float = MAX_D
 
 def is_transient(error: BaseException) -> bool:
     """Network failures (no status) and the statuses that mean "try again"; every other answer is final."""
+    if isinstance(error, IntegrityError):
+        return False
     if isinstance(error, (ServerError, TransferError)):
         return error.status is None or error.status in TRANSIENT_STATUS
     return False

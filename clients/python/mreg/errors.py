@@ -41,6 +41,13 @@ class TransferError(MregError):
     """A presigned upload or download to the store failed after its retries, or its bytes did not verify."""
 
 
+class IntegrityError(TransferError):
+    """What the registry or the store handed over does not match what the version records (a
+    file list that does not hash to the version's digest, bytes that do not hash to their
+    entry's SHA-256), or the registry found its own stored manifest corrupt. Never retried;
+    nothing of the version is left on disk."""
+
+
 _BY_STATUS = {
     400: InvalidRequest,
     401: PermissionDenied,
@@ -53,6 +60,8 @@ _BY_STATUS = {
 
 
 def error_for_status(status: int, code: str, message: str) -> MregError:
+    if code == "integrity_error":
+        return IntegrityError(message, status=status, code=code)
     return _BY_STATUS.get(status, ServerError)(message, status=status, code=code)
 
 
@@ -64,4 +73,5 @@ __all__ = [
     "Conflict",
     "ServerError",
     "TransferError",
+    "IntegrityError",
 ]

@@ -34,6 +34,7 @@ class Stack:
         )
         environment.update(env or {})
         self.log_lines = []
+        self.s3_endpoint: Optional[str] = None
         self.process = subprocess.Popen(
             ["node", "--import", "tsx", "local/main.ts"],
             cwd=REPO_ROOT,
@@ -58,6 +59,9 @@ class Stack:
                     break
                 continue
             self.log_lines.append(line)
+            store = re.search(r"S3 emulator at (http://\S+),", line)
+            if store:
+                self.s3_endpoint = store.group(1)
             match = re.search(r"mreg is serving (http://\S+)", line)
             if match:
                 return match.group(1)
@@ -68,6 +72,11 @@ class Stack:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.log_lines.append(line)
+
+    def s3_credentials(self) -> Dict[str, str]:
+        """The only key pair the stack's S3 emulator accepts (what a bucket writer would hold)."""
+        with open(os.path.join(self.data_dir, "s3-credentials.json"), encoding="utf-8") as handle:
+            return json.load(handle)
 
     def api(self, method: str, path: str, body=None, key: Optional[str] = None):
         data = None if body is None else json.dumps(body).encode()

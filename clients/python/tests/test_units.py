@@ -248,3 +248,54 @@ class Packaging(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CanonicalManifest(unittest.TestCase):
+    """The fixture the server's and the Node client's tests check too (test/unit/client-verify-manifest.test.ts)."""
+
+    def setUp(self):
+        from mreg._manifest import listing_digest, verify_listing
+
+        with open(os.path.join(REPO_ROOT, "test", "fixtures", "canonical-manifest.json"), encoding="utf-8") as handle:
+            self.golden = json.load(handle)
+        self.listing_digest = listing_digest
+        self.verify_listing = verify_listing
+
+    def listing(self):
+        return [dict(entry, url="https://store.example/x") for entry in self.golden["entries"]]
+
+    def test_the_digest_is_the_servers_whatever_the_order(self):
+        self.assertEqual(self.listing_digest(self.listing()), self.golden["digest"])
+        self.assertEqual(self.listing_digest(list(reversed(self.listing()))), self.golden["digest"])
+        self.verify_listing(self.listing(), self.golden["digest"], "p/a:v0")
+
+    def test_a_changed_listing_is_an_integrity_error(self):
+        from mreg.errors import IntegrityError
+
+        changes = {
+            "other bytes": lambda files: [dict(files[0], sha256="d" * 64)] + files[1:],
+            "a size": lambda files: [dict(files[0], size=6)] + files[1:],
+            "a file added": lambda files: files + [{"path": "evil.sh", "size": 1, "sha256": "e" * 64, "url": "x"}],
+            "a file left out": lambda files: files[1:],
+            "an etag": lambda files: [dict(f, etag="other") if f.get("ref") else f for f in files],
+            "neither sha256 nor ref": lambda files: [{"path": files[0]["path"], "size": files[0]["size"]}] + files[1:],
+            "a size that is not a number": lambda files: [dict(files[0], size="5")] + files[1:],
+        }
+        for what, change in changes.items():
+            with self.subTest(what), self.assertRaises(IntegrityError) as caught:
+                self.verify_listing(change(self.listing()), self.golden["digest"], "p/a:v0")
+            self.assertIn("p/a:v0: the registry's file list does not match the version's digest", str(caught.exception))
+
+    def test_lone_surrogates_are_escaped_as_javascript_does(self):
+        from mreg._manifest import canonical_text
+
+        self.assertEqual(canonical_text([{"path": "a\ud800", "size": 1, "sha256": "f"}]), '[{"path":"a\\ud800","size":1,"sha256":"f"}]')
+
+    def test_an_integrity_error_from_the_registry_is_final(self):
+        from mreg.errors import IntegrityError, error_for_status
+
+        error = error_for_status(500, "integrity_error", "the stored manifest ... was modified")
+        self.assertIsInstance(error, IntegrityError)
+        self.assertIsInstance(error, TransferError)
+        self.assertFalse(_retry.is_transient(error))
+        self.assertTrue(_retry.is_transient(error_for_status(500, "internal", "internal error")))

@@ -18,6 +18,7 @@ import {
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { ulid } from "ulid";
 import { ConflictError, UnprocessableError } from "../../core/errors.js";
+import { missingManifest, storedManifestText, verifyStoredManifest } from "../../core/manifest.js";
 import type { ManifestEntry } from "../../core/model.js";
 import type { BlobStore, ObjectHead, PresignedRequest, StagedBlobCheck } from "../../core/ports.js";
 import { GetPresigner } from "./get-presigner.js";
@@ -218,22 +219,32 @@ export class S3BlobStore implements BlobStore {
       new PutObjectCommand({
         Bucket: this.options.bucket,
         Key: manifestKey(digest),
-        Body: JSON.stringify({ digest, entries }),
+        Body: storedManifestText(digest, entries),
         ContentType: "application/json",
       }),
     );
   }
 
+  /** Verified against `digest` on every read from the store; the cache holds only verified manifests. */
   async getManifest(digest: string): Promise<ManifestEntry[]> {
     const cached = this.manifests.get(digest);
     if (cached) return cached;
-    const result = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: manifestKey(digest) }));
-    const body = JSON.parse(await result.Body!.transformToString()) as { entries: ManifestEntry[] };
+    let text: string;
+    try {
+      const result = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: manifestKey(digest) }));
+      text = await result.Body!.transformToString();
+    } catch (error) {
+      // Without s3:ListBucket (infra/function-access.ts grants none), S3 answers a missing key with 403.
+      const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+      if (error instanceof NoSuchKey || status === 404 || status === 403) throw missingManifest(digest, { cause: error });
+      throw error;
+    }
+    const entries = verifyStoredManifest(digest, text);
     if (this.manifests.size >= MANIFEST_CACHE_ENTRIES) {
       this.manifests.delete(this.manifests.keys().next().value!);
     }
-    this.manifests.set(digest, body.entries);
-    return body.entries;
+    this.manifests.set(digest, entries);
+    return entries;
   }
 
   async headReference(bucket: string, key: string): Promise<ObjectHead | undefined> {

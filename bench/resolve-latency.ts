@@ -75,13 +75,12 @@ async function main(): Promise<void> {
       return text ? JSON.parse(text) : undefined;
     };
 
-    // A registry, a version of a few small files, linked with an alias: what a deployment job resolves.
+    // The default `model` registry, a version of a few small files linked with an alias: what a deployment job resolves.
     const files = Array.from({ length: FILES }, (_, i) => {
       const bytes = Buffer.from(`bench file ${i}\n`);
       return { path: `model/part-${i}.bin`, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), bytes };
     });
     const declared = files.map(({ path, size, sha256 }) => ({ path, size, sha256 }));
-    await api("POST", "/v1/registries", { name: "model", visibility: "organization" });
     const plan = await api("POST", "/v1/projects/bench/artifacts/m/uploads", { files: declared });
     for (const upload of plan.uploads) {
       const file = files.find((f) => f.sha256 === upload.sha256)!;

@@ -1,3 +1,4 @@
+import { acquireDataDirLock } from "./data-dir-lock.js";
 import { startLocalStack } from "./stack.js";
 import { ensureWebAssets } from "./web-assets.js";
 
@@ -6,10 +7,14 @@ async function main(): Promise<void> {
   const started = Date.now();
   // The pinned SDK runs on Node 20; its notice about future releases is noise for a local server.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const dataDir = process.env.MREG_DATA_DIR || ".mreg";
+  // First of all: a second server on a data dir in use is refused before it opens anything.
+  const lock = await acquireDataDirLock(dataDir);
   // The browser app is served at / from web/dist, rebuilt here when missing or older than web/src.
   await ensureWebAssets({ log: (line) => console.log(line) });
   const stack = await startLocalStack({
-    dataDir: process.env.MREG_DATA_DIR || ".mreg",
+    dataDir,
+    lock,
     port: portFrom("MREG_PORT") ?? 8787,
     emulatorPorts: { dynamodb: portFrom("MREG_DYNAMODB_PORT"), s3: portFrom("MREG_S3_PORT") },
     adminKey: process.env.MREG_ADMIN_KEY || undefined,

@@ -10,6 +10,7 @@ import { bootstrapAdmin } from "../lambdas/core/bootstrap-admin.js";
 import { createApiHandlers } from "../lambdas/handlers/index.js";
 import { localObservability } from "../lambdas/observability.js";
 import { MULTIPART_THRESHOLD } from "../lambdas/settings.js";
+import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
 import { startDeliveryWorkers } from "./delivery-workers.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { S3_EMULATOR_CREDENTIALS, startS3Emulator } from "./s3-emulator.js";
@@ -35,6 +36,8 @@ export interface LocalStackOptions {
    * stack hands its own configuration to its own services, so stacks share nothing.
    */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The data dir's lock when the caller took it already (`npm start` does, first thing); taken here otherwise. Released by stop(). */
+  lock?: DataDirLock;
   log?: (line: string) => void;
 }
 
@@ -57,14 +60,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const env = options.env ?? process.env;
   const dataDir = resolve(options.dataDir);
   const adminKeyFile = join(dataDir, "admin-key");
-  const stops: (() => Promise<void>)[] = [];
+  // Before anything opens the data dir: a second server on it would lose acknowledged writes.
+  const lock = options.lock ?? (await acquireDataDirLock(dataDir));
+  // Stopped in reverse: the lock goes last, once DynamoDB Local (which holds it too) has exited.
+  const stops: (() => Promise<void>)[] = [() => lock.release()];
   const stop = async () => {
     for (const stopOne of stops.splice(0).reverse()) await stopOne().catch(() => undefined);
   };
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const inheritFds = lock.fd === undefined ? [] : [lock.fd];
     const [dynamo, s3] = await Promise.all([
-      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, log }).then(
+      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, inheritFds, log }).then(
         (d) => (stops.push(d.stop), d),
       ),
       startS3Emulator({
@@ -84,6 +91,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       credentials: { ...S3_EMULATOR_CREDENTIALS },
       s3ForcePathStyle: true,
       s3Emulator: true,
+      // The data dir lock makes this process the table's only user: a crashed server's blob claims are taken over at once.
+      soleServer: true,
       // Webhook receivers on this machine are the point of local mode.
       webhookAllowLoopback: true,
       ...(env.MREG_MULTIPART_THRESHOLD ? {} : { multipartThreshold: LOCAL_MULTIPART_THRESHOLD }),
@@ -123,6 +132,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       logger: observability.logger,
     });
     stops.push(server.close);
+    lock.describe({ url: server.url });
     return {
       url: server.url,
       dataDir,

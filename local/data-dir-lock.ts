@@ -54,8 +54,11 @@ function describeHolder(holder: { pid?: number; url?: string } | undefined): str
   return holder.url === undefined ? `pid ${holder.pid}, starting` : `pid ${holder.pid}, serving ${holder.url}`;
 }
 
-/** How long a refused start waits for the holder to say who it is. */
-const PROBE_TIMEOUT_MS = 1000;
+/** How long a start waits for the holder to say who it is: a live server answers in milliseconds. */
+const PROBE_TIMEOUT_MS = 500;
+/** How long a start waits for a holder that does not answer (a dead server's DynamoDB Local) to exit. */
+const HOLDER_EXIT_WAIT_MS = 10_000;
+const RETRY_MS = 100;
 /** Unix socket paths are limited to about 104 bytes (macOS) or 108 (Linux). */
 const MAX_SOCKET_PATH = 100;
 
@@ -75,10 +78,12 @@ export function lockAddress(realDir: string, mode: LockMode): string {
 }
 
 /**
- * Takes the lock of `dataDir` (created when missing) or throws DataDirInUseError at once,
- * naming the holder's pid and URL when it answers.
+ * Takes the lock of `dataDir` (created when missing) or throws DataDirInUseError, at once
+ * when the holder answers (a live server, named by its pid and URL). A holder that does not
+ * answer is a server that is going away, typically the DynamoDB Local of a server that was
+ * killed, which exits as soon as it notices: the lock is waited for, up to `waitMs`.
  */
-export async function acquireDataDirLock(dataDir: string, options: { mode?: LockMode } = {}): Promise<DataDirLock> {
+export async function acquireDataDirLock(dataDir: string, options: { mode?: LockMode; waitMs?: number } = {}): Promise<DataDirLock> {
   const mode = options.mode ?? defaultLockMode();
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const realDir = await realpath(dataDir);
@@ -91,21 +96,12 @@ export async function acquireDataDirLock(dataDir: string, options: { mode?: Lock
   // Connections to the lock must never keep the process alive or stop it from exiting.
   server.unref();
 
-  const refused = async () => new DataDirInUseError(realDir, await probe(address));
-  try {
-    await listen(server, address);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
-    if (mode !== "file") throw await refused();
-    // A socket file whose process is gone refuses connections: replace it, once.
-    if (!(await isStale(address))) throw await refused();
-    await unlink(address).catch(() => undefined);
-    try {
-      await listen(server, address);
-    } catch (again) {
-      if ((again as NodeJS.ErrnoException).code === "EADDRINUSE") throw await refused();
-      throw again;
-    }
+  const deadline = Date.now() + (options.waitMs ?? HOLDER_EXIT_WAIT_MS);
+  for (;;) {
+    if (await tryListen(server, address, mode)) break;
+    const holder = await probe(address);
+    if (holder !== undefined || Date.now() >= deadline) throw new DataDirInUseError(realDir, holder);
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
   }
 
   let released: Promise<void> | undefined;
@@ -123,6 +119,26 @@ export async function acquireDataDirLock(dataDir: string, options: { mode?: Lock
       return released;
     },
   };
+}
+
+/** True once `server` listens at `address`; false while another socket holds it. */
+async function tryListen(server: net.Server, address: string, mode: LockMode): Promise<boolean> {
+  try {
+    await listen(server, address);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+  }
+  // A socket file whose process is gone refuses connections: replace it.
+  if (mode !== "file" || !(await isStale(address))) return false;
+  await unlink(address).catch(() => undefined);
+  try {
+    await listen(server, address);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    return false;
+  }
 }
 
 function listen(server: net.Server, address: string): Promise<void> {

@@ -106,12 +106,16 @@ describe.each(modes)("the data dir lock (%s)", (mode) => {
     const first = await holder(dataDir, mode, true);
     expect(first.line.child).toEqual(expect.any(Number));
     await killed(first.child);
-    const refused = await acquireDataDirLock(dataDir, { mode }).catch((error: unknown) => error);
+    const refused = await acquireDataDirLock(dataDir, { mode, waitMs: 300 }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(DataDirInUseError);
     expect((refused as Error).message).toContain("it does not answer: it may be stopping");
+
+    // A start meanwhile waits for the silent holder to exit, and takes the lock then.
+    const waiting = acquireDataDirLock(dataDir, { mode, waitMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
     process.kill(first.line.child!, "SIGKILL");
     await processGone(first.line.child!);
-    const lock = await acquireDataDirLock(dataDir, { mode });
+    const lock = await waiting;
     await lock.release();
   });
 

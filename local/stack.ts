@@ -125,7 +125,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         () => undefined,
       );
     }
-    stops.push((await startDeliveryWorkers({ services, observability, log })).stop);
+    const checkpointFile = join(dataDir, "stream-checkpoint.json");
+    stops.push((await startDeliveryWorkers({ services, observability, checkpointFile, log })).stop);
     const server = await startLocalServer({
       port: options.port,
       handlers: createApiHandlers(services, observability),

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -296,4 +297,56 @@ describe("kill -9 in the middle of logging a large file", () => {
     expect(sha256(await readFile(join(work, "out", "checkpoint.bin")))).toBe(sha256(bytes));
     await killHard(second);
   }, 300_000);
+});
+
+describe("kill -9 before the stream was read", () => {
+  test("the webhook of a link made just before the crash is sent after the restart, once", async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        received.push(body);
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    try {
+      const dataDir = await tempDir("mreg-crash-");
+      // The first server reads its stream only every minute: the link below is written, not yet read.
+      const first = start(dataDir, { MREG_STREAM_POLL_MS: "60000" });
+      const url = await first.url;
+      const automation = await api(url, "POST", "/v1/registries/model/automations", { name: "ci", event: "LINK_ARTIFACT", url: hook });
+      expect(automation.status, JSON.stringify(automation.body)).toBe(201);
+      const content = randomBytes(1000);
+      const file = { path: "w.bin", size: content.length, sha256: sha256(content) };
+      const plan = await api(url, "POST", "/v1/projects/crash/artifacts/hooked/uploads", { files: [file] });
+      const put = plan.body.uploads[0];
+      expect((await fetch(put.url, { method: "PUT", headers: put.headers, body: content })).status).toBe(200);
+      expect((await api(url, "POST", "/v1/projects/crash/artifacts/hooked/versions", { type: "model", files: [file] })).status).toBe(201);
+      const linked = await api(url, "POST", "/v1/registries/model/collections/hooked/links", { project: "crash", artifact: "hooked", version: "v0" });
+      expect(linked.status).toBe(201);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(received).toEqual([]);
+      await killHard(first);
+
+      const second = start(dataDir);
+      await second.url;
+      for (let waited = 0; received.length === 0 && waited < 30_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(received).toHaveLength(1);
+      expect(received[0]).toContain('"hooked"');
+
+      // Consumed and remembered: a further restart sends nothing again.
+      second.child.kill("SIGTERM");
+      expect(await second.exited).toBe(0);
+      const third = start(dataDir);
+      await third.url;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(received).toHaveLength(1);
+      await killHard(third);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  }, 180_000);
 });

@@ -129,7 +129,14 @@ describe("stream consumer", () => {
       PK: "HIST#COL#model#mnist",
       SK: `2026-11-23T12:00:0${n}.000Z#e${n}`,
       entity: "event",
-      event: { action: "link.created", actor: "bob", at: `2026-11-23T12:00:0${n}.000Z`, registry: "model", collection: "mnist", version: `v${n}` },
+      event: {
+        action: "link.created",
+        actor: "bob",
+        at: `2026-11-23T12:00:0${n}.000Z`,
+        registry: "model",
+        collection: "mnist",
+        version: `v${n}`,
+      },
     });
 
     it("reports a record it cannot read as the batch's failure at that record, after finishing the ones before it", async () => {
@@ -158,14 +165,24 @@ describe("stream consumer", () => {
       const lines = stdout.lines();
       expect(lines.filter((line) => line.message === "audit event").map((line) => line.streamEventId)).toEqual(["first"]);
       expect(lines).toContainEqual(
-        expect.objectContaining({ level: "ERROR", message: "record not processed; the batch is retried from this record", streamEventId: "bad" }),
+        expect.objectContaining({
+          level: "ERROR",
+          message: "record not processed; the batch is retried from this record",
+          streamEventId: "bad",
+        }),
       );
     });
 
     it("reports the record whose deliveries cannot be written, and still sends those written before it", async () => {
       const { services, handler } = consumer(testObservability("silent"));
       const access = {
-        registry: { name: "model", visibility: "organization" as const, protectedAliases: [], createdAt: "2024-01-01T00:00:00.000Z", createdBy: "ana" },
+        registry: {
+          name: "model",
+          visibility: "organization" as const,
+          protectedAliases: [],
+          createdAt: "2024-01-01T00:00:00.000Z",
+          createdBy: "ana",
+        },
         role: "admin" as const,
       };
       await createAutomation(services, { userId: "ana", orgRole: "admin" }, access, {

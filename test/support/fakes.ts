@@ -469,7 +469,15 @@ export class FakeBlobLedger implements BlobLedger {
         : blob.leaseUntil < at || (this.soleHolder && blob.holder !== this.holder));
     if (!blob || gone) {
       const claim = { sha256, id: `claim-${++fakeClaims}`, leaseUntil: new Date(Date.parse(at) + this.leaseMs).toISOString() };
-      this.blobs.set(sha256, { sha256, size, state: "verifying", claimedAt: at, claimId: claim.id, holder: this.holder, leaseUntil: claim.leaseUntil });
+      this.blobs.set(sha256, {
+        sha256,
+        size,
+        state: "verifying",
+        claimedAt: at,
+        claimId: claim.id,
+        holder: this.holder,
+        leaseUntil: claim.leaseUntil,
+      });
       return { status: "claimed", claim };
     }
     return blob.state === "verified" ? { status: "verified" } : { status: "busy" };

@@ -117,10 +117,17 @@ describe("a request answered 409 blob_busy", () => {
 
   test("gives up after its retries (more than the claim's lease) with the registry's message", async () => {
     const waits: number[] = [];
-    const { api, fetch } = client(Array.from({ length: 20 }, () => busy), waits);
+    const { api, fetch } = client(
+      Array.from({ length: 20 }, () => busy),
+      waits,
+    );
     const error = await api.post("/v1/x", {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
-    expect(error).toMatchObject({ status: 409, code: "blob_busy", message: "blobs are being verified by another upload; retry shortly: w.bin" });
+    expect(error).toMatchObject({
+      status: 409,
+      code: "blob_busy",
+      message: "blobs are being verified by another upload; retry shortly: w.bin",
+    });
     expect(fetch).toHaveBeenCalledTimes(1 + BLOB_BUSY_RETRY.retries);
     expect(waits.reduce((sum, ms) => sum + ms, 0)).toBeGreaterThan(BLOB_CLAIM.leaseMs);
   });
@@ -129,7 +136,10 @@ describe("a request answered 409 blob_busy", () => {
     const conflict = {
       status: 409,
       ok: false,
-      text: async () => JSON.stringify({ error: { code: "conflict", message: "blobs are being verified by another upload; retry shortly", requestId: "r" } }),
+      text: async () =>
+        JSON.stringify({
+          error: { code: "conflict", message: "blobs are being verified by another upload; retry shortly", requestId: "r" },
+        }),
     };
     const { api, fetch } = client([conflict]);
     await expect(api.post("/v1/x", {})).rejects.toMatchObject({ status: 409, code: "conflict" });

@@ -3,7 +3,6 @@ import {
   BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -214,7 +213,9 @@ describe("a commit cut short (use case over in-memory stores)", () => {
   });
 
   it("a blob store failure before the transaction writes no version; the blobs verified so far stay verified", async () => {
-    vi.spyOn(deps.blobs, "putManifest").mockRejectedValueOnce(Object.assign(new Error("We encountered an internal error"), { name: "InternalError" }));
+    vi.spyOn(deps.blobs, "putManifest").mockRejectedValueOnce(
+      Object.assign(new Error("We encountered an internal error"), { name: "InternalError" }),
+    );
 
     await expect(commit()).rejects.toThrow("internal error");
     expect(await deps.artifacts.getArtifact("vision", "mnist")).toBeUndefined();

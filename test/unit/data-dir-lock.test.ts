@@ -75,7 +75,9 @@ describe.each(modes)("the data dir lock (%s)", (mode) => {
     expect(refused).toBeInstanceOf(DataDirInUseError);
     const message = (refused as Error).message;
     expect(message).not.toContain("\n");
-    expect(message).toContain(`data dir ${lock.dataDir} is in use by another mreg server (pid ${process.pid}, serving http://127.0.0.1:8787)`);
+    expect(message).toContain(
+      `data dir ${lock.dataDir} is in use by another mreg server (pid ${process.pid}, serving http://127.0.0.1:8787)`,
+    );
     // The same directory by another spelling is the same data dir.
     await expect(acquireDataDirLock(join(dataDir, "x", ".."), { mode })).rejects.toBeInstanceOf(DataDirInUseError);
     await lock.release();

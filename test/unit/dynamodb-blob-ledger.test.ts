@@ -69,7 +69,12 @@ describe("blob claims", () => {
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toMatchObject({
       ConditionExpression:
         "attribute_not_exists(PK) OR (#state = :verifying AND (leaseUntil < :at OR (attribute_not_exists(leaseUntil) AND claimedAt < :unleasedStale) OR attribute_not_exists(holder) OR holder <> :holder))",
-      ExpressionAttributeValues: { ":verifying": "verifying", ":at": AT, ":unleasedStale": "2024-12-31T23:45:00.000Z", ":holder": "process-1" },
+      ExpressionAttributeValues: {
+        ":verifying": "verifying",
+        ":at": AT,
+        ":unleasedStale": "2024-12-31T23:45:00.000Z",
+        ":holder": "process-1",
+      },
     });
   });
 

@@ -429,7 +429,6 @@ describe("ensureBlobsVerified", () => {
     await expect(ensureBlobsVerified(deps, [{ ...f, size: f.size + 1 }])).rejects.toThrow(UnprocessableError);
     expect(verifiedMeanwhile).toHaveBeenCalled();
   });
-
 });
 
 describe("blob claims across processes", () => {

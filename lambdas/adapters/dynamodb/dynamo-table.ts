@@ -28,7 +28,13 @@ const BATCH_GET_KEYS = 100;
 const MAX_BATCH_GET_ATTEMPTS = 8;
 
 /** Cancellation reasons that another attempt, on the state read again, can get past. */
-const TRANSIENT_CANCELLATIONS = new Set(["None", "ConditionalCheckFailed", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
+const TRANSIENT_CANCELLATIONS = new Set([
+  "None",
+  "ConditionalCheckFailed",
+  "TransactionConflict",
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+]);
 
 /** Strictly increasing within a process, so events written together keep their order. */
 const eventId = monotonicFactory();

@@ -1,6 +1,4 @@
 import { acquireDataDirLock } from "./data-dir-lock.js";
-import { startLocalStack } from "./stack.js";
-import { ensureWebAssets } from "./web-assets.js";
 
 /** `npm start`: the embedded registry, per the local-mode contract in DESIGN.md. */
 async function main(): Promise<void> {
@@ -8,8 +6,10 @@ async function main(): Promise<void> {
   // The pinned SDK runs on Node 20; its notice about future releases is noise for a local server.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const dataDir = process.env.MREG_DATA_DIR || ".mreg";
-  // First of all: a second server on a data dir in use is refused before it opens anything.
+  // First of all: a second server on a data dir in use is refused before it opens anything,
+  // and before the stack's modules (a second or more to load) are loaded.
   const lock = await acquireDataDirLock(dataDir);
+  const [{ startLocalStack }, { ensureWebAssets }] = await Promise.all([import("./stack.js"), import("./web-assets.js")]);
   // The browser app is served at / from web/dist, rebuilt here when missing or older than web/src.
   await ensureWebAssets({ log: (line) => console.log(line) });
   const stack = await startLocalStack({

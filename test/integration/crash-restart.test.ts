@@ -9,7 +9,10 @@ import { DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dy
 import { afterAll, describe, expect, test } from "vitest";
 import { MregClient } from "../../clients/node/src/mreg-client.js";
 import { S3_EMULATOR_CREDENTIALS } from "../../local/s3-emulator.js";
+import { DataDirInUseError } from "../../local/data-dir-lock.js";
+import { startLocalStack } from "../../local/stack.js";
 import { runMreg } from "../support/cli.js";
+import { startTestStack } from "../support/local-stack.js";
 import { freePort, javaProcessesFor, killHard, startServerProcess, type ServerProcess } from "../support/server-process.js";
 
 /**
@@ -112,6 +115,24 @@ describe("one server per data dir", () => {
     expect((await api(url3, "GET", "/v1/users")).status).toBe(200);
     expect(await javaProcessesFor(real)).toHaveLength(1);
     await killHard(third);
+  }, 120_000);
+
+  test("startLocalStack on a data dir in use is refused the same way, in the same process too, and starts nothing", async () => {
+    const s = await startTestStack();
+    try {
+      const real = await realpath(s.dataDir);
+      const refused = await startLocalStack({ dataDir: s.dataDir, port: 0, env: { MREG_LOG_LEVEL: "silent" } }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(DataDirInUseError);
+      expect((refused as Error).message).toContain(`(pid ${process.pid}, serving ${s.url})`);
+      expect(await javaProcessesFor(real)).toHaveLength(1);
+
+      // A stop gives the lock up; an unreadable stream checkpoint does not keep the server from starting.
+      await writeFile(join(s.dataDir, "stream-checkpoint.json"), "{not json");
+      await s.restart();
+      expect((await s.api("GET", "/v1/users")).status).toBe(200);
+    } finally {
+      await s.stop();
+    }
   }, 120_000);
 
   test("of two starts at once on one data dir, exactly one serves", async () => {

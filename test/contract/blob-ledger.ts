@@ -54,6 +54,13 @@ export function blobLedgerContract(make: MakeStores): void {
       expect(await stores.ledger.verifiedBlobs([SHA])).toEqual(new Map([[SHA, 10]]));
     });
 
+    it("lets exactly one of several takers take over a lapsed claim", async () => {
+      await held(stores.ledger, at());
+      const takers = ["b", "c", "d"].map((holder) => stores.ledgerFor({ holder }));
+      const outcomes = await Promise.all(takers.map((taker) => taker.claimBlob(SHA, 10, at(BLOB_CLAIM.leaseMs + 1))));
+      expect(outcomes.map((o) => o.status).sort()).toEqual(["busy", "busy", "claimed"]);
+    });
+
     it("keeps a renewed claim from being taken over", async () => {
       const claim = await held(stores.ledger, at());
       const renewed = await stores.ledger.renewBlobClaim(claim, at(20_000));

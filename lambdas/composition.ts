@@ -122,7 +122,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   return {
     config,
     artifacts: new DynamoArtifactStore(dynamo, config.tableName),
-    ledger: new DynamoBlobLedger(dynamo, config.tableName),
+    ledger: new DynamoBlobLedger(dynamo, config.tableName, { soleHolder: config.soleServer }),
     identity: new DynamoIdentityStore(dynamo, config.tableName),
     registries: new DynamoRegistryStore(dynamo, config.tableName),
     blobs: createBlobStore(s3, {

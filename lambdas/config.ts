@@ -33,6 +33,12 @@ const schema = z.object({
   s3ForcePathStyle: flag(false),
   /** Set by the local stack: the S3 emulator wants bucket-root requests without a trailing slash. */
   s3Emulator: flag(false),
+  /**
+   * Set by the local stack only (no variable): this process is the only one using the table,
+   * which the data dir lock guarantees, so blob claims of other processes are a crashed
+   * server's (lambdas/adapters/dynamodb/blob-ledger.ts).
+   */
+  soleServer: flag(false),
   /** Webhook targets on loopback or private addresses are refused unless allowed (local mode allows loopback). */
   webhookAllowLoopback: flag(false),
   webhookAllowPrivate: flag(false),

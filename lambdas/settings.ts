@@ -70,6 +70,20 @@ export const BUCKET_LIFECYCLE = {
 } as const;
 
 /**
+ * Blob claims (lambdas/adapters/dynamodb/blob-ledger.ts): a verification holds its claim for
+ * `leaseMs` from its last renewal and renews it every third of that while it runs, so the
+ * claim of a holder that died (a Lambda timeout, a crash) can be taken over within `leaseMs`.
+ */
+export const BLOB_CLAIM = {
+  leaseMs: 30_000,
+  /**
+   * Claims written before claims had leases (`claimedAt` only) are stale after this: longer
+   * than the artifacts function's timeout (infra/function-access.ts), so their holder is gone.
+   */
+  unleasedStaleMs: 15 * 60 * 1000,
+} as const;
+
+/**
  * An unfinished multipart upload is handed out again (to resume it) for this long after its
  * first plan: under the bucket's abort rule, so no plan names an aborted upload.
  */

@@ -14,6 +14,8 @@ import { startStreamPoller } from "./stream-poller.js";
 export async function startDeliveryWorkers(options: {
   services: Services;
   observability: Observability;
+  /** Where the stream poller keeps its position across restarts (local/stream-poller.ts). */
+  checkpointFile?: string;
   log?: (line: string) => void;
 }): Promise<{ stop(): Promise<void> }> {
   const { services, observability, log } = options;
@@ -29,6 +31,7 @@ export async function startDeliveryWorkers(options: {
     filter: AUDIT_EVENT_FILTER,
     // The audit trail is in the table; a line per change would flood the local console.
     handler: createStreamConsumer(services, observability, { logAuditEvents: false }),
+    checkpointFile: options.checkpointFile,
     log,
   });
   const sweep = createDeliverySweeper(services, observability);

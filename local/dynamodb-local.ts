@@ -21,6 +21,11 @@ export interface DynamoDbLocalOptions {
   dataDir?: string;
   /** Port on 127.0.0.1; a free one is picked when undefined. */
   port?: number;
+  /**
+   * Descriptors the JVM inherits and holds until it exits: the data dir's lock
+   * (local/data-dir-lock.ts), so that the lock lasts as long as a JVM may write the files.
+   */
+  inheritFds?: number[];
   log?: (line: string) => void;
 }
 
@@ -99,7 +104,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     const port = options.port ?? (await freeLoopbackPort());
     const command = dynamoDbLocalCommand({ port, dataDir, distDir, launcherPath: DEFAULT_LAUNCHER_PATH });
     try {
-      return await launch(command, port, log);
+      return await launch(command, port, log, options.inheritFds ?? []);
     } catch (error) {
       // A picked port can be taken between probing and binding; try another one.
       const retry = options.port === undefined && error instanceof BindError && attempt < BIND_ATTEMPTS;
@@ -111,13 +116,18 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
 class BindError extends Error {}
 
-async function launch(command: DynamoDbLocalCommand, port: number, log: (line: string) => void): Promise<DynamoDbLocal> {
+async function launch(
+  command: DynamoDbLocalCommand,
+  port: number,
+  log: (line: string) => void,
+  inheritFds: number[],
+): Promise<DynamoDbLocal> {
   const endpoint = `http://${LOOPBACK_HOST}:${port}`;
   const started = Date.now();
   // stdin stays an open pipe: the launcher exits when it closes, i.e. when Node dies.
   const child = spawn(command.command, command.args, {
     env: { ...process.env, ...command.env },
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe", ...inheritFds],
   });
 
   const stderrTail: string[] = [];

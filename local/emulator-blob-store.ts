@@ -57,21 +57,24 @@ export class EmulatorBlobStore extends S3BlobStore {
     super(client, options);
   }
 
-  override async promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck> {
+  override async promoteStagedBlob(sha256: string, size: number, uploadId?: string, signal?: AbortSignal): Promise<StagedBlobCheck> {
     const bucket = this.options.bucket;
     const stagedKey = stagedKeyOf(sha256, uploadId);
     const staged = this.ledger.objectPath(bucket, stagedKey);
     const check = await this.checkFile(staged, sha256, size);
     if (check.status === "unknown") {
       this.stats.fallbacks += 1;
-      return super.promoteStagedBlob(sha256, size, uploadId);
+      return super.promoteStagedBlob(sha256, size, uploadId, signal);
     }
     if (check.status === "changed") throw changed(sha256);
+    // As the HTTP path: nothing is written once the blob's claim may have passed to another verifier.
+    signal?.throwIfAborted();
     if (check.status === "mismatch") {
       await this.deleteObject(stagedKey);
       return { status: "mismatch", sha256: check.sha256, size: check.size };
     }
     await this.hooks.beforePromote?.(staged);
+    signal?.throwIfAborted();
 
     // From here to the rename nothing yields to the event loop, so the emulator (same
     // process) cannot start a write in between: what is renamed is what was hashed.
@@ -114,14 +117,15 @@ export class EmulatorBlobStore extends S3BlobStore {
     return { status: "verified" };
   }
 
-  override async verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
+  override async verifyBlob(sha256: string, size: number, signal?: AbortSignal): Promise<StagedBlobCheck> {
     const path = this.ledger.objectPath(this.options.bucket, blobKey(sha256));
     const check = await this.checkFile(path, sha256, size);
     if (check.status === "unknown") {
       this.stats.fallbacks += 1;
-      return super.verifyBlob(sha256, size);
+      return super.verifyBlob(sha256, size, signal);
     }
     if (check.status === "changed") throw changed(sha256);
+    signal?.throwIfAborted();
     if (check.status === "mismatch") {
       await this.deleteObject(blobKey(sha256));
       return { status: "mismatch", sha256: check.sha256, size: check.size };

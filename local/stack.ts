@@ -11,6 +11,7 @@ import { bootstrapAdmin } from "../lambdas/core/bootstrap-admin.js";
 import { createApiHandlers } from "../lambdas/handlers/index.js";
 import { localObservability } from "../lambdas/observability.js";
 import { MULTIPART_THRESHOLD } from "../lambdas/settings.js";
+import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
 import { startDeliveryWorkers } from "./delivery-workers.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { loadOrCreateS3Credentials, S3_CREDENTIALS_FILE } from "./s3-credentials.js";
@@ -37,6 +38,8 @@ export interface LocalStackOptions {
    * stack hands its own configuration to its own services, so stacks share nothing.
    */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The data dir's lock when the caller took it already (`npm start` does, first thing); taken here otherwise. Released by stop(). */
+  lock?: DataDirLock;
   log?: (line: string) => void;
 }
 
@@ -98,17 +101,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const env = options.env ?? process.env;
   const dataDir = resolve(options.dataDir);
   const adminKeyFile = join(dataDir, "admin-key");
-  const stops: (() => Promise<void>)[] = [];
+  refuseFixedSettings(env);
+  // Before anything opens the data dir: a second server on it would lose acknowledged writes.
+  const lock = options.lock ?? (await acquireDataDirLock(dataDir));
+  // Stopped in reverse: the lock goes last, once DynamoDB Local (which holds it too) has exited.
+  const stops: (() => Promise<void>)[] = [() => lock.release()];
   const stop = async () => {
     for (const stopOne of stops.splice(0).reverse()) await stopOne().catch(() => undefined);
   };
-  refuseFixedSettings(env);
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     // The emulator's own key pair, kept with the data: the store answers nobody else.
     const credentials = await loadOrCreateS3Credentials(dataDir);
+    const inheritFds = lock.fd === undefined ? [] : [lock.fd];
     const [dynamo, s3] = await Promise.all([
-      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, log }).then(
+      startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb"), port: options.emulatorPorts?.dynamodb, inheritFds, log }).then(
         (d) => (stops.push(d.stop), d),
       ),
       startS3Emulator({
@@ -130,6 +137,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       credentials,
       s3ForcePathStyle: true,
       s3Emulator: true,
+      // The data dir lock makes this process the table's only user: a crashed server's blob claims are taken over at once.
+      soleServer: true,
       ...localDefaults(env),
     });
     // The emulator runs in this process: verification reads its files directly (HTTP otherwise).
@@ -160,13 +169,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         () => undefined,
       );
     }
-    stops.push((await startDeliveryWorkers({ services, observability, log })).stop);
+    const checkpointFile = join(dataDir, "stream-checkpoint.json");
+    stops.push((await startDeliveryWorkers({ services, observability, checkpointFile, log })).stop);
     const server = await startLocalServer({
       port: options.port,
       handlers: createApiHandlers(services, observability),
       logger: observability.logger,
     });
     stops.push(server.close);
+    lock.describe({ url: server.url });
     return {
       url: server.url,
       dataDir,

@@ -1,3 +1,4 @@
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DescribeStreamCommand,
@@ -24,6 +25,12 @@ export interface StreamPollerOptions {
   filter?: FilterPattern;
   /** The credentials DynamoDB Local is called with. */
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Where the position reached in each shard is kept, so that a restart (after a crash too)
+   * goes on from there instead of from the stream's end: changes made just before a server
+   * died are still consumed. Without it, shards open at start are read from their end.
+   */
+  checkpointFile?: string;
   log?: (line: string) => void;
 }
 
@@ -42,11 +49,17 @@ interface Shard {
   lastSequenceNumber?: string;
 }
 
+/** Per shard: the last sequence number consumed, or null for none yet (read it from its start). */
+type Checkpoint = Record<string, string | null>;
+
 /**
  * Reads DynamoDB Local's stream of the table and hands each batch of records to the same
- * handler Lambda's event source mapping invokes in AWS. Shards open at start are read from
- * their latest record (this process made every earlier write and the server is not serving
- * yet); shards that appear later are read from their beginning.
+ * handler Lambda's event source mapping invokes in AWS. With a checkpoint, every shard is read
+ * on from where the last run left it (at least once: a record consumed just before a crash may
+ * be handed over again, which the consumer's idempotent deliveries absorb) and new shards from
+ * their start. At a first start (no checkpoint yet), shards open at start are read from their
+ * end (this process made every earlier write and the server is not serving yet); shards that
+ * appear later are read from their beginning.
  */
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
   const log = options.log ?? (() => undefined);
@@ -57,18 +70,32 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   dynamo.destroy();
   const streamArn = Table?.LatestStreamArn;
   if (!streamArn) throw new Error(`table ${options.tableName} has no stream`);
+  const saved = options.checkpointFile === undefined ? undefined : await readCheckpoint(options.checkpointFile);
 
   const shards = new Map<string, Shard>();
-  const iteratorFor = async (shard: Shard, type: ShardIteratorType) => {
+  /** Closed shards read to their end, kept in the checkpoint while the stream still lists them. */
+  const finished = new Map<string, string | null>();
+  const iteratorFor = async (shard: Shard, type: ShardIteratorType, after?: string) => {
     const result = await streams.send(
       new GetShardIteratorCommand({
         StreamArn: streamArn,
         ShardId: shard.id,
         ShardIteratorType: type,
-        ...(type === "AFTER_SEQUENCE_NUMBER" ? { SequenceNumber: shard.lastSequenceNumber } : {}),
+        ...(type === "AFTER_SEQUENCE_NUMBER" ? { SequenceNumber: after ?? shard.lastSequenceNumber } : {}),
       }),
     );
     shard.iterator = result.ShardIterator;
+  };
+  /** Reads a shard to its current end without handing anything over: where "from now on" starts. */
+  const skipToEnd = async (shard: Shard) => {
+    await iteratorFor(shard, "TRIM_HORIZON");
+    while (shard.iterator) {
+      const result = await streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }));
+      const last = result.Records?.at(-1)?.dynamodb?.SequenceNumber;
+      if (last !== undefined) shard.lastSequenceNumber = last;
+      shard.iterator = result.NextShardIterator;
+      if (!result.Records?.length) break;
+    }
   };
   const seen = new Set<string>();
   const discover = async (initial: boolean) => {
@@ -79,16 +106,50 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         if (!found.ShardId || seen.has(found.ShardId)) continue;
         seen.add(found.ShardId);
         const closed = found.SequenceNumberRange?.EndingSequenceNumber !== undefined;
-        // At start, closed shards hold only what was consumed before; open ones are read from now on.
-        if (initial && closed) continue;
         const shard: Shard = { id: found.ShardId };
-        await iteratorFor(shard, initial ? "LATEST" : "TRIM_HORIZON");
+        const position = saved?.[found.ShardId];
+        if (!initial || (saved !== undefined && position === undefined) || position === null) {
+          // Appeared since the last look, or nothing of it consumed yet: all of it is new.
+          await iteratorFor(shard, "TRIM_HORIZON");
+        } else if (position !== undefined) {
+          shard.lastSequenceNumber = position;
+          await iteratorFor(shard, "AFTER_SEQUENCE_NUMBER", position).catch(async (error: unknown) => {
+            // Trimmed past the position (down longer than the stream keeps records): from what is left.
+            if (!(error instanceof TrimmedDataAccessException)) throw error;
+            log(`stream: shard ${shard.id} was trimmed past the last position read; reading what is left`);
+            await iteratorFor(shard, "TRIM_HORIZON");
+          });
+        } else if (closed) {
+          // At a first start, closed shards hold only what was consumed before.
+          finished.set(shard.id, found.SequenceNumberRange?.EndingSequenceNumber ?? null);
+          continue;
+        } else if (options.checkpointFile !== undefined) {
+          await skipToEnd(shard);
+        } else {
+          await iteratorFor(shard, "LATEST");
+        }
         shards.set(shard.id, shard);
       }
       start = StreamDescription?.LastEvaluatedShardId;
     } while (start);
   };
   await discover(true);
+
+  let written = "";
+  const saveCheckpoint = async () => {
+    if (options.checkpointFile === undefined) return;
+    const checkpoint: Checkpoint = {
+      ...Object.fromEntries(finished),
+      ...Object.fromEntries([...shards.values()].map((shard) => [shard.id, shard.lastSequenceNumber ?? null])),
+    };
+    const text = JSON.stringify(checkpoint);
+    if (text === written) return;
+    const temp = `${options.checkpointFile}.${process.pid}.tmp`;
+    await writeFile(temp, text);
+    await rename(temp, options.checkpointFile);
+    written = text;
+  };
+  await saveCheckpoint();
 
   const deliver = async (records: DynamoDBRecord[]) => {
     let remaining = records;
@@ -124,7 +185,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       }
       shard.iterator = result.NextShardIterator;
       // A closed shard has been read to its end.
-      if (!shard.iterator) shards.delete(shard.id);
+      if (!shard.iterator) {
+        shards.delete(shard.id);
+        finished.set(shard.id, shard.lastSequenceNumber ?? null);
+      }
     } catch (error) {
       if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException) {
         await iteratorFor(shard, shard.lastSequenceNumber ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON");
@@ -145,6 +209,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
           if (stopped) break;
           await pollShard(shard);
         }
+        await saveCheckpoint();
       } catch (error) {
         if (!stopped) log(`stream poll failed: ${(error as Error).message}`);
       }
@@ -158,9 +223,30 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       clearTimeout(timer);
       wake?.();
       await loop;
+      await saveCheckpoint().catch((error: unknown) => log(`stream checkpoint not saved: ${(error as Error).message}`));
       streams.destroy();
     },
   };
+}
+
+/** The positions saved by the last run; undefined when there are none (or they cannot be read). */
+async function readCheckpoint(file: string): Promise<Checkpoint | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+    const entries = Object.entries(parsed as Record<string, unknown>).filter(
+      (entry): entry is [string, string | null] => entry[1] === null || typeof entry[1] === "string",
+    );
+    return Object.fromEntries(entries);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The SDK's stream record in the shape Lambda hands to a stream consumer. */

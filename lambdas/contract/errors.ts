@@ -12,6 +12,12 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  /**
+   * Another upload is verifying the same blob's bytes: nothing is wrong with the request, and
+   * the same request succeeds once that verification ends or its holder is found gone. The
+   * clients retry it with backoff.
+   */
+  blob_busy: 409,
   payload_too_large: 413,
   unprocessable: 422,
   too_many_requests: 429,

@@ -29,6 +29,11 @@ export class ConflictError extends RegistryError {
   readonly code = "conflict";
 }
 
+/** Another request holds the claim to verify a blob the request needs: retry the same request shortly. */
+export class BlobBusyError extends RegistryError {
+  readonly code = "blob_busy";
+}
+
 export class PayloadTooLargeError extends RegistryError {
   readonly code = "payload_too_large";
 }

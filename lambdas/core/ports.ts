@@ -99,16 +99,36 @@ export interface ArtifactStore {
   listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>>;
 }
 
-export type BlobClaim = "claimed" | "verified" | "busy";
+/**
+ * The right to verify one blob, as `claimBlob` granted it. It lasts until `leaseUntil` unless
+ * renewed; a claim taken over from its holder carries a new `id`, so that the writes of the
+ * holder it was taken from (renew, mark verified, release) find it gone and change nothing.
+ */
+export interface HeldBlobClaim {
+  sha256: string;
+  id: string;
+  /** ISO time; after it another verifier may take the claim over. */
+  leaseUntil: string;
+}
+
+export type BlobClaim = { status: "claimed"; claim: HeldBlobClaim } | { status: "verified" } | { status: "busy" };
 
 /** Which blobs are verified, who is verifying one, and the multipart uploads in flight. */
 export interface BlobLedger {
   /** Sizes of the blobs among `sha256s` whose bytes have been verified in the blob store. */
   verifiedBlobs(sha256s: string[]): Promise<Map<string, number>>;
-  /** Takes the right to verify a blob, so that two uploads of one blob cannot race. */
+  /**
+   * Takes the right to verify a blob, so that two uploads of one blob cannot race: granted when
+   * nobody holds it, or when its holder is gone (its lease ran out, or the store knows its
+   * process is gone).
+   */
   claimBlob(sha256: string, size: number, at: string): Promise<BlobClaim>;
-  markBlobVerified(sha256: string, size: number, at: string): Promise<void>;
-  releaseBlobClaim(sha256: string): Promise<void>;
+  /** Extends a held claim's lease from `at`; undefined when the claim is no longer this holder's. */
+  renewBlobClaim(claim: HeldBlobClaim, at: string): Promise<HeldBlobClaim | undefined>;
+  /** Records the blob as verified under `claim`; false (and nothing written) when the claim is no longer held. */
+  markBlobVerified(claim: HeldBlobClaim, size: number, at: string): Promise<boolean>;
+  /** Gives a claim up; a claim taken over or verified meanwhile is left as it is. */
+  releaseBlobClaim(claim: HeldBlobClaim): Promise<void>;
 
   putMultipartUpload(upload: MultipartUpload): Promise<void>;
   getMultipartUpload(sha256: string, uploadId: string): Promise<MultipartUpload | undefined>;
@@ -241,13 +261,14 @@ export interface BlobStore {
   presignOpenPut(): Promise<PresignedRequest & { uploadId: string }>;
   /**
    * Hashes the single-PUT upload of a blob (the staged one, or the open upload `uploadId`)
-   * and, when it matches, makes it the blob.
+   * and, when it matches, makes it the blob. `signal` is the blob's claim: once it aborts,
+   * nothing more is written or deleted (the abort reason is thrown instead).
    */
-  promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck>;
+  promoteStagedBlob(sha256: string, size: number, uploadId?: string, signal?: AbortSignal): Promise<StagedBlobCheck>;
   /** Deletes an open upload whose bytes turned out to be stored already. */
   discardOpenUpload(uploadId: string): Promise<void>;
-  /** Hashes a blob written by a completed multipart upload; deletes it when it does not match. */
-  verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck>;
+  /** Hashes a blob written by a completed multipart upload; deletes it when it does not match, unless `signal` aborted. */
+  verifyBlob(sha256: string, size: number, signal?: AbortSignal): Promise<StagedBlobCheck>;
   presignBlobGet(sha256: string, filename: string): Promise<string>;
   putManifest(digest: string, entries: ManifestEntry[]): Promise<void>;
   getManifest(digest: string): Promise<ManifestEntry[]>;

@@ -1,5 +1,6 @@
 import { limiter, type Limiter } from "./concurrency.js";
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import { holdBlobClaim } from "./blob-claims.js";
+import { BlobBusyError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../contract/artifacts.js";
 import { MAX_PLANNED_PARTS, MIB } from "../contract/limits.js";
 import type { BlobLedger, BlobStore, Clock } from "./ports.js";
@@ -139,34 +140,48 @@ export async function completeUpload(deps: UploadDeps, request: CompleteUploadRe
   }
   const { sha256, size } = upload;
   const at = deps.clock.now().toISOString();
-  const claim = await deps.ledger.claimBlob(sha256, size, at);
-  if (claim === "busy") {
-    throw new ConflictError(`sha256 ${sha256} is being verified by another upload; retry shortly`);
+  const claimed = await deps.ledger.claimBlob(sha256, size, at);
+  if (claimed.status === "busy") {
+    throw new BlobBusyError(`sha256 ${sha256} is being verified by another upload; retry shortly`);
   }
-  if (claim === "verified") {
+  if (claimed.status === "verified") {
     await deps.blobs.abortMultipartUpload(upload.key, upload.uploadId);
     await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
     return { sha256, size, verified: true, alreadyPresent: true };
   }
+  const hold = holdBlobClaim(deps, claimed.claim);
   let completed = false;
   try {
-    await deps.blobs.completeMultipartUpload(upload.key, upload.uploadId, parts);
-    completed = true;
-    const check = await deps.blobs.verifyBlob(sha256, size);
-    if (check.status !== "verified") {
-      throw new UnprocessableError(
-        check.status === "missing"
-          ? `multipart upload ${upload.uploadId} left no object`
-          : `uploaded bytes have ${describeBytes(check)}, not the declared ${sha256} and ${size}`,
-      );
+    try {
+      // Completing writes the blob's own key: only while the claim is surely ours.
+      hold.check();
+      await deps.blobs.completeMultipartUpload(upload.key, upload.uploadId, parts);
+      completed = true;
+      const check = await deps.blobs.verifyBlob(sha256, size, hold.signal);
+      if (check.status !== "verified") {
+        throw new UnprocessableError(
+          check.status === "missing"
+            ? `multipart upload ${upload.uploadId} left no object`
+            : `uploaded bytes have ${describeBytes(check)}, not the declared ${sha256} and ${size}`,
+        );
+      }
+      hold.check();
+    } catch (error) {
+      await deps.ledger.releaseBlobClaim(hold.claim);
+      // A completed upload is gone from the store: resuming it would hand out dead part URLs.
+      if (completed) await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
+      throw error;
     }
-  } catch (error) {
-    await deps.ledger.releaseBlobClaim(sha256);
-    // A completed upload is gone from the store: resuming it would hand out dead part URLs.
-    if (completed) await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
-    throw error;
+    if (!(await deps.ledger.markBlobVerified(hold.claim, size, at))) {
+      // Taken over meanwhile: whatever the new holder decides is the blob's state.
+      await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
+      const stored = (await deps.ledger.verifiedBlobs([sha256])).get(sha256);
+      if (stored === undefined) throw new BlobBusyError(`sha256 ${sha256} is being verified by another upload; retry shortly`);
+      return { sha256, size: stored, verified: true, alreadyPresent: true };
+    }
+  } finally {
+    hold.stop();
   }
-  await deps.ledger.markBlobVerified(sha256, size, at);
   await deps.ledger.deleteMultipartUpload(sha256, upload.uploadId);
   return { sha256, size, verified: true, alreadyPresent: false };
 }
@@ -203,7 +218,7 @@ export async function ensureBlobsVerified(deps: Pick<UploadDeps, "ledger" | "blo
   const failures = problems.filter((p): p is Exclude<typeof p, undefined> => p !== undefined);
   const busy = failures.filter((f) => f.reason === "busy");
   if (busy.length > 0) {
-    throw new ConflictError(`blobs are being verified by another upload; retry shortly: ${busy.map((f) => pathOf(f.sha256)).join(", ")}`);
+    throw new BlobBusyError(`blobs are being verified by another upload; retry shortly: ${busy.map((f) => pathOf(f.sha256)).join(", ")}`);
   }
   if (failures.length > 0) {
     const described = failures.map((f) => {
@@ -249,34 +264,50 @@ async function promote(
 ): Promise<PromoteFailure | undefined> {
   const { sha256, size, sources } = blob;
   const at = deps.clock.now().toISOString();
-  const claim = await deps.ledger.claimBlob(sha256, size, at);
-  if (claim !== "claimed") {
+  const claimed = await deps.ledger.claimBlob(sha256, size, at);
+  if (claimed.status !== "claimed") {
     // Verified by another request since our read: its size, not ours, is the blob's.
     const stored =
-      claim === "verified" ? (await deps.ledger.verifiedBlobs([sha256])).get(sha256) : await waitForVerification(deps.ledger, sha256);
+      claimed.status === "verified"
+        ? (await deps.ledger.verifiedBlobs([sha256])).get(sha256)
+        : await waitForVerification(deps.ledger, sha256);
     if (stored === undefined) return { sha256, reason: "busy" };
     checkVerifiedSize(sha256, size, stored);
     return undefined;
   }
+  const hold = holdBlobClaim(deps, claimed.claim);
   let mismatch: PromoteFailure | undefined;
   try {
     for (const uploadId of sources) {
       if (uploadId !== undefined) used.add(uploadId);
-      const check = await deps.blobs.promoteStagedBlob(sha256, size, uploadId);
+      hold.check();
+      const check = await deps.blobs.promoteStagedBlob(sha256, size, uploadId, hold.signal);
       if (check.status === "verified") {
-        await deps.ledger.markBlobVerified(sha256, size, at);
-        return undefined;
+        if (await deps.ledger.markBlobVerified(hold.claim, size, at)) return undefined;
+        return afterTakeover(deps.ledger, sha256, size);
       }
       if (check.status === "mismatch") {
         mismatch ??= { sha256, reason: "mismatch", actual: { sha256: check.sha256, size: check.size } };
       }
     }
   } catch (error) {
-    await deps.ledger.releaseBlobClaim(sha256);
+    await deps.ledger.releaseBlobClaim(hold.claim);
+    // The claim was lost (taken over, or not renewable in time): nothing more was written.
+    if (error instanceof BlobBusyError) return afterTakeover(deps.ledger, sha256, size);
     throw error;
+  } finally {
+    hold.stop();
   }
-  await deps.ledger.releaseBlobClaim(sha256);
+  await deps.ledger.releaseBlobClaim(hold.claim);
   return mismatch ?? { sha256, reason: "missing" };
+}
+
+/** A claim lost to another verifier: the blob is what that verifier made of it, so far. */
+async function afterTakeover(ledger: BlobLedger, sha256: string, size: number): Promise<PromoteFailure | undefined> {
+  const stored = (await ledger.verifiedBlobs([sha256])).get(sha256);
+  if (stored === undefined) return { sha256, reason: "busy" };
+  checkVerifiedSize(sha256, size, stored);
+  return undefined;
 }
 
 /** Small blobs verify in milliseconds: a concurrent commit of the same bytes waits rather than fail. */

@@ -53,16 +53,19 @@ export function createStreamConsumer(
       return { batchItemFailures };
     };
     for (const record of event.Records) {
-      const audit = auditEventOf(record);
-      if (!audit) continue;
-      if (logAuditEvents) logger.info("audit event", { ...audit });
-      const collectionEvent = collectionEventOf(record);
-      if (!collectionEvent || !triggerOf(collectionEvent.event)) continue;
       try {
+        const audit = auditEventOf(record);
+        if (!audit) continue;
+        if (logAuditEvents) logger.info("audit event", { ...audit });
+        const collectionEvent = collectionEventOf(record);
+        if (!collectionEvent || !triggerOf(collectionEvent.event)) continue;
         written.push(...(await createDeliveries(services, collectionEvent, automationsOf)));
       } catch (error) {
-        logError(logger, "deliveries not written; the batch is retried from this record", error, audit.streamEventId);
-        // Deliveries already written are attempted below; the retried records find them written.
+        // A record that cannot be read or acted on fails alone: the records before it are done,
+        // and the mapping retries from it, then hands it to the failure queue after its retries
+        // (infra/stacks/stateless-stack.ts). Deliveries already written are attempted below;
+        // the retried records find them written.
+        logError(logger, "record not processed; the batch is retried from this record", error, record.eventID);
         return finish([{ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" }]);
       }
     }

@@ -18,6 +18,8 @@ export interface Stores {
   registries: RegistryStore;
   lineage: LineageStore;
   automations: AutomationStore;
+  /** The ledger of another process on the same table (or world): how claims meet across processes. */
+  ledgerFor(options: { holder: string; soleHolder?: boolean }): BlobLedger;
 }
 
 /** A fresh, empty world for each test. */

@@ -120,6 +120,97 @@ describe("stream consumer", () => {
     expect(observability.metrics.flushes).toBe(1);
   });
 
+  describe("poison records", () => {
+    const sequenced = (r: DynamoDBRecord, sequenceNumber: string): DynamoDBRecord => ({
+      ...r,
+      dynamodb: { ...r.dynamodb, SequenceNumber: sequenceNumber },
+    });
+    const linkEvent = (n: number) => ({
+      PK: "HIST#COL#model#mnist",
+      SK: `2026-11-23T12:00:0${n}.000Z#e${n}`,
+      entity: "event",
+      event: {
+        action: "link.created",
+        actor: "bob",
+        at: `2026-11-23T12:00:0${n}.000Z`,
+        registry: "model",
+        collection: "mnist",
+        version: `v${n}`,
+      },
+    });
+
+    it("reports a record it cannot read as the batch's failure at that record, after finishing the ones before it", async () => {
+      const { handler } = consumer();
+      const unreadable: DynamoDBRecord = {
+        eventID: "bad",
+        eventName: "INSERT",
+        dynamodb: {
+          // An image the table could not have written: an attribute value of no known type.
+          NewImage: { ...marshall(auditItem), event: { BOGUS: "x" } } as never,
+          StreamViewType: "NEW_AND_OLD_IMAGES",
+        },
+      };
+      const stdout = captureStdout();
+      const answer = await handler({
+        Records: [
+          sequenced(record("INSERT", auditItem, "first"), "100"),
+          sequenced(unreadable, "200"),
+          sequenced(record("INSERT", auditItem, "third"), "300"),
+        ],
+      });
+      stdout.restore();
+
+      // Lambda retries from 200 (not from 100), and after its retries the mapping sends it to the failure queue.
+      expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: "200" }] });
+      const lines = stdout.lines();
+      expect(lines.filter((line) => line.message === "audit event").map((line) => line.streamEventId)).toEqual(["first"]);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: "ERROR",
+          message: "record not processed; the batch is retried from this record",
+          streamEventId: "bad",
+        }),
+      );
+    });
+
+    it("reports the record whose deliveries cannot be written, and still sends those written before it", async () => {
+      const { services, handler } = consumer(testObservability("silent"));
+      const access = {
+        registry: {
+          name: "model",
+          visibility: "organization" as const,
+          protectedAliases: [],
+          createdAt: "2024-01-01T00:00:00.000Z",
+          createdBy: "ana",
+        },
+        role: "admin" as const,
+      };
+      await createAutomation(services, { userId: "ana", orgRole: "admin" }, access, {
+        name: "ok",
+        event: "LINK_ARTIFACT",
+        url: "https://ok.example/hook",
+      } as never);
+      services.webhooks.responses = [{ statusCode: 200, latencyMs: 1 }];
+      const createDelivery = services.automations.createDelivery.bind(services.automations);
+      let writes = 0;
+      vi.spyOn(services.automations, "createDelivery").mockImplementation(async (...args) => {
+        if (++writes === 2) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+        return createDelivery(...args);
+      });
+
+      const answer = await handler({
+        Records: [
+          sequenced(record("INSERT", linkEvent(1), "e1"), "100"),
+          sequenced(record("INSERT", linkEvent(2), "e2"), "200"),
+          sequenced(record("INSERT", linkEvent(3), "e3"), "300"),
+        ],
+      });
+
+      expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: "200" }] });
+      expect(services.webhooks.sent).toHaveLength(1);
+    });
+  });
+
   it("reads an audit event from a record the way the filter in infra selects it", () => {
     expect(auditEventOf(record("INSERT", auditItem))?.action).toBe("ALIAS_MOVED");
     expect(auditEventOf(record("INSERT", { ...auditItem, entity: "alias" }))).toBeUndefined();

@@ -46,6 +46,7 @@ async function dynamoStores(): Promise<Stores> {
     registries: new DynamoRegistryStore(document, table),
     lineage: new DynamoLineageStore(document, table),
     automations: new DynamoAutomationStore(document, table),
+    ledgerFor: (options) => new DynamoBlobLedger(document, table, options),
   };
 }
 

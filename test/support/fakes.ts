@@ -38,6 +38,7 @@ import type {
   CollectionVersionRef,
   CommitOutcome,
   CommitState,
+  HeldBlobClaim,
   IdentityStore,
   Ids,
   LinkOutcome,
@@ -51,6 +52,7 @@ import type {
   StagedBlobCheck,
 } from "../../lambdas/core/ports.js";
 import type { DeliveryPolicy } from "../../lambdas/core/webhook-retry.js";
+import { BLOB_CLAIM } from "../../lambdas/settings.js";
 import { FakeAutomationStore, FakeLineageStore, FakeWebhookSender, TEST_DELIVERY_POLICY } from "./webhook-fakes.js";
 
 /**
@@ -59,7 +61,6 @@ import { FakeAutomationStore, FakeLineageStore, FakeWebhookSender, TEST_DELIVERY
  * show what the core does when no race interferes. One class per port.
  */
 
-const CLAIM_STALE_MS = 15 * 60 * 1000;
 /** As the DynamoDB adapter: an append that keeps losing gives up. */
 const MAX_APPEND_ATTEMPTS = 40;
 
@@ -425,12 +426,32 @@ interface BlobState {
   size: number;
   state: "verifying" | "verified";
   claimedAt?: string;
+  claimId?: string;
+  holder?: string;
+  leaseUntil?: string;
   verifiedAt?: string;
 }
 
+let fakeClaims = 0;
+
+/** As DynamoBlobLedger (lambdas/adapters/dynamodb/blob-ledger.ts), one process per instance unless `holder` is shared. */
 export class FakeBlobLedger implements BlobLedger {
-  readonly blobs = new Map<string, BlobState>();
-  readonly uploads = new Map<string, MultipartUpload>();
+  readonly blobs: Map<string, BlobState> = new Map();
+  readonly uploads: Map<string, MultipartUpload> = new Map();
+  private readonly holder: string;
+  private readonly soleHolder: boolean;
+  private readonly leaseMs: number;
+
+  constructor(options: { holder?: string; soleHolder?: boolean; leaseMs?: number; sharing?: FakeBlobLedger } = {}) {
+    this.holder = options.holder ?? "fake-process";
+    this.soleHolder = options.soleHolder ?? false;
+    this.leaseMs = options.leaseMs ?? BLOB_CLAIM.leaseMs;
+    // Another process on the same table sees the same items.
+    if (options.sharing) {
+      this.blobs = options.sharing.blobs;
+      this.uploads = options.sharing.uploads;
+    }
+  }
 
   async verifiedBlobs(sha256s: string[]): Promise<Map<string, number>> {
     const verified = new Map<string, number>();
@@ -443,20 +464,52 @@ export class FakeBlobLedger implements BlobLedger {
 
   async claimBlob(sha256: string, size: number, at: string): Promise<BlobClaim> {
     const blob = this.blobs.get(sha256);
-    const stale = blob?.state === "verifying" && Date.parse(blob.claimedAt!) < Date.parse(at) - CLAIM_STALE_MS;
-    if (!blob || stale) {
-      this.blobs.set(sha256, { sha256, size, state: "verifying", claimedAt: at });
-      return "claimed";
+    const gone =
+      blob?.state === "verifying" &&
+      (blob.leaseUntil === undefined
+        ? Date.parse(blob.claimedAt!) < Date.parse(at) - BLOB_CLAIM.unleasedStaleMs
+        : blob.leaseUntil < at || (this.soleHolder && blob.holder !== this.holder));
+    if (!blob || gone) {
+      const claim = { sha256, id: `claim-${++fakeClaims}`, leaseUntil: new Date(Date.parse(at) + this.leaseMs).toISOString() };
+      this.blobs.set(sha256, {
+        sha256,
+        size,
+        state: "verifying",
+        claimedAt: at,
+        claimId: claim.id,
+        holder: this.holder,
+        leaseUntil: claim.leaseUntil,
+      });
+      return { status: "claimed", claim };
     }
-    return blob.state === "verified" ? "verified" : "busy";
+    return blob.state === "verified" ? { status: "verified" } : { status: "busy" };
   }
 
-  async markBlobVerified(sha256: string, size: number, at: string): Promise<void> {
+  async renewBlobClaim(claim: HeldBlobClaim, at: string): Promise<HeldBlobClaim | undefined> {
+    const blob = this.held(claim);
+    if (!blob) return undefined;
+    blob.leaseUntil = new Date(Date.parse(at) + this.leaseMs).toISOString();
+    return { ...claim, leaseUntil: blob.leaseUntil };
+  }
+
+  async markBlobVerified(claim: HeldBlobClaim, size: number, at: string): Promise<boolean> {
+    if (!this.held(claim)) return false;
+    this.blobs.set(claim.sha256, { sha256: claim.sha256, size, state: "verified", verifiedAt: at });
+    return true;
+  }
+
+  async releaseBlobClaim(claim: HeldBlobClaim): Promise<void> {
+    if (this.held(claim)) this.blobs.delete(claim.sha256);
+  }
+
+  /** A blob another request verified (tests' shortcut for claim + mark). */
+  async verify(sha256: string, size: number, at = "2025-01-01T00:00:00.000Z"): Promise<void> {
     this.blobs.set(sha256, { sha256, size, state: "verified", verifiedAt: at });
   }
 
-  async releaseBlobClaim(sha256: string): Promise<void> {
-    if (this.blobs.get(sha256)?.state === "verifying") this.blobs.delete(sha256);
+  private held(claim: HeldBlobClaim): BlobState | undefined {
+    const blob = this.blobs.get(claim.sha256);
+    return blob?.state === "verifying" && blob.claimId === claim.id ? blob : undefined;
   }
 
   async putMultipartUpload(upload: MultipartUpload): Promise<void> {
@@ -919,17 +972,24 @@ export class FakeBlobStore implements BlobStore {
     this.objects.delete(`staging/open/${uploadId}`);
   }
 
-  async promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck> {
+  /** Runs after a verification hashed the bytes and before it writes (tests make it slow). */
+  afterHash?: () => Promise<void>;
+
+  async promoteStagedBlob(sha256: string, size: number, uploadId?: string, signal?: AbortSignal): Promise<StagedBlobCheck> {
     const staged = uploadId === undefined ? `staging/${sha256}` : `staging/open/${uploadId}`;
     const check = this.hash(staged, sha256, size);
+    await this.afterHash?.();
+    if (check.status !== "missing") signal?.throwIfAborted();
     if (check.status === "verified") this.objects.set(`blobs/${sha256}`, this.objects.get(staged)!);
     if (check.status !== "missing") this.objects.delete(staged);
     return check;
   }
 
-  async verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
+  async verifyBlob(sha256: string, size: number, signal?: AbortSignal): Promise<StagedBlobCheck> {
     const key = `blobs/${sha256}`;
     const check = this.hash(key, sha256, size);
+    await this.afterHash?.();
+    signal?.throwIfAborted();
     if (check.status === "mismatch") this.objects.delete(key);
     return check;
   }
@@ -1044,6 +1104,8 @@ export interface FakeDeps {
   clock: FixedClock;
   ids: CounterIds;
   limits: { multipartThreshold: number; partSize: number };
+  /** The ledger of another process sharing this one's items. */
+  ledgerFor(options: { holder: string; soleHolder?: boolean }): FakeBlobLedger;
   lineage: FakeLineageStore;
   automations: FakeAutomationStore;
   webhooks: FakeWebhookSender;
@@ -1057,9 +1119,11 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
   const artifacts = new FakeArtifactStore();
   const lineage = new FakeLineageStore(artifacts);
   artifacts.runOutputs = (run, output, change) => lineage.recordOutput(run, output, change);
+  const ledger = new FakeBlobLedger();
   return {
     artifacts,
-    ledger: new FakeBlobLedger(),
+    ledger,
+    ledgerFor: (options) => new FakeBlobLedger({ ...options, sharing: ledger }),
     identity: new FakeIdentityStore(),
     registries: new FakeRegistryStore(artifacts),
     blobs: new FakeBlobStore(),

@@ -1,6 +1,8 @@
 import { describe, expect, test, vi } from "vitest";
 import { AbortedError, ApiError, TransferError } from "../../clients/node/src/errors.js";
-import { backoffDelay, isTransient, retryWithBackoff } from "../../clients/node/src/retry.js";
+import { ApiClient } from "../../clients/node/src/api-client.js";
+import { BLOB_BUSY_RETRY, backoffDelay, isBlobBusy, isTransient, retryWithBackoff } from "../../clients/node/src/retry.js";
+import { BLOB_CLAIM } from "../../lambdas/settings.js";
 
 const noSleep = { sleep: async () => undefined };
 
@@ -80,4 +82,69 @@ test("isTransient: network failures, 408, 429 and 5xx", () => {
   for (const status of [408, 429, 500, 502, 503, 504]) expect(isTransient(new ApiError(status, "x", "y"))).toBe(true);
   for (const status of [400, 401, 403, 404, 409, 422]) expect(isTransient(new ApiError(status, "x", "y"))).toBe(false);
   expect(isTransient(new Error("bug"))).toBe(false);
+});
+
+describe("a request answered 409 blob_busy", () => {
+  const busy = {
+    status: 409,
+    ok: false,
+    text: async () =>
+      JSON.stringify({
+        error: { code: "blob_busy", message: "blobs are being verified by another upload; retry shortly: w.bin", requestId: "r" },
+      }),
+  };
+  const created = { status: 201, ok: true, text: async () => JSON.stringify({ version: "v0", created: true }) };
+
+  function client(answers: { status: number; ok: boolean; text(): Promise<string> }[], waits: number[] = []) {
+    const fetch = vi.fn(async () => answers.shift() ?? created);
+    const api = new ApiClient({
+      url: "http://registry.test",
+      apiKey: "k",
+      fetch: fetch as unknown as typeof globalThis.fetch,
+      retry: { sleep: async (ms) => void waits.push(ms) },
+      blobBusyRetry: { random: () => 1 },
+    });
+    return { api, fetch };
+  }
+
+  test("is sent again with a growing backoff until the blob is verified, by the SDK and the CLI alike", async () => {
+    const waits: number[] = [];
+    const { api, fetch } = client([busy, busy, busy], waits);
+    await expect(api.post("/v1/projects/p/artifacts/a/versions", { files: [] })).resolves.toEqual({ version: "v0", created: true });
+    expect(fetch).toHaveBeenCalledTimes(4);
+    expect(waits).toEqual([500, 1000, 2000]);
+  });
+
+  test("gives up after its retries (more than the claim's lease) with the registry's message", async () => {
+    const waits: number[] = [];
+    const { api, fetch } = client(
+      Array.from({ length: 20 }, () => busy),
+      waits,
+    );
+    const error = await api.post("/v1/x", {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({
+      status: 409,
+      code: "blob_busy",
+      message: "blobs are being verified by another upload; retry shortly: w.bin",
+    });
+    expect(fetch).toHaveBeenCalledTimes(1 + BLOB_BUSY_RETRY.retries);
+    expect(waits.reduce((sum, ms) => sum + ms, 0)).toBeGreaterThan(BLOB_CLAIM.leaseMs);
+  });
+
+  test("is recognised by its code: another 409 saying the same words is final", async () => {
+    const conflict = {
+      status: 409,
+      ok: false,
+      text: async () =>
+        JSON.stringify({
+          error: { code: "conflict", message: "blobs are being verified by another upload; retry shortly", requestId: "r" },
+        }),
+    };
+    const { api, fetch } = client([conflict]);
+    await expect(api.post("/v1/x", {})).rejects.toMatchObject({ status: 409, code: "conflict" });
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(isBlobBusy(new ApiError(409, "blob_busy", "m"))).toBe(true);
+    expect(isBlobBusy(new ApiError(409, "conflict", "retry shortly"))).toBe(false);
+  });
 });

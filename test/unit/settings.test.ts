@@ -72,6 +72,7 @@ describe("loadConfig", () => {
       signChecksums: true,
       s3ForcePathStyle: false,
       s3Emulator: false,
+      soleServer: false,
       webhookAllowLoopback: false,
       webhookAllowPrivate: false,
       webhookTimeoutMs: WEBHOOK_TIMEOUT_MS.default,

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import { BlobBusyError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import { completeUpload, ensureBlobsVerified, partCount, partSizeFor, planUpload } from "../../lambdas/core/upload-blobs.js";
 import type { PresignedMultipart, PresignedPut } from "../../lambdas/contract/artifacts.js";
+import { BLOB_CLAIM } from "../../lambdas/settings.js";
 import { fakeDeps, MIB, sha256Hex, type FakeDeps } from "../support/fakes.js";
 
 const file = (path: string, content: string) => ({ path, size: Buffer.byteLength(content), sha256: sha256Hex(content) });
@@ -272,7 +273,7 @@ describe("completeUpload", () => {
 
   it("aborts a second upload of a blob that is already verified and reports it present", async () => {
     const uploadId = await startUpload();
-    await deps.ledger.markBlobVerified(sha256, bytes.length, "2025-01-01T00:00:00.000Z");
+    await deps.ledger.verify(sha256, bytes.length);
     const parts = sendParts(uploadId);
 
     const done = await completeUpload(deps, { sha256, uploadId, parts });
@@ -283,10 +284,12 @@ describe("completeUpload", () => {
     expect(await deps.ledger.getMultipartUpload(sha256, uploadId)).toBeUndefined();
   });
 
-  it("answers 409 while another upload of the blob is being verified", async () => {
+  it("answers 409 blob_busy while another upload of the blob is being verified", async () => {
     const uploadId = await startUpload();
-    await deps.ledger.claimBlob(sha256, bytes.length, deps.clock.now().toISOString());
-    await expect(completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId) })).rejects.toThrow(ConflictError);
+    await deps.ledgerFor({ holder: "other" }).claimBlob(sha256, bytes.length, deps.clock.now().toISOString());
+    const error = await completeUpload(deps, { sha256, uploadId, parts: sendParts(uploadId) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BlobBusyError);
+    expect(error).toMatchObject({ code: "blob_busy", message: `sha256 ${sha256} is being verified by another upload; retry shortly` });
     expect(deps.blobs.multipart.has(uploadId)).toBe(true);
   });
 
@@ -369,11 +372,14 @@ describe("ensureBlobsVerified", () => {
       vi.useRealTimers();
     });
 
+    /** Another process claims the blob; `finish` marks it verified as that process would. */
     async function claimElsewhere() {
       const f = file("w.bin", "weights");
       deps.blobs.stage(f.sha256, "weights");
-      await deps.ledger.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
-      return f;
+      const other = deps.ledgerFor({ holder: "other" });
+      const claimed = await other.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+      if (claimed.status !== "claimed") throw new Error("not claimed");
+      return Object.assign(f, { finish: (size = f.size) => other.markBlobVerified(claimed.claim, size, deps.clock.now().toISOString()) });
     }
 
     it("waits for it to finish and then accepts the blob", async () => {
@@ -383,7 +389,7 @@ describe("ensureBlobsVerified", () => {
 
       await vi.advanceTimersByTimeAsync(1000);
       expect(settled).toBe(false);
-      await deps.ledger.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+      await f.finish();
       await vi.advanceTimersByTimeAsync(200);
 
       expect(settled).toBe(true);
@@ -392,23 +398,24 @@ describe("ensureBlobsVerified", () => {
 
     it("still refuses a declared size other than the one the other request verified", async () => {
       const f = await claimElsewhere();
-      const outcome = ensureBlobsVerified(deps, [{ ...f, size: f.size + 1 }]).catch((e: unknown) => e);
+      const outcome = ensureBlobsVerified(deps, [{ path: f.path, sha256: f.sha256, size: f.size + 1 }]).catch((e: unknown) => e);
 
       await vi.advanceTimersByTimeAsync(300);
-      await deps.ledger.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+      await f.finish();
       await vi.advanceTimersByTimeAsync(200);
 
       expect(await outcome).toBeInstanceOf(UnprocessableError);
     });
 
-    it("answers 409 when it does not finish within 5 seconds, leaving its upload alone", async () => {
+    it("answers 409 blob_busy when it does not finish within 5 seconds, leaving its upload alone", async () => {
       const f = await claimElsewhere();
       const outcome = ensureBlobsVerified(deps, [f]).catch((e: unknown) => e);
 
       await vi.advanceTimersByTimeAsync(5100);
 
       const error = await outcome;
-      expect(error).toBeInstanceOf(ConflictError);
+      expect(error).toBeInstanceOf(BlobBusyError);
+      expect((error as Error).message).toMatch(/^blobs are being verified by another upload; retry shortly: /);
       expect((error as Error).message).toContain("w.bin");
       expect(deps.blobs.staged(f.sha256)).toBeDefined();
     });
@@ -417,20 +424,128 @@ describe("ensureBlobsVerified", () => {
   it("refuses a declared size other than the one verified between its read and its claim", async () => {
     const f = file("w.bin", "weights");
     const verifiedMeanwhile = vi.spyOn(deps.ledger, "verifiedBlobs").mockResolvedValueOnce(new Map());
-    await deps.ledger.markBlobVerified(f.sha256, f.size, deps.clock.now().toISOString());
+    await deps.ledger.verify(f.sha256, f.size);
 
     await expect(ensureBlobsVerified(deps, [{ ...f, size: f.size + 1 }])).rejects.toThrow(UnprocessableError);
     expect(verifiedMeanwhile).toHaveBeenCalled();
   });
+});
 
-  it("takes over a claim abandoned for more than 15 minutes", async () => {
+describe("blob claims across processes", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Lets `ms` pass on both the registry's clock and the timers that renew claims. */
+  const pass = async (ms: number) => {
+    for (let step = 0; step < ms; step += 1000) {
+      deps.clock.advance(1000);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+  };
+
+  it("takes over a claim whose holder stopped renewing it, once its lease ran out", async () => {
     const f = file("w.bin", "weights");
     deps.blobs.stage(f.sha256, "weights");
-    await deps.ledger.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
-    deps.clock.advance(15 * 60 * 1000 + 1);
+    await deps.ledgerFor({ holder: "dead" }).claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+    deps.clock.advance(BLOB_CLAIM.leaseMs - 1);
+    const early = ensureBlobsVerified(deps, [f]).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5100);
+    expect(await early).toBeInstanceOf(BlobBusyError);
 
+    deps.clock.advance(2);
     await ensureBlobsVerified(deps, [f]);
 
     expect(await deps.ledger.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+  });
+
+  it("after a restart, takes over at once every claim of the crashed process when it is the table's only user", async () => {
+    const f = file("w.bin", "weights");
+    deps.blobs.stage(f.sha256, "weights");
+    await deps.ledgerFor({ holder: "crashed" }).claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+    const restarted = { ...deps, ledger: deps.ledgerFor({ holder: "restarted", soleHolder: true }) };
+
+    await ensureBlobsVerified(restarted, [f]);
+
+    expect(await deps.ledger.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+  });
+
+  it("renews its claim while a long verification runs, so nobody takes it over", async () => {
+    const f = file("w.bin", "weights");
+    deps.blobs.stage(f.sha256, "weights");
+    const other = deps.ledgerFor({ holder: "other" });
+    const attempts: string[] = [];
+    deps.blobs.afterHash = async () => {
+      // Hashing takes four leases; another process keeps trying meanwhile.
+      for (let i = 0; i < 4; i++) {
+        await pass(BLOB_CLAIM.leaseMs);
+        attempts.push((await other.claimBlob(f.sha256, f.size, deps.clock.now().toISOString())).status);
+      }
+    };
+
+    await ensureBlobsVerified(deps, [f]);
+
+    expect(attempts).toEqual(["busy", "busy", "busy", "busy"]);
+    expect(deps.blobs.blob(f.sha256)?.toString()).toBe("weights");
+    expect(await deps.ledger.verifiedBlobs([f.sha256])).toEqual(new Map([[f.sha256, f.size]]));
+  });
+
+  it("a holder cut off from the table stops before its lease runs out, writes nothing, and answers blob_busy", async () => {
+    const f = file("w.bin", "weights");
+    deps.blobs.stage(f.sha256, "weights");
+    vi.spyOn(deps.ledger, "renewBlobClaim").mockRejectedValue(Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }));
+    let takenOver: string | undefined;
+    deps.blobs.afterHash = async () => {
+      await pass(BLOB_CLAIM.leaseMs + 1000);
+      // The lease ran out: another process takes the claim and verifies the blob its own way.
+      const other = deps.ledgerFor({ holder: "other" });
+      const claimed = await other.claimBlob(f.sha256, f.size, deps.clock.now().toISOString());
+      takenOver = claimed.status;
+      deps.blobs.objects.set(`blobs/${f.sha256}`, Buffer.from("weights"));
+      if (claimed.status === "claimed") await other.markBlobVerified(claimed.claim, f.size, deps.clock.now().toISOString());
+    };
+
+    const error = await ensureBlobsVerified(deps, [f]).catch((e: unknown) => e);
+
+    expect(takenOver).toBe("claimed");
+    // Verified by the other process meanwhile: the commit goes on with it.
+    expect(error).toBeUndefined();
+    // The cut-off holder promoted nothing: its staged bytes are where the client put them.
+    expect(deps.blobs.staged(f.sha256)?.toString()).toBe("weights");
+  });
+
+  it("a holder whose claim was taken over mid-verification deletes and marks nothing", async () => {
+    const content = Buffer.alloc(10 * MIB, 3);
+    const sha = sha256Hex(content);
+    // Other bytes than declared: a holder that still owned its claim would delete them.
+    const sent = Buffer.alloc(10 * MIB, 4);
+    const plan = await planUpload(deps, { files: [{ path: "big.bin", size: content.length, sha256: sha }] });
+    const { uploadId, parts } = (plan.uploads[0] as PresignedMultipart).multipart;
+    const etags = parts.map((part) => {
+      const start = (part.partNumber - 1) * 5 * MIB;
+      return { partNumber: part.partNumber, etag: deps.blobs.uploadPart(uploadId, part.partNumber, sent.subarray(start, start + 5 * MIB)) };
+    });
+    let renewals = 0;
+    const renew = deps.ledger.renewBlobClaim.bind(deps.ledger);
+    vi.spyOn(deps.ledger, "renewBlobClaim").mockImplementation(async (claim, at) => {
+      renewals += 1;
+      // Between two renewals, someone took the claim over (the holder's clock had jumped).
+      deps.ledger.blobs.set(sha, { ...deps.ledger.blobs.get(sha)!, claimId: "someone-else" });
+      return renew(claim, at);
+    });
+    deps.blobs.afterHash = () => pass(BLOB_CLAIM.leaseMs / 2);
+
+    const error = await completeUpload(deps, { sha256: sha, uploadId, parts: etags }).catch((e: unknown) => e);
+
+    expect(renewals).toBe(1);
+    expect(error).toBeInstanceOf(BlobBusyError);
+    // The new holder's claim is intact, nothing is marked verified behind its back, and the
+    // blob's key (which the new holder may be writing) was left alone.
+    expect(deps.ledger.blobs.get(sha)).toMatchObject({ state: "verifying", claimId: "someone-else" });
+    expect(await deps.ledger.verifiedBlobs([sha])).toEqual(new Map());
+    expect(deps.blobs.blob(sha)?.equals(sent)).toBe(true);
   });
 });

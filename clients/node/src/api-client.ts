@@ -2,12 +2,14 @@ import type { IncomingMessage } from "node:http";
 import { errorBody } from "../../../lambdas/contract/common.js";
 import { ApiError } from "./errors.js";
 import { isStaleConnection, openRequest } from "./http-agents.js";
-import { DEFAULT_RETRY, retryWithBackoff, type RetryOptions } from "./retry.js";
+import { BLOB_BUSY_RETRY, DEFAULT_RETRY, isBlobBusy, retryWithBackoff, type RetryOptions } from "./retry.js";
 
 export interface ApiClientOptions {
   url: string;
   apiKey: string;
   retry?: Partial<RetryOptions>;
+  /** How long a request answered 409 `blob_busy` is tried again (BLOB_BUSY_RETRY by default). */
+  blobBusyRetry?: Partial<RetryOptions>;
   fetch?: typeof fetch;
   userAgent?: string;
 }
@@ -54,18 +56,28 @@ export class ApiClient {
 
   /**
    * Every call the SDK makes is idempotent (plans, commits by digest, links, alias and tag
-   * puts), so all of them are retried on network errors, 429 and 5xx.
+   * puts), so all of them are retried on network errors, 429 and 5xx; and, for longer, while
+   * the registry answers that another upload is verifying a blob the request needs.
    */
   async request<T>(method: string, path: string, options: { body?: unknown; query?: Query; signal?: AbortSignal } = {}): Promise<T> {
     const target = new URL(`${this.url}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) target.searchParams.set(key, String(value));
     }
-    return retryWithBackoff(() => this.once<T>(method, target, options.body, options.signal), {
-      ...DEFAULT_RETRY,
-      retries: 3,
-      ...this.options.retry,
-      ...(options.signal ? { signal: options.signal } : {}),
+    const signal = options.signal ? { signal: options.signal } : {};
+    const attempt = () =>
+      retryWithBackoff(() => this.once<T>(method, target, options.body, options.signal), {
+        ...DEFAULT_RETRY,
+        retries: 3,
+        ...this.options.retry,
+        ...signal,
+      });
+    return retryWithBackoff(attempt, {
+      ...BLOB_BUSY_RETRY,
+      ...(this.options.retry?.sleep ? { sleep: this.options.retry.sleep } : {}),
+      ...this.options.blobBusyRetry,
+      shouldRetry: isBlobBusy,
+      ...signal,
     });
   }
 

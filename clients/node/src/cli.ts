@@ -120,6 +120,14 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     return MregClient.fromEnvironment({
       ...(options.url === undefined ? {} : { url: options.url }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.debug
+        ? {
+            blobBusyRetry: {
+              onRetry: (error: unknown, attempt: number) =>
+                io.err(`retrying (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}`),
+            },
+          }
+        : {}),
     });
   };
   const onRetry = (command: Command) =>

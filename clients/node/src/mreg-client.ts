@@ -37,6 +37,8 @@ export interface MregClientOptions {
   /** Transfers in flight at once (single PUTs, parts and downloads); default 8. */
   concurrency?: number;
   retry?: Partial<RetryOptions>;
+  /** How long requests answered 409 `blob_busy` are tried again (BLOB_BUSY_RETRY in retry.ts by default). */
+  blobBusyRetry?: Partial<RetryOptions>;
   fetch?: typeof fetch;
 }
 
@@ -62,7 +64,13 @@ export class MregClient {
   private readonly uploadState: UploadStateStore | undefined;
 
   constructor(options: MregClientOptions) {
-    this.api = new ApiClient({ url: options.url, apiKey: options.apiKey, retry: options.retry, fetch: options.fetch });
+    this.api = new ApiClient({
+      url: options.url,
+      apiKey: options.apiKey,
+      retry: options.retry,
+      blobBusyRetry: options.blobBusyRetry,
+      fetch: options.fetch,
+    });
     this.cacheDir = options.cacheDir;
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.retry = options.retry;

@@ -15,6 +15,13 @@ export interface RetryOptions {
 
 export const DEFAULT_RETRY = { retries: 5, baseDelayMs: 250, maxDelayMs: 10_000 } as const;
 
+/**
+ * Another upload is verifying a blob the request needs (409 `blob_busy`): it ends when that
+ * verification does, or within the claim's lease (30 s) after its holder died. About 95 s
+ * at most, 45 s on average, besides the 5 s a commit waits on the server per attempt.
+ */
+export const BLOB_BUSY_RETRY = { retries: 12, baseDelayMs: 500, maxDelayMs: 10_000 } as const;
+
 /** Exponential backoff with full jitter: attempt n waits a random time up to base·2ⁿ, capped. */
 export function backoffDelay(attempt: number, options: Pick<RetryOptions, "baseDelayMs" | "maxDelayMs" | "random">): number {
   const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
@@ -49,6 +56,11 @@ export function isTransient(error: unknown): boolean {
     return !error.status || TRANSIENT_STATUS.has(error.status);
   }
   return false;
+}
+
+/** The registry's "retry this same request shortly": recognised by its code, whatever the message says. */
+export function isBlobBusy(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 409 && error.code === "blob_busy";
 }
 
 function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {

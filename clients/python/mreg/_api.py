@@ -7,7 +7,7 @@ import urllib.request
 from typing import Any, Mapping, Optional
 
 from . import __version__
-from ._retry import with_retries
+from ._retry import with_blob_busy_retries, with_retries
 from .errors import MregError, ServerError, error_for_status
 
 USER_AGENT = f"mreg-python/{__version__}"
@@ -38,14 +38,15 @@ class ApiClient:
         return self.request("DELETE", path)
 
     def request(self, method: str, path: str, body: Any = None, query: Optional[Mapping[str, Any]] = None) -> Any:
-        """Every call the client makes is idempotent (plans, commits by digest, links, runs), so all are retried."""
+        """Every call the client makes is idempotent (plans, commits by digest, links, runs), so all are retried:
+        on network errors, 429 and 5xx, and for longer while another upload verifies a blob the request needs."""
         target = self.url + path
         if query:
             pairs = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in query.items() if v is not None]
             if pairs:
                 target += "?" + urllib.parse.urlencode(pairs)
         data = None if body is None else json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
-        return with_retries(lambda: self._once(method, target, data), retries=self._retries)
+        return with_blob_busy_retries(lambda: with_retries(lambda: self._once(method, target, data), retries=self._retries))
 
     def _once(self, method: str, target: str, data: Optional[bytes]) -> Any:
         headers = {"authorization": f"Bearer {self._api_key}", "accept": "application/json", "user-agent": USER_AGENT}

@@ -22,7 +22,8 @@ from mreg._progress import Progress
 from mreg._refs import Ref, parse_link_target, parse_ref
 from mreg._run import _take_batch
 from mreg._transfer import close_idle_connections, get_to_file, is_refused, put_range
-from mreg.errors import InvalidRequest, TransferError
+from mreg._api import ApiClient
+from mreg.errors import Conflict, InvalidRequest, TransferError
 
 CLIENT_ROOT = os.path.dirname(HERE)
 
@@ -151,6 +152,93 @@ class Transfers(unittest.TestCase):
             put_range("http://127.0.0.1:9/x", {}, self.file, 0, 10)
         self.assertIsNone(caught.exception.status)
         self.assertTrue(_retry.is_transient(caught.exception))
+
+
+class BusyRegistry(http.server.BaseHTTPRequestHandler):
+    """Answers POSTs from a script of (status, error code) pairs, then 201."""
+
+    script: list = []
+    calls = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        BusyRegistry.calls += 1
+        if self.script:
+            status, code = self.script.pop(0)
+            body = json.dumps({"error": {"code": code, "message": "blobs are being verified by another upload; retry shortly: w.bin", "requestId": "r"}})
+        else:
+            status, body = 201, json.dumps({"version": "v0", "created": True})
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class BlobBusyRetries(unittest.TestCase):
+    """A 409 blob_busy (another upload verifying the same bytes) is retried with backoff, by its code."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BusyRegistry)
+        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
+        cls.thread.start()
+        cls.api = ApiClient(f"http://127.0.0.1:{cls.server.server_address[1]}", "k")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+
+    def setUp(self):
+        BusyRegistry.calls = 0
+        self._delays = (_retry.BLOB_BUSY_BASE_DELAY, _retry.BLOB_BUSY_MAX_DELAY)
+        _retry.BLOB_BUSY_BASE_DELAY, _retry.BLOB_BUSY_MAX_DELAY = 0.001, 0.002
+
+    def tearDown(self):
+        _retry.BLOB_BUSY_BASE_DELAY, _retry.BLOB_BUSY_MAX_DELAY = self._delays
+
+    def test_the_same_request_is_sent_again_until_the_blob_is_verified(self):
+        BusyRegistry.script = [(409, "blob_busy")] * 3
+        self.assertEqual(self.api.post("/v1/projects/p/artifacts/a/versions", {"files": []}), {"version": "v0", "created": True})
+        self.assertEqual(BusyRegistry.calls, 4)
+
+    def test_it_gives_up_after_its_retries_with_the_registry_message(self):
+        BusyRegistry.script = [(409, "blob_busy")] * 20
+        with self.assertRaises(Conflict) as caught:
+            self.api.post("/v1/x", {})
+        self.assertEqual((caught.exception.status, caught.exception.code), (409, "blob_busy"))
+        self.assertIn("retry shortly", str(caught.exception))
+        self.assertEqual(BusyRegistry.calls, 1 + _retry.BLOB_BUSY_RETRIES)
+
+    def test_another_conflict_is_final_whatever_its_message(self):
+        BusyRegistry.script = [(409, "conflict")]
+        with self.assertRaises(Conflict):
+            self.api.post("/v1/x", {})
+        self.assertEqual(BusyRegistry.calls, 1)
+        BusyRegistry.script = []
+
+    def test_the_waits_outlast_the_claim_lease(self):
+        waits = []
+        _retry.BLOB_BUSY_BASE_DELAY, _retry.BLOB_BUSY_MAX_DELAY = self._delays
+        failure = Conflict("busy", status=409, code="blob_busy")
+
+        def always_busy():
+            raise failure
+
+        original = _retry.random.random
+        _retry.random.random = lambda: 1.0
+        try:
+            with self.assertRaises(Conflict):
+                _retry.with_blob_busy_retries(always_busy, sleep=waits.append)
+        finally:
+            _retry.random.random = original
+        self.assertEqual(waits[:4], [0.5, 1.0, 2.0, 4.0])
+        self.assertGreater(sum(waits), 30.0)
 
 
 class ProgressLine(unittest.TestCase):

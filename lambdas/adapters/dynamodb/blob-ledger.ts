@@ -1,65 +1,161 @@
+import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { MultipartUpload } from "../../core/model.js";
-import type { BlobClaim, BlobLedger } from "../../core/ports.js";
+import type { BlobClaim, BlobLedger, HeldBlobClaim } from "../../core/ports.js";
 import { DynamoTable, type Item } from "./dynamo-table.js";
 import { keys } from "./keys.js";
-import { UPLOAD_RESUME_SECONDS } from "../../settings.js";
+import { BLOB_CLAIM, UPLOAD_RESUME_SECONDS } from "../../settings.js";
 
-/** How long a blob verification may hold its claim before another upload may take it over. */
-const CLAIM_STALE_MS = 15 * 60 * 1000;
+/** Who holds a claim: one id per process (a Lambda execution environment, a local server). */
+const THIS_PROCESS = randomUUID();
 
+export interface BlobLedgerOptions {
+  /** This process's id on the claims it takes; tests give two ledgers two ids. */
+  holder?: string;
+  /**
+   * Set when this process is the only one using the table (the local server, under its data
+   * dir lock: local/data-dir-lock.ts): a claim held by any other process is a crashed
+   * server's, so it is taken over at once instead of when its lease runs out.
+   */
+  soleHolder?: boolean;
+  leaseMs?: number;
+}
+
+/**
+ * Blob claims. Which condition holds which invariant:
+ * - One verifier at a time: a claim is written only if no item exists, or the item is a
+ *   claim (`state = verifying`) whose holder is gone; a verified blob is never claimed again.
+ * - A holder is gone when its lease ran out (it renews every third of the lease while it
+ *   verifies: core/upload-blobs.ts), when the claim predates leases and is older than any
+ *   verification could run, or, with `soleHolder`, when another process holds it.
+ * - A slow holder whose claim was taken over cannot undo the new holder's work: renewing,
+ *   marking verified and releasing are all conditioned on the claim's `id`, which every
+ *   takeover replaces; and it stops writing to the blob store before its lease could run out
+ *   (the claim's AbortSignal in core/upload-blobs.ts), i.e. before anyone may take over.
+ */
 export class DynamoBlobLedger extends DynamoTable implements BlobLedger {
+  private readonly holder: string;
+  private readonly soleHolder: boolean;
+  private readonly leaseMs: number;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string, options: BlobLedgerOptions = {}) {
+    super(client, tableName);
+    this.holder = options.holder ?? THIS_PROCESS;
+    this.soleHolder = options.soleHolder ?? false;
+    this.leaseMs = options.leaseMs ?? BLOB_CLAIM.leaseMs;
+  }
+
   async verifiedBlobs(sha256s: string[]): Promise<Map<string, number>> {
     const items = await this.batchGetItems(sha256s.map(keys.blob), { consistent: true });
     return new Map(items.filter((item) => item.state === "verified").map((item) => [item.sha256 as string, item.size as number]));
   }
 
   async claimBlob(sha256: string, size: number, at: string): Promise<BlobClaim> {
-    const stale = new Date(Date.parse(at) - CLAIM_STALE_MS).toISOString();
+    const claim: HeldBlobClaim = { sha256, id: randomUUID(), leaseUntil: this.leaseFrom(at) };
+    const gone = [
+      // The holder stopped renewing: dead, or cut off and no longer writing (it stops before its lease ends).
+      "leaseUntil < :at",
+      // Claims from before leases: older than the longest verification (settings.ts, BLOB_CLAIM).
+      "(attribute_not_exists(leaseUntil) AND claimedAt < :unleasedStale)",
+      // The only live process using the table is this one.
+      ...(this.soleHolder ? ["attribute_not_exists(holder)", "holder <> :holder"] : []),
+    ];
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...keys.blob(sha256), entity: "blob", sha256, size, state: "verifying", claimedAt: at },
-          // One verifier at a time: a claim is taken only when nobody holds one, or its holder went quiet.
-          ConditionExpression: "attribute_not_exists(PK) OR (#state = :verifying AND claimedAt < :stale)",
+          Item: {
+            ...keys.blob(sha256),
+            entity: "blob",
+            sha256,
+            size,
+            state: "verifying",
+            claimedAt: at,
+            claimId: claim.id,
+            holder: this.holder,
+            leaseUntil: claim.leaseUntil,
+          },
+          ConditionExpression: `attribute_not_exists(PK) OR (#state = :verifying AND (${gone.join(" OR ")}))`,
           ExpressionAttributeNames: { "#state": "state" },
-          ExpressionAttributeValues: { ":verifying": "verifying", ":stale": stale },
+          ExpressionAttributeValues: {
+            ":verifying": "verifying",
+            ":at": at,
+            ":unleasedStale": new Date(Date.parse(at) - BLOB_CLAIM.unleasedStaleMs).toISOString(),
+            ...(this.soleHolder ? { ":holder": this.holder } : {}),
+          },
         }),
       );
-      return "claimed";
+      return { status: "claimed", claim };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const item = await this.get(keys.blob(sha256), true);
-      return item?.state === "verified" ? "verified" : "busy";
+      return item?.state === "verified" ? { status: "verified" } : { status: "busy" };
     }
   }
 
-  async markBlobVerified(sha256: string, size: number, at: string): Promise<void> {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...keys.blob(sha256), entity: "blob", sha256, size, state: "verified", verifiedAt: at },
-      }),
-    );
+  async renewBlobClaim(claim: HeldBlobClaim, at: string): Promise<HeldBlobClaim | undefined> {
+    const leaseUntil = this.leaseFrom(at);
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.blob(claim.sha256),
+          UpdateExpression: "SET leaseUntil = :leaseUntil",
+          // Only the claim as granted: not one taken over since (new id), nor a verified blob.
+          ...this.heldCondition(claim),
+          ExpressionAttributeValues: { ...this.heldCondition(claim).ExpressionAttributeValues, ":leaseUntil": leaseUntil },
+        }),
+      );
+      return { ...claim, leaseUntil };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return undefined;
+    }
   }
 
-  async releaseBlobClaim(sha256: string): Promise<void> {
+  async markBlobVerified(claim: HeldBlobClaim, size: number, at: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.blob(claim.sha256), entity: "blob", sha256: claim.sha256, size, state: "verified", verifiedAt: at },
+          // A holder whose claim was taken over may have verified bytes the new holder has replaced since.
+          ...this.heldCondition(claim),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return false;
+    }
+  }
+
+  async releaseBlobClaim(claim: HeldBlobClaim): Promise<void> {
     try {
       await this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
-          Key: keys.blob(sha256),
-          // Never releases a verified blob.
-          ConditionExpression: "#state = :verifying",
-          ExpressionAttributeNames: { "#state": "state" },
-          ExpressionAttributeValues: { ":verifying": "verifying" },
+          Key: keys.blob(claim.sha256),
+          // Never releases a verified blob, nor the claim of whoever took this one over.
+          ...this.heldCondition(claim),
         }),
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+  }
+
+  private leaseFrom(at: string): string {
+    return new Date(Date.parse(at) + this.leaseMs).toISOString();
+  }
+
+  private heldCondition(claim: HeldBlobClaim) {
+    return {
+      ConditionExpression: "#state = :verifying AND claimId = :claimId",
+      ExpressionAttributeNames: { "#state": "state" },
+      ExpressionAttributeValues: { ":verifying": "verifying", ":claimId": claim.id } as Record<string, unknown>,
+    };
   }
 
   async putMultipartUpload(upload: MultipartUpload): Promise<void> {

@@ -27,6 +27,15 @@ const MAX_FILTERED_ROUNDS = 10;
 const BATCH_GET_KEYS = 100;
 const MAX_BATCH_GET_ATTEMPTS = 8;
 
+/** Cancellation reasons that another attempt, on the state read again, can get past. */
+const TRANSIENT_CANCELLATIONS = new Set([
+  "None",
+  "ConditionalCheckFailed",
+  "TransactionConflict",
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+]);
+
 /** Strictly increasing within a process, so events written together keep their order. */
 const eventId = monotonicFactory();
 
@@ -109,6 +118,9 @@ export class DynamoTable {
       const failed = items.filter((_, i) => reasons[i]?.Code === "ConditionalCheckFailed").map((i) => i.tag);
       const known = failed.find((tag) => errors[tag] !== undefined);
       if (known !== undefined) throw errors[known]!(error);
+      // Reading again helps against a concurrent change or throttling; a write the table refuses
+      // as such (ValidationError, ItemCollectionSizeLimitExceeded) would fail every attempt alike.
+      if (reasons.some((reason) => reason.Code !== undefined && !TRANSIENT_CANCELLATIONS.has(reason.Code))) throw error;
       throw new TransactionLost(failed, { cause: error });
     }
   }

@@ -131,12 +131,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async promoteStagedBlob(sha256: string, size: number, uploadId?: string): Promise<StagedBlobCheck> {
-    if (uploadId !== undefined) return this.promoteOpenUpload(sha256, size, uploadId);
+  async promoteStagedBlob(sha256: string, size: number, uploadId?: string, signal?: AbortSignal): Promise<StagedBlobCheck> {
+    if (uploadId !== undefined) return this.promoteOpenUpload(sha256, size, uploadId, signal);
     const staged = stagingKey(sha256);
     const trusted = await this.storeVerifiedChecksum(staged, sha256, size);
     const check = trusted ?? (await this.hashObject(staged, sha256, size));
     if (check.status === "missing") return check;
+    // Hashing may take minutes: write nothing once the blob's claim may have passed to another verifier.
+    signal?.throwIfAborted();
     if (check.status === "mismatch") {
       await this.deleteObject(staged);
       return check;
@@ -153,7 +155,7 @@ export class S3BlobStore implements BlobStore {
    * a store that reports none has the copy hashed. The blob's claim is held meanwhile, and
    * no manifest names the key before it is marked verified; a mismatch deletes the copy.
    */
-  private async promoteOpenUpload(sha256: string, size: number, uploadId: string): Promise<StagedBlobCheck> {
+  private async promoteOpenUpload(sha256: string, size: number, uploadId: string, signal?: AbortSignal): Promise<StagedBlobCheck> {
     const source = openUploadKey(uploadId);
     const target = blobKey(sha256);
     let head;
@@ -167,6 +169,7 @@ export class S3BlobStore implements BlobStore {
       await this.deleteObject(source);
       return { status: "mismatch", size: head.ContentLength ?? 0 };
     }
+    signal?.throwIfAborted();
     const copied = await this.copyObject(source, target, head.ETag, sha256, "SHA256");
     const reported = copied.CopyObjectResult?.ChecksumSHA256;
     const check =
@@ -175,6 +178,8 @@ export class S3BlobStore implements BlobStore {
         : reported === hexToBase64(sha256)
           ? ({ status: "verified" } as const)
           : ({ status: "mismatch", sha256: Buffer.from(reported, "base64").toString("hex"), size } as const);
+    // The blob's key may hold another verifier's bytes by now: leave it to that verifier.
+    signal?.throwIfAborted();
     if (check.status !== "verified") await this.deleteObject(target);
     await this.deleteObject(source);
     return check.status === "verified" ? { status: "verified" } : check;
@@ -199,9 +204,11 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async verifyBlob(sha256: string, size: number): Promise<StagedBlobCheck> {
+  async verifyBlob(sha256: string, size: number, signal?: AbortSignal): Promise<StagedBlobCheck> {
     const key = blobKey(sha256);
     const check = await this.hashObject(key, sha256, size);
+    // Deleting the blob's key once another verifier may own it could delete bytes it verified.
+    signal?.throwIfAborted();
     if (check.status === "mismatch") await this.deleteObject(key);
     return check.status === "verified" ? { status: "verified" } : check;
   }

@@ -1,10 +1,10 @@
 import * as z from "zod";
-import { name } from "./common.js";
+import { label, name } from "./common.js";
 
 export const automationEvent = z.enum(["LINK_ARTIFACT", "ADD_ARTIFACT_ALIAS"]);
 
 export const createAutomationRequest = z.strictObject({
-  name: z.string().min(1).max(128),
+  name: label(128),
   event: automationEvent,
   collection: name.optional(),
   /** A regular expression the whole alias must match (ADD_ARTIFACT_ALIAS only). */

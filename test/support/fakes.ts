@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import { CursorSealer } from "../../lambdas/core/cursors.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import {
   LATEST_ALIAS,
   versionLabel,
@@ -553,8 +554,8 @@ export class FakeRegistryStore implements RegistryStore {
     this.registryEvents.push({ action: "registry.created", actor: registry.createdBy, at: registry.createdAt, registry: registry.name });
   }
 
-  async listRegistries(page: PageRequest): Promise<Page<RegistryRecord>> {
-    const registries = [...this.registries.values()].sort((a, b) => compare(a.name, b.name));
+  async listRegistries(page: PageRequest, visible: (registry: RegistryRecord) => boolean = () => true): Promise<Page<RegistryRecord>> {
+    const registries = [...this.registries.values()].filter((r) => visible(copy(r))).sort((a, b) => compare(a.name, b.name));
     return pageOf("registries", registries, (r) => r.name, "asc", page);
   }
 
@@ -703,8 +704,13 @@ export class FakeRegistryStore implements RegistryStore {
     return this.collections.get(collectionKey(change.registry, change.collection))?.removeAlias(change, alias);
   }
 
-  async unlink(change: CollectionChange, index: number): Promise<void> {
-    const link = this.links(change.registry, change.collection).retire(change, index, (link) => ({
+  async unlink(change: CollectionChange, index: number, protectedAliases: string[] = []): Promise<void> {
+    const links = this.links(change.registry, change.collection);
+    const held = [...(links.items.get(index)?.aliases ?? [])].filter((alias) => protectedAliases.includes(alias));
+    if (held.length > 0) {
+      throw new ForbiddenError(`@${change.registry}/${change.collection}:${versionLabel(index)} holds the protected alias ${held.join(", ")}`);
+    }
+    const link = links.retire(change, index, (link) => ({
       action: "link.removed",
       source: sourceLabel(link.source),
     }));
@@ -1031,6 +1037,7 @@ export interface FakeDeps {
   automations: FakeAutomationStore;
   webhooks: FakeWebhookSender;
   deliveryPolicy: DeliveryPolicy;
+  cursors: CursorSealer;
 }
 
 export const MIB = 1024 * 1024;
@@ -1052,5 +1059,6 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
     automations: new FakeAutomationStore(),
     webhooks: new FakeWebhookSender(),
     deliveryPolicy: TEST_DELIVERY_POLICY,
+    cursors: CursorSealer.ephemeral(),
   };
 }

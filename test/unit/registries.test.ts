@@ -381,7 +381,7 @@ describe("unlinkVersion", () => {
   });
 
   it("moves latest back to the previous link and never reuses the number", async () => {
-    expect(await unlinkVersion(deps, alice, ref("mnist-classifier"), "latest")).toEqual({ unlinked: "v2" });
+    expect(await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "latest")).toEqual({ unlinked: "v2" });
 
     expect((await getCollectionVersion(deps, ref("mnist-classifier"), "latest")).version).toBe("v1");
     await expect(getCollectionVersion(deps, ref("mnist-classifier"), "v2")).rejects.toThrow(NotFoundError);
@@ -399,7 +399,7 @@ describe("unlinkVersion", () => {
   it("takes the link's aliases with it and leaves latest where it is when it did not hold it", async () => {
     await setCollectionAlias(deps, alice, member, ref("mnist-classifier"), "staging", "v1");
 
-    await unlinkVersion(deps, alice, ref("mnist-classifier"), "staging");
+    await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "staging");
 
     await expect(getCollectionVersion(deps, ref("mnist-classifier"), "staging")).rejects.toThrow(NotFoundError);
     expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({
@@ -410,10 +410,10 @@ describe("unlinkVersion", () => {
   });
 
   it("leaves no latest once every link is gone, and still numbers on", async () => {
-    for (const v of ["v1", "v2", "v0"]) await unlinkVersion(deps, alice, ref("mnist-classifier"), v);
+    for (const v of ["v1", "v2", "v0"]) await unlinkVersion(deps, alice, member, ref("mnist-classifier"), v);
 
     expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({ linkCount: 0, latest: null, aliases: {} });
-    await expect(unlinkVersion(deps, alice, ref("mnist-classifier"), "v0")).rejects.toThrow(NotFoundError);
+    await expect(unlinkVersion(deps, alice, member, ref("mnist-classifier"), "v0")).rejects.toThrow(NotFoundError);
     expect((await link("mnist-classifier", "v0")).version).toBe("v3");
   });
 });
@@ -568,7 +568,7 @@ describe("listCollectionHistory", () => {
     await tagCollection(deps, bob, ref("mnist-classifier"), "vision", true);
     await tagCollectionVersion(deps, bob, ref("mnist-classifier"), "v0", "approved", true);
     await tagCollectionVersion(deps, bob, ref("mnist-classifier"), "v0", "approved", false);
-    await unlinkVersion(deps, root, ref("mnist-classifier"), "v1");
+    await unlinkVersion(deps, root, admin, ref("mnist-classifier"), "v1");
 
     const later = "2025-01-01T00:00:01.000Z";
     const context = { registry: "model", collection: "mnist-classifier" };

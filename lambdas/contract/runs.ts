@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { label, metadata, name } from "./common.js";
-import { RESERVED_KEY, userNumber } from "./user-json.js";
+import { RESERVED_KEY, recordKeepingKeys, userNumber } from "./user-json.js";
 
 export const MAX_LINEAGE_DEPTH = 10;
 export const MAX_LINEAGE_NODES = 1000;
@@ -63,7 +63,7 @@ export const logMetricsRequest = z
         z.strictObject({
           /** The training step (W&B's `_step`); points without one keep their order only. */
           step: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-          values: z.record(metricKey, userNumber),
+          values: recordKeepingKeys(z.record(metricKey, userNumber)),
         }),
       )
       .min(1)

@@ -126,5 +126,24 @@ export const userJsonObject = z
     if (found) ctx.addIssue({ code: "custom", message: found.message, path: found.path });
   });
 
+/**
+ * A record as z.record reads it, but refusing a `__proto__` key rather than leaving it out
+ * of what it answers (which zod does: the value would be dropped without a word).
+ */
+export function recordKeepingKeys<S extends z.ZodType>(record: S) {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      if (typeof value === "object" && value !== null && Object.hasOwn(value, RESERVED_KEY)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${RESERVED_KEY} is not accepted as a key (JavaScript clients cannot hold it)`,
+          path: [RESERVED_KEY],
+        });
+      }
+    })
+    .pipe(record);
+}
+
 /** A number a user logs (a metric value): stored as given, so within DynamoDB's range. */
 export const userNumber = z.number().refine(isStorableNumber, { message: NUMBER_RANGE_MESSAGE });

@@ -1,7 +1,7 @@
 import { effectiveRegistryRole, protectedFrom } from "./authorize.js";
 import { limiter } from "./concurrency.js";
 import type { Cursors } from "./cursors.js";
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import { canonicalManifest, manifestDigest, manifestSize, parseS3Uri } from "./manifest.js";
 import {
   LATEST_ALIAS,
@@ -333,6 +333,19 @@ export async function deleteArtifactVersion(
     if (!guard) guards.set(registry, (guard = protectedAliasesFor(deps.registries, principal, registry)));
     return guard;
   };
+  // Refused before any unlink when one link holds what the caller may not remove; each
+  // unlink holds it again on its write, against a protected alias moved meanwhile.
+  for (const link of links) {
+    const guard = await guardOf(link.registry);
+    if (guard === undefined) continue;
+    const held = (await deps.registries.getLink(link.registry, link.collection, link.index))?.aliases.filter((a) => guard.includes(a));
+    if (held && held.length > 0) {
+      throw new ForbiddenError(
+        `@${link.registry}/${link.collection}:${versionLabel(link.index)} holds the protected alias ${held.join(", ")}: ` +
+          `only admins of registry ${link.registry} may unlink it`,
+      );
+    }
+  }
   for (const link of links) {
     const change = { registry: link.registry, collection: link.collection, actor: principal.userId, at };
     await deps.registries.unlink(change, link.index, await guardOf(link.registry));

@@ -11,7 +11,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DynamoRegistryStore } from "../../lambdas/adapters/dynamodb/registry-store.js";
-import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from "../../lambdas/core/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, ValidationError } from "../../lambdas/core/errors.js";
 import type { LinkState, NewLink } from "../../lambdas/core/ports.js";
 import { sealKeyCursor, type KeyList } from "../../lambdas/adapters/dynamodb/dynamo-table.js";
 import { CursorSealer } from "../../lambdas/core/cursors.js";
@@ -554,6 +554,35 @@ describe("unlink", () => {
     ddb.on(GetCommand).resolves({});
     await expect(store.unlink(change, 7)).rejects.toThrow(new NotFoundError("model/mnist-classifier has no version v7"));
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+  it("refuses a link that holds a protected alias, without writing, when the caller may not remove it", async () => {
+    ddb.on(GetCommand, { Key: linkKey(1) }).resolves({ Item: linkItem(1, ["production"]) });
+    await expect(store.unlink(change, 1, ["production"])).rejects.toThrow(ForbiddenError);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it("holds the protected aliases on the delete's condition, and refuses once one moved onto the link meanwhile", async () => {
+    // The first read shows no protected alias; an admin moves production onto the link before the write.
+    ddb
+      .on(GetCommand, { Key: linkKey(1) })
+      .resolvesOnce({ Item: linkItem(1, ["staging"]) })
+      .resolves({ Item: linkItem(1, ["staging", "production"]) });
+    ddb.on(TransactWriteCommand).rejects(canceled(reasonsWith(7, 0, "ConditionalCheckFailed")));
+
+    await expect(store.unlink(change, 1, ["production", "gold"])).rejects.toThrow(
+      "@model/mnist-classifier:v1 holds the protected alias production: only admins of registry model may unlink it",
+    );
+
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(transactItems()[0]).toEqual({
+      Delete: {
+        TableName: TABLE,
+        Key: linkKey(1),
+        ConditionExpression:
+          "attribute_exists(PK) AND NOT contains(aliases, :protected0) AND NOT contains(aliases, :protected1) AND size(aliases) = :aliasCount",
+        ExpressionAttributeValues: { ":protected0": "production", ":protected1": "gold", ":aliasCount": 1 },
+      },
+    });
   });
 });
 

@@ -409,6 +409,29 @@ describe("unlinkVersion", () => {
     });
   });
 
+  it("keeps a link holding a protected alias to the registry's admins: members get a 403, and nothing changes", async () => {
+    await setCollectionAlias(deps, root, admin, ref("mnist-classifier"), "production", "v1");
+    await setCollectionAlias(deps, alice, member, ref("mnist-classifier"), "staging", "v0");
+
+    await expect(unlinkVersion(deps, alice, member, ref("mnist-classifier"), "v1")).rejects.toThrow(ForbiddenError);
+    await expect(unlinkVersion(deps, alice, member, ref("mnist-classifier"), "production")).rejects.toThrow(
+      "holds the protected alias production",
+    );
+    expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({ linkCount: 3, aliases: { production: "v1" } });
+
+    // Unprotected aliases go with a member's unlink; the protected one with an admin's.
+    expect(await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "staging")).toEqual({ unlinked: "v0" });
+    expect(await unlinkVersion(deps, root, admin, ref("mnist-classifier"), "production")).toEqual({ unlinked: "v1" });
+    expect((await getCollection(deps, ref("mnist-classifier"))).aliases).toEqual({ latest: "v2" });
+  });
+
+  it("asks the store to hold the protected aliases on its write for members, and nothing for admins", async () => {
+    const unlink = vi.spyOn(deps.registries, "unlink");
+    await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "v0");
+    await unlinkVersion(deps, root, admin, ref("mnist-classifier"), "v1");
+    expect(unlink.mock.calls.map((call) => call[2])).toEqual([["production"], undefined]);
+  });
+
   it("leaves no latest once every link is gone, and still numbers on", async () => {
     for (const v of ["v1", "v2", "v0"]) await unlinkVersion(deps, alice, member, ref("mnist-classifier"), v);
 
@@ -555,6 +578,22 @@ describe("deleteArtifactVersion", () => {
       deleted: "v2",
       unlinked: [],
     });
+  });
+
+  it("with force, unlinks a link holding a protected alias only for that registry's admins, and refuses before any unlink", async () => {
+    await setCollectionAlias(deps, root, admin, ref("mnist-classifier"), "production", "v1");
+    // The route asks for org admins; the use case holds the rule whoever calls it.
+    await expect(deleteArtifactVersion(deps, alice, { project: "train", artifact: "mnist" }, "v1", true)).rejects.toThrow(
+      "@model/mnist-classifier:v1 holds the protected alias production",
+    );
+    expect(await deps.artifacts.getVersion("train", "mnist", 1)).toBeDefined();
+    expect((await getCollection(deps, ref("digits", "open"))).linkCount).toBe(2);
+    expect((await getCollection(deps, ref("mnist-classifier"))).aliases).toMatchObject({ production: "v1" });
+
+    const vera: Principal = { userId: "vera", orgRole: "member" };
+    await deps.registries.putMember("model", "vera", "admin", { actor: "root", at: AT });
+    await deps.registries.putMember("open", "vera", "member", { actor: "root", at: AT });
+    expect(await deleteArtifactVersion(deps, vera, { project: "train", artifact: "mnist" }, "v1", true)).toMatchObject({ deleted: "v1" });
   });
 });
 

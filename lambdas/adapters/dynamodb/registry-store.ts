@@ -81,7 +81,9 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     const list = { index: "GSI1" as const, partition: keys.registriesIndex, partitionAttribute: "GSI1PK" };
     let start = page.cursor === undefined ? undefined : await openKeyCursor(this.cursors, page.cursor, list);
     const items: RegistryRecord[] = [];
-    // Registries are few (org admins create them): the query goes on until the page is full of visible ones.
+    let last: Item | undefined;
+    // Registries are few (org admins create them): the query goes on until the page is full
+    // of visible ones and one more visible one shows there is a next page, or the end.
     for (;;) {
       const result = await this.client.send(
         new QueryCommand({
@@ -89,20 +91,20 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
           IndexName: "GSI1",
           KeyConditionExpression: "GSI1PK = :pk",
           ExpressionAttributeValues: { ":pk": keys.registriesIndex },
-          Limit: Math.max(page.limit, 100),
+          Limit: Math.max(page.limit + 1, 100),
           ExclusiveStartKey: start,
         }),
       );
-      const found = result.Items ?? [];
-      for (const [i, item] of found.entries()) {
+      for (const item of result.Items ?? []) {
         const registry = toRegistry(item);
         if (!visible(registry)) continue;
+        if (items.length === page.limit) {
+          // The next page starts after the last registry this one holds, never at a hidden one.
+          const after = { PK: last!.PK, SK: last!.SK, GSI1PK: last!.GSI1PK, GSI1SK: last!.GSI1SK };
+          return { items, nextCursor: await sealKeyCursor(this.cursors, after, list) };
+        }
         items.push(registry);
-        if (items.length < page.limit) continue;
-        // Full: the next page starts after this registry, the last one the caller saw.
-        const more = i < found.length - 1 || result.LastEvaluatedKey !== undefined;
-        const after = { PK: item.PK, SK: item.SK, GSI1PK: item.GSI1PK, GSI1SK: item.GSI1SK };
-        return { items, nextCursor: more ? await sealKeyCursor(this.cursors, after, list) : undefined };
+        last = item;
       }
       start = result.LastEvaluatedKey;
       if (start === undefined) return { items };

@@ -44,7 +44,7 @@ const BACKSLASH = 0x5c;
 function scan(text: string): { path: (string | number)[]; message: string } | undefined {
   const stack: Container[] = [];
   const path = () => stack.map((c) => c.at);
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const code = text.charCodeAt(i);
     const top = stack.at(-1);
     if (code === 0x7b /* { */ || code === 0x5b /* [ */) {

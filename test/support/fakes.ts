@@ -708,7 +708,9 @@ export class FakeRegistryStore implements RegistryStore {
     const links = this.links(change.registry, change.collection);
     const held = [...(links.items.get(index)?.aliases ?? [])].filter((alias) => protectedAliases.includes(alias));
     if (held.length > 0) {
-      throw new ForbiddenError(`@${change.registry}/${change.collection}:${versionLabel(index)} holds the protected alias ${held.join(", ")}`);
+      throw new ForbiddenError(
+        `@${change.registry}/${change.collection}:${versionLabel(index)} holds the protected alias ${held.join(", ")}`,
+      );
     }
     const link = links.retire(change, index, (link) => ({
       action: "link.removed",

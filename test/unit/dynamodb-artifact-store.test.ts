@@ -120,7 +120,10 @@ const aliasItem = (alias: string, index: number) => ({
 /** User JSON reaches the marshaller as Maps, whatever its keys (lambdas/adapters/dynamodb/user-json.ts). */
 const storedMetadata = new Map([["acc", 0.9]]);
 /** An alias item as the store writes it. */
-const writtenAliasItem = (alias: string, index: number) => ({ ...aliasItem(alias, index), target: { ...snapshot, metadata: storedMetadata } });
+const writtenAliasItem = (alias: string, index: number) => ({
+  ...aliasItem(alias, index),
+  target: { ...snapshot, metadata: storedMetadata },
+});
 
 /** Reads the state, then commits on it: what the use case does when nothing races. */
 async function readAndCommit(version: NewVersion) {

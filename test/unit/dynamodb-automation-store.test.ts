@@ -179,8 +179,7 @@ describe("stream records", () => {
 
 describe("list cursors", () => {
   /** A cursor holding `key`, sealed for the list (partition, sort-key prefix) it names. */
-  const cursor = (key: Record<string, string>, sortKeyPrefix: string) =>
-    sealKeyCursor(cursors, key, { partition: key.PK!, sortKeyPrefix });
+  const cursor = (key: Record<string, string>, sortKeyPrefix: string) => sealKeyCursor(cursors, key, { partition: key.PK!, sortKeyPrefix });
 
   it("must point inside their own list, not another list of the same partition", async () => {
     ddb.on(QueryCommand).resolves({ Items: [] });

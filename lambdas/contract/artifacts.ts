@@ -70,7 +70,13 @@ export type CommitRequest = z.infer<typeof commitRequest>;
 
 export const completeUploadRequest = z.strictObject({
   sha256,
-  uploadId: z.string().min(1).max(1024),
+  // S3's upload ids are printable ASCII of a few hundred characters at most; the ledger keys
+  // an upload by it, and DynamoDB refuses sort keys over 1 024 bytes.
+  uploadId: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[\x21-\x7e]+$/, "must be an uploadId from an upload plan"),
   parts: z
     .array(z.strictObject({ partNumber: z.int().min(1).max(S3_LIMITS.maxParts), etag: z.string().min(1).max(256) }))
     .min(1)

@@ -210,6 +210,18 @@ describe("what is refused with a 400 naming where, and leaves nothing behind", (
 });
 
 describe("sizes", () => {
+  test("an uploadId longer than S3 hands out is a 400, not a key DynamoDB refuses", async () => {
+    for (const uploadId of ["x".repeat(1024), "é".repeat(600), "a b"]) {
+      const response = await s.api("POST", "/v1/uploads/complete", {
+        sha256: "c".repeat(64),
+        uploadId,
+        parts: [{ partNumber: 1, etag: "e" }],
+      });
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body.error.message).toContain("uploadId");
+    }
+  });
+
   test("a plan for the largest object S3 stores has parts S3 takes; one byte more is refused", async () => {
     const TIB = 1024 ** 4;
     const huge = { path: "huge.bin", size: 5 * TIB, sha256: "b".repeat(64) };

@@ -8,9 +8,12 @@ import { DynamoBlobLedger } from "./adapters/dynamodb/blob-ledger.js";
 import { DynamoIdentityStore } from "./adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
+import { tableSecret } from "./adapters/dynamodb/server-secret.js";
+import { DOCUMENT_TRANSLATION } from "./adapters/dynamodb/user-json.js";
 import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
 import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
 import type { Config } from "./config.js";
+import { CursorSealer, type Cursors } from "./core/cursors.js";
 import type {
   AliasPatterns,
   ArtifactStore,
@@ -43,6 +46,8 @@ export interface Services {
   webhooks: WebhookSender;
   deliveryPolicy: DeliveryPolicy;
   aliasPatterns: AliasPatterns;
+  /** Seals every page cursor the API hands out, under the deployment's own secret. */
+  cursors: Cursors;
 }
 
 /** Where the SDK clients connect, and as whom: the SDK's own defaults when the config names none. */
@@ -114,17 +119,16 @@ const WITHOUT_ALIAS_PATTERNS: AliasPatterns = {
 export function createServices(config: Config, options: ServiceOptions = {}): Services {
   const createBlobStore = options.createBlobStore ?? ((client, blobOptions) => new S3BlobStore(client, blobOptions));
   const base = createDynamoClient(config);
-  const dynamo = DynamoDBDocumentClient.from(options.instrumentDynamo?.(base) ?? base, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
+  const dynamo = DynamoDBDocumentClient.from(options.instrumentDynamo?.(base) ?? base, DOCUMENT_TRANSLATION);
+  const cursors = new CursorSealer(tableSecret(dynamo, config.tableName, "cursor"));
   const s3 = createS3Client(config);
   const ulid = monotonicFactory();
   return {
     config,
-    artifacts: new DynamoArtifactStore(dynamo, config.tableName),
+    artifacts: new DynamoArtifactStore(dynamo, config.tableName, cursors),
     ledger: new DynamoBlobLedger(dynamo, config.tableName, { soleHolder: config.soleServer }),
-    identity: new DynamoIdentityStore(dynamo, config.tableName),
-    registries: new DynamoRegistryStore(dynamo, config.tableName),
+    identity: new DynamoIdentityStore(dynamo, config.tableName, cursors),
+    registries: new DynamoRegistryStore(dynamo, config.tableName, cursors),
     blobs: createBlobStore(s3, {
       bucket: config.bucket,
       urlExpirySeconds: config.urlExpirySeconds,
@@ -133,8 +137,8 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     clock: { now: () => new Date() },
     ids: { next: () => ulid() },
     limits: { multipartThreshold: config.multipartThreshold, partSize: config.partSize },
-    lineage: new DynamoLineageStore(dynamo, config.tableName),
-    automations: new DynamoAutomationStore(dynamo, config.tableName),
+    lineage: new DynamoLineageStore(dynamo, config.tableName, cursors),
+    automations: new DynamoAutomationStore(dynamo, config.tableName, cursors),
     webhooks: new HttpWebhookSender({
       allowLoopback: config.webhookAllowLoopback,
       allowPrivate: config.webhookAllowPrivate,
@@ -146,5 +150,6 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
       timeoutMs: config.webhookTimeoutMs,
     },
     aliasPatterns: options.aliasPatterns ?? WITHOUT_ALIAS_PATTERNS,
+    cursors,
   };
 }

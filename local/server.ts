@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { isUtf8 } from "node:buffer";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "@aws-lambda-powertools/logger";
@@ -100,15 +101,19 @@ async function serve(
   }
   const body = await readBody(req);
   if (body === undefined) return refuse("payload_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`);
-  const event = toProxyEvent(req, url, match.route.path, match.params, body, requestId);
+  const event = toProxyEvent(req, url, match.route.path, match.params, body.body, body.base64, requestId);
   const handler = options.handlers[match.route.function as FunctionName];
   const result: APIGatewayProxyResult = await handler(event);
   res.writeHead(result.statusCode, result.headers as Record<string, string>);
   res.end(result.body);
 }
 
-/** The body as text, or undefined once it grows past the limit (the rest is drained). */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+/**
+ * The body as API Gateway hands it to Lambda: text, or base64 when it is not UTF-8 (the
+ * handler refuses that, rather than read replacement characters); undefined once it grows
+ * past the limit (the rest is drained).
+ */
+async function readBody(req: IncomingMessage): Promise<{ body: string; base64: boolean } | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = false;
@@ -117,7 +122,9 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
     if (size > MAX_BODY_BYTES) tooLarge = true;
     if (!tooLarge) chunks.push(chunk as Buffer);
   }
-  return tooLarge ? undefined : Buffer.concat(chunks).toString("utf8");
+  if (tooLarge) return undefined;
+  const bytes = Buffer.concat(chunks);
+  return isUtf8(bytes) ? { body: bytes.toString("utf8"), base64: false } : { body: bytes.toString("base64"), base64: true };
 }
 
 function toProxyEvent(
@@ -126,14 +133,16 @@ function toProxyEvent(
   resource: string,
   pathParameters: Record<string, string>,
   body: string,
+  base64: boolean,
   requestId: string,
 ): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    headers[name] = values.join(",");
+  // headersDistinct keeps every occurrence (req.headers keeps only the first Authorization),
+  // as API Gateway's multiValueHeaders do; `headers` keeps the last, as API Gateway's.
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values === undefined || values.length === 0) continue;
+    headers[name] = values.at(-1)!;
     multiValueHeaders[name] = values;
   }
   const query: Record<string, string> = {};
@@ -155,7 +164,7 @@ function toProxyEvent(
     pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
     stageVariables: null,
     body: body === "" ? null : body,
-    isBase64Encoded: false,
+    isBase64Encoded: base64,
     requestContext: {
       accountId: "000000000000",
       apiId: "local",

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { name } from "./common.js";
+import { label, name } from "./common.js";
 
 export const orgRole = z.enum(["admin", "member", "viewer"]);
 
@@ -7,7 +7,7 @@ export const createUserRequest = z.strictObject({
   /** The user's handle: their id in memberships, keys and audit events. */
   name,
   role: orgRole,
-  displayName: z.string().min(1).max(256).optional(),
+  displayName: label(256).optional(),
 });
 export type CreateUserRequest = z.infer<typeof createUserRequest>;
 

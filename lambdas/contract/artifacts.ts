@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { alias, filePath, metadata, name, sha256, size } from "./common.js";
+import { filePath, manifestPathClashes, metadata, name, settableAlias, sha256, size, text } from "./common.js";
 import { S3_LIMITS } from "./limits.js";
 
 export const MAX_FILES_PER_REQUEST = 10_000;
@@ -51,19 +51,32 @@ export const commitBlobFile = z.strictObject({ path: filePath, size, sha256, upl
 
 export const commitFile = z.union([commitBlobFile, referenceFile]);
 
+/** A manifest every client OS can write out: no two paths in one place (common.ts, manifestPathClashes). */
+function writablePaths(files: { path: string }[], ctx: z.RefinementCtx): void {
+  for (const clash of manifestPathClashes(files.map((f) => f.path))) {
+    ctx.addIssue({ code: "custom", message: clash.message, path: [clash.index, "path"] });
+  }
+}
+
 export const commitRequest = z.strictObject({
   type: name,
-  files: z.array(commitFile).min(1).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths),
+  files: z.array(commitFile).min(1).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths).superRefine(writablePaths),
   metadata: metadata.optional(),
-  description: z.string().max(4096).optional(),
-  aliases: z.array(alias).max(MAX_ALIASES_PER_REQUEST).optional(),
+  description: text(4096).optional(),
+  aliases: z.array(settableAlias).max(MAX_ALIASES_PER_REQUEST).optional(),
   runId: name.optional(),
 });
 export type CommitRequest = z.infer<typeof commitRequest>;
 
 export const completeUploadRequest = z.strictObject({
   sha256,
-  uploadId: z.string().min(1).max(1024),
+  // S3's upload ids are printable ASCII of a few hundred characters at most; the ledger keys
+  // an upload by it, and DynamoDB refuses sort keys over 1 024 bytes.
+  uploadId: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[\x21-\x7e]+$/, "must be an uploadId from an upload plan"),
   parts: z
     .array(z.strictObject({ partNumber: z.int().min(1).max(S3_LIMITS.maxParts), etag: z.string().min(1).max(256) }))
     .min(1)
@@ -76,7 +89,8 @@ export const setAliasRequest = z.strictObject({ version: z.union([z.string().min
 export const filesQuery = z.object({
   prefix: z.string().max(1024).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
-  cursor: z.string().max(2048).optional(),
+  // A sealed path: paths are up to 1024 characters, up to 3 bytes each in UTF-8.
+  cursor: z.string().max(8192).optional(),
 });
 
 export const deleteQuery = z.object({

@@ -1,10 +1,11 @@
 import * as z from "zod";
-import { name } from "./common.js";
+import { label, name } from "./common.js";
+import { userJsonObject } from "./user-json.js";
 
 export const automationEvent = z.enum(["LINK_ARTIFACT", "ADD_ARTIFACT_ALIAS"]);
 
 export const createAutomationRequest = z.strictObject({
-  name: z.string().min(1).max(128),
+  name: label(128),
   event: automationEvent,
   collection: name.optional(),
   /** A regular expression the whole alias must match (ADD_ARTIFACT_ALIAS only). */
@@ -12,7 +13,7 @@ export const createAutomationRequest = z.strictObject({
   url: z.string().min(1).max(2048),
   secret: z.string().min(16, "must be at least 16 characters").max(256).optional(),
   /** JSON text with `${variables}`, or a JSON object holding them in its strings. */
-  payloadTemplate: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
+  payloadTemplate: z.union([z.string().min(1), userJsonObject]).optional(),
 });
 export type CreateAutomationRequest = z.infer<typeof createAutomationRequest>;
 

@@ -7,6 +7,8 @@ export const S3_LIMITS = {
   minPartSize: 5 * MIB,
   /** The largest single PUT, and the largest object one CopyObject promotes. */
   maxSinglePutSize: 5 * GIB,
+  /** The largest part of a multipart upload. */
+  maxPartSize: 5 * GIB,
   /** A SigV4 presigned URL lives at most a week. */
   maxPresignSeconds: 7 * 24 * 3600,
   /** Parts of one multipart upload, numbered from 1. */
@@ -20,6 +22,7 @@ export const MAX_BODY_BYTES = 6 * MIB;
 
 /**
  * S3 allows 10 000 parts, but every part's URL travels in the plan, and a Lambda response
- * is capped at 6 MB: 1 000 URLs (~1.5 KB each) keep the largest plan near 1.5 MB.
+ * is capped at 6 MB: 1 024 URLs (~1.5 KB each) keep the largest plan near 1.5 MB, and are
+ * just enough for the largest object (5 TiB) in parts of the largest size (5 GiB).
  */
-export const MAX_PLANNED_PARTS = 1_000;
+export const MAX_PLANNED_PARTS = S3_LIMITS.maxObjectSize / S3_LIMITS.maxPartSize;

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { alias, name, pageQuery } from "./common.js";
+import { name, pageQuery, settableAlias, text } from "./common.js";
 
 export const MAX_TAGS = 20;
 
@@ -7,17 +7,18 @@ export const registryRole = z.enum(["viewer", "member", "admin"]);
 
 export const createRegistryRequest = z.strictObject({
   name,
-  description: z.string().max(4096).optional(),
+  description: text(4096).optional(),
   visibility: z.enum(["organization", "restricted"]).default("organization"),
   artifactTypes: z.array(name).min(1).max(50).optional(),
-  protectedAliases: z.array(alias).max(50).default([]),
+  /** `latest` moves with every link and unlink, so it cannot be kept to admins. */
+  protectedAliases: z.array(settableAlias).max(50).default([]),
 });
 export type CreateRegistryRequest = z.infer<typeof createRegistryRequest>;
 
 export const createCollectionRequest = z.strictObject({
   name,
   type: name,
-  description: z.string().max(4096).optional(),
+  description: text(4096).optional(),
   tags: z.array(name).max(MAX_TAGS).default([]),
 });
 export type CreateCollectionRequest = z.infer<typeof createCollectionRequest>;
@@ -31,9 +32,9 @@ export const linkRequest = z.strictObject({
   project: name,
   artifact: name,
   version: z.union([z.string().min(1).max(140), z.int().min(0)]),
-  aliases: z.array(alias).max(10).optional(),
+  aliases: z.array(settableAlias).max(10).optional(),
   /** Used only when the link creates the collection. */
-  description: z.string().max(4096).optional(),
+  description: text(4096).optional(),
 });
 export type LinkRequest = z.infer<typeof linkRequest>;
 

@@ -140,6 +140,29 @@ export const routes = [
   },
 ] as const satisfies readonly RouteDefinition[];
 
+/**
+ * Operations that take `?cursor=` and hand out cursors (`nextCursor`; lineage: each node's
+ * `more`). Cursors are opaque, sealed by the server and valid for their own list only.
+ */
+export const PAGINATED_OPERATIONS: ReadonlySet<Route["operation"]> = new Set<Route["operation"]>([
+  "listArtifacts",
+  "listVersions",
+  "listFiles",
+  "listHistory",
+  "listUsers",
+  "listApiKeys",
+  "listRegistries",
+  "listCollections",
+  "listCollectionVersions",
+  "listCollectionFiles",
+  "listCollectionHistory",
+  "runLineage",
+  "versionLineage",
+  "collectionVersionLineage",
+  "listAutomations",
+  "listDeliveries",
+]);
+
 export type Route = (typeof routes)[number];
 export type FunctionName = Route["function"];
 export type OperationOf<F extends FunctionName> = Extract<Route, { function: F }>["operation"];

@@ -1,5 +1,6 @@
 import * as z from "zod";
-import { metadata, name } from "./common.js";
+import { label, metadata, name } from "./common.js";
+import { RESERVED_KEY, recordKeepingKeys, userNumber } from "./user-json.js";
 
 export const MAX_LINEAGE_DEPTH = 10;
 export const MAX_LINEAGE_NODES = 1000;
@@ -7,7 +8,7 @@ export const MAX_LINEAGE_NODES = 1000;
 export const createRunRequest = z.strictObject({
   /** Chosen by the caller (a CI job id, say) or generated. */
   id: name.optional(),
-  name: z.string().min(1).max(256).optional(),
+  name: label(256).optional(),
   config: metadata.optional(),
 });
 export type CreateRunRequest = z.infer<typeof createRunRequest>;
@@ -50,7 +51,10 @@ export const MAX_METRIC_KEYS_PER_REQUEST = 100;
 export const MAX_RUN_METRIC_KEYS = 1000;
 
 export const METRIC_KEY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$/;
-export const metricKey = z.string().regex(METRIC_KEY_PATTERN, "must match [A-Za-z0-9_][A-Za-z0-9_./-]{0,127}");
+export const metricKey = z
+  .string()
+  .regex(METRIC_KEY_PATTERN, "must match [A-Za-z0-9_][A-Za-z0-9_./-]{0,127}")
+  .refine((key) => key !== RESERVED_KEY, { message: `${RESERVED_KEY} is not accepted as a key (JavaScript clients cannot hold it)` });
 
 export const logMetricsRequest = z
   .strictObject({
@@ -59,7 +63,7 @@ export const logMetricsRequest = z
         z.strictObject({
           /** The training step (W&B's `_step`); points without one keep their order only. */
           step: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-          values: z.record(metricKey, z.number()),
+          values: recordKeepingKeys(z.record(metricKey, userNumber)),
         }),
       )
       .min(1)

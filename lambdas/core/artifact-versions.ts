@@ -1,5 +1,7 @@
+import { effectiveRegistryRole, protectedFrom } from "./authorize.js";
 import { limiter } from "./concurrency.js";
-import { ConflictError, IntegrityError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import type { Cursors } from "./cursors.js";
+import { ConflictError, ForbiddenError, IntegrityError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import { canonicalManifest, manifestDigest, manifestSize, parseS3Uri } from "./manifest.js";
 import {
   LATEST_ALIAS,
@@ -23,6 +25,7 @@ export interface ArtifactDeps {
   ledger: BlobLedger;
   blobs: BlobStore;
   clock: Clock;
+  cursors: Cursors;
 }
 
 export interface ArtifactRef {
@@ -102,11 +105,12 @@ export async function commitVersion(
   ref: ArtifactRef,
   request: CommitRequest,
 ): Promise<CommitResponse> {
+  const aliases = [...new Set(request.aliases ?? [])];
+  for (const alias of aliases) rejectLatest(alias);
   const blobFiles = request.files.filter((f): f is Extract<typeof f, { sha256: string }> => "sha256" in f);
   const refFiles = request.files.filter((f): f is Extract<typeof f, { ref: string }> => "ref" in f);
   const entries = canonicalManifest([...blobFiles, ...(await resolveReferences(deps.blobs, refFiles))]);
   const digest = manifestDigest(entries);
-  const aliases = [...new Set(request.aliases ?? [])].filter((a) => a !== LATEST_ALIAS);
   const at = deps.clock.now().toISOString();
   const change = { ...ref, actor: principal.userId, at };
 
@@ -232,15 +236,18 @@ export interface FilesQuery {
  * manifest against the digest; a manifest that fails is a 500 naming the version.
  */
 export async function listVersionFiles(
-  blobs: BlobStore,
+  deps: { blobs: BlobStore; cursors: Cursors },
   version: Pick<VersionRecord, "project" | "artifact" | "index" | "digest">,
   query: FilesQuery,
 ): Promise<FilesPage> {
+  const { blobs } = deps;
+  // A page of one manifest under one prefix: a cursor of another version or prefix is refused.
+  const list = `files\u0000${version.digest}\u0000${query.prefix ?? ""}`;
+  const after = query.cursor === undefined ? undefined : await deps.cursors.open(list, query.cursor);
   const entries = await blobs.getManifest(version.digest).catch((error: unknown) => {
     if (!(error instanceof IntegrityError)) throw error;
     throw new IntegrityError(`${version.project}/${version.artifact}:${versionLabel(version.index)}: ${error.message}`, { cause: error });
   });
-  const after = query.cursor === undefined ? undefined : decodeFileCursor(query.cursor);
   const selected = entries.filter(
     (e) => (query.prefix === undefined || e.path.startsWith(query.prefix)) && (after === undefined || e.path > after),
   );
@@ -256,22 +263,12 @@ export async function listVersionFiles(
     }),
   );
   const last = page.at(-1);
-  const nextCursor = selected.length > page.length && last ? encodeFileCursor(last.path) : undefined;
+  const nextCursor = selected.length > page.length && last ? await deps.cursors.seal(list, last.path) : undefined;
   return { items, nextCursor, digest: version.digest };
 }
 
-function encodeFileCursor(path: string): string {
-  return Buffer.from(path, "utf8").toString("base64url");
-}
-
-function decodeFileCursor(cursor: string): string {
-  const path = Buffer.from(cursor, "base64url").toString("utf8");
-  if (path.length === 0) throw new ValidationError("cursor is not valid");
-  return path;
-}
-
 export async function listFiles(deps: ArtifactDeps, ref: ArtifactRef, selector: string, query: FilesQuery): Promise<FilesPage> {
-  return listVersionFiles(deps.blobs, await loadVersion(deps.artifacts, ref, selector), query);
+  return listVersionFiles(deps, await loadVersion(deps.artifacts, ref, selector), query);
 }
 
 export async function setArtifactAlias(
@@ -318,7 +315,8 @@ export async function listArtifactHistory(deps: ArtifactDeps, ref: ArtifactRef, 
 
 /**
  * Deletes an artifact version. While collections link it the answer is a 409 naming them;
- * with `force`, every link is removed first (each with its audit event).
+ * with `force`, every link is removed first (each with its audit event), and a link holding
+ * a protected alias only by someone who may remove that alias (that registry's admin).
  */
 export async function deleteArtifactVersion(
   deps: { artifacts: ArtifactStore; registries: RegistryStore; clock: Clock },
@@ -336,9 +334,40 @@ export async function deleteArtifactVersion(
       `${ref.project}/${ref.artifact}:${versionLabel(version.index)} is linked by ${names.join(", ")}; unlink it first or delete with ?force=true`,
     );
   }
+  const guards = new Map<string, Promise<string[] | undefined>>();
+  const guardOf = (registry: string) => {
+    let guard = guards.get(registry);
+    if (!guard) guards.set(registry, (guard = protectedAliasesFor(deps.registries, principal, registry)));
+    return guard;
+  };
+  // Refused before any unlink when one link holds what the caller may not remove; each
+  // unlink holds it again on its write, against a protected alias moved meanwhile.
   for (const link of links) {
-    await deps.registries.unlink({ registry: link.registry, collection: link.collection, actor: principal.userId, at }, link.index);
+    const guard = await guardOf(link.registry);
+    if (guard === undefined) continue;
+    const held = (await deps.registries.getLink(link.registry, link.collection, link.index))?.aliases.filter((a) => guard.includes(a));
+    if (held && held.length > 0) {
+      throw new ForbiddenError(
+        `@${link.registry}/${link.collection}:${versionLabel(link.index)} holds the protected alias ${held.join(", ")}: ` +
+          `only admins of registry ${link.registry} may unlink it`,
+      );
+    }
+  }
+  for (const link of links) {
+    const change = { registry: link.registry, collection: link.collection, actor: principal.userId, at };
+    await deps.registries.unlink(change, link.index, await guardOf(link.registry));
   }
   await deps.artifacts.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
   return { deleted: versionLabel(version.index), unlinked: names };
+}
+
+/** What `principal` may not unlink in `registry` (core/registries.ts, protectedFrom); org admins are admins of every registry. */
+async function protectedAliasesFor(registries: RegistryStore, principal: Principal, name: string): Promise<string[] | undefined> {
+  if (principal.orgRole === "admin") return undefined;
+  const { registry, role } = await registries.getRegistryAccess(name, principal.userId);
+  if (!registry) return undefined;
+  const effective = effectiveRegistryRole(principal, registry, role);
+  // A registry the caller cannot see at all: none of its aliases are the caller's to remove.
+  if (effective === undefined) return registry.protectedAliases;
+  return protectedFrom(registry, effective);
 }

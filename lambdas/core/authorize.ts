@@ -65,6 +65,16 @@ export function effectiveRegistryRole(
   return atLeast(membership, baseline) ? membership : baseline;
 }
 
+/**
+ * The aliases a caller of `role` may not make disappear in `registry`: unlinking a link
+ * takes its aliases with it, so a link holding a protected alias is unlinked by the
+ * registry's admins only. The store holds this on its write (a protected alias moved onto
+ * the link meanwhile makes the unlink refuse, not succeed).
+ */
+export function protectedFrom(registry: RegistryRecord, role: RegistryRole): string[] | undefined {
+  return atLeast(role, "admin") || registry.protectedAliases.length === 0 ? undefined : registry.protectedAliases;
+}
+
 const ANONYMOUS: Principal = { userId: "anonymous", orgRole: "viewer" };
 
 /**

@@ -1,4 +1,5 @@
 import { loadVersion, type ArtifactRef } from "./artifact-versions.js";
+import type { Cursors } from "./cursors.js";
 import { NotFoundError, ValidationError } from "./errors.js";
 import { versionLabel, type Principal, type RunRecord, type RunRef, type VersionRecord, type VersionRef } from "./model.js";
 import type { RegistryAccess } from "./authorize.js";
@@ -21,6 +22,7 @@ export interface LineageDeps {
   lineage: LineageStore;
   clock: Clock;
   ids: Ids;
+  cursors: Cursors;
 }
 
 type NodeRef = { kind: "run"; ref: RunRef } | { kind: "version"; ref: VersionRef };
@@ -136,13 +138,17 @@ interface Cursor {
   after?: string;
 }
 
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor), "utf8").toString("base64url");
+/** A node's `more` cursor continues that node's edges only: it is sealed for the node. */
+const lineageList = (node: NodeRef) => `lineage\u0000${nodeId(node)}`;
+
+function encodeCursor(deps: LineageDeps, node: NodeRef, cursor: Cursor): Promise<string> {
+  return deps.cursors.seal(lineageList(node), JSON.stringify(cursor));
 }
 
-function decodeCursor(text: string): Cursor {
+async function decodeCursor(deps: LineageDeps, node: NodeRef, text: string): Promise<Cursor> {
+  const payload = await deps.cursors.open(lineageList(node), text);
   try {
-    const cursor = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as Cursor;
+    const cursor = JSON.parse(payload) as Cursor;
     if ((cursor.dir === "up" || cursor.dir === "down") && (cursor.after === undefined || typeof cursor.after === "string")) {
       return cursor;
     }
@@ -167,7 +173,7 @@ interface Expansion {
  * route takes with `depth` and `cursor`.
  */
 async function traverse(deps: LineageDeps, root: NodeRef, query: LineageQuery, known: VersionRecord[]): Promise<LineageResponse> {
-  const start = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const start = query.cursor === undefined ? undefined : await decodeCursor(deps, root, query.cursor);
   const directions: Direction[] = start ? [start.dir] : query.direction === "both" ? ["up", "down"] : [query.direction];
   const versions = new Map<string, VersionRecord | null>(known.map((v) => [versionNodeId(v), v]));
   const nodes = new Map<string, { node: NodeRef; more: MoreEdges }>([[nodeId(root), { node: root, more: {} }]]);
@@ -189,13 +195,13 @@ async function traverse(deps: LineageDeps, root: NodeRef, query: LineageQuery, k
       const state = nodes.get(id)!;
       const budget = query.limit - nodes.size;
       if (budget <= 0) {
-        state.more[expansion.dir] = encodeCursor({ dir: expansion.dir, after: expansion.after });
+        state.more[expansion.dir] = await encodeCursor(deps, expansion.node, { dir: expansion.dir, after: expansion.after });
         truncated = true;
         continue;
       }
       const { neighbors, after } = await neighborsOf(deps, versions, expansion, Math.min(query.fanOut, budget));
       if (after !== undefined) {
-        state.more[expansion.dir] = encodeCursor({ dir: expansion.dir, after });
+        state.more[expansion.dir] = await encodeCursor(deps, expansion.node, { dir: expansion.dir, after });
         truncated = true;
       }
       for (const neighbor of neighbors) {

@@ -195,7 +195,12 @@ export type CollectionVersionRef = { collection: string } & VersionSelector;
 /** Registries, their members, collections and links. The same DynamoDB table in production. */
 export interface RegistryStore {
   createRegistry(registry: RegistryRecord): Promise<void>;
-  listRegistries(page: PageRequest): Promise<Page<RegistryRecord>>;
+  /**
+   * Registries in name order, only those `visible` keeps (all when absent): a page holds up
+   * to `limit` of them and its cursor resumes after the last one it holds, so neither the
+   * page nor the cursor tells anything of the registries left out.
+   */
+  listRegistries(page: PageRequest, visible?: (registry: RegistryRecord) => boolean): Promise<Page<RegistryRecord>>;
   /**
    * The registry, the membership of `userId` when given and, when `version` is given, what
    * that collection version resolves to (undefined when it names nothing): one read.
@@ -225,7 +230,11 @@ export interface RegistryStore {
   listLinks(registry: string, collection: string, page: PageRequest): Promise<Page<LinkRecord>>;
   moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]>;
   removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined>;
-  unlink(change: CollectionChange, index: number): Promise<void>;
+  /**
+   * Removes link `index` and its aliases. With `protectedAliases`, a link holding one of them
+   * is refused (ForbiddenError) by a condition of the write itself, whatever moved meanwhile.
+   */
+  unlink(change: CollectionChange, index: number, protectedAliases?: string[]): Promise<void>;
   linksOfVersion(project: string, artifact: string, index: number): Promise<LinkLocation[]>;
 
   tagCollection(change: CollectionChange, tag: string, add: boolean): Promise<boolean>;

@@ -1,5 +1,6 @@
 import { loadVersion, listVersionFiles, type FilesQuery } from "./artifact-versions.js";
-import { atLeast, effectiveRegistryRole, type RegistryAccess } from "./authorize.js";
+import { atLeast, effectiveRegistryRole, protectedFrom, type RegistryAccess } from "./authorize.js";
+import type { Cursors } from "./cursors.js";
 import { ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import {
   LATEST_ALIAS,
@@ -32,6 +33,7 @@ export interface RegistryDeps {
   registries: RegistryStore;
   blobs: BlobStore;
   clock: Clock;
+  cursors: Cursors;
 }
 
 export interface CollectionRef {
@@ -66,18 +68,21 @@ export async function createRegistry(deps: RegistryDeps, principal: Principal, r
   return toRegistryResponse(registry, "admin");
 }
 
-/** Lists only what the caller may see: restricted registries of which it is no member never show. */
-export async function listRegistries(deps: RegistryDeps, principal: Principal, page: PageRequest): Promise<Page<RegistryResponse>> {
-  const [result, memberships] = await Promise.all([
-    deps.registries.listRegistries(page),
-    principal.orgRole === "admin" ? Promise.resolve(new Map<string, RegistryRole>()) : deps.registries.membershipsOf(principal.userId),
-  ]);
-  const items: RegistryResponse[] = [];
-  for (const registry of result.items) {
-    const role = effectiveRegistryRole(principal, registry, memberships.get(registry.name));
-    if (role !== undefined) items.push(toRegistryResponse(registry, role));
-  }
-  return { items, nextCursor: result.nextCursor };
+/**
+ * Lists only what the caller may see: restricted registries of which it is no member never
+ * show, not even as a short page or in a cursor (the store fills each page with visible
+ * registries and resumes after the last one it answered).
+ */
+export async function listRegistries(
+  deps: Pick<RegistryDeps, "registries">,
+  principal: Principal,
+  page: PageRequest,
+): Promise<Page<RegistryResponse>> {
+  const memberships =
+    principal.orgRole === "admin" ? new Map<string, RegistryRole>() : await deps.registries.membershipsOf(principal.userId);
+  const roleOf = (registry: RegistryRecord) => effectiveRegistryRole(principal, registry, memberships.get(registry.name));
+  const result = await deps.registries.listRegistries(page, (registry) => roleOf(registry) !== undefined);
+  return { items: result.items.map((registry) => toRegistryResponse(registry, roleOf(registry)!)), nextCursor: result.nextCursor };
 }
 
 export function getRegistry(access: RegistryAccess): RegistryResponse {
@@ -333,7 +338,7 @@ export async function listCollectionFiles(
   query: FilesQuery,
 ): Promise<FilesPage> {
   const target = await resolveLinkTarget(deps, access, ref, selector);
-  return listVersionFiles(deps.blobs, target.source, query);
+  return listVersionFiles(deps, target.source, query);
 }
 
 export async function setCollectionAlias(
@@ -401,12 +406,13 @@ export async function tagCollectionVersion(
 export async function unlinkVersion(
   deps: RegistryDeps,
   principal: Principal,
+  access: RegistryAccess,
   ref: CollectionRef,
   selector: string,
 ): Promise<{ unlinked: string }> {
   const link = await loadLink(deps, ref, selector);
   const at = deps.clock.now().toISOString();
-  await deps.registries.unlink({ ...ref, actor: principal.userId, at }, link.index);
+  await deps.registries.unlink({ ...ref, actor: principal.userId, at }, link.index, protectedFrom(access.registry, access.role));
   return { unlinked: versionLabel(link.index) };
 }
 

@@ -2,7 +2,7 @@ import { limiter, type Limiter } from "./concurrency.js";
 import { holdBlobClaim } from "./blob-claims.js";
 import { BlobBusyError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
 import type { UploadPlanRequest, UploadPlan, CompleteUploadRequest, OpenUpload } from "../contract/artifacts.js";
-import { MAX_PLANNED_PARTS, MIB } from "../contract/limits.js";
+import { MAX_PLANNED_PARTS, MIB, S3_LIMITS } from "../contract/limits.js";
 import type { BlobLedger, BlobStore, Clock } from "./ports.js";
 
 export interface UploadLimits {
@@ -33,10 +33,17 @@ export function uniqueBlobs(files: { path: string; size: number; sha256: string 
   return sizes;
 }
 
-/** The part size for a file: the configured one, raised in whole MiB so the plan stays within MAX_PLANNED_PARTS. */
+/**
+ * The part size for a file: the configured one, raised in whole MiB so the plan stays within
+ * MAX_PLANNED_PARTS, and never above S3's largest part; a file that would need more parts
+ * than that cannot be stored (S3's largest object is exactly MAX_PLANNED_PARTS such parts).
+ */
 export function partSizeFor(size: number, configured: number): number {
-  const minimum = Math.ceil(size / MAX_PLANNED_PARTS / MIB) * MIB;
-  return Math.max(configured, minimum);
+  const partSize = Math.min(Math.max(configured, Math.ceil(size / MAX_PLANNED_PARTS / MIB) * MIB), S3_LIMITS.maxPartSize);
+  if (partCount(size, partSize) > MAX_PLANNED_PARTS) {
+    throw new ValidationError(`a file of ${size} bytes is larger than S3 stores in one object (${S3_LIMITS.maxObjectSize} bytes)`);
+  }
+  return partSize;
 }
 
 export function partCount(size: number, partSize: number): number {

@@ -104,7 +104,8 @@ export const registryOperations: Operations<"registries"> = {
         parse(filesQuery, request.query, "query"),
       ),
     ),
-  unlink: async (request) => ok(await unlinkVersion(request.services, request.principal, collectionRef(request), versionSelector(request))),
+  unlink: async (request) =>
+    ok(await unlinkVersion(request.services, request.principal, access(request), collectionRef(request), versionSelector(request))),
   setCollectionAlias: async (request) => {
     const params = parse(collectionParams.extend({ alias }), request.params, "path");
     const { version } = parse(setAliasRequest, request.body, "alias");

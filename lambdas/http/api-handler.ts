@@ -8,6 +8,7 @@ import { MAX_BODY_BYTES } from "../contract/limits.js";
 import { routes, type FunctionName, type OperationOf, type RouteDefinition } from "../contract/routes.js";
 import type { BusinessMetrics, Observability } from "../observability.js";
 import { errorResponse } from "./errors.js";
+import { parseJsonBody } from "./json-body.js";
 
 export interface ApiRequest {
   principal: Principal;
@@ -68,7 +69,7 @@ export function createApiHandler<F extends FunctionName>(
       if (!route) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`);
       const operation = operations[route.operation as OperationOf<F>];
       const params = Object.fromEntries(Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, decodePathParameter(v ?? "")]));
-      const admitted = await admit(services, header(event, "authorization"), route.permission, params, (who) => {
+      const admitted = await admit(services, authorizationOf(event), route.permission, params, (who) => {
         principal = who;
       });
       const { registry } = admitted;
@@ -120,24 +121,41 @@ function decodePathParameter(value: string): string {
   }
 }
 
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === name) return value ?? undefined;
+/**
+ * The request's one credential. Two Authorization headers (in API Gateway's
+ * `multiValueHeaders`, which the local server fills alike, or under two spellings of the
+ * name) are refused: which one would count is the kind of choice a proxy in front and the
+ * registry can disagree on.
+ */
+function authorizationOf(event: APIGatewayProxyEvent): string | undefined {
+  const values: string[] = [];
+  for (const [key, list] of Object.entries(event.multiValueHeaders ?? {})) {
+    if (key.toLowerCase() === "authorization") values.push(...(list ?? []));
   }
-  return undefined;
+  const single = Object.entries(event.headers ?? {}).filter(([key]) => key.toLowerCase() === "authorization");
+  if (values.length > 1 || single.length > 1) {
+    throw new ValidationError("the request carries more than one Authorization header; send exactly one");
+  }
+  return single[0]?.[1] ?? values[0];
 }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function parseBody(event: APIGatewayProxyEvent): unknown {
   if (event.body === null || event.body === undefined || event.body === "") return undefined;
-  const text = event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+  let text = event.body;
+  if (event.isBase64Encoded) {
+    try {
+      // Bytes that are not UTF-8 would become U+FFFD: stored as something else than was sent.
+      text = utf8.decode(Buffer.from(event.body, "base64"));
+    } catch (error) {
+      throw new ValidationError("request body is not valid UTF-8", { cause: error });
+    }
+  }
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     throw new PayloadTooLargeError(`request body exceeds ${MAX_BODY_BYTES} bytes`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError("request body is not valid JSON", { cause: error });
-  }
+  return parseJsonBody(text);
 }
 
 function toResponse(result: ApiResult): APIGatewayProxyResult {

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import { Re2AliasPatterns } from "../../lambdas/adapters/regex/re2-alias-patterns.js";
 import { missingManifest, storedManifestText, verifyStoredManifest } from "../../lambdas/core/manifest.js";
+import { CursorSealer } from "../../lambdas/core/cursors.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import {
   LATEST_ALIAS,
   versionLabel,
@@ -608,8 +609,8 @@ export class FakeRegistryStore implements RegistryStore {
     this.registryEvents.push({ action: "registry.created", actor: registry.createdBy, at: registry.createdAt, registry: registry.name });
   }
 
-  async listRegistries(page: PageRequest): Promise<Page<RegistryRecord>> {
-    const registries = [...this.registries.values()].sort((a, b) => compare(a.name, b.name));
+  async listRegistries(page: PageRequest, visible: (registry: RegistryRecord) => boolean = () => true): Promise<Page<RegistryRecord>> {
+    const registries = [...this.registries.values()].filter((r) => visible(copy(r))).sort((a, b) => compare(a.name, b.name));
     return pageOf("registries", registries, (r) => r.name, "asc", page);
   }
 
@@ -758,8 +759,15 @@ export class FakeRegistryStore implements RegistryStore {
     return this.collections.get(collectionKey(change.registry, change.collection))?.removeAlias(change, alias);
   }
 
-  async unlink(change: CollectionChange, index: number): Promise<void> {
-    const link = this.links(change.registry, change.collection).retire(change, index, (link) => ({
+  async unlink(change: CollectionChange, index: number, protectedAliases: string[] = []): Promise<void> {
+    const links = this.links(change.registry, change.collection);
+    const held = [...(links.items.get(index)?.aliases ?? [])].filter((alias) => protectedAliases.includes(alias));
+    if (held.length > 0) {
+      throw new ForbiddenError(
+        `@${change.registry}/${change.collection}:${versionLabel(index)} holds the protected alias ${held.join(", ")}`,
+      );
+    }
+    const link = links.retire(change, index, (link) => ({
       action: "link.removed",
       source: sourceLabel(link.source),
     }));
@@ -1111,6 +1119,7 @@ export interface FakeDeps {
   webhooks: FakeWebhookSender;
   deliveryPolicy: DeliveryPolicy;
   aliasPatterns: Re2AliasPatterns;
+  cursors: CursorSealer;
 }
 
 export const MIB = 1024 * 1024;
@@ -1135,5 +1144,6 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
     webhooks: new FakeWebhookSender(),
     deliveryPolicy: TEST_DELIVERY_POLICY,
     aliasPatterns: new Re2AliasPatterns(),
+    cursors: CursorSealer.ephemeral(),
   };
 }

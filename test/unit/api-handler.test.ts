@@ -165,6 +165,71 @@ describe("createApiHandler", () => {
     expect((await handle(e)).statusCode).toBe(200);
   });
 
+  it.each([
+    [
+      "multiValueHeaders (API Gateway)",
+      (e: APIGatewayProxyEvent, a: string, b: string) => {
+        e.headers = { Authorization: b };
+        e.multiValueHeaders = { Authorization: [a, b] };
+      },
+    ],
+    [
+      "two spellings of the name",
+      (e: APIGatewayProxyEvent, a: string, b: string) => {
+        e.headers = { Authorization: a, authorization: b };
+      },
+    ],
+    [
+      "two spellings in multiValueHeaders",
+      (e: APIGatewayProxyEvent, a: string, b: string) => {
+        e.headers = { authorization: b };
+        e.multiValueHeaders = { Authorization: [a], authorization: [b] };
+      },
+    ],
+  ])("answers 400 for two Authorization headers in %s, whichever keys they carry, and runs nothing", async (_, set) => {
+    for (const [a, b] of [
+      [keys.admin, keys.admin],
+      [keys.viewer, keys.admin],
+      [keys.admin, generateApiKey().secret],
+    ]) {
+      const e = event("POST", `${P}/versions`, { params: versions, body: { type: "model" } });
+      set(e, `Bearer ${a}`, `Bearer ${b}`);
+      const response = await handle(e);
+      expect(response.statusCode).toBe(400);
+      expect(json(response).error.message).toBe("the request carries more than one Authorization header; send exactly one");
+    }
+    expect(calls).toEqual([]);
+    // One header in both maps, as API Gateway sends a single one: accepted.
+    const single = event("GET", `${P}/versions`, { params: versions });
+    single.headers = { Authorization: `Bearer ${keys.viewer}` };
+    single.multiValueHeaders = { Authorization: [`Bearer ${keys.viewer}`] };
+    expect((await handle(single)).statusCode).toBe(200);
+  });
+
+  it("answers 400 for a base64 body that is not UTF-8, rather than read replacement characters", async () => {
+    const e = event("POST", `${P}/versions`, { params: versions, key: keys.member });
+    e.body = Buffer.concat([Buffer.from('{"type": "'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]).toString("base64");
+    e.isBase64Encoded = true;
+    const response = await handle(e);
+    expect(response.statusCode).toBe(400);
+    expect(json(response).error.message).toBe("request body is not valid UTF-8");
+    expect(calls).toEqual([]);
+  });
+
+  it.each([
+    ["10 000 levels of arrays", `{"metadata": ${"[".repeat(10_000)}${"]".repeat(10_000)}}`, "metadata.0.0.0"],
+    ["a number no double holds", '{"metadata": {"n": 18446744073709551616}}', "metadata.n: 18446744073709551616 cannot be held exactly"],
+    ["Infinity", '{"metadata": {"n": [1, 1e400]}}', "metadata.n.1: 1e400 is too large"],
+    ["a key twice", '{"metadata": {"a": 1, "b": {"c": 1, "c": 2}}}', "metadata.b.c: appears twice"],
+    ["a lone surrogate", '{"description": "x\\ud800y"}', "description: must be well-formed Unicode"],
+    ["a lone surrogate in a key", '{"metadata": {"\\udfff": 1}}', "keys must be well-formed Unicode"],
+  ])("answers 400 naming where for a body with %s, before any operation runs", async (_, body, message) => {
+    const response = await handle(event("POST", `${P}/versions`, { params: versions, body, key: keys.member }));
+    expect(response.statusCode).toBe(400);
+    expect(json(response).error.message).toContain(message);
+    expect(calls).toEqual([]);
+  });
+
   it("answers 403 to a viewer on a write route and lets it read", async () => {
     const write = await handle(event("POST", `${P}/versions`, { params: versions, body: {}, key: keys.viewer }));
     expect(write.statusCode).toBe(403);

@@ -210,8 +210,12 @@ describe("commitVersion", () => {
     });
   });
 
-  it("ignores a requested latest alias: the registry moves it", async () => {
-    const result = await commit([uploaded("a.bin", "a")], { aliases: ["latest", "best", "best"] });
+  it("refuses a requested latest alias with 400, as the alias routes do, and writes nothing", async () => {
+    await expect(commit([uploaded("a.bin", "a")], { aliases: ["latest", "best"] })).rejects.toThrow(
+      "the latest alias is maintained by the registry and cannot be set or removed",
+    );
+    expect(deps.artifacts.events("vision", "mnist")).toEqual([]);
+    const result = await commit([uploaded("a.bin", "a")], { aliases: ["best", "best"] });
     expect(result.aliases).toEqual(["best", "latest"]);
     expect(deps.artifacts.events("vision", "mnist").map((e) => e.action)).toEqual(["version.created", "alias.set"]);
   });

@@ -3,6 +3,7 @@ import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, Tran
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DynamoArtifactStore } from "../../lambdas/adapters/dynamodb/artifact-store.js";
+import { CursorSealer } from "../../lambdas/core/cursors.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
 import type { CommitState, NewVersion } from "../../lambdas/core/ports.js";
 
@@ -11,6 +12,7 @@ const AT = "2025-01-01T00:00:00.000Z";
 const DIGEST = "d".repeat(64);
 
 const ddb = mockClient(DynamoDBDocumentClient);
+const cursors = CursorSealer.ephemeral();
 let store: DynamoArtifactStore;
 
 beforeEach(() => {
@@ -18,7 +20,7 @@ beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(new Date(AT));
   ddb.reset();
-  store = new DynamoArtifactStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE);
+  store = new DynamoArtifactStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE, cursors);
 });
 
 const canceled = () =>
@@ -115,6 +117,14 @@ const aliasItem = (alias: string, index: number) => ({
   target: snapshot,
 });
 
+/** User JSON reaches the marshaller as Maps, whatever its keys (lambdas/adapters/dynamodb/user-json.ts). */
+const storedMetadata = new Map([["acc", 0.9]]);
+/** An alias item as the store writes it. */
+const writtenAliasItem = (alias: string, index: number) => ({
+  ...aliasItem(alias, index),
+  target: { ...snapshot, metadata: storedMetadata },
+});
+
 /** Reads the state, then commits on it: what the use case does when nothing races. */
 async function readAndCommit(version: NewVersion) {
   const state = await store.readCommitState(version.project, version.artifact, version.digest, version.aliases);
@@ -180,7 +190,7 @@ describe("commitVersion", () => {
             digest: DIGEST,
             type: "model",
             aliases: new Set(["latest", "best"]),
-            metadata: { acc: 0.9 },
+            metadata: storedMetadata,
             description: "first",
             createdAt: AT,
             createdBy: "alice",
@@ -201,14 +211,14 @@ describe("commitVersion", () => {
       {
         Put: {
           TableName: TABLE,
-          Item: aliasItem("latest", 0),
+          Item: writtenAliasItem("latest", 0),
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
       {
         Put: {
           TableName: TABLE,
-          Item: aliasItem("best", 0),
+          Item: writtenAliasItem("best", 0),
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
@@ -303,7 +313,7 @@ describe("commitVersion", () => {
       expect(items[i]).toEqual({
         Put: {
           TableName: TABLE,
-          Item: aliasItem(alias, 1),
+          Item: writtenAliasItem(alias, 1),
           ConditionExpression: "#index = :from",
           ExpressionAttributeNames: { "#index": "index" },
           ExpressionAttributeValues: { ":from": 0 },
@@ -430,7 +440,7 @@ describe("aliases", () => {
         Put: {
           TableName: TABLE,
           // The alias item carries what a read by alias answers: the version's fields that never change.
-          Item: aliasItem("production", 2),
+          Item: writtenAliasItem("production", 2),
           ConditionExpression: "#index = :from",
           ExpressionAttributeNames: { "#index": "index" },
           ExpressionAttributeValues: { ":from": 1 },
@@ -561,7 +571,7 @@ describe("deleteVersion", () => {
     expect(items).toContainEqual({
       Put: {
         TableName: TABLE,
-        Item: aliasItem("latest", 1),
+        Item: writtenAliasItem("latest", 1),
         ConditionExpression: "#index = :index",
         ExpressionAttributeNames: { "#index": "index" },
         ExpressionAttributeValues: { ":index": 2 },
@@ -671,5 +681,34 @@ describe("pages and cursors", () => {
   ])("refuses %s as a cursor with 400", async (_, cursor) => {
     await expect(store.listVersions("vision", "mnist", { limit: 1, cursor })).rejects.toThrow(ValidationError);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ["JSON that is not a key", "[1,2]"],
+    ["a key with non-string values", JSON.stringify({ PK: "ART#vision#mnist", SK: { S: "x" } })],
+    ["truncated JSON", '{"PK":"ART#vision#mnist"'],
+    ["a key of another partition", JSON.stringify({ PK: "ART#vision#other", SK: "VER#0000000001" })],
+    ["a key of another list in the partition", JSON.stringify({ PK: "ART#vision#mnist", SK: "ALIAS#best" })],
+    ["a key with the index key missing", JSON.stringify({ PK: "ART#vision#mnist" })],
+  ])("refuses a cursor sealed for the list but holding %s", async (_, payload) => {
+    const list = `key\u0000table\u0000ART#vision#mnist\u0000VER#`;
+    const cursor = await cursors.seal(list, payload);
+    await expect(store.listVersions("vision", "mnist", { limit: 1, cursor })).rejects.toThrow(ValidationError);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it("hands out cursors that say nothing of the key they hold, and refuses one altered by a bit", async () => {
+    const last = { PK: "ART#vision#mnist", SK: "VER#0000000007" };
+    ddb.on(QueryCommand).resolves({ Items: [], LastEvaluatedKey: last });
+    const cursor = (await store.listVersions("vision", "mnist", { limit: 1 })).nextCursor!;
+    expect(Buffer.from(cursor, "base64url").toString("latin1")).not.toContain("VER#");
+    expect(cursor).not.toContain(Buffer.from(JSON.stringify(last)).toString("base64url").slice(0, 12));
+    const bytes = Buffer.from(cursor, "base64url");
+    bytes[bytes.length - 20]! ^= 1;
+    ddb.resetHistory();
+    await expect(store.listVersions("vision", "mnist", { limit: 1, cursor: bytes.toString("base64url") })).rejects.toThrow(ValidationError);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    await store.listVersions("vision", "mnist", { limit: 1, cursor });
+    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input.ExclusiveStartKey).toEqual(last);
   });
 });

@@ -4,7 +4,9 @@ import { marshall } from "@aws-sdk/util-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DynamoAutomationStore } from "../../lambdas/adapters/dynamodb/automation-store.js";
+import { sealKeyCursor } from "../../lambdas/adapters/dynamodb/dynamo-table.js";
 import { DynamoLineageStore } from "../../lambdas/adapters/dynamodb/lineage-store.js";
+import { CursorSealer } from "../../lambdas/core/cursors.js";
 import { collectionEventOf } from "../../lambdas/adapters/dynamodb/stream-records.js";
 import { NotFoundError } from "../../lambdas/core/errors.js";
 import type { DeliveryRecord } from "../../lambdas/core/model.js";
@@ -14,10 +16,11 @@ const TABLE = "mreg";
 const ddb = mockClient(DynamoDBDocumentClient);
 const client = () => DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 let store: DynamoAutomationStore;
+const cursors = CursorSealer.ephemeral();
 
 beforeEach(() => {
   ddb.reset();
-  store = new DynamoAutomationStore(client(), TABLE);
+  store = new DynamoAutomationStore(client(), TABLE, cursors);
 });
 
 const conditionFailed = () => new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} });
@@ -175,24 +178,25 @@ describe("stream records", () => {
 });
 
 describe("list cursors", () => {
-  const cursor = (key: Record<string, string>) => Buffer.from(JSON.stringify(key)).toString("base64url");
+  /** A cursor holding `key`, sealed for the list (partition, sort-key prefix) it names. */
+  const cursor = (key: Record<string, string>, sortKeyPrefix: string) => sealKeyCursor(cursors, key, { partition: key.PK!, sortKeyPrefix });
 
   it("must point inside their own list, not another list of the same partition", async () => {
     ddb.on(QueryCommand).resolves({ Items: [] });
     // A collection cursor (same registry partition) handed to the automation list.
-    await expect(store.listAutomations("model", { limit: 10, cursor: cursor({ PK: "REG#model", SK: "COL#mnist" }) })).rejects.toThrow(
+    const collections = await cursor({ PK: "REG#model", SK: "COL#mnist" }, "COL#");
+    await expect(store.listAutomations("model", { limit: 10, cursor: collections })).rejects.toThrow(/cursor is not valid/);
+    // The consumers of v1 handed to the consumers of v2 (same artifact partition).
+    const lineage = new DynamoLineageStore(client(), TABLE, cursors);
+    const consumers = await cursor({ PK: "ART#p#a", SK: "USEDBY#0000000001#p#r1" }, "USEDBY#0000000001#");
+    await expect(lineage.listVersionConsumers({ project: "p", artifact: "a", index: 2 }, { limit: 10, cursor: consumers })).rejects.toThrow(
       /cursor is not valid/,
     );
-    // The consumers of v1 handed to the consumers of v2 (same artifact partition).
-    const lineage = new DynamoLineageStore(client(), TABLE);
-    await expect(
-      lineage.listVersionConsumers(
-        { project: "p", artifact: "a", index: 2 },
-        { limit: 10, cursor: cursor({ PK: "ART#p#a", SK: "USEDBY#0000000001#p#r1" }) },
-      ),
-    ).rejects.toThrow(/cursor is not valid/);
+    // Sealed for the automation list, but holding a key outside it: refused all the same.
+    const outside = await sealKeyCursor(cursors, { PK: "REG#model", SK: "COL#mnist" }, { partition: "REG#model", sortKeyPrefix: "AUTO#" });
+    await expect(store.listAutomations("model", { limit: 10, cursor: outside })).rejects.toThrow(/cursor is not valid/);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
-    await store.listAutomations("model", { limit: 10, cursor: cursor({ PK: "REG#model", SK: "AUTO#A1" }) });
+    await store.listAutomations("model", { limit: 10, cursor: await cursor({ PK: "REG#model", SK: "AUTO#A1" }, "AUTO#") });
     expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input.ExclusiveStartKey).toEqual({ PK: "REG#model", SK: "AUTO#A1" });
   });
 });

@@ -11,8 +11,10 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DynamoRegistryStore } from "../../lambdas/adapters/dynamodb/registry-store.js";
-import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from "../../lambdas/core/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, ValidationError } from "../../lambdas/core/errors.js";
 import type { LinkState, NewLink } from "../../lambdas/core/ports.js";
+import { sealKeyCursor, type KeyList } from "../../lambdas/adapters/dynamodb/dynamo-table.js";
+import { CursorSealer } from "../../lambdas/core/cursors.js";
 
 const TABLE = "mreg";
 const AT = "2025-01-01T00:00:00.000Z";
@@ -20,6 +22,8 @@ const DIGEST = "d".repeat(64);
 
 const ddb = mockClient(DynamoDBDocumentClient);
 let store: DynamoRegistryStore;
+/** The store's cursor sealer: tests seal cursors for a list as the store would. */
+const cursors = CursorSealer.ephemeral();
 
 beforeEach(() => {
   // Events are stamped when the write is attempted: pin the clock they read.
@@ -28,7 +32,7 @@ beforeEach(() => {
   ddb.reset();
   // The collection name search index (collection-search.ts) is written with batch writes.
   ddb.on(BatchWriteCommand).resolves({});
-  store = new DynamoRegistryStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE);
+  store = new DynamoRegistryStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })), TABLE, cursors);
 });
 
 afterEach(() => {
@@ -98,7 +102,8 @@ function transactItems(call = 0) {
   return ddb.commandCalls(TransactWriteCommand)[call]!.args[0].input.TransactItems!;
 }
 
-const encode = (key: Record<string, string>) => Buffer.from(JSON.stringify(key), "utf8").toString("base64url");
+/** A cursor holding `key`, sealed for `list`. */
+const encode = (key: Record<string, string>, list: KeyList) => sealKeyCursor(cursors, key, list);
 
 /** An alias item of the collection: it carries its link's source, all a resolve to files needs. */
 const aliasItem = (alias: string, index: number, from = source(2)) => ({
@@ -186,7 +191,8 @@ describe("linkVersion", () => {
             source: source(2),
             type: "model",
             aliases: new Set(["latest", "production"]),
-            metadata: { acc: 0.9 },
+            // User JSON reaches the marshaller as Maps, whatever its keys (lambdas/adapters/dynamodb/user-json.ts).
+            metadata: new Map([["acc", 0.9]]),
             description: "epoch 2",
             size: 42,
             fileCount: 1,
@@ -549,6 +555,35 @@ describe("unlink", () => {
     await expect(store.unlink(change, 7)).rejects.toThrow(new NotFoundError("model/mnist-classifier has no version v7"));
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
+  it("refuses a link that holds a protected alias, without writing, when the caller may not remove it", async () => {
+    ddb.on(GetCommand, { Key: linkKey(1) }).resolves({ Item: linkItem(1, ["production"]) });
+    await expect(store.unlink(change, 1, ["production"])).rejects.toThrow(ForbiddenError);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it("holds the protected aliases on the delete's condition, and refuses once one moved onto the link meanwhile", async () => {
+    // The first read shows no protected alias; an admin moves production onto the link before the write.
+    ddb
+      .on(GetCommand, { Key: linkKey(1) })
+      .resolvesOnce({ Item: linkItem(1, ["staging"]) })
+      .resolves({ Item: linkItem(1, ["staging", "production"]) });
+    ddb.on(TransactWriteCommand).rejects(canceled(reasonsWith(7, 0, "ConditionalCheckFailed")));
+
+    await expect(store.unlink(change, 1, ["production", "gold"])).rejects.toThrow(
+      "@model/mnist-classifier:v1 holds the protected alias production: only admins of registry model may unlink it",
+    );
+
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(transactItems()[0]).toEqual({
+      Delete: {
+        TableName: TABLE,
+        Key: linkKey(1),
+        ConditionExpression:
+          "attribute_exists(PK) AND NOT contains(aliases, :protected0) AND NOT contains(aliases, :protected1) AND size(aliases) = :aliasCount",
+        ExpressionAttributeValues: { ":protected0": "production", ":protected1": "gold", ":aliasCount": 1 },
+      },
+    });
+  });
 });
 
 describe("tags", () => {
@@ -873,7 +908,7 @@ describe("cursors", () => {
   });
 
   it("refuses a links cursor from another collection, and accepts its own", async () => {
-    const own = encode({ PK: COLLECTION, SK: linkKey(4).SK });
+    const own = await encode({ PK: COLLECTION, SK: linkKey(4).SK }, { partition: COLLECTION, sortKeyPrefix: "LNK#" });
     ddb.on(QueryCommand).resolves({ Items: [] });
 
     await expect(store.listLinks("model", "other", { limit: 1, cursor: own })).rejects.toThrow(ValidationError);
@@ -892,13 +927,16 @@ describe("cursors", () => {
   });
 
   it("refuses a registries cursor from another index partition", async () => {
-    const users = encode({ PK: "USER#max", SK: "USER", GSI1PK: "USERS", GSI1SK: "max" });
+    const users = await encode(
+      { PK: "USER#max", SK: "USER", GSI1PK: "USERS", GSI1SK: "max" },
+      { index: "GSI1", partition: "USERS", partitionAttribute: "GSI1PK" },
+    );
     await expect(store.listRegistries({ limit: 1, cursor: users })).rejects.toThrow(ValidationError);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
   });
 
   it("refuses a history cursor from another collection", async () => {
-    const other = encode({ PK: "HIST#COL#model#other", SK: `${AT}#01J` });
+    const other = await encode({ PK: "HIST#COL#model#other", SK: `${AT}#01J` }, { partition: "HIST#COL#model#other" });
     await expect(store.listCollectionHistory("model", "mnist-classifier", { limit: 1, cursor: other })).rejects.toThrow(ValidationError);
   });
 });

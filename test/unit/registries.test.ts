@@ -385,7 +385,7 @@ describe("unlinkVersion", () => {
   });
 
   it("moves latest back to the previous link and never reuses the number", async () => {
-    expect(await unlinkVersion(deps, alice, ref("mnist-classifier"), "latest")).toEqual({ unlinked: "v2" });
+    expect(await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "latest")).toEqual({ unlinked: "v2" });
 
     expect((await getCollectionVersion(deps, ref("mnist-classifier"), "latest")).version).toBe("v1");
     await expect(getCollectionVersion(deps, ref("mnist-classifier"), "v2")).rejects.toThrow(NotFoundError);
@@ -403,7 +403,7 @@ describe("unlinkVersion", () => {
   it("takes the link's aliases with it and leaves latest where it is when it did not hold it", async () => {
     await setCollectionAlias(deps, alice, member, ref("mnist-classifier"), "staging", "v1");
 
-    await unlinkVersion(deps, alice, ref("mnist-classifier"), "staging");
+    await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "staging");
 
     await expect(getCollectionVersion(deps, ref("mnist-classifier"), "staging")).rejects.toThrow(NotFoundError);
     expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({
@@ -413,11 +413,34 @@ describe("unlinkVersion", () => {
     });
   });
 
+  it("keeps a link holding a protected alias to the registry's admins: members get a 403, and nothing changes", async () => {
+    await setCollectionAlias(deps, root, admin, ref("mnist-classifier"), "production", "v1");
+    await setCollectionAlias(deps, alice, member, ref("mnist-classifier"), "staging", "v0");
+
+    await expect(unlinkVersion(deps, alice, member, ref("mnist-classifier"), "v1")).rejects.toThrow(ForbiddenError);
+    await expect(unlinkVersion(deps, alice, member, ref("mnist-classifier"), "production")).rejects.toThrow(
+      "holds the protected alias production",
+    );
+    expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({ linkCount: 3, aliases: { production: "v1" } });
+
+    // Unprotected aliases go with a member's unlink; the protected one with an admin's.
+    expect(await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "staging")).toEqual({ unlinked: "v0" });
+    expect(await unlinkVersion(deps, root, admin, ref("mnist-classifier"), "production")).toEqual({ unlinked: "v1" });
+    expect((await getCollection(deps, ref("mnist-classifier"))).aliases).toEqual({ latest: "v2" });
+  });
+
+  it("asks the store to hold the protected aliases on its write for members, and nothing for admins", async () => {
+    const unlink = vi.spyOn(deps.registries, "unlink");
+    await unlinkVersion(deps, alice, member, ref("mnist-classifier"), "v0");
+    await unlinkVersion(deps, root, admin, ref("mnist-classifier"), "v1");
+    expect(unlink.mock.calls.map((call) => call[2])).toEqual([["production"], undefined]);
+  });
+
   it("leaves no latest once every link is gone, and still numbers on", async () => {
-    for (const v of ["v1", "v2", "v0"]) await unlinkVersion(deps, alice, ref("mnist-classifier"), v);
+    for (const v of ["v1", "v2", "v0"]) await unlinkVersion(deps, alice, member, ref("mnist-classifier"), v);
 
     expect(await getCollection(deps, ref("mnist-classifier"))).toMatchObject({ linkCount: 0, latest: null, aliases: {} });
-    await expect(unlinkVersion(deps, alice, ref("mnist-classifier"), "v0")).rejects.toThrow(NotFoundError);
+    await expect(unlinkVersion(deps, alice, member, ref("mnist-classifier"), "v0")).rejects.toThrow(NotFoundError);
     expect((await link("mnist-classifier", "v0")).version).toBe("v3");
   });
 });
@@ -560,6 +583,22 @@ describe("deleteArtifactVersion", () => {
       unlinked: [],
     });
   });
+
+  it("with force, unlinks a link holding a protected alias only for that registry's admins, and refuses before any unlink", async () => {
+    await setCollectionAlias(deps, root, admin, ref("mnist-classifier"), "production", "v1");
+    // The route asks for org admins; the use case holds the rule whoever calls it.
+    await expect(deleteArtifactVersion(deps, alice, { project: "train", artifact: "mnist" }, "v1", true)).rejects.toThrow(
+      "@model/mnist-classifier:v1 holds the protected alias production",
+    );
+    expect(await deps.artifacts.getVersion("train", "mnist", 1)).toBeDefined();
+    expect((await getCollection(deps, ref("digits", "open"))).linkCount).toBe(2);
+    expect((await getCollection(deps, ref("mnist-classifier"))).aliases).toMatchObject({ production: "v1" });
+
+    const vera: Principal = { userId: "vera", orgRole: "member" };
+    await deps.registries.putMember("model", "vera", "admin", { actor: "root", at: AT });
+    await deps.registries.putMember("open", "vera", "member", { actor: "root", at: AT });
+    expect(await deleteArtifactVersion(deps, vera, { project: "train", artifact: "mnist" }, "v1", true)).toMatchObject({ deleted: "v1" });
+  });
 });
 
 describe("listCollectionHistory", () => {
@@ -572,7 +611,7 @@ describe("listCollectionHistory", () => {
     await tagCollection(deps, bob, ref("mnist-classifier"), "vision", true);
     await tagCollectionVersion(deps, bob, ref("mnist-classifier"), "v0", "approved", true);
     await tagCollectionVersion(deps, bob, ref("mnist-classifier"), "v0", "approved", false);
-    await unlinkVersion(deps, root, ref("mnist-classifier"), "v1");
+    await unlinkVersion(deps, root, admin, ref("mnist-classifier"), "v1");
 
     const later = "2025-01-01T00:00:01.000Z";
     const context = { registry: "model", collection: "mnist-classifier" };

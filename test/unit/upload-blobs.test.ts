@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { BlobBusyError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
 import { completeUpload, ensureBlobsVerified, partCount, partSizeFor, planUpload } from "../../lambdas/core/upload-blobs.js";
+import { MAX_PLANNED_PARTS, S3_LIMITS } from "../../lambdas/contract/limits.js";
 import type { PresignedMultipart, PresignedPut } from "../../lambdas/contract/artifacts.js";
 import { BLOB_CLAIM } from "../../lambdas/settings.js";
 import { fakeDeps, MIB, sha256Hex, type FakeDeps } from "../support/fakes.js";
@@ -57,22 +58,35 @@ describe("planUpload", () => {
     expect(new Set(multipart.multipart.parts.map((p) => p.url)).size).toBe(2);
   });
 
-  it("raises the part size in whole MiB so a huge file's plan has at most 1 000 parts", async () => {
-    const size = 1_000 * 5 * MIB + 1;
+  it("raises the part size in whole MiB so a huge file's plan has at most MAX_PLANNED_PARTS parts", async () => {
+    const size = MAX_PLANNED_PARTS * 5 * MIB + 1;
     const plan = await planUpload(deps, { files: [declared("huge.bin", size)] });
 
     const { multipart } = plan.uploads[0] as PresignedMultipart;
     expect(multipart.partSize).toBe(6 * MIB);
     expect(multipart.parts).toHaveLength(Math.ceil(size / (6 * MIB)));
-    expect(multipart.parts.length).toBeLessThanOrEqual(1_000);
+    expect(multipart.parts.length).toBeLessThanOrEqual(MAX_PLANNED_PARTS);
     expect(multipart.parts.at(-1)!.partNumber).toBe(multipart.parts.length);
   });
 
-  it("keeps the configured part size while the file fits in 1 000 parts", () => {
-    expect(partSizeFor(1_000 * 5 * MIB, 5 * MIB)).toBe(5 * MIB);
-    expect(partSizeFor(5 * 1024 ** 4, 16 * MIB)).toBe(5243 * MIB);
-    expect(partCount(5 * 1024 ** 4, partSizeFor(5 * 1024 ** 4, 16 * MIB))).toBeLessThanOrEqual(1_000);
+  it("keeps the configured part size while the file fits in MAX_PLANNED_PARTS parts", () => {
+    expect(MAX_PLANNED_PARTS).toBe(1024);
+    expect(partSizeFor(MAX_PLANNED_PARTS * 5 * MIB, 5 * MIB)).toBe(5 * MIB);
     expect(partCount(0, 5 * MIB)).toBe(1);
+  });
+
+  it("never plans a part larger than S3 takes (5 GiB), up to S3's largest object (5 TiB)", () => {
+    const TIB = 1024 ** 4;
+    for (const size of [5 * TIB, 5 * TIB - 1, 4.9 * TIB, 1000 * 5 * 1024 * MIB + 1]) {
+      const partSize = partSizeFor(size, 16 * MIB);
+      expect(partSize).toBeLessThanOrEqual(S3_LIMITS.maxPartSize);
+      expect(partCount(size, partSize)).toBeLessThanOrEqual(MAX_PLANNED_PARTS);
+      expect(partSize * partCount(size, partSize)).toBeGreaterThanOrEqual(size);
+    }
+    expect(partSizeFor(5 * TIB, 16 * MIB)).toBe(5 * 1024 * MIB);
+    // A configured part size above S3's maximum is held to it.
+    expect(partSizeFor(10 * 1024 * MIB, 6 * 1024 * MIB)).toBe(S3_LIMITS.maxPartSize);
+    expect(() => partSizeFor(5 * TIB + 1, 16 * MIB)).toThrow(ValidationError);
   });
 
   it("refuses one sha256 declared with two sizes", async () => {

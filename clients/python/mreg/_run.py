@@ -380,6 +380,7 @@ class Run:
         return self._log(artifact, list(aliases or []))
 
     def _log(self, artifact: Artifact, aliases: List[str], references: Optional[List[Tuple[str, str]]] = None) -> Artifact:
+        aliases = _without_latest(aliases)
         for alias in aliases:
             check_alias(alias)
         client = self._client
@@ -454,7 +455,8 @@ class Run:
             artifact = self.use_artifact(artifact)
         elif artifact.version is None:
             artifact = self._log(artifact, [])
-        for alias in aliases or []:
+        aliases = _without_latest(aliases or [])
+        for alias in aliases:
             check_alias(alias)
         source = artifact.source or {"project": artifact.project, "artifact": artifact.name, "version": artifact.version}
         body: Dict[str, Any] = {"project": source["project"], "artifact": source["artifact"], "version": source["version"]}
@@ -523,3 +525,9 @@ def new_run(
         # argparse.Namespace and the like, as W&B takes them.
         config = dict(vars(config))
     return Run(client, project, run_id, name, config, job_type, tags, notes, group)
+
+
+def _without_latest(aliases: Sequence[str]) -> List[str]:
+    """W&B scripts often ask for ``latest``, which W&B (and the registry) move by themselves;
+    the registry refuses it by hand, so it is left out here rather than failing the script."""
+    return [alias for alias in aliases if alias != "latest"]

@@ -81,6 +81,9 @@ class Errors(StackTestCase):
             write("w.bin", b"w")
             with self.assertRaises(errors.InvalidRequest):
                 run.log_model("w.bin", name="x", aliases=["v3"])
+            # W&B's habit of asking for latest, which the registry moves by itself: not an error here.
+            logged = run.log_model("w.bin", name="x", aliases=["latest", "best"])
+            self.assertEqual(sorted(logged.aliases), ["best", "latest"])
             with self.assertRaises(errors.InvalidRequest):
                 run.log({"x": 1}, step=-1)
         self.assertTrue(issubclass(errors.Conflict, errors.MregError))

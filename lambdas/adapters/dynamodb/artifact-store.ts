@@ -3,6 +3,7 @@ import { versionLabel, type ArtifactRecord, type AuditEvent, type Page, type Pag
 import type { AliasChange, AliasMove, ArtifactStore, CommitOutcome, CommitState, NewVersion } from "../../core/ports.js";
 import type { Item } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { storableJson } from "./user-json.js";
 import { runOutputItems } from "./run-items.js";
 import { SequenceStore, type SequenceLayout } from "./sequence.js";
 
@@ -170,7 +171,7 @@ function versionSnapshot(item: Item): Item {
   return {
     digest: item.digest,
     type: item.type,
-    metadata: item.metadata,
+    metadata: storableJson(item.metadata),
     description: item.description,
     createdAt: item.createdAt,
     createdBy: item.createdBy,

@@ -8,7 +8,9 @@ import {
   type DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
 import type { PageRequest } from "../../core/model.js";
-import { decodeCursor, encodeCursor, sleep, type Key } from "./dynamo-table.js";
+import { ValidationError } from "../../core/errors.js";
+import { CursorSealer, type Cursors } from "../../core/cursors.js";
+import { openKeyCursor, sealKeyCursor, sleep, type Key } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 
 /**
@@ -104,12 +106,18 @@ export async function searchCollectionNames(
   registry: string,
   q: string,
   page: PageRequest,
+  cursors: Cursors = CursorSealer.ephemeral(),
 ): Promise<{ names: string[]; nextCursor?: string }> {
   const term = q.toLowerCase();
   if (term.length < SEARCH_HEAD) throw new Error(`the search index serves queries of ${SEARCH_HEAD} characters or more`);
-  if (!SEARCHABLE.test(term)) return { names: [] };
+  if (!SEARCHABLE.test(term)) {
+    // No name can hold such a term, so no page of it ever handed out a cursor.
+    if (page.cursor !== undefined) throw new ValidationError("cursor is not valid for this list");
+    return { names: [] };
+  }
   const partition = keys.collectionSearchPartition(registry, term.slice(0, SEARCH_HEAD));
-  let start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition);
+  const list = { partition };
+  let start = page.cursor === undefined ? undefined : await openKeyCursor(cursors, page.cursor, list);
   const names: string[] = [];
   for (let round = 0; round < MAX_SEARCH_ROUNDS && names.length < page.limit; round++) {
     const result = await client.send(
@@ -129,7 +137,7 @@ export async function searchCollectionNames(
     start = result.LastEvaluatedKey;
     if (start === undefined) break;
   }
-  return { names, nextCursor: start ? encodeCursor(start) : undefined };
+  return { names, nextCursor: start ? await sealKeyCursor(cursors, start, list) : undefined };
 }
 
 const BACKFILL = "collection-search-index";

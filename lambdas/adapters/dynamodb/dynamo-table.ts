@@ -11,6 +11,7 @@ import {
   type QueryCommandInput,
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
+import { CursorSealer, type Cursors } from "../../core/cursors.js";
 import { ConflictError, TooManyRequestsError, ValidationError } from "../../core/errors.js";
 import type { AuditEvent, Page, PageRequest } from "../../core/model.js";
 import { keys } from "./keys.js";
@@ -72,6 +73,8 @@ export class DynamoTable {
   constructor(
     protected readonly client: DynamoDBDocumentClient,
     protected readonly tableName: string,
+    /** One sealer for every store of a deployment (lambdas/composition.ts); its own, per process, otherwise. */
+    protected readonly cursors: Cursors = CursorSealer.ephemeral(),
   ) {}
 
   protected async get(key: Key, consistent: boolean): Promise<Item | undefined> {
@@ -138,8 +141,9 @@ export class DynamoTable {
     sortKeyPrefix?: string,
   ): Promise<Page<T>> {
     const items: Item[] = [];
+    const list = { partition, sortKeyPrefix };
     let start: Record<string, unknown> | undefined =
-      page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, "PK", sortKeyPrefix);
+      page.cursor === undefined ? undefined : await openKeyCursor(this.cursors, page.cursor, list);
     for (let round = 0; ; round++) {
       const result = await this.client.send(
         new QueryCommand({ ...input, TableName: this.tableName, Limit: page.limit - items.length, ExclusiveStartKey: start }),
@@ -149,7 +153,7 @@ export class DynamoTable {
       const filled = items.length >= page.limit || start === undefined;
       if (filled || input.FilterExpression === undefined || round + 1 >= MAX_FILTERED_ROUNDS) break;
     }
-    return { items: items.map(map), nextCursor: start ? encodeCursor(start) : undefined };
+    return { items: items.map(map), nextCursor: start ? await sealKeyCursor(this.cursors, start, list) : undefined };
   }
 
   /** One page of a partition (optionally under a sort-key prefix), oldest or newest first. */
@@ -176,6 +180,7 @@ export class DynamoTable {
   /** One page of a global secondary index's partition, in its sort-key order. */
   protected async queryIndexPage<T>(index: IndexName, partition: string, page: PageRequest, map: (item: Item) => T): Promise<Page<T>> {
     const partitionAttribute = `${index}PK`;
+    const list = { index, partition, partitionAttribute };
     const result = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -184,12 +189,12 @@ export class DynamoTable {
         ExpressionAttributeNames: { "#pk": partitionAttribute },
         ExpressionAttributeValues: { ":pk": partition },
         Limit: page.limit,
-        ExclusiveStartKey: page.cursor === undefined ? undefined : decodeCursor(page.cursor, partition, partitionAttribute),
+        ExclusiveStartKey: page.cursor === undefined ? undefined : await openKeyCursor(this.cursors, page.cursor, list),
       }),
     );
     return {
       items: (result.Items ?? []).map(map),
-      nextCursor: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : undefined,
+      nextCursor: result.LastEvaluatedKey ? await sealKeyCursor(this.cursors, result.LastEvaluatedKey, list) : undefined,
     };
   }
 
@@ -252,33 +257,43 @@ export class DynamoTable {
   }
 }
 
-export function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), "utf8").toString("base64url");
+/** The list a key cursor pages: a partition of the table or of an index, under a sort-key prefix where lists share one. */
+export interface KeyList {
+  index?: IndexName;
+  partition: string;
+  /** The index's partition attribute; `PK` for the table. */
+  partitionAttribute?: string;
+  sortKeyPrefix?: string;
+}
+
+const listName = (list: KeyList) => ["key", list.index ?? "table", list.partition, list.sortKeyPrefix ?? ""].join("\u0000");
+
+/** A LastEvaluatedKey as a cursor: sealed and bound to its list (lambdas/core/cursors.ts). */
+export async function sealKeyCursor(cursors: Cursors, key: Record<string, unknown>, list: KeyList): Promise<string> {
+  return cursors.seal(listName(list), JSON.stringify(key));
 }
 
 /**
- * A cursor is only valid for the list it came from: its partition and, where lists share a
- * partition, its sort-key prefix. Anything else is a client error, not a 500 from DynamoDB.
+ * The ExclusiveStartKey a cursor holds, for its own list only. The seal already refuses any
+ * other; the shape is checked again so that nothing but a key of this list reaches DynamoDB.
  */
-export function decodeCursor(
-  cursor: string,
-  partition: string,
-  partitionAttribute = "PK",
-  sortKeyPrefix?: string,
-): Record<string, unknown> {
+export async function openKeyCursor(cursors: Cursors, cursor: string, list: KeyList): Promise<Record<string, unknown>> {
+  const payload = await cursors.open(listName(list), cursor);
   let key: unknown;
   try {
-    key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    key = JSON.parse(payload);
   } catch (error) {
     throw new ValidationError("cursor is not valid", { cause: error });
   }
+  const partitionAttribute = list.partitionAttribute ?? "PK";
   const valid =
     typeof key === "object" &&
     key !== null &&
+    !Array.isArray(key) &&
     Object.values(key).every((v) => typeof v === "string") &&
-    (key as Item)[partitionAttribute] === partition &&
+    (key as Item)[partitionAttribute] === list.partition &&
     typeof (key as Item).SK === "string" &&
-    (sortKeyPrefix === undefined || ((key as Item).SK as string).startsWith(sortKeyPrefix));
+    (list.sortKeyPrefix === undefined || ((key as Item).SK as string).startsWith(list.sortKeyPrefix));
   if (!valid) throw new ValidationError("cursor is not valid for this list");
   return key as Record<string, unknown>;
 }

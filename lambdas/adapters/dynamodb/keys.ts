@@ -47,6 +47,8 @@ export const keys = {
   // in a partition per registry and first three characters of the suffix.
   collectionSearchPartition: (registry: string, head: string) => `COLSEARCH#${registry}#${head}`,
   collectionSearchTerm: (suffix: string, collection: string) => `${suffix}#${collection}`,
+  /** A secret the deployment generated for itself (adapters/dynamodb/server-secret.ts). */
+  serverSecret: (name: string) => ({ PK: "SECRET", SK: name }),
   /** Marks a one-time backfill of data written before a layout change as done. */
   migration: (name: string) => ({ PK: "MIGRATION", SK: name }),
   link: (registry: string, collection: string, index: number) => ({

@@ -16,6 +16,7 @@ import type { LineageStore, MetricBatch, MetricHistory } from "../../core/ports.
 import { appendBounded } from "../../core/run-metrics.js";
 import { DynamoTable, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { storableJson } from "./user-json.js";
 import { toVersion } from "./artifact-store.js";
 import { runUpsertExpression, upsertRunItem } from "./run-items.js";
 
@@ -35,7 +36,7 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
       ":id": run.id,
       ":at": run.createdAt,
       ":actor": run.createdBy,
-      ":config": run.config,
+      ":config": storableJson(run.config),
     };
     const sets = [
       "#entity = :entity",
@@ -193,7 +194,7 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
       try {
-        const result = await update("#summary = :summary", "attribute_not_exists(#summary)", {}, { ":summary": last });
+        const result = await update("#summary = :summary", "attribute_not_exists(#summary)", {}, { ":summary": storableJson(last) });
         return result.Attributes?.summary as Record<string, number>;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -201,7 +202,7 @@ export class DynamoLineageStore extends DynamoTable implements LineageStore {
       // The map exists and refused the keys: full, unless another request created it between the two writes.
       const item = await this.get(keys.run(run.project, run.id), true);
       const current = (item?.summary as Record<string, number> | undefined) ?? {};
-      const added = metricKeys.filter((key) => !(key in current)).length;
+      const added = metricKeys.filter((key) => !Object.hasOwn(current, key)).length;
       if (Object.keys(current).length + added > MAX_RUN_METRIC_KEYS) {
         throw new UnprocessableError(
           `run ${run.project}/${run.id} would hold more than ${MAX_RUN_METRIC_KEYS} metric keys; log fewer distinct keys`,

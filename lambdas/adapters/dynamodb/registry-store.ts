@@ -1,5 +1,5 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { ConflictError, NotFoundError } from "../../core/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../core/errors.js";
 import {
   versionLabel,
   type AuditEvent,
@@ -25,9 +25,10 @@ import type {
   NewLink,
   RegistryStore,
 } from "../../core/ports.js";
-import { TransactionLost, tagged, type Item, type Key, type Tagged } from "./dynamo-table.js";
+import { TransactionLost, openKeyCursor, sealKeyCursor, tagged, type Item, type Key, type Tagged } from "./dynamo-table.js";
 import { SEARCH_HEAD, searchCollectionNames, writeCollectionSearchIndex } from "./collection-search.js";
 import { keys } from "./keys.js";
+import { storableJson } from "./user-json.js";
 import { SequenceStore, type SequenceLayout } from "./sequence.js";
 
 /** A collection's links as a numbered sequence: deduped by source version, counted on the collection item. */
@@ -76,8 +77,38 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     );
   }
 
-  async listRegistries(page: PageRequest): Promise<Page<RegistryRecord>> {
-    return this.queryIndexPage("GSI1", keys.registriesIndex, page, toRegistry);
+  async listRegistries(page: PageRequest, visible: (registry: RegistryRecord) => boolean = () => true): Promise<Page<RegistryRecord>> {
+    const list = { index: "GSI1" as const, partition: keys.registriesIndex, partitionAttribute: "GSI1PK" };
+    let start = page.cursor === undefined ? undefined : await openKeyCursor(this.cursors, page.cursor, list);
+    const items: RegistryRecord[] = [];
+    let last: Item | undefined;
+    // Registries are few (org admins create them): the query goes on until the page is full
+    // of visible ones and one more visible one shows there is a next page, or the end.
+    for (;;) {
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: "GSI1",
+          KeyConditionExpression: "GSI1PK = :pk",
+          ExpressionAttributeValues: { ":pk": keys.registriesIndex },
+          Limit: Math.max(page.limit + 1, 100),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        const registry = toRegistry(item);
+        if (!visible(registry)) continue;
+        if (items.length === page.limit) {
+          // The next page starts after the last registry this one holds, never at a hidden one.
+          const after = { PK: last!.PK, SK: last!.SK, GSI1PK: last!.GSI1PK, GSI1SK: last!.GSI1SK };
+          return { items, nextCursor: await sealKeyCursor(this.cursors, after, list) };
+        }
+        items.push(registry);
+        last = item;
+      }
+      start = result.LastEvaluatedKey;
+      if (start === undefined) return { items };
+    }
   }
 
   async getRegistryAccess(
@@ -232,7 +263,7 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
 
   /** Names containing q, from the search index (one query per page whatever the registry's size), then the collections in one batch. */
   private async searchCollections(registry: string, q: string, page: PageRequest): Promise<Page<CollectionRecord>> {
-    const { names, nextCursor } = await searchCollectionNames(this.client, this.tableName, registry, q, page);
+    const { names, nextCursor } = await searchCollectionNames(this.client, this.tableName, registry, q, page, this.cursors);
     if (names.length === 0) return { items: [], nextCursor };
     const found = await this.batchGetItems(names.map((name) => keys.collection(registry, name)));
     const byName = new Map(found.map((item) => [item.name as string, toCollection(item)]));
@@ -352,10 +383,30 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     return this.removeAliasIn(linksOf(change.registry, change.collection), change, alias);
   }
 
-  async unlink(change: CollectionChange, index: number): Promise<void> {
+  async unlink(change: CollectionChange, index: number, protectedAliases: string[] = []): Promise<void> {
     const { registry, collection } = change;
     const sourceOf = (item: Item) => item.source as SourceVersion;
+    const guarded = [...new Set(protectedAliases)];
     await this.retire(linksOf(registry, collection), change, index, {
+      // Decided on the link as read, on every attempt; the condition below makes a protected
+      // alias moved onto the link after that read fail the write, and the next attempt refuse.
+      check: (item) => {
+        const held = [...((item.aliases as Set<string> | undefined) ?? [])].filter((alias) => guarded.includes(alias));
+        if (held.length > 0) {
+          throw new ForbiddenError(
+            `@${registry}/${collection}:${versionLabel(index)} holds the protected alias ${held.join(", ")}: ` +
+              `only admins of registry ${registry} may unlink it`,
+          );
+        }
+      },
+      ...(guarded.length === 0
+        ? {}
+        : {
+            condition: {
+              expression: guarded.map((_, i) => `NOT contains(aliases, :protected${i})`).join(" AND "),
+              values: Object.fromEntries(guarded.map((alias, i) => [`:protected${i}`, alias])),
+            },
+          }),
       tombstone: (item) => ({
         entity: "unlinked",
         index,
@@ -562,7 +613,7 @@ function linkItem(link: LinkRecord): Item {
     source: link.source,
     type: link.type,
     ...(link.aliases.length > 0 ? { aliases: new Set(link.aliases) } : {}),
-    metadata: link.metadata,
+    metadata: storableJson(link.metadata),
     description: link.description,
     size: link.size,
     fileCount: link.fileCount,

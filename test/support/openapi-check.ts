@@ -84,7 +84,7 @@ export function assertDocumented(answer: Answer): void {
   if (mismatch) throw new Error(`OpenAPI contract: ${mismatch}`);
 }
 
-/** fetch that checks every answer of the registry at `origin` against the document; redirects are not followed. */
+/** fetch that checks every answer of the registry at `origin` against the document, redirects included (followed unless `redirect: "manual"`). */
 export function checkedFetch(origin: string): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
@@ -99,7 +99,7 @@ export function checkedFetch(origin: string): typeof fetch {
       headers: response.headers,
       text,
     });
-    if (response.status >= 300 && response.status < 400 && response.headers.get("location")) {
+    if (init?.redirect !== "manual" && response.status >= 300 && response.status < 400 && response.headers.get("location")) {
       // Follow as fetch would: to the store, without the registry's Authorization.
       const headers = new Headers(init?.headers);
       headers.delete("authorization");

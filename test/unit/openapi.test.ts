@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildOpenApiDocument, openApiJson } from "../../lambdas/contract/openapi.js";
 import { ERROR_STATUS } from "../../lambdas/contract/errors.js";
 import { routes } from "../../lambdas/contract/routes.js";
+import { openApiMismatch } from "../support/openapi-check.js";
 
 const doc = buildOpenApiDocument() as {
   openapi: string;
@@ -77,5 +78,36 @@ describe("the OpenAPI document", () => {
       required: false,
       schema: { type: "integer", default: 1000, maximum: 10000 },
     });
+  });
+});
+
+describe("checking answers against the document", () => {
+  const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
+    method: "GET",
+    path: "/v1/registries/model/collections/c/versions/v1/lineage?depth=2",
+    status,
+    headers: new Headers(headers),
+    text: JSON.stringify(body),
+  });
+  const graph = { root: "version:p/a:v1", nodes: [], edges: [], truncated: false };
+
+  it("accepts what the document says", () => {
+    expect(openApiMismatch(answer(200, graph))).toBeUndefined();
+    expect(openApiMismatch(answer(404, { error: { code: "not_found", message: "no", requestId: "r" } }))).toBeUndefined();
+  });
+
+  it("reports an undocumented field, a missing one, a wrong error code and an undocumented status", () => {
+    expect(openApiMismatch(answer(200, { ...graph, secret: 1 }))).toMatch(/additional/);
+    expect(openApiMismatch(answer(200, { nodes: [], edges: [], truncated: false }))).toMatch(/root/);
+    expect(openApiMismatch(answer(404, { error: { code: "conflict", message: "no", requestId: "r" } }))).toMatch(/allowed values/);
+    expect(openApiMismatch(answer(418, {}))).toMatch(/does not list/);
+  });
+
+  it("reports a redirect without the headers the Hugging Face clients read", () => {
+    const resolve = { method: "HEAD", path: "/hf/model/c/resolve/main/a/b.bin", status: 302, text: "" };
+    const headers = { location: "http://s3/x", etag: '"e"', "x-linked-etag": '"e"', "x-linked-size": "1", "x-repo-commit": "c" };
+    expect(openApiMismatch({ ...resolve, headers: new Headers(headers) })).toBeUndefined();
+    const { "x-repo-commit": _, ...withoutCommit } = headers;
+    expect(openApiMismatch({ ...resolve, headers: new Headers(withoutCommit) })).toMatch(/X-Repo-Commit/);
   });
 });

@@ -596,6 +596,11 @@ export function buildOpenApiDocument(): object {
                   schema: inline(hfErrorCode, "output"),
                 },
                 "X-Error-Message": { description: "The message.", required: true, schema: { type: "string" } },
+                "X-Repo-Commit": {
+                  description: "On EntryNotFound: the commit the file is missing from.",
+                  required: false,
+                  schema: { type: "string" },
+                },
               },
             }
           : {}),

@@ -32,6 +32,8 @@ export class HubNotFoundError extends NotFoundError {
   constructor(
     readonly hubCode: HfErrorCode,
     message: string,
+    /** The revision's commit, when the repository and revision exist: clients cache "no such file" under it. */
+    readonly commit?: string,
   ) {
     super(message);
   }
@@ -367,7 +369,9 @@ export interface ResolvedFile {
 export async function resolveFile(deps: HubDeps, revision: HubRevision, path: string): Promise<ResolvedFile> {
   const entries = await deps.blobs.getManifest(revision.source.digest);
   const entry = entries.find((e) => e.path === path);
-  if (!entry) throw new HubNotFoundError("EntryNotFound", `${repoName(revision.repo)} has no file ${path} at ${revision.commit}`);
+  if (!entry) {
+    throw new HubNotFoundError("EntryNotFound", `${repoName(revision.repo)} has no file ${path} at ${revision.commit}`, revision.commit);
+  }
   if (isReference(entry)) {
     const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(entry.ref) ?? [];
     return { location: await deps.blobs.presignReferenceGet(bucket!, key!, entry.versionId), size: entry.size, etag: entry.etag };

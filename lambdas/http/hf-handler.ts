@@ -110,6 +110,7 @@ export function createHubHandler(operations: HubOperations, services: Services, 
           "x-request-id": requestId,
           "x-error-message": headerSafe(message),
           ...(error instanceof HubNotFoundError ? { "x-error-code": error.hubCode } : {}),
+          ...(error instanceof HubNotFoundError && error.commit ? { "x-repo-commit": error.commit } : {}),
         },
         body: event.httpMethod === "HEAD" ? "" : JSON.stringify({ error: message, code: answer.body.error.code, requestId }),
       };

@@ -220,6 +220,9 @@ describe("the protocol as huggingface_hub reads it", () => {
     expect(await code("/model/nothing/resolve/main/config.json", "HEAD")).toEqual([404, "RepoNotFound"]);
     expect(await code("/model/classifier/resolve/v9/config.json", "HEAD")).toEqual([404, "RevisionNotFound"]);
     expect(await code("/model/classifier/resolve/main/missing.json", "HEAD")).toEqual([404, "EntryNotFound"]);
+    // huggingface_hub caches a missing file under the commit it was missing from.
+    const missing = await fetch(`${hubUrl}/model/classifier/resolve/v0/missing.json`, { method: "HEAD", headers: auth() });
+    expect(missing.headers.get("x-repo-commit")).toMatch(/^[0-9a-f]{40}$/);
     expect(await code("/api/models/model/classifier/revision/nope")).toEqual([404, "RevisionNotFound"]);
     expect(await code("/api/models/nothing/classifier/revision/main")).toEqual([404, "RepoNotFound"]);
     const body = await (await fetch(`${hubUrl}/api/models/model/classifier/tree/main/nofolder`, { headers: auth() })).json();

@@ -362,6 +362,59 @@ describe("writes with @huggingface/hub", () => {
     ]);
   });
 
+  test("the commit protocol as huggingface_hub sends it: copies without a size, deletions, parents and alias branches", async () => {
+    const commit = (branch: string, lines: object[]) =>
+      fetch(`${projectsUrl}/api/models/vision/hf-upload/commit/${branch}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token()}`, "content-type": "application/x-ndjson", "x-mreg-run-id": "train-9" },
+        body: lines.map((line) => JSON.stringify(line)).join("\n"),
+      });
+    const head = await modelInfo({ name: "vision/hf-upload", hubUrl: projectsUrl, accessToken: token(), additionalFields: ["sha"] });
+    const readme = (await s.api("GET", "/v1/projects/vision/artifacts/hf-upload/versions/latest/files")).body.items.find(
+      (f: { path: string }) => f.path === "checkpoint/notes/readme.md",
+    );
+    const header = (parentCommit?: string) => ({
+      key: "header",
+      value: { summary: "reshuffle", ...(parentCommit ? { parentCommit } : {}) },
+    });
+    const operations = [
+      { key: "lfsFile", value: { path: "README.md", algo: "sha256", oid: readme.sha256 } },
+      { key: "deletedFile", value: { path: "extra.txt" } },
+      { key: "deletedFolder", value: { path: "checkpoint/notes" } },
+    ];
+    const stale = await commit("main", [header("0".repeat(40)), ...operations]);
+    expect(stale.status).toBe(409);
+    const noBranch = await commit("candidate", [header(), ...operations]);
+    expect([noBranch.status, noBranch.headers.get("x-error-code")]).toEqual([404, "RevisionNotFound"]);
+    const gone = await commit("main", [header(), { key: "deletedFile", value: { path: "nope.txt" } }]);
+    expect([gone.status, gone.headers.get("x-error-code")]).toEqual([404, "EntryNotFound"]);
+    const inline = await commit("main", [header(), { key: "file", value: { path: "empty.txt", content: "", encoding: "base64" } }]);
+    expect(inline.status).toBe(400);
+
+    const made = await commit("main", [header(head.sha), ...operations]);
+    expect(made.status).toBe(200);
+    const body = await made.json();
+    expect(body).toMatchObject({ version: "v2", created: true, commitOid: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    const files = await s.api("GET", "/v1/projects/vision/artifacts/hf-upload/versions/v2/files");
+    expect(files.body.items.map((f: { path: string }) => f.path)).toEqual([
+      "README.md",
+      "checkpoint/config.json",
+      "checkpoint/weights.bin",
+    ]);
+    expect((await s.api("GET", "/v1/projects/vision/artifacts/hf-upload/versions/v2")).body).toMatchObject({
+      description: "reshuffle",
+      runId: "train-9",
+    });
+
+    // Another branch is an alias: the commit builds on the version it names and moves it.
+    expect((await s.api("PUT", "/v1/projects/vision/artifacts/hf-upload/aliases/candidate", { version: "v0" })).status).toBe(200);
+    const onAlias = await commit("candidate", [header(), { key: "deletedFile", value: { path: "checkpoint/config.json" } }]);
+    expect(onAlias.status).toBe(200);
+    const moved = (await s.api("GET", "/v1/projects/vision/artifacts/hf-upload/versions/candidate")).body;
+    expect(moved).toMatchObject({ version: "v3", fileCount: 2 });
+    expect((await commit("v1", [header(), ...operations])).status).toBe(400);
+  });
+
   test("a viewer's upload is refused with 403", async () => {
     const refused = await uploadFiles({
       repo: "vision/hf-upload",

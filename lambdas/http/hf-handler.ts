@@ -46,13 +46,21 @@ export type HubOperations = Record<OperationOf<"hf">, HubOperation>;
  * `X-Error-Message` headers the HF clients branch on, and a body whose `error` is the message.
  */
 export function createHubHandler(operations: HubOperations, services: Services, observability: Observability): ApiHandler {
-  const { logger, metrics } = observability;
+  const { logger, metrics, tracer } = observability;
   const table: RouteDefinition[] = routes.filter((r) => r.function === "hf");
   return async (event, context) => {
     const started = performance.now();
     const requestId = event.requestContext?.requestId || context?.awsRequestId || randomUUID();
     if (context) logger.addContext(context);
     const route = table.find((r) => r.method === event.httpMethod && r.path === event.resource);
+    const segment = tracer?.getSegment();
+    const subsegment = segment?.addNewSubsegment(`## hf.${route?.operation ?? "unrouted"}`);
+    if (tracer && subsegment) {
+      tracer.setSegment(subsegment);
+      tracer.annotateColdStart();
+      tracer.addServiceNameAnnotation();
+      if (route) tracer.putAnnotation("route", `${route.method} ${route.path}`);
+    }
     let principal: Principal | undefined;
     let response: APIGatewayProxyResult;
     try {
@@ -100,7 +108,10 @@ export function createHubHandler(operations: HubOperations, services: Services, 
       };
     } catch (error) {
       const answer = errorResponse(error, requestId);
-      if (answer.internal !== undefined) logger.error("unhandled error", { requestId, error: answer.internal });
+      if (answer.internal !== undefined) {
+        logger.error("unhandled error", { requestId, error: answer.internal });
+        tracer?.addErrorAsMetadata(answer.internal as Error);
+      }
       const message = answer.body.error.message;
       response = {
         statusCode: answer.status,
@@ -116,6 +127,11 @@ export function createHubHandler(operations: HubOperations, services: Services, 
       };
     } finally {
       metrics.flush();
+    }
+    if (tracer && subsegment && segment) {
+      tracer.putAnnotation("status", response.statusCode);
+      subsegment.close();
+      tracer.setSegment(segment);
     }
     logger.info("request", {
       requestId,

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { commitVersion, loadVersion, type ArtifactDeps, type ArtifactRef } from "./artifact-versions.js";
 import { atLeast, type RegistryAccess } from "./authorize.js";
 import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
+import { parseS3Uri } from "./manifest.js";
 import {
   LATEST_ALIAS,
   isReference,
@@ -373,8 +374,8 @@ export async function resolveFile(deps: HubDeps, revision: HubRevision, path: st
     throw new HubNotFoundError("EntryNotFound", `${repoName(revision.repo)} has no file ${path} at ${revision.commit}`, revision.commit);
   }
   if (isReference(entry)) {
-    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(entry.ref) ?? [];
-    return { location: await deps.blobs.presignReferenceGet(bucket!, key!, entry.versionId), size: entry.size, etag: entry.etag };
+    const { bucket, key } = parseS3Uri(entry.ref);
+    return { location: await deps.blobs.presignReferenceGet(bucket, key, entry.versionId), size: entry.size, etag: entry.etag };
   }
   const filename = entry.path.split("/").pop() ?? entry.path;
   return { location: await deps.blobs.presignBlobGet(entry.sha256, filename), size: entry.size, etag: entry.sha256 };

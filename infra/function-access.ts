@@ -50,6 +50,14 @@ export const functionAccess = {
   lineage: { table: "readwrite", bucket: [] },
   // Automations and their delivery log are table items; a replay is an outbound HTTPS call.
   automations: { table: "readwrite", bucket: [] },
+  // The Hugging Face Hub protocol: the artifacts function's uploads, commits and downloads
+  // (lambdas/handlers/hf.ts), so its capabilities and its sizing for multipart verification.
+  hf: {
+    table: "readwrite",
+    bucket: ["upload", "download", "readManifests", "writeManifests", "readReferences"],
+    memorySize: 1769,
+    timeoutSeconds: 900,
+  },
   // The index signature lets a function be declared before its routes land in the table.
 } as const satisfies Record<FunctionName, FunctionAccess> & Record<string, FunctionAccess>;
 

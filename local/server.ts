@@ -7,8 +7,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { errorBodyOf, ERROR_STATUS, INTERNAL_ERROR_MESSAGE, type ErrorCode } from "../lambdas/contract/errors.js";
 import { matchRoute, routes, type FunctionName } from "../lambdas/contract/routes.js";
 import { MAX_BODY_BYTES } from "../lambdas/contract/limits.js";
+import { HF_MOUNT } from "../lambdas/contract/hf-mounts.js";
 import type { ApiHandler } from "../lambdas/http/api-handler.js";
 import { createWebAssets, type WebAssets } from "./web-assets.js";
+
+const API_ROOT = "/v1";
 
 export interface LocalServer {
   url: string;
@@ -23,7 +26,7 @@ export interface LocalServerOptions {
   handlers: Record<FunctionName, ApiHandler>;
   /** Where requests the server answers itself (no route, wrong method, body too large) are logged. */
   logger: Logger;
-  /** The built web app (web/dist), served on the API's origin for every path outside /v1. */
+  /** The built web app (web/dist), served on the API's origin for every path outside /v1 and /hf. */
   webRoot?: string;
 }
 
@@ -33,7 +36,7 @@ export interface LocalServerOptions {
  */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const host = options.host ?? "127.0.0.1";
-  // The web app (web/dist) on the same origin as the API: everything outside /v1.
+  // The web app (web/dist) on the same origin as the API: everything outside /v1 and /hf.
   const web = createWebAssets(options.webRoot);
   const server = createServer((req, res) => {
     const requestId = randomUUID();
@@ -88,7 +91,7 @@ async function serve(
       latencyMs: Math.round((performance.now() - started) * 10) / 10,
     });
   };
-  if (url.pathname !== "/v1" && !url.pathname.startsWith("/v1/") && (await web.serve(req, res, url.pathname))) return;
+  if (!isApiPath(url.pathname) && (await web.serve(req, res, url.pathname))) return;
   const match = matchRoute(routes, method, url.pathname);
   if (!match) {
     req.resume();
@@ -106,6 +109,11 @@ async function serve(
   const result: APIGatewayProxyResult = await handler(event);
   res.writeHead(result.statusCode, result.headers as Record<string, string>);
   res.end(result.body);
+}
+
+/** The API's own paths: /v1, and the Hugging Face Hub protocol under /hf (lambdas/contract/hf-mounts.ts). */
+function isApiPath(pathname: string): boolean {
+  return [API_ROOT, HF_MOUNT].some((root) => pathname === root || pathname.startsWith(`${root}/`));
 }
 
 /**

@@ -23,24 +23,5 @@ export const apiKeysQuery = z.object({
   cursor: z.string().max(2048).optional(),
 });
 
-export interface UserResponse {
-  id: string;
-  name: string;
-  role: "admin" | "member" | "viewer";
-  createdAt: string;
-}
-
-/** What listing shows of a key: never the secret, never its hash. */
-export interface ApiKeyResponse {
-  id: string;
-  user: string;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-}
-
-export interface CreatedApiKeyResponse extends ApiKeyResponse {
-  /** The secret, shown this once. */
-  key: string;
-}
+// What the admin routes answer: schemas in lambdas/contract/responses.ts, types inferred from them.
+export type { ApiKeyResponse, CreatedApiKeyResponse, UserResponse } from "./responses.js";

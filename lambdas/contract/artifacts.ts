@@ -97,97 +97,15 @@ export const deleteQuery = z.object({
   force: z.enum(["true", "false"]).optional(),
 });
 
-export interface PresignedPut {
-  sha256: string;
-  size: number;
-  method: "PUT";
-  url: string;
-  headers: Record<string, string>;
-}
-
-export interface PresignedMultipart {
-  sha256: string;
-  size: number;
-  multipart: {
-    uploadId: string;
-    partSize: number;
-    parts: { partNumber: number; url: string; headers: Record<string, string> }[];
-  };
-}
-
-/** A presigned PUT for bytes whose SHA-256 is declared later, at commit, with the uploadId. */
-export interface OpenUpload {
-  path: string;
-  size: number;
-  uploadId: string;
-  method: "PUT";
-  url: string;
-  headers: Record<string, string>;
-}
-
-export interface UploadPlan {
-  uploads: (PresignedPut | PresignedMultipart)[];
-  present: string[];
-  /**
-   * One entry per requested open upload the registry granted (present when `open` was asked
-   * for). Files it would take only as multipart are left out: hash those first, then plan them.
-   */
-  open?: OpenUpload[];
-}
-
-export interface CommitResponse {
-  version: string;
-  index: number;
-  digest: string;
-  created: boolean;
-  aliases: string[];
-}
-
-export interface VersionResponse {
-  version: string;
-  index: number;
-  digest: string;
-  type: string;
-  aliases: string[];
-  metadata: Record<string, unknown>;
-  description: string | null;
-  createdAt: string;
-  createdBy: string;
-  size: number;
-  fileCount: number;
-  runId?: string;
-  project: string;
-  artifact: string;
-}
-
-export interface FileResponse {
-  path: string;
-  size: number;
-  sha256?: string;
-  ref?: string;
-  etag?: string;
-  versionId?: string;
-  url: string;
-}
-
-/** A page of a version's files (`GET …/versions/{v}/files`). */
-export interface FilesPage {
-  items: FileResponse[];
-  nextCursor?: string;
-  /**
-   * The digest of the version the files belong to: the SHA-256 of the canonical manifest
-   * (lambdas/contract/manifest.ts) of all its files, every page and prefix together.
-   */
-  digest: string;
-}
-
-export interface ArtifactResponse {
-  project: string;
-  name: string;
-  type: string;
-  createdAt: string;
-  createdBy: string;
-  versionCount: number;
-  latest: string | null;
-  aliases: Record<string, string>;
-}
+// What the artifact routes answer: schemas in lambdas/contract/responses.ts, types inferred from them.
+export type {
+  ArtifactResponse,
+  CommitResponse,
+  FileResponse,
+  FilesPage,
+  OpenUpload,
+  PresignedMultipart,
+  PresignedPut,
+  UploadPlan,
+  VersionResponse,
+} from "./responses.js";

@@ -20,46 +20,5 @@ export type CreateAutomationRequest = z.infer<typeof createAutomationRequest>;
 /** Delivery ids are ULID-shaped (26 Crockford base32 characters). */
 export const deliveryId = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, "is not a delivery id");
 
-export interface AutomationResponse {
-  id: string;
-  registry: string;
-  name: string;
-  event: z.infer<typeof automationEvent>;
-  collection: string | null;
-  aliasPattern: string | null;
-  url: string;
-  /** Whether deliveries are signed; the secret itself is never returned. */
-  hasSecret: boolean;
-  payloadTemplate: string | null;
-  createdAt: string;
-  createdBy: string;
-}
-
-export interface DeliveryResponse {
-  id: string;
-  automationId: string;
-  status: "pending" | "delivered" | "failed";
-  event: {
-    type: z.infer<typeof automationEvent>;
-    collection: string;
-    version: string;
-    alias?: string;
-    actor: string;
-    at: string;
-  };
-  attemptCount: number;
-  attempts: {
-    attempt: number;
-    at: string;
-    latencyMs: number;
-    statusCode?: number;
-    error?: string;
-    outcome: "delivered" | "retry" | "failed";
-  }[];
-  nextAttemptAt: string | null;
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-  /** The body as sent (on a single delivery, not in lists). */
-  payload?: unknown;
-}
+// What the automation routes answer: schemas in lambdas/contract/responses.ts, types inferred from them.
+export type { AutomationResponse, DeliveryResponse } from "./responses.js";

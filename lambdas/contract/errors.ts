@@ -1,3 +1,5 @@
+import * as z from "zod";
+
 /**
  * Every error code the registry answers with, and its HTTP status: the handlers, the local
  * server and API Gateway's own gateway responses (infra/constructs/registry-api.ts) all
@@ -34,9 +36,16 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-export interface ErrorResponseBody {
-  error: { code: ErrorCode; message: string; requestId: string };
-}
+/** The one shape of an error answer, as a schema (lambdas/contract/openapi.ts documents it with each status). */
+export const errorResponseBody = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    /** The request's id, the one its log line (and API Gateway's access log) records. */
+    requestId: z.string(),
+  }),
+});
+export type ErrorResponseBody = z.infer<typeof errorResponseBody>;
 
 /** The one shape of an error answer: `{"error": {"code", "message", "requestId"}}`. */
 export function errorBodyOf(code: ErrorCode, message: string, requestId: string): ErrorResponseBody {

@@ -40,52 +40,5 @@ export type LinkRequest = z.infer<typeof linkRequest>;
 
 export const memberRequest = z.strictObject({ role: registryRole });
 
-export interface RegistryResponse {
-  name: string;
-  description: string | null;
-  visibility: "organization" | "restricted";
-  artifactTypes: string[] | null;
-  protectedAliases: string[];
-  createdAt: string;
-  createdBy: string;
-  /** The caller's effective role in this registry. */
-  role: "viewer" | "member" | "admin";
-}
-
-export interface CollectionResponse {
-  registry: string;
-  name: string;
-  type: string;
-  description: string | null;
-  tags: string[];
-  aliases: Record<string, string>;
-  latest: string | null;
-  linkCount: number;
-  createdAt: string;
-  createdBy: string;
-}
-
-export interface LinkResponse {
-  version: string;
-  index: number;
-  created: boolean;
-  aliases: string[];
-}
-
-export interface CollectionVersionResponse {
-  registry: string;
-  collection: string;
-  version: string;
-  index: number;
-  digest: string;
-  type: string;
-  aliases: string[];
-  tags: string[];
-  metadata: Record<string, unknown>;
-  description: string | null;
-  createdAt: string;
-  createdBy: string;
-  size: number;
-  fileCount: number;
-  source: { project: string; artifact: string; version: string; digest: string };
-}
+// What the registry routes answer: schemas in lambdas/contract/responses.ts, types inferred from them.
+export type { CollectionResponse, CollectionVersionResponse, LinkResponse, RegistryResponse } from "./responses.js";

@@ -3,7 +3,9 @@
  * Every route names the function that serves it, the operation inside that function and
  * the permission it requires; a route without a permission cannot be served.
  */
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+import { HF_MOUNT, HF_PROJECTS_MOUNT } from "./hf-mounts.js";
+
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
 /** What a route requires; every route in the route table declares one. */
 export type Permission =
@@ -30,9 +32,16 @@ const R = "/v1/registries/{registry}";
 const C = `${R}/collections/{collection}`;
 const RUNS = "/v1/projects/{project}/runs";
 const A = `${R}/automations`;
+// The Hugging Face Hub protocol (lambdas/contract/hf.ts): registry collections are repositories
+// `{registry}/{collection}` at /hf; project artifacts `{project}/{name}` at /hf/_projects. A
+// trailing `{name+}` takes the rest of the path, slashes included.
+const HF_REPO = `${HF_MOUNT}/api/models/{registry}/{collection}`;
+const HF_PROJECT_REPO = `${HF_PROJECTS_MOUNT}/api/models/{project}/{name}`;
+const HF_LFS = `${HF_PROJECTS_MOUNT}/{project}/{name}/info/lfs/objects`;
 
 export const routes = [
   { method: "GET", path: "/v1/health", function: "health", operation: "health", permission: "public" },
+  { method: "GET", path: "/v1/openapi.json", function: "health", operation: "openapi", permission: "public" },
   // Blobs are content-addressed and shared by every artifact: an upload belongs to no project.
   { method: "POST", path: "/v1/uploads", function: "artifacts", operation: "planUpload", permission: "project:write" },
   { method: "POST", path: "/v1/uploads/complete", function: "artifacts", operation: "completeUpload", permission: "project:write" },
@@ -138,6 +147,52 @@ export const routes = [
     operation: "replayDelivery",
     permission: "registry:admin",
   },
+
+  // Project mounts first: `_projects` is no registry name, but a template match does not know that.
+  { method: "GET", path: HF_PROJECT_REPO, function: "hf", operation: "repoInfo", permission: "project:read" },
+  { method: "GET", path: `${HF_PROJECT_REPO}/revision/{revision}`, function: "hf", operation: "repoInfo", permission: "project:read" },
+  { method: "GET", path: `${HF_PROJECT_REPO}/tree/{revision}`, function: "hf", operation: "tree", permission: "project:read" },
+  { method: "GET", path: `${HF_PROJECT_REPO}/tree/{revision}/{path+}`, function: "hf", operation: "tree", permission: "project:read" },
+  { method: "POST", path: `${HF_PROJECT_REPO}/paths-info/{revision}`, function: "hf", operation: "pathsInfo", permission: "project:read" },
+  { method: "POST", path: `${HF_PROJECT_REPO}/preupload/{revision}`, function: "hf", operation: "preupload", permission: "project:write" },
+  { method: "POST", path: `${HF_PROJECT_REPO}/commit/{revision}`, function: "hf", operation: "commit", permission: "project:write" },
+  { method: "POST", path: `${HF_LFS}/batch`, function: "hf", operation: "lfsBatch", permission: "project:write" },
+  // The client posts the completion of a multipart upload without its token: the URL, like the
+  // part URLs it comes with, is the capability (it names the upload's unguessable id).
+  { method: "POST", path: `${HF_LFS}/complete/{oid}`, function: "hf", operation: "lfsComplete", permission: "public" },
+  {
+    method: "GET",
+    path: `${HF_PROJECTS_MOUNT}/{project}/{name}/resolve/{revision}/{path+}`,
+    function: "hf",
+    operation: "resolve",
+    permission: "project:read",
+  },
+  {
+    method: "HEAD",
+    path: `${HF_PROJECTS_MOUNT}/{project}/{name}/resolve/{revision}/{path+}`,
+    function: "hf",
+    operation: "resolve",
+    permission: "project:read",
+  },
+  { method: "GET", path: HF_REPO, function: "hf", operation: "repoInfo", permission: "registry:read" },
+  { method: "GET", path: `${HF_REPO}/revision/{revision}`, function: "hf", operation: "repoInfo", permission: "registry:read" },
+  { method: "GET", path: `${HF_REPO}/tree/{revision}`, function: "hf", operation: "tree", permission: "registry:read" },
+  { method: "GET", path: `${HF_REPO}/tree/{revision}/{path+}`, function: "hf", operation: "tree", permission: "registry:read" },
+  { method: "POST", path: `${HF_REPO}/paths-info/{revision}`, function: "hf", operation: "pathsInfo", permission: "registry:read" },
+  {
+    method: "GET",
+    path: `${HF_MOUNT}/{registry}/{collection}/resolve/{revision}/{path+}`,
+    function: "hf",
+    operation: "resolve",
+    permission: "registry:read",
+  },
+  {
+    method: "HEAD",
+    path: `${HF_MOUNT}/{registry}/{collection}/resolve/{revision}/{path+}`,
+    function: "hf",
+    operation: "resolve",
+    permission: "registry:read",
+  },
 ] as const satisfies readonly RouteDefinition[];
 
 /**
@@ -188,11 +243,14 @@ export function matchRoute(
 
 function matchTemplate(template: string, segments: string[]): Record<string, string> | undefined {
   const parts = template.split("/").filter((s) => s !== "");
-  if (parts.length !== segments.length) return undefined;
+  const greedy = parts.at(-1)?.endsWith("+}") ?? false;
+  if (greedy ? segments.length < parts.length : parts.length !== segments.length) return undefined;
   const params: Record<string, string> = {};
   for (const [i, part] of parts.entries()) {
     const segment = segments[i]!;
-    if (part.startsWith("{") && part.endsWith("}")) {
+    if (greedy && i === parts.length - 1) {
+      params[part.slice(1, -2)] = segments.slice(i).join("/");
+    } else if (part.startsWith("{") && part.endsWith("}")) {
       // Raw, as API Gateway (REST) passes them: the handler decodes each parameter once.
       params[part.slice(1, -1)] = segment;
     } else if (part !== segment) {

@@ -32,17 +32,6 @@ export const lineageQuery = z.object({
 });
 export type LineageQuery = z.infer<typeof lineageQuery>;
 
-export interface RunResponse {
-  project: string;
-  id: string;
-  name: string | null;
-  config: Record<string, unknown>;
-  /** The last value logged for each metric key. */
-  summary: Record<string, number>;
-  createdAt: string;
-  createdBy: string;
-}
-
 /** Points of history kept per metric key; past it, every second point is dropped (see core/run-metrics.ts). */
 export const MAX_METRIC_POINTS = 1000;
 /** Distinct keys one request may carry: each is one write to its history. */
@@ -76,75 +65,14 @@ export type LogMetricsRequest = z.infer<typeof logMetricsRequest>;
 
 export const metricHistoryQuery = z.object({ key: metricKey });
 
-export interface MetricPoint {
-  step: number | null;
-  value: number;
-}
-
-export interface LogMetricsResponse {
-  project: string;
-  run: string;
-  /** Points recorded by this request. */
-  points: number;
-  summary: Record<string, number>;
-}
-
-export interface MetricHistoryResponse {
-  project: string;
-  run: string;
-  key: string;
-  /** Points ever logged for the key; `points` holds at most MAX_METRIC_POINTS of them. */
-  count: number;
-  points: MetricPoint[];
-}
-
-/** Cursors for the edges of a node that this answer did not follow. */
-export interface MoreEdges {
-  up?: string;
-  down?: string;
-}
-
-export type LineageNode =
-  | {
-      id: string;
-      kind: "run";
-      project: string;
-      run: string;
-      name: string | null;
-      createdAt: string | null;
-      createdBy: string | null;
-      more?: MoreEdges;
-    }
-  | {
-      id: string;
-      kind: "version";
-      project: string;
-      artifact: string;
-      version: string;
-      index: number;
-      type?: string;
-      digest?: string;
-      aliases?: string[];
-      createdAt?: string;
-      createdBy?: string;
-      /** The version was deleted after the edge was recorded. */
-      deleted?: true;
-      more?: MoreEdges;
-    };
-
-export interface LineageEdge {
-  from: string;
-  to: string;
-  /** `input`: a version a run used (version → run); `output`: a version a run produced (run → version). */
-  kind: "input" | "output";
-}
-
-export interface LineageResponse {
-  root: string;
-  nodes: LineageNode[];
-  edges: LineageEdge[];
-  /** True when a cap (limit, fanOut) cut the graph: follow the nodes' `more` cursors. */
-  truncated: boolean;
-  /** For a collection version: the link whose source is the root. */
-  link?: { registry: string; collection: string; version: string };
-}
+// What the run and lineage routes answer: schemas in lambdas/contract/responses.ts, types inferred from them.
+export type {
+  LineageEdge,
+  LineageNode,
+  LineageResponse,
+  LogMetricsResponse,
+  MetricHistoryResponse,
+  MetricPoint,
+  MoreEdges,
+  RunResponse,
+} from "./responses.js";

@@ -261,7 +261,8 @@ export interface ObjectHead {
 
 /** File bytes and manifests. S3 in production, an S3 emulator locally. */
 export interface BlobStore {
-  presignBlobPut(sha256: string): Promise<PresignedRequest>;
+  /** A presigned PUT of a blob's staged upload; `bindChecksum: false` leaves its SHA-256 out of the signature. */
+  presignBlobPut(sha256: string, options?: { bindChecksum?: boolean }): Promise<PresignedRequest>;
   createMultipartUpload(sha256: string): Promise<{ uploadId: string; key: string }>;
   presignPartPut(key: string, uploadId: string, partNumber: number): Promise<PresignedRequest>;
   completeMultipartUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;

@@ -56,7 +56,16 @@ export function checkVerifiedSize(sha256: string, declared: number, verified: nu
   }
 }
 
-export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): Promise<UploadPlan> {
+export interface PlanOptions {
+  /**
+   * Whether single PUTs bind the declared SHA-256 (the default). Clients that send no header
+   * a plan names (the Hugging Face protocol, lambdas/core/hub.ts) get unbound PUTs; the commit
+   * hashes what they sent before any version may use it.
+   */
+  bindChecksums?: boolean;
+}
+
+export async function planUpload(deps: UploadDeps, request: UploadPlanRequest, options: PlanOptions = {}): Promise<UploadPlan> {
   const blobs = uniqueBlobs(request.files);
   const verified = blobs.size === 0 ? new Map<string, number>() : await deps.ledger.verifiedBlobs([...blobs.keys()]);
   const present: string[] = [];
@@ -75,7 +84,7 @@ export async function planUpload(deps: UploadDeps, request: UploadPlanRequest): 
     missing.map(([sha256, size]) =>
       limit(async () => {
         if (size < deps.limits.multipartThreshold) {
-          const put = await deps.blobs.presignBlobPut(sha256);
+          const put = await deps.blobs.presignBlobPut(sha256, { bindChecksum: options.bindChecksums ?? true });
           return { sha256, size, method: "PUT" as const, url: put.url, headers: put.headers };
         }
         return { sha256, size, multipart: await planMultipart(deps, sha256, size) };

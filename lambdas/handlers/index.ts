@@ -6,11 +6,13 @@ import { adminOperations } from "./admin.js";
 import { artifactOperations } from "./artifacts.js";
 import { automationOperations } from "./automations.js";
 import { healthOperations } from "./health.js";
+import { hubOperations } from "./hf.js";
+import { createHubHandler } from "../http/hf-handler.js";
 import { lineageOperations } from "./lineage.js";
 import { registryOperations } from "./registries.js";
 
-/** Every function of the route table with its operations. */
-export const operationsByFunction: { [F in FunctionName]: Operations<F> } = {
+/** Every function of the route table with its operations; `hf` speaks the Hugging Face dialect (lambdas/http/hf-handler.ts). */
+export const operationsByFunction: { [F in Exclude<FunctionName, "hf">]: Operations<F> } = {
   admin: adminOperations,
   artifacts: artifactOperations,
   automations: automationOperations,
@@ -21,8 +23,8 @@ export const operationsByFunction: { [F in FunctionName]: Operations<F> } = {
 
 /** The entry point of every function, built on one set of services; the local server dispatches through them. */
 export function createApiHandlers(services: Services, observability: Observability): Record<FunctionName, ApiHandler> {
-  const handlers = {} as Record<FunctionName, ApiHandler>;
-  for (const fn of Object.keys(operationsByFunction) as FunctionName[]) {
+  const handlers = { hf: createHubHandler(hubOperations, services, observability) } as Record<FunctionName, ApiHandler>;
+  for (const fn of Object.keys(operationsByFunction) as Exclude<FunctionName, "hf">[]) {
     handlers[fn] = createApiHandler(fn, operationsByFunction[fn] as Operations<typeof fn>, services, observability);
   }
   return handlers;

@@ -2,13 +2,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalStack, type LocalStack } from "../../local/stack.js";
+import { assertDocumented } from "./openapi-check.js";
 
 export interface TestStack {
   stack: LocalStack;
   url: string;
   adminKey: string;
   dataDir: string;
-  /** JSON request against the API; returns status and parsed body. */
+  /** JSON request against the API; returns status and parsed body, after checking the answer against the OpenAPI document. */
   api<T = any>(method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: T }>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -44,6 +45,8 @@ export async function startTestStack(options: { env?: Record<string, string>; ex
         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
       const text = await response.text();
+      // Every answer is checked against the OpenAPI document (test/support/openapi-check.ts).
+      assertDocumented({ method, path, status: response.status, headers: response.headers, text });
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     },
     async restart() {

@@ -313,7 +313,12 @@ describe("createApiHandler", () => {
 
 describe("the health function", () => {
   it("answers 200 without a key", async () => {
-    const health = createApiHandler("health", { health: async () => ok({ status: "ok" }) }, services, observability);
+    const health = createApiHandler(
+      "health",
+      { health: async () => ok({ status: "ok" }), openapi: async () => ok({}) },
+      services,
+      observability,
+    );
     const response = await health(event("GET", "/v1/health"));
     expect(response.statusCode).toBe(200);
     expect(json(response)).toEqual({ status: "ok" });

@@ -50,6 +50,32 @@ describe("matchRoute", () => {
   it("gives every route one permission and no two routes the same method and path", () => {
     const seen = new Set(routes.map((r) => `${r.method} ${r.path}`));
     expect(seen.size).toBe(routes.length);
-    expect(routes.filter((r) => r.permission === "public").map((r) => r.path)).toEqual(["/v1/health"]);
+    // The completion of a multipart Hugging Face upload is sent without a token: its URL is the capability.
+    expect(routes.filter((r) => r.permission === "public").map((r) => r.path)).toEqual([
+      "/v1/health",
+      "/v1/openapi.json",
+      "/hf/_projects/{project}/{name}/info/lfs/objects/complete/{oid}",
+    ]);
+  });
+
+  it("takes the rest of the path into a trailing {name+}, and HEAD routes by their own method", () => {
+    expect(matchRoute(routes, "HEAD", "/hf/model/net/resolve/main/weights/part%201.bin")).toMatchObject({
+      route: { function: "hf", operation: "resolve", permission: "registry:read" },
+      params: { registry: "model", collection: "net", revision: "main", path: "weights/part%201.bin" },
+    });
+    expect(matchRoute(routes, "GET", "/hf/model/net/resolve/main")).toBeUndefined();
+    expect(matchRoute(routes, "GET", "/hf/api/models/model/net/tree/main")).toMatchObject({ route: { operation: "tree" }, params: {} });
+    expect(matchRoute(routes, "GET", "/hf/api/models/model/net/tree/main/a/b")).toMatchObject({ params: { path: "a/b" } });
+  });
+
+  it("serves project artifacts under /hf/_projects before registry collections could claim the path", () => {
+    expect(matchRoute(routes, "GET", "/hf/_projects/vision/resolve/resolve/main/x.bin")).toMatchObject({
+      route: { permission: "project:read" },
+      params: { project: "vision", name: "resolve", revision: "main", path: "x.bin" },
+    });
+    expect(matchRoute(routes, "POST", "/hf/_projects/vision/mnist.git/info/lfs/objects/batch")).toMatchObject({
+      route: { operation: "lfsBatch", permission: "project:write" },
+      params: { project: "vision", name: "mnist.git" },
+    });
   });
 });

@@ -56,23 +56,24 @@ export class S3BlobStore implements BlobStore {
     this.gets = new GetPresigner(client, options.bucket);
   }
 
-  async presignBlobPut(sha256: string): Promise<PresignedRequest> {
+  async presignBlobPut(sha256: string, options: { bindChecksum?: boolean } = {}): Promise<PresignedRequest> {
     const checksum = hexToBase64(sha256);
+    const bind = this.options.signChecksums && (options.bindChecksum ?? true);
     const command = new PutObjectCommand({
       Bucket: this.options.bucket,
       Key: stagingKey(sha256),
-      ...(this.options.signChecksums ? { ChecksumSHA256: checksum } : {}),
+      ...(bind ? { ChecksumSHA256: checksum } : {}),
     });
     const url = await getSignedUrl(this.client, command, {
       expiresIn: this.options.urlExpirySeconds,
-      ...(this.options.signChecksums
+      ...(bind
         ? {
             signableHeaders: new Set(["x-amz-checksum-sha256"]),
             unhoistableHeaders: new Set(["x-amz-checksum-sha256"]),
           }
         : {}),
     });
-    return { url, headers: this.options.signChecksums ? { "x-amz-checksum-sha256": checksum } : {} };
+    return { url, headers: bind ? { "x-amz-checksum-sha256": checksum } : {} };
   }
 
   async presignOpenPut(): Promise<PresignedRequest & { uploadId: string }> {

@@ -7,6 +7,7 @@ import { DynamoAutomationStore } from "./adapters/dynamodb/automation-store.js";
 import { DynamoBlobLedger } from "./adapters/dynamodb/blob-ledger.js";
 import { DynamoIdentityStore } from "./adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
+import { DynamoPromotionStore } from "./adapters/dynamodb/promotion-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { HttpWebhookSender } from "./adapters/http/webhook-sender.js";
 import { S3BlobStore, type BlobStoreOptions } from "./adapters/s3/blob-store.js";
@@ -20,6 +21,7 @@ import type {
   IdentityStore,
   Ids,
   LineageStore,
+  PromotionStore,
   RegistryStore,
   WebhookSender,
 } from "./core/ports.js";
@@ -33,6 +35,7 @@ export interface Services {
   ledger: BlobLedger;
   identity: IdentityStore;
   registries: RegistryStore;
+  promotions: PromotionStore;
   blobs: BlobStore;
   clock: Clock;
   ids: Ids;
@@ -107,6 +110,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     ledger: new DynamoBlobLedger(dynamo, config.tableName),
     identity: new DynamoIdentityStore(dynamo, config.tableName),
     registries: new DynamoRegistryStore(dynamo, config.tableName),
+    promotions: new DynamoPromotionStore(dynamo, config.tableName),
     blobs: createBlobStore(s3, {
       bucket: config.bucket,
       urlExpirySeconds: config.urlExpirySeconds,

@@ -11,6 +11,14 @@ export const createUserRequest = z.strictObject({
 });
 export type CreateUserRequest = z.infer<typeof createUserRequest>;
 
+export const userStatus = z.enum(["active", "deactivated"]);
+
+/** An org admin changes a user's org role or status; a deactivated user's keys stop working at once. */
+export const updateUserRequest = z
+  .strictObject({ role: orgRole.optional(), status: userStatus.optional() })
+  .refine((request) => request.role !== undefined || request.status !== undefined, { message: "name role or status to change" });
+export type UpdateUserRequest = z.infer<typeof updateUserRequest>;
+
 export const createApiKeyRequest = z.strictObject({
   user: name,
   expiresAt: z.iso.datetime({ offset: true }).optional(),
@@ -27,7 +35,15 @@ export interface UserResponse {
   id: string;
   name: string;
   role: "admin" | "member" | "viewer";
+  status: "active" | "deactivated";
   createdAt: string;
+}
+
+/** The registries in which a user holds a membership, with the role each grants. */
+export interface MembershipsResponse {
+  user: string;
+  orgRole: "admin" | "member" | "viewer";
+  items: { registry: string; role: "viewer" | "member" | "admin" }[];
 }
 
 /** What listing shows of a key: never the secret, never its hash. */

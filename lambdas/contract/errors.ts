@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  /** A compare-and-swap expectation (an alias's `expectedVersion`) did not hold: nothing was changed. */
+  precondition_failed: 412,
   payload_too_large: 413,
   unprocessable: 422,
   too_many_requests: 429,
@@ -23,12 +25,13 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export interface ErrorResponseBody {
-  error: { code: ErrorCode; message: string; requestId: string };
+  /** Some errors carry details besides the message: a 412 names the alias's `current` holder. */
+  error: { code: ErrorCode; message: string; requestId: string; [detail: string]: unknown };
 }
 
-/** The one shape of an error answer: `{"error": {"code", "message", "requestId"}}`. */
-export function errorBodyOf(code: ErrorCode, message: string, requestId: string): ErrorResponseBody {
-  return { error: { code, message, requestId } };
+/** The one shape of an error answer: `{"error": {"code", "message", "requestId", …details}}`. */
+export function errorBodyOf(code: ErrorCode, message: string, requestId: string, details?: Record<string, unknown>): ErrorResponseBody {
+  return { error: { ...details, code, message, requestId } };
 }
 
 /** What callers are told about a failure that is ours; the details go to the log only. */

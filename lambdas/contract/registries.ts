@@ -15,7 +15,7 @@ export const createRegistryRequest = z.strictObject({
   visibility: z.enum(["organization", "restricted"]).default("organization"),
   artifactTypes: z.array(name).min(1).max(50).optional(),
   protectedAliases: z.array(alias).max(50).default([]),
-  approvalsRequired: approvalsRequired.default(0),
+  approvalsRequired: approvalsRequired.optional(),
 });
 export type CreateRegistryRequest = z.infer<typeof createRegistryRequest>;
 

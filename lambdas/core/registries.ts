@@ -60,7 +60,7 @@ export async function createRegistry(deps: RegistryDeps, principal: Principal, r
     visibility: request.visibility,
     artifactTypes: request.artifactTypes && [...new Set(request.artifactTypes)],
     protectedAliases: [...new Set(request.protectedAliases)],
-    ...(request.approvalsRequired > 0 ? { approvalsRequired: request.approvalsRequired } : {}),
+    ...(request.approvalsRequired ? { approvalsRequired: request.approvalsRequired } : {}),
     createdAt: deps.clock.now().toISOString(),
     createdBy: principal.userId,
   };

@@ -62,12 +62,12 @@ export function identityStoreContract(make: MakeStores): void {
       const second = await stores.identity.listApiKeys(undefined, { limit: 2, cursor: first.nextCursor });
       expect([...first.items, ...second.items].map((k) => k.id)).toEqual(["k1", "k2", "k3"]);
 
-      await stores.identity.revokeApiKey(key(1).keyHash, "2025-02-01T00:00:00.000Z");
-      await stores.identity.revokeApiKey(key(1).keyHash, "2025-03-01T00:00:00.000Z");
+      await stores.identity.revokeApiKey(key(1), "2025-02-01T00:00:00.000Z");
+      await stores.identity.revokeApiKey(key(1), "2025-03-01T00:00:00.000Z");
       await stores.identity.touchApiKey(key(3).keyHash, "2025-02-02T00:00:00.000Z");
       expect(await stores.identity.getApiKey(key(1).keyHash)).toMatchObject({ revokedAt: "2025-02-01T00:00:00.000Z" });
       expect(await stores.identity.getApiKey(key(3).keyHash)).toMatchObject({ lastUsedAt: "2025-02-02T00:00:00.000Z" });
-      await expect(stores.identity.revokeApiKey(key(9).keyHash, AT)).rejects.toThrow(NotFoundError);
+      await expect(stores.identity.revokeApiKey(key(9), AT)).rejects.toThrow(NotFoundError);
       await expect(stores.identity.touchApiKey(key(9).keyHash, AT)).rejects.toThrow(NotFoundError);
     });
   });

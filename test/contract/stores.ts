@@ -56,6 +56,7 @@ export function newLink(version: VersionRecord, extra: Partial<NewLink> = {}): N
     registry: "model",
     collection: "mnist-classifier",
     source: { project: version.project, artifact: version.artifact, index: version.index, digest: version.digest },
+    sourceRevision: version.revision ?? 0,
     type: version.type,
     metadata: version.metadata,
     description: version.description,

@@ -46,6 +46,8 @@ const ALLOWED: Record<Permission, Caller[]> = {
   public: ["anonymous", "viewer", "member", "admin"],
   "org:read": ["viewer", "member", "admin"],
   "org:admin": ["admin"],
+  // The path names the user "nobody" (PARAMS): only org admins see another user's.
+  "user:self": ["admin"],
   "project:read": ["viewer", "member", "admin"],
   "project:write": ["member", "admin"],
   "project:admin": ["admin"],

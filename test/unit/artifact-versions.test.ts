@@ -339,6 +339,7 @@ describe("deleteVersion", () => {
         metadata: {},
         size: v1.size,
         fileCount: v1.fileCount,
+        sourceRevision: 0,
         newCollection: { tags: [] },
         aliases: ["production"],
         actor: "alice",

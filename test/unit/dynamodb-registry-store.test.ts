@@ -49,6 +49,7 @@ const source = (index: number) => ({ project: "train", artifact: "mnist", index,
 const newLink = (extra: Partial<NewLink> = {}): NewLink => ({
   ...context,
   source: source(2),
+  sourceRevision: 0,
   type: "model",
   metadata: { acc: 0.9 },
   description: "epoch 2",

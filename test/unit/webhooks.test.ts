@@ -41,6 +41,7 @@ beforeEach(async () => {
     registry: "model",
     collection: "mnist-classifier",
     source: { project: "vision", artifact: "mnist", index: 0, digest: "d".repeat(64) },
+    sourceRevision: 0,
     type: "model",
     metadata: { accuracy: 0.9 },
     size: 1,

@@ -25,6 +25,7 @@ let deps: FakeDeps;
 
 beforeEach(async () => {
   deps = fakeDeps();
+  await deps.registries.createRegistry(access.registry);
   await deps.artifacts.add({
     project: "vision",
     artifact: "mnist",

@@ -6,6 +6,7 @@ import type {
   LineageStore,
   NewLink,
   NewVersion,
+  PromotionStore,
   RegistryStore,
 } from "../../lambdas/core/ports.js";
 import type { VersionRecord } from "../../lambdas/core/model.js";
@@ -16,6 +17,7 @@ export interface Stores {
   ledger: BlobLedger;
   identity: IdentityStore;
   registries: RegistryStore;
+  promotions: PromotionStore;
   lineage: LineageStore;
   automations: AutomationStore;
 }

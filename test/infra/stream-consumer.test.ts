@@ -80,6 +80,7 @@ describe("stream consumer", () => {
       },
       role: "admin" as const,
     };
+    await services.registries.createRegistry(access.registry);
     for (const [name, url] of [
       ["ok", "https://ok.example/hook"],
       ["down", "https://down.example/hook"],

@@ -1409,6 +1409,7 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
   const registries = new FakeRegistryStore(artifacts);
   artifacts.onVersionEdited = (version) => registries.copyVersionEdit(version);
   const automations = new FakeAutomationStore();
+  automations.registryExists = (registry) => registries.registries.has(registry);
   registries.deleteAutomationsOf = async (registry) => {
     const gone = await automations.automationsOf(registry);
     for (const automation of gone) await automations.deleteAutomation(registry, automation.id);

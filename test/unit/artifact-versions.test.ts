@@ -332,7 +332,13 @@ describe("deleteVersion", () => {
     beforeEach(async () => {
       const v1 = (await deps.artifacts.getVersion("vision", "mnist", 1))!;
       const at = deps.clock.now().toISOString();
-      await deps.registries.createRegistry({ name: "model", visibility: "organization", protectedAliases: [], createdAt: at, createdBy: "root" });
+      await deps.registries.createRegistry({
+        name: "model",
+        visibility: "organization",
+        protectedAliases: [],
+        createdAt: at,
+        createdBy: "root",
+      });
       await deps.registries.link({
         registry: "model",
         collection: "mnist-classifier",

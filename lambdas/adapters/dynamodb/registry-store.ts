@@ -739,8 +739,19 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
           Delete: {
             TableName: this.tableName,
             Key: keys.collection(registry, collection),
-            ConditionExpression: "(attribute_not_exists(linkCount) OR linkCount = :zero) AND nextIndex = :next",
-            ExpressionAttributeValues: { ":zero": 0, ":next": item.nextIndex ?? 0 },
+            // Nothing linked, no link made since the read, and the tags read (whose index entries go with it).
+            ConditionExpression: [
+              "(attribute_not_exists(linkCount) OR linkCount = :zero) AND nextIndex = :next",
+              before.tags.length === 0
+                ? "attribute_not_exists(tags)"
+                : `size(tags) = :tagCount AND ${before.tags.map((_, i) => `contains(tags, :tag${i})`).join(" AND ")}`,
+            ].join(" AND "),
+            ExpressionAttributeValues: {
+              ":zero": 0,
+              ":next": item.nextIndex ?? 0,
+              ...(before.tags.length === 0 ? {} : { ":tagCount": before.tags.length }),
+              ...Object.fromEntries(before.tags.map((tag, i) => [`:tag${i}`, tag])),
+            },
           },
         }),
         ...before.tags.map((tag) =>

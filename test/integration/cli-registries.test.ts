@@ -199,7 +199,8 @@ describe("compare-and-swap and promotions", () => {
   });
 
   test("promote asks, a second admin approves, and the alias moves", async () => {
-    await s.api("POST", "/v1/registries", { name: "gated", protectedAliases: ["production"], approvalsRequired: 1 });
+    const gated = await mreg(["registry", "create", "gated", "--protect", "production", "--approvals", "1", "--json"]);
+    expect(gated.json).toMatchObject({ name: "gated", protectedAliases: ["production"], approvalsRequired: 1 });
     await s.api("POST", "/v1/users", { name: "ana", role: "admin" });
     const ana = (await s.api("POST", "/v1/api-keys", { user: "ana" })).body.key as string;
     for (const v of ["v0", "v1"]) expect((await mreg(["link", `vision/classifier:${v}`, "@gated/classifier"])).code).toBe(0);

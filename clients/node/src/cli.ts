@@ -36,6 +36,12 @@ function positiveInt(value: string): number {
   return parsed;
 }
 
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError("expected a whole number");
+  return parsed;
+}
+
 function jsonObject(value: string): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -249,10 +255,11 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("-t, --type <type>", "artifact type it accepts (repeatable; default any)", collect, [])
     .option("--protect <alias>", "alias only registry admins may set or remove (repeatable)", collect, [])
     .option("--description <text>", "what the registry holds")
+    .option("--approvals <n>", "distinct admins whose approval moves a protected alias (promotions; default 0: admins move it)", count)
     .action(
       async (
         name: string,
-        options: { restricted?: boolean; type: string[]; protect: string[]; description?: string },
+        options: { restricted?: boolean; type: string[]; protect: string[]; description?: string; approvals?: number },
         command: Command,
       ) => {
         const mreg = await client(command);
@@ -262,6 +269,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
           ...(options.type.length > 0 ? { artifactTypes: options.type } : {}),
           protectedAliases: options.protect,
           ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.approvals === undefined ? {} : { approvalsRequired: options.approvals }),
         });
         print(command, result, () => `created @${result.name} (${result.visibility})`);
       },

@@ -7,6 +7,7 @@ import { DynamoAutomationStore } from "./adapters/dynamodb/automation-store.js";
 import { DynamoBlobLedger } from "./adapters/dynamodb/blob-ledger.js";
 import { DynamoIdentityStore } from "./adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
+import { DynamoPromotionStore } from "./adapters/dynamodb/promotion-store.js";
 import { DynamoRegistryStore } from "./adapters/dynamodb/registry-store.js";
 import { tableSecret } from "./adapters/dynamodb/server-secret.js";
 import { DOCUMENT_TRANSLATION } from "./adapters/dynamodb/user-json.js";
@@ -24,6 +25,7 @@ import type {
   IdentityStore,
   Ids,
   LineageStore,
+  PromotionStore,
   RegistryStore,
   WebhookSender,
 } from "./core/ports.js";
@@ -37,6 +39,7 @@ export interface Services {
   ledger: BlobLedger;
   identity: IdentityStore;
   registries: RegistryStore;
+  promotions: PromotionStore;
   blobs: BlobStore;
   clock: Clock;
   ids: Ids;
@@ -129,6 +132,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     ledger: new DynamoBlobLedger(dynamo, config.tableName, { soleHolder: config.soleServer }),
     identity: new DynamoIdentityStore(dynamo, config.tableName, cursors),
     registries: new DynamoRegistryStore(dynamo, config.tableName, cursors),
+    promotions: new DynamoPromotionStore(dynamo, config.tableName, cursors),
     blobs: createBlobStore(s3, {
       bucket: config.bucket,
       urlExpirySeconds: config.urlExpirySeconds,

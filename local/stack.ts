@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ensureCollectionSearchIndex } from "../lambdas/adapters/dynamodb/collection-search.js";
 import { ensureTable } from "../lambdas/adapters/dynamodb/ensure-table.js";
+import { ensureProjectIndex } from "../lambdas/adapters/dynamodb/project-index.js";
 import { Re2AliasPatterns } from "../lambdas/adapters/regex/re2-alias-patterns.js";
 import { EmulatorBlobStore } from "./emulator-blob-store.js";
 import { createDynamoClient, createServices, type BlobStoreFactory, type Services } from "../lambdas/composition.js";
@@ -152,8 +153,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     try {
       log(`table ${LOCAL_TABLE}: ${await ensureTable(tableClient, LOCAL_TABLE)}`);
       // Collections kept from before the name search index get indexed once (a marker item records it).
-      const indexed = await ensureCollectionSearchIndex(DynamoDBDocumentClient.from(tableClient), LOCAL_TABLE);
+      const document = DynamoDBDocumentClient.from(tableClient);
+      const indexed = await ensureCollectionSearchIndex(document, LOCAL_TABLE);
       if (indexed) log(`name search: indexed ${indexed} existing collections`);
+      // Projects kept from before the projects index get indexed once too, before the server takes requests.
+      const projects = await ensureProjectIndex(document, LOCAL_TABLE);
+      if (projects) log(`projects index: indexed ${projects} existing projects`);
     } finally {
       tableClient.destroy();
     }

@@ -11,6 +11,14 @@ export const createUserRequest = z.strictObject({
 });
 export type CreateUserRequest = z.infer<typeof createUserRequest>;
 
+export const userStatus = z.enum(["active", "deactivated"]);
+
+/** An org admin changes a user's org role or status; a deactivated user's keys stop working at once. */
+export const updateUserRequest = z
+  .strictObject({ role: orgRole.optional(), status: userStatus.optional() })
+  .refine((request) => request.role !== undefined || request.status !== undefined, { message: "name role or status to change" });
+export type UpdateUserRequest = z.infer<typeof updateUserRequest>;
+
 export const createApiKeyRequest = z.strictObject({
   user: name,
   expiresAt: z.iso.datetime({ offset: true }).optional(),
@@ -24,4 +32,4 @@ export const apiKeysQuery = z.object({
 });
 
 // What the admin routes answer: schemas in lambdas/contract/responses.ts, types inferred from them.
-export type { ApiKeyResponse, CreatedApiKeyResponse, UserResponse } from "./responses.js";
+export type { ApiKeyResponse, CreatedApiKeyResponse, MembershipsResponse, UserResponse } from "./responses.js";

@@ -84,7 +84,30 @@ export const completeUploadRequest = z.strictObject({
 });
 export type CompleteUploadRequest = z.infer<typeof completeUploadRequest>;
 
-export const setAliasRequest = z.strictObject({ version: z.union([z.string().min(1).max(64), z.int().min(0)]) });
+/**
+ * `expectedVersion` makes the move a compare-and-swap: the alias must name that version now
+ * (`v3` or `3`), or with `null` must not exist yet; otherwise the answer is 412 and nothing changes.
+ */
+export const setAliasRequest = z.strictObject({
+  version: z.union([z.string().min(1).max(64), z.int().min(0)]),
+  expectedVersion: z.union([z.string().min(1).max(64), z.int().min(0), z.null()]).optional(),
+});
+export type SetAliasRequest = z.infer<typeof setAliasRequest>;
+
+/**
+ * An edit of a version's description and metadata (its files never change). Metadata is
+ * merged into what the version holds, key by key; a key set to null is removed. Each value
+ * follows the same rules as metadata at commit.
+ */
+export const updateVersionRequest = z
+  .strictObject({
+    description: text(4096).nullable().optional(),
+    metadata: metadata.optional(),
+  })
+  .refine((request) => request.description !== undefined || request.metadata !== undefined, {
+    message: "name description or metadata to change",
+  });
+export type UpdateVersionRequest = z.infer<typeof updateVersionRequest>;
 
 export const filesQuery = z.object({
   prefix: z.string().max(1024).optional(),
@@ -106,6 +129,7 @@ export type {
   OpenUpload,
   PresignedMultipart,
   PresignedPut,
+  ProjectResponse,
   UploadPlan,
   VersionResponse,
 } from "./responses.js";

@@ -2,13 +2,13 @@ import * as z from "zod";
 import { label, name } from "./common.js";
 import { userJsonObject } from "./user-json.js";
 
-export const automationEvent = z.enum(["LINK_ARTIFACT", "ADD_ARTIFACT_ALIAS"]);
+export const automationEvent = z.enum(["LINK_ARTIFACT", "ADD_ARTIFACT_ALIAS", "PROMOTION_REQUESTED", "PROMOTION_APPROVED"]);
 
 export const createAutomationRequest = z.strictObject({
   name: label(128),
   event: automationEvent,
   collection: name.optional(),
-  /** A regular expression the whole alias must match (ADD_ARTIFACT_ALIAS only). */
+  /** A regular expression the whole alias must match (alias and promotion events only). */
   aliasPattern: z.string().min(1).max(256).optional(),
   url: z.string().min(1).max(2048),
   secret: z.string().min(16, "must be at least 16 characters").max(256).optional(),

@@ -133,6 +133,7 @@ export const pageQuery = z.object({
   cursor: z.string().max(2048).optional(),
 });
 
+/** An error answer as clients read it: the code, the message, and whatever details the error carries (a 412's `current`). */
 export const errorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
+  error: z.looseObject({ code: z.string(), message: z.string() }),
 });

@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
    * clients retry it with backoff.
    */
   blob_busy: 409,
+  /** A compare-and-swap expectation (an alias's `expectedVersion`) did not hold: nothing was changed. */
+  precondition_failed: 412,
   payload_too_large: 413,
   unprocessable: 422,
   too_many_requests: 429,
@@ -38,7 +40,8 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** The one shape of an error answer, as a schema (lambdas/contract/openapi.ts documents it with each status). */
 export const errorResponseBody = z.object({
-  error: z.object({
+  // Some errors carry details besides the message: a 412 names the alias's `current` holder.
+  error: z.looseObject({
     code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
     message: z.string(),
     /** The request's id, the one its log line (and API Gateway's access log) records. */
@@ -47,9 +50,9 @@ export const errorResponseBody = z.object({
 });
 export type ErrorResponseBody = z.infer<typeof errorResponseBody>;
 
-/** The one shape of an error answer: `{"error": {"code", "message", "requestId"}}`. */
-export function errorBodyOf(code: ErrorCode, message: string, requestId: string): ErrorResponseBody {
-  return { error: { code, message, requestId } };
+/** The one shape of an error answer: `{"error": {"code", "message", "requestId", …details}}`. */
+export function errorBodyOf(code: ErrorCode, message: string, requestId: string, details?: Record<string, unknown>): ErrorResponseBody {
+  return { error: { ...details, code, message, requestId } };
 }
 
 /** What callers are told about a failure that is ours; the details go to the log only. */

@@ -1,6 +1,14 @@
 import * as z from "zod";
-import { apiKeysQuery, createApiKeyRequest, createUserRequest } from "./admin.js";
-import { commitRequest, completeUploadRequest, deleteQuery, filesQuery, setAliasRequest, uploadPlanRequest } from "./artifacts.js";
+import { apiKeysQuery, createApiKeyRequest, createUserRequest, updateUserRequest } from "./admin.js";
+import {
+  commitRequest,
+  completeUploadRequest,
+  deleteQuery,
+  filesQuery,
+  setAliasRequest,
+  updateVersionRequest,
+  uploadPlanRequest,
+} from "./artifacts.js";
 import { createAutomationRequest, deliveryId } from "./automations.js";
 import { alias, name, pageQuery } from "./common.js";
 import { ERROR_STATUS, errorResponseBody, type ErrorCode } from "./errors.js";
@@ -23,7 +31,19 @@ import {
   hfTreeQuery,
 } from "./hf.js";
 import { HF_MOUNT, HF_PROJECTS_MOUNT } from "./hf-mounts.js";
-import { collectionsQuery, createCollectionRequest, createRegistryRequest, linkRequest, memberRequest } from "./registries.js";
+import {
+  collectionsQuery,
+  createCollectionRequest,
+  createRegistryRequest,
+  deleteCollectionQuery,
+  linkRequest,
+  memberRequest,
+  promotionDecision,
+  promotionRequest,
+  promotionsQuery,
+  updateCollectionRequest,
+  updateRegistryRequest,
+} from "./registries.js";
 import * as responses from "./responses.js";
 import { routes, type Permission, type Route } from "./routes.js";
 import { createRunRequest, lineageQuery, logMetricsRequest, metricHistoryQuery, runInputRequest } from "./runs.js";
@@ -83,6 +103,11 @@ const CollectionPage = r.page(r.collectionResponse);
 const CollectionVersionPage = r.page(r.collectionVersionResponse);
 const AutomationPage = r.page(r.automationResponse);
 const DeliveryPage = r.page(r.deliveryResponse);
+const ProjectPage = r.page(r.projectResponse);
+const MemberPage = r.page(r.memberResponse);
+const PromotionPage = r.page(r.promotionResponse);
+const DeletedRegistry = z.object({ deleted: z.string(), members: z.array(z.string()), automations: z.array(z.string()) });
+const DeletedCollection = z.object({ deleted: z.string(), unlinked: z.array(z.string()) });
 const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) });
 const TreeEntries = z.array(hfTreeEntry);
 
@@ -149,8 +174,21 @@ const operations: Record<RouteKey, OperationDoc> = {
   },
   "artifacts.setAlias": {
     summary: "Points an artifact alias at a version",
+    description: "With `expectedVersion` a compare-and-swap: 412 (naming the `current` holder) when the alias names anything else.",
     body: json("SetAliasRequest", setAliasRequest),
     responses: ok("The alias moved.", "AliasSet", r.aliasSetResponse),
+    errors: [412],
+  },
+  "artifacts.updateVersion": {
+    summary: "Edits a version's description and metadata",
+    description: "Metadata is merged key by key; a key set to null is removed. The files, and so the digest, never change.",
+    body: json("UpdateVersionRequest", updateVersionRequest),
+    responses: ok("The version after the edit.", "VersionResponse", r.versionResponse),
+  },
+  "artifacts.listProjects": {
+    summary: "Lists projects with their artifact counts",
+    query: pageQuery,
+    responses: ok("A page of projects.", "ProjectPage", ProjectPage),
   },
   "artifacts.removeAlias": {
     summary: "Removes an artifact alias",
@@ -173,11 +211,23 @@ const operations: Record<RouteKey, OperationDoc> = {
     summary: "Creates an API key (the secret is answered this once)",
     body: json("CreateApiKeyRequest", createApiKeyRequest),
     responses: created("The key with its secret.", "CreatedApiKey", r.createdApiKeyResponse),
+    // A deactivated user, or one at the cap of live keys.
+    errors: [409],
   },
   "admin.listApiKeys": {
     summary: "Lists API keys (never their secrets)",
     query: apiKeysQuery,
     responses: ok("A page of keys.", "ApiKeyPage", ApiKeyPage),
+  },
+  "admin.updateUser": {
+    summary: "Changes a user's org role or status",
+    description: "A deactivated user's keys, or a lowered role, take effect on the very next request.",
+    body: json("UpdateUserRequest", updateUserRequest),
+    responses: ok("The user after the change.", "UserResponse", r.userResponse),
+  },
+  "admin.listMemberships": {
+    summary: "The registries in which a user holds a membership",
+    responses: ok("The user's memberships.", "MembershipsResponse", r.membershipsResponse),
   },
   "admin.revokeApiKey": { summary: "Revokes an API key", responses: ok("The revoked key.", "ApiKeyResponse", r.apiKeyResponse) },
   "registries.createRegistry": {
@@ -194,6 +244,21 @@ const operations: Record<RouteKey, OperationDoc> = {
   "registries.getRegistry": {
     summary: "A registry and the caller's role in it",
     responses: ok("The registry.", "RegistryResponse", r.registryResponse),
+  },
+  "registries.updateRegistry": {
+    summary: "Edits a registry's description or approvals required",
+    body: json("UpdateRegistryRequest", updateRegistryRequest),
+    responses: ok("The registry after the edit.", "RegistryResponse", r.registryResponse),
+  },
+  "registries.deleteRegistry": {
+    summary: "Deletes an empty registry with its memberships and automations",
+    responses: ok("What went with it.", "DeletedRegistry", DeletedRegistry),
+    errors: [409],
+  },
+  "registries.listMembers": {
+    summary: "Lists the registry's members with their roles",
+    query: pageQuery,
+    responses: ok("A page of members.", "MemberPage", MemberPage),
   },
   "registries.putMember": {
     summary: "Grants a user a role in the registry",
@@ -249,8 +314,49 @@ const operations: Record<RouteKey, OperationDoc> = {
   },
   "registries.setCollectionAlias": {
     summary: "Points a collection alias at a version (protected aliases: admins only)",
+    description: "With `expectedVersion` a compare-and-swap: 412 (naming the `current` holder) when the alias names anything else.",
     body: json("SetAliasRequest", setAliasRequest),
     responses: ok("The alias moved.", "AliasSet", r.aliasSetResponse),
+    errors: [409, 412],
+  },
+  "registries.updateCollection": {
+    summary: "Edits a collection's markdown description or its tags",
+    body: json("UpdateCollectionRequest", updateCollectionRequest),
+    responses: ok("The collection after the edit.", "CollectionResponse", r.collectionResponse),
+  },
+  "registries.deleteCollection": {
+    summary: "Deletes a collection (with links only with `force=true`, unlinking each)",
+    query: deleteCollectionQuery,
+    responses: ok("What went with it.", "DeletedCollection", DeletedCollection),
+    errors: [409],
+  },
+  "registries.requestPromotion": {
+    summary: "Asks for a protected alias to move to a version",
+    body: json("PromotionRequest", promotionRequest),
+    responses: created("The promotion request.", "PromotionResponse", r.promotionResponse),
+    errors: [409, 422],
+  },
+  "registries.listPromotions": {
+    summary: "Lists a collection's promotion requests, newest first",
+    query: promotionsQuery,
+    responses: ok("A page of promotions.", "PromotionPage", PromotionPage),
+  },
+  "registries.getPromotion": {
+    summary: "One promotion request",
+    responses: ok("The promotion.", "PromotionResponse", r.promotionResponse),
+  },
+  "registries.approvePromotion": {
+    summary: "Approves a promotion (another registry admin than the asker); the last approval moves the alias",
+    body: json("PromotionDecision", promotionDecision),
+    bodyOptional: true,
+    responses: ok("The promotion after the approval.", "PromotionResponse", r.promotionResponse),
+    errors: [409],
+  },
+  "registries.rejectPromotion": {
+    summary: "Rejects a promotion",
+    body: json("PromotionDecision", promotionDecision),
+    bodyOptional: true,
+    responses: ok("The promotion after the rejection.", "PromotionResponse", r.promotionResponse),
     errors: [409],
   },
   "registries.removeCollectionAlias": {
@@ -451,6 +557,7 @@ const PERMISSION_TEXT: Record<Permission, string> = {
   public: "Public: no key needed.",
   "org:read": "Needs any user's key (`org:read`).",
   "org:admin": "Needs an org admin (`org:admin`).",
+  "user:self": "Needs the key of the user the path names, or an org admin's (`user:self`).",
   "project:read": "Needs an org viewer or above (`project:read`).",
   "project:write": "Needs an org member or above (`project:write`).",
   "project:admin": "Needs an org admin (`project:admin`).",

@@ -102,6 +102,15 @@ export const filesPage = page(fileResponse).extend({
 });
 export type FilesPage = z.infer<typeof filesPage>;
 
+/** A project: a namespace artifacts are logged into, listed with how many artifacts it holds. */
+export const projectResponse = z.object({
+  name: z.string(),
+  artifactCount: z.int(),
+  createdAt: timestamp,
+  createdBy: z.string(),
+});
+export type ProjectResponse = z.infer<typeof projectResponse>;
+
 export const artifactResponse = z.object({
   project: z.string(),
   name: z.string(),
@@ -125,9 +134,18 @@ export const userResponse = z.object({
   id: z.string(),
   name: z.string(),
   role: z.enum(["admin", "member", "viewer"]),
+  status: z.enum(["active", "deactivated"]),
   createdAt: timestamp,
 });
 export type UserResponse = z.infer<typeof userResponse>;
+
+/** The registries in which a user holds a membership, with the role each grants. */
+export const membershipsResponse = z.object({
+  user: z.string(),
+  orgRole: z.enum(["admin", "member", "viewer"]),
+  items: z.array(z.object({ registry: z.string(), role: z.enum(["viewer", "member", "admin"]) })),
+});
+export type MembershipsResponse = z.infer<typeof membershipsResponse>;
 
 /** What listing shows of a key: never the secret, never its hash. */
 export const apiKeyResponse = z.object({
@@ -152,6 +170,8 @@ export const registryResponse = z.object({
   visibility: z.enum(["organization", "restricted"]),
   artifactTypes: z.array(z.string()).nullable(),
   protectedAliases: z.array(z.string()),
+  /** Distinct admins who must approve a move of a protected alias (promotions); 0: admins move it directly. */
+  approvalsRequired: z.int(),
   createdAt: timestamp,
   createdBy: z.string(),
   /** The caller's effective role in this registry. */
@@ -197,6 +217,34 @@ export const collectionVersionResponse = z.object({
   source: z.object({ project: z.string(), artifact: z.string(), version: z.string(), digest: z.string() }),
 });
 export type CollectionVersionResponse = z.infer<typeof collectionVersionResponse>;
+
+export const memberResponse = z.object({ user: z.string(), role: registryRole, grantedAt: timestamp, grantedBy: z.string() });
+export type MemberResponse = z.infer<typeof memberResponse>;
+
+const decisionNote = z.object({ by: z.string(), at: timestamp, note: z.string().optional() });
+
+export const promotionResponse = z.object({
+  id: z.string(),
+  registry: z.string(),
+  collection: z.string(),
+  alias: z.string(),
+  /** The collection version the alias is to move to. */
+  version: z.string(),
+  /** What the alias named when the request was made (null: nothing); the move happens only from there. */
+  from: z.string().nullable(),
+  note: z.string().nullable(),
+  status: z.enum(["pending", "approved", "rejected", "stale"]),
+  requestedBy: z.string(),
+  requestedAt: timestamp,
+  approvals: z.array(decisionNote),
+  /** Distinct approvals the move needs now (the registry's setting, at least 1). */
+  approvalsRequired: z.int(),
+  rejection: decisionNote.nullable(),
+  decidedAt: timestamp.nullable(),
+  /** Why a stale request can no longer move the alias. */
+  staleReason: z.string().nullable(),
+});
+export type PromotionResponse = z.infer<typeof promotionResponse>;
 
 export const unlinkedResponse = z.object({ unlinked: z.string() });
 export const collectionTaggedResponse = z.object({ tag: z.string(), changed: z.boolean() });

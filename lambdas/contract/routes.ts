@@ -5,13 +5,15 @@
  */
 import { HF_MOUNT, HF_PROJECTS_MOUNT } from "./hf-mounts.js";
 
-export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** What a route requires; every route in the route table declares one. */
 export type Permission =
   | "public"
   | "org:read"
   | "org:admin"
+  /** The `{user}` the path names is the caller, or the caller is an org admin. */
+  | "user:self"
   | "project:read"
   | "project:write"
   | "project:admin"
@@ -64,10 +66,16 @@ export const routes = [
   { method: "PUT", path: `${P}/aliases/{alias}`, function: "artifacts", operation: "setAlias", permission: "project:write" },
   { method: "DELETE", path: `${P}/aliases/{alias}`, function: "artifacts", operation: "removeAlias", permission: "project:write" },
   { method: "GET", path: `${P}/history`, function: "artifacts", operation: "listHistory", permission: "project:read" },
+  // Description and metadata are editable; the files (and so the digest) never are.
+  { method: "PATCH", path: `${P}/versions/{v}`, function: "artifacts", operation: "updateVersion", permission: "project:write" },
+  // Every org user reads every project, so the listing is everybody's.
+  { method: "GET", path: "/v1/projects", function: "artifacts", operation: "listProjects", permission: "org:read" },
 
   { method: "GET", path: "/v1/me", function: "admin", operation: "whoami", permission: "org:read" },
   { method: "POST", path: "/v1/users", function: "admin", operation: "createUser", permission: "org:admin" },
   { method: "GET", path: "/v1/users", function: "admin", operation: "listUsers", permission: "org:admin" },
+  { method: "PATCH", path: "/v1/users/{user}", function: "admin", operation: "updateUser", permission: "org:admin" },
+  { method: "GET", path: "/v1/users/{user}/memberships", function: "admin", operation: "listMemberships", permission: "user:self" },
   // Keys: admins manage everybody's, anyone else their own (checked in the use case).
   { method: "POST", path: "/v1/api-keys", function: "admin", operation: "createApiKey", permission: "org:read" },
   { method: "GET", path: "/v1/api-keys", function: "admin", operation: "listApiKeys", permission: "org:read" },
@@ -76,11 +84,17 @@ export const routes = [
   { method: "POST", path: "/v1/registries", function: "registries", operation: "createRegistry", permission: "org:admin" },
   { method: "GET", path: "/v1/registries", function: "registries", operation: "listRegistries", permission: "org:read" },
   { method: "GET", path: R, function: "registries", operation: "getRegistry", permission: "registry:read" },
+  { method: "PATCH", path: R, function: "registries", operation: "updateRegistry", permission: "registry:admin" },
+  // Registries are created by org admins, so they are deleted by them too (only when empty).
+  { method: "DELETE", path: R, function: "registries", operation: "deleteRegistry", permission: "org:admin" },
+  { method: "GET", path: `${R}/members`, function: "registries", operation: "listMembers", permission: "registry:read" },
   { method: "PUT", path: `${R}/members/{user}`, function: "registries", operation: "putMember", permission: "registry:admin" },
   { method: "DELETE", path: `${R}/members/{user}`, function: "registries", operation: "removeMember", permission: "registry:admin" },
   { method: "POST", path: `${R}/collections`, function: "registries", operation: "createCollection", permission: "registry:write" },
   { method: "GET", path: `${R}/collections`, function: "registries", operation: "listCollections", permission: "registry:read" },
   { method: "GET", path: C, function: "registries", operation: "getCollection", permission: "registry:read" },
+  { method: "PATCH", path: C, function: "registries", operation: "updateCollection", permission: "registry:write" },
+  { method: "DELETE", path: C, function: "registries", operation: "deleteCollection", permission: "registry:admin" },
   { method: "POST", path: `${C}/links`, function: "registries", operation: "link", permission: "registry:write" },
   { method: "GET", path: `${C}/versions`, function: "registries", operation: "listCollectionVersions", permission: "registry:read" },
   { method: "GET", path: `${C}/versions/{v}`, function: "registries", operation: "getCollectionVersion", permission: "registry:read" },
@@ -111,6 +125,24 @@ export const routes = [
     permission: "registry:write",
   },
   { method: "GET", path: `${C}/history`, function: "registries", operation: "listCollectionHistory", permission: "registry:read" },
+  // Members ask for a protected alias to move; registry admins other than the asker decide.
+  { method: "POST", path: `${C}/promotions`, function: "registries", operation: "requestPromotion", permission: "registry:write" },
+  { method: "GET", path: `${C}/promotions`, function: "registries", operation: "listPromotions", permission: "registry:read" },
+  { method: "GET", path: `${C}/promotions/{id}`, function: "registries", operation: "getPromotion", permission: "registry:read" },
+  {
+    method: "POST",
+    path: `${C}/promotions/{id}/approve`,
+    function: "registries",
+    operation: "approvePromotion",
+    permission: "registry:admin",
+  },
+  {
+    method: "POST",
+    path: `${C}/promotions/{id}/reject`,
+    function: "registries",
+    operation: "rejectPromotion",
+    permission: "registry:admin",
+  },
 
   { method: "POST", path: RUNS, function: "lineage", operation: "createRun", permission: "project:write" },
   { method: "GET", path: `${RUNS}/{run}`, function: "lineage", operation: "getRun", permission: "project:read" },
@@ -216,6 +248,9 @@ export const PAGINATED_OPERATIONS: ReadonlySet<Route["operation"]> = new Set<Rou
   "collectionVersionLineage",
   "listAutomations",
   "listDeliveries",
+  "listProjects",
+  "listMembers",
+  "listPromotions",
 ]);
 
 export type Route = (typeof routes)[number];

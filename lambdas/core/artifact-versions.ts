@@ -16,7 +16,7 @@ import {
   type Principal,
   type VersionRecord,
 } from "./model.js";
-import type { ArtifactStore, BlobLedger, BlobStore, Clock, RegistryStore } from "./ports.js";
+import type { AliasExpectations, ArtifactStore, BlobLedger, BlobStore, Clock, RegistryStore } from "./ports.js";
 import { discardOpenUploads, ensureBlobsVerified } from "./upload-blobs.js";
 import type { ArtifactResponse, CommitRequest, CommitResponse, FileResponse, FilesPage, VersionResponse } from "../contract/artifacts.js";
 
@@ -271,17 +271,36 @@ export async function listFiles(deps: ArtifactDeps, ref: ArtifactRef, selector: 
   return listVersionFiles(deps, await loadVersion(deps.artifacts, ref, selector), query);
 }
 
+/**
+ * `expectedVersion` of an alias move as the store checks it: a version number, or null for
+ * "the alias must not exist yet"; undefined when the move expects nothing.
+ */
+export function expectationOf(alias: string, expectedVersion: string | number | null | undefined): AliasExpectations | undefined {
+  if (expectedVersion === undefined) return undefined;
+  if (expectedVersion === null) return new Map([[alias, null]]);
+  const named = parseVersionSelector(expectedVersion);
+  if (!("index" in named)) {
+    throw new ValidationError(
+      `expectedVersion must name a version (v3 or 3), or be null for "not set yet"; not ${String(expectedVersion)}`,
+    );
+  }
+  return new Map([[alias, named.index]]);
+}
+
+/** Points an artifact alias at a version; with `expectedVersion` a compare-and-swap (see setCollectionAlias). */
 export async function setArtifactAlias(
   deps: ArtifactDeps,
   principal: Principal,
   ref: ArtifactRef,
   alias: string,
   selector: string | number,
+  expectedVersion?: string | number | null,
 ): Promise<{ alias: string; version: string; previous: string | null }> {
   rejectLatest(alias);
+  const expected = expectationOf(alias, expectedVersion);
   const version = await loadVersion(deps.artifacts, ref, selector);
   const at = deps.clock.now().toISOString();
-  const [move] = await deps.artifacts.moveAliases({ ...ref, actor: principal.userId, at }, version.index, [alias]);
+  const [move] = await deps.artifacts.moveAliases({ ...ref, actor: principal.userId, at }, version.index, [alias], expected);
   return {
     alias,
     version: versionLabel(version.index),

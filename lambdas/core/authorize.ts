@@ -138,6 +138,10 @@ export async function authorizeRoute(
   params: Record<string, string>,
 ): Promise<{ registry?: RegistryAccess }> {
   if (permission === "public") return {};
+  if (permission === "user:self") {
+    if (principal.orgRole === "admin" || (params.user !== undefined && params.user === principal.userId)) return {};
+    throw new ForbiddenError(`${principal.userId} may only see this of themselves; other users' need an org admin`);
+  }
   const orgRole = ORG_ROLE_FOR[permission];
   if (orgRole !== undefined) {
     if (!atLeast(principal.orgRole, orgRole)) {

@@ -76,8 +76,10 @@ export async function createAutomation(
   request: CreateAutomationRequest,
 ): Promise<AutomationResponse> {
   if (request.aliasPattern !== undefined) {
-    if (request.event !== "ADD_ARTIFACT_ALIAS") {
-      throw new ValidationError("aliasPattern applies to ADD_ARTIFACT_ALIAS automations only");
+    if (request.event === "LINK_ARTIFACT") {
+      throw new ValidationError(
+        "aliasPattern applies to alias and promotion automations only (ADD_ARTIFACT_ALIAS, PROMOTION_REQUESTED, PROMOTION_APPROVED)",
+      );
     }
     checkAliasPattern(deps.aliasPatterns, request.aliasPattern);
   }

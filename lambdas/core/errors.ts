@@ -3,9 +3,12 @@ import type { ErrorCode } from "../contract/errors.js";
 /** One error hierarchy for the whole registry; each code's HTTP status is in lambdas/contract/errors.ts. */
 export abstract class RegistryError extends Error {
   abstract readonly code: ErrorCode;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Fields the error body carries besides the message (lambdas/contract/errors.ts). */
+  readonly details?: Record<string, unknown>;
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.details !== undefined) this.details = options.details;
   }
 }
 
@@ -32,6 +35,11 @@ export class ConflictError extends RegistryError {
 /** Another request holds the claim to verify a blob the request needs: retry the same request shortly. */
 export class BlobBusyError extends RegistryError {
   readonly code = "blob_busy";
+}
+
+/** A compare-and-swap expectation did not hold; `details.current` names what holds the alias now. */
+export class PreconditionFailedError extends RegistryError {
+  readonly code = "precondition_failed";
 }
 
 export class PayloadTooLargeError extends RegistryError {

@@ -316,11 +316,13 @@ export async function listTree(
       .filter((folder) => folder.startsWith(prefix) && (query.recursive || depth(folder) === level))
       .map((folder) => folderEntry(revision, folder, lastCommit)),
   ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  // Sealed like the API's cursors, and bound to this tree listing: another one's is refused.
+  const list = `hf-tree\u0000${revision.source.digest}\u0000${prefix}\u0000${query.recursive ? "r" : ""}`;
+  const after = query.cursor === undefined ? undefined : await deps.cursors.open(list, query.cursor);
   const remaining = after === undefined ? listed : listed.filter((e) => e.path > after);
   const items = remaining.slice(0, query.limit);
   const last = items.at(-1);
-  return { items, ...(remaining.length > items.length && last ? { nextCursor: encodeCursor(last.path) } : {}) };
+  return { items, ...(remaining.length > items.length && last ? { nextCursor: await deps.cursors.seal(list, last.path) } : {}) };
 }
 
 /** `POST /api/models/{repo}/paths-info/{revision}`: the entries among `paths` that exist, files or folders. */
@@ -346,16 +348,6 @@ export async function pathsInfo(
 async function commitTitle(deps: HubDeps, revision: HubRevision & { details?: RevisionDetails }): Promise<{ title: string; date: string }> {
   const details = revision.details ?? (await collectionDetails(deps, revision));
   return { title: details.description?.split("\n")[0] || versionLabel(revision.index), date: details.createdAt };
-}
-
-function encodeCursor(path: string): string {
-  return Buffer.from(path, "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string): string {
-  const path = Buffer.from(cursor, "base64url").toString("utf8");
-  if (path.length === 0) throw new ValidationError("cursor is not valid");
-  return path;
 }
 
 export interface ResolvedFile {

@@ -54,6 +54,22 @@ export interface VersionRecord {
   size: number;
   fileCount: number;
   runId?: string;
+  /** How often the description and metadata were edited; absent: never. Copies of them are conditioned on it. */
+  revision?: number;
+}
+
+/** A version's editable fields, as an edit leaves them. */
+export interface VersionEdit {
+  metadata: Record<string, unknown>;
+  description?: string;
+}
+
+/** A project: the namespace artifacts are logged into; indexed when its first artifact is created. */
+export interface ProjectRecord {
+  name: string;
+  artifactCount: number;
+  createdAt: string;
+  createdBy: string;
 }
 
 export interface AuditEvent {
@@ -101,6 +117,19 @@ export interface ApiKeyRecord {
 /** Only active users authenticate. */
 export type UserStatus = "active" | "deactivated";
 
+/**
+ * Keys a user may hold (revoked ones do not count). A change of the user's role or status
+ * rewrites the user, each of its keys and the change's audit event in one transaction,
+ * which DynamoDB caps at 100 items (lambdas/adapters/dynamodb/identity-store.ts).
+ */
+export const MAX_API_KEYS_PER_USER = 98;
+
+/** A user's org role and status, as a change leaves them. */
+export interface UserEdit {
+  orgRole: OrgRole;
+  status: UserStatus;
+}
+
 export interface UserRecord {
   id: string;
   name: string;
@@ -135,8 +164,24 @@ export interface RegistryRecord {
   artifactTypes?: string[];
   /** Aliases only registry admins may set or remove. */
   protectedAliases: string[];
+  /** Distinct admins whose approval moves a protected alias (promotions); absent or 0: admins move it directly. */
+  approvalsRequired?: number;
   createdAt: string;
   createdBy: string;
+}
+
+/** A registry's editable fields, as an edit leaves them. */
+export interface RegistryEdit {
+  description?: string;
+  approvalsRequired: number;
+}
+
+export interface MemberRecord {
+  registry: string;
+  userId: string;
+  role: RegistryRole;
+  grantedAt: string;
+  grantedBy: string;
 }
 
 export interface CollectionRecord {
@@ -150,6 +195,12 @@ export interface CollectionRecord {
   latestIndex?: number;
   createdAt: string;
   createdBy: string;
+}
+
+/** A collection's editable fields, as an edit leaves them. */
+export interface CollectionEdit {
+  description?: string;
+  tags: string[];
 }
 
 export interface SourceVersion {
@@ -221,7 +272,36 @@ export interface VersionRef {
   index: number;
 }
 
-export type AutomationEvent = "LINK_ARTIFACT" | "ADD_ARTIFACT_ALIAS";
+export type AutomationEvent = "LINK_ARTIFACT" | "ADD_ARTIFACT_ALIAS" | "PROMOTION_REQUESTED" | "PROMOTION_APPROVED";
+
+export type PromotionStatus = "pending" | "approved" | "rejected" | "stale";
+
+export interface PromotionDecision {
+  by: string;
+  at: string;
+  note?: string;
+}
+
+/** A member's request that a protected alias of a collection move to a version, and the admins' decisions on it. */
+export interface PromotionRecord {
+  id: string;
+  registry: string;
+  collection: string;
+  alias: string;
+  /** The link the alias is to move to. */
+  index: number;
+  /** The link the alias named when the request was made; undefined: none. The move happens only from there. */
+  from?: number;
+  note?: string;
+  requestedBy: string;
+  requestedAt: string;
+  status: PromotionStatus;
+  /** Distinct approvers, in approval order. */
+  approvals: PromotionDecision[];
+  rejection?: PromotionDecision;
+  decidedAt?: string;
+  staleReason?: string;
+}
 
 /** A registry's webhook: which collection events it fires on and where it posts them. */
 export interface AutomationRecord {
@@ -230,7 +310,7 @@ export interface AutomationRecord {
   name: string;
   event: AutomationEvent;
   collection?: string;
-  /** Matched against the whole alias (ADD_ARTIFACT_ALIAS only). */
+  /** Matched against the whole alias (alias and promotion events only). */
   aliasPattern?: string;
   url: string;
   /** The HMAC key; never leaves the registry. */

@@ -8,6 +8,7 @@ import type {
   RunRef,
   VersionRef,
   AuditEvent,
+  CollectionEdit,
   CollectionRecord,
   LinkLocation,
   LinkRecord,
@@ -16,10 +17,18 @@ import type {
   RegistryRole,
   SourceVersion,
   ManifestEntry,
+  MemberRecord,
   MultipartUpload,
   Page,
   PageRequest,
+  ProjectRecord,
+  PromotionDecision,
+  PromotionRecord,
+  PromotionStatus,
+  RegistryEdit,
+  UserEdit,
   UserRecord,
+  VersionEdit,
   VersionRecord,
   VersionSelector,
 } from "./model.js";
@@ -74,6 +83,22 @@ export interface AliasChange {
   at: string;
 }
 
+/**
+ * Compare-and-swap expectations of an alias move: what each alias must name when the move
+ * is written (an index, or null for "must not exist"). A move whose expectation does not
+ * hold changes nothing and fails with PreconditionFailedError naming the current holder.
+ */
+export type AliasExpectations = ReadonlyMap<string, number | null>;
+
+/** An edit applied to what the store reads, again after every lost race: it may throw to refuse. */
+export type Edit<T, E> = (current: T) => E;
+
+/** What an edit changed: the record before and after it (the audit event carries both). */
+export interface Edited<T> {
+  before: T;
+  after: T;
+}
+
 /** Artifacts, their numbered versions and aliases. One DynamoDB table in production. */
 export interface ArtifactStore {
   getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined>;
@@ -92,8 +117,16 @@ export interface ArtifactStore {
    */
   commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome>;
   /** Points each alias at `index`; every move is atomic and leaves exactly one holder. */
-  moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]>;
+  moveAliases(change: AliasChange, index: number, aliases: string[], expected?: AliasExpectations): Promise<AliasMove[]>;
   removeAlias(change: AliasChange, alias: string): Promise<number | undefined>;
+  /**
+   * Sets a version's description and metadata to what `edit` makes of the version as read,
+   * together with every copy of them (its alias items, the links to it) and a
+   * `version.updated` event with both, in one atomic write.
+   */
+  updateVersion(change: AliasChange, index: number, edit: Edit<VersionRecord, VersionEdit>): Promise<Edited<VersionRecord>>;
+  /** Projects by name, each with its artifact count: one query of the projects index. */
+  listProjects(page: PageRequest): Promise<Page<ProjectRecord>>;
   /** Removes a live, unlinked version, keeping its number burnt; moves `latest` back when it held it. */
   deleteVersion(change: AliasChange, index: number): Promise<void>;
   listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>>;
@@ -147,11 +180,19 @@ export interface IdentityStore {
   getApiKeyById(id: string): Promise<ApiKeyRecord | undefined>;
   /**
    * Stores a key for `user` as read, copying its role and status onto the key; a
-   * ConflictError when the user changed or went meanwhile, or the key exists.
+   * ConflictError when the user changed or went meanwhile, the key exists, or the user
+   * holds MAX_API_KEYS_PER_USER unrevoked keys already.
    */
   createApiKey(key: ApiKeyRecord, user: UserRecord): Promise<void>;
   listApiKeys(userId: string | undefined, page: PageRequest): Promise<Page<ApiKeyRecord>>;
-  revokeApiKey(keyHash: string, at: string): Promise<void>;
+  /** Revokes a key once (the first time stays); a revoked key no longer counts towards its user's keys. */
+  revokeApiKey(key: { keyHash: string; userId: string }, at: string): Promise<void>;
+  /**
+   * Sets a user's org role and status to what `edit` makes of the user as read, on the user
+   * and every key it holds, with a `user.updated` event, in one atomic write: the next
+   * request with any of its keys sees the change. NotFoundError for an unknown user.
+   */
+  updateUser(id: string, change: { actor: string; at: string }, edit: Edit<UserRecord, UserEdit>): Promise<Edited<UserRecord>>;
   touchApiKey(keyHash: string, at: string): Promise<void>;
 }
 
@@ -159,7 +200,12 @@ export interface NewLink {
   registry: string;
   collection: string;
   source: SourceVersion;
-  /** Copied from the source version: versions are immutable, so the copy never goes stale. */
+  /**
+   * The source version's revision the copies below were read at: the link is written only
+   * while the version still has it, so an edit meanwhile makes the link read it again.
+   */
+  sourceRevision: number;
+  /** Copied from the source version; an edit of the version updates every copy (ArtifactStore.updateVersion). */
   type: string;
   metadata: Record<string, unknown>;
   description?: string;
@@ -174,7 +220,9 @@ export interface NewLink {
 
 export type LinkState = SequenceState<CollectionRecord>;
 
-export type LinkOutcome = { created: true; link: LinkRecord; collectionCreated: boolean } | { created: false; current: LinkState };
+/** `source` is set when the source version was edited meanwhile: the version as it is now, to copy from. */
+export type LinkOutcome =
+  { created: true; link: LinkRecord; collectionCreated: boolean } | { created: false; current: LinkState; source?: VersionRecord };
 
 export interface CollectionChange {
   registry: string;
@@ -214,11 +262,35 @@ export interface RegistryStore {
   putMember(registry: string, userId: string, role: RegistryRole, change: { actor: string; at: string }): Promise<void>;
   removeMember(registry: string, userId: string, change: { actor: string; at: string }): Promise<boolean>;
   membershipsOf(userId: string): Promise<Map<string, RegistryRole>>;
+  /** A registry's memberships by user id. */
+  listMembers(registry: string, page: PageRequest): Promise<Page<MemberRecord>>;
+  /** Edits a registry's description and approval rule, with a `registry.updated` event; NotFoundError when it is gone. */
+  updateRegistry(
+    name: string,
+    change: { actor: string; at: string },
+    edit: Edit<RegistryRecord, RegistryEdit>,
+  ): Promise<Edited<RegistryRecord>>;
+  /**
+   * Deletes an empty registry with its memberships and automations, and a `registry.deleted`
+   * event naming them. ConflictError while it holds a collection, or when one is created
+   * meanwhile (every collection creation is conditioned on the registry); NotFoundError when
+   * it does not exist.
+   */
+  deleteRegistry(name: string, change: { actor: string; at: string }): Promise<{ members: string[]; automations: string[] }>;
 
   createCollection(collection: CollectionRecord): Promise<void>;
   getCollection(registry: string, name: string): Promise<CollectionRecord | undefined>;
   listCollections(registry: string, query: CollectionQuery): Promise<Page<CollectionRecord>>;
   listCollectionAliases(registry: string, collection: string): Promise<Record<string, number>>;
+  /** Edits a collection's description and tags (with their index entries), with a `collection.updated` event. */
+  updateCollection(change: CollectionChange, edit: Edit<CollectionRecord, CollectionEdit>): Promise<Edited<CollectionRecord>>;
+  /**
+   * Deletes a collection that links nothing (its tags' and name's index entries, its
+   * tombstones and promotion requests go too), with a `collection.deleted` event in its own
+   * and its registry's history. ConflictError while it links a version (also one linked
+   * meanwhile); NotFoundError when it does not exist.
+   */
+  deleteCollection(change: CollectionChange): Promise<void>;
 
   /** The collection, the link of `source` if any, and the holders of `latest` and `aliases`: one read. */
   readLinkState(registry: string, collection: string, source: VersionRef, aliases: string[]): Promise<LinkState>;
@@ -228,7 +300,7 @@ export interface RegistryStore {
   getLinkTarget(registry: string, collection: string, selector: VersionSelector): Promise<LinkTarget | undefined>;
   getLink(registry: string, collection: string, index: number): Promise<LinkRecord | undefined>;
   listLinks(registry: string, collection: string, page: PageRequest): Promise<Page<LinkRecord>>;
-  moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]>;
+  moveCollectionAliases(change: CollectionChange, index: number, aliases: string[], expected?: AliasExpectations): Promise<AliasMove[]>;
   removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined>;
   /**
    * Removes link `index` and its aliases. With `protectedAliases`, a link holding one of them
@@ -240,6 +312,38 @@ export interface RegistryStore {
   tagCollection(change: CollectionChange, tag: string, add: boolean): Promise<boolean>;
   tagLink(change: CollectionChange, index: number, tag: string, add: boolean): Promise<boolean>;
   listCollectionHistory(registry: string, collection: string, page: PageRequest): Promise<Page<AuditEvent>>;
+}
+
+export interface PromotionKey {
+  registry: string;
+  collection: string;
+  id: string;
+}
+
+export interface PromotionQuery extends PageRequest {
+  status?: PromotionStatus;
+}
+
+/** Promotion requests of collections and the alias moves that approving them makes. */
+export interface PromotionStore {
+  /** Writes a pending request with its `promotion.requested` event; ConflictError when the id is taken. */
+  createPromotion(promotion: PromotionRecord): Promise<void>;
+  getPromotion(key: PromotionKey): Promise<PromotionRecord | undefined>;
+  /** A collection's requests, newest first, optionally of one status. */
+  listPromotions(registry: string, collection: string, query: PromotionQuery): Promise<Page<PromotionRecord>>;
+  /** The link an alias of a collection names now (a consistent read); undefined: none. */
+  aliasHolder(registry: string, collection: string, alias: string): Promise<number | undefined>;
+  /**
+   * Records one distinct approval of a pending request (again by the same approver: no
+   * change). The approval that reaches `required` moves the alias in the same atomic write,
+   * conditioned on the alias still naming what it named at the request and on the request
+   * as read. When the alias no longer does (or the version was unlinked) the request becomes
+   * `stale` instead. Answers the request as written. ConflictError for a decided request,
+   * NotFoundError for an unknown one.
+   */
+  approvePromotion(key: PromotionKey, approval: PromotionDecision, required: number): Promise<PromotionRecord>;
+  /** Rejects a pending request (ConflictError once decided), with its event. */
+  rejectPromotion(key: PromotionKey, rejection: PromotionDecision): Promise<PromotionRecord>;
 }
 
 export type StagedBlobCheck =

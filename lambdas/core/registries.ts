@@ -1,4 +1,4 @@
-import { loadVersion, listVersionFiles, type FilesQuery } from "./artifact-versions.js";
+import { expectationOf, loadVersion, listVersionFiles, type FilesQuery } from "./artifact-versions.js";
 import { atLeast, effectiveRegistryRole, protectedFrom, type RegistryAccess } from "./authorize.js";
 import type { Cursors } from "./cursors.js";
 import { ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "./errors.js";
@@ -41,13 +41,14 @@ export interface CollectionRef {
   collection: string;
 }
 
-function toRegistryResponse(registry: RegistryRecord, role: RegistryRole): RegistryResponse {
+export function toRegistryResponse(registry: RegistryRecord, role: RegistryRole): RegistryResponse {
   return {
     name: registry.name,
     description: registry.description ?? null,
     visibility: registry.visibility,
     artifactTypes: registry.artifactTypes ?? null,
     protectedAliases: registry.protectedAliases,
+    approvalsRequired: registry.approvalsRequired ?? 0,
     createdAt: registry.createdAt,
     createdBy: registry.createdBy,
     role,
@@ -61,6 +62,7 @@ export async function createRegistry(deps: RegistryDeps, principal: Principal, r
     visibility: request.visibility,
     artifactTypes: request.artifactTypes && [...new Set(request.artifactTypes)],
     protectedAliases: [...new Set(request.protectedAliases)],
+    ...(request.approvalsRequired ? { approvalsRequired: request.approvalsRequired } : {}),
     createdAt: deps.clock.now().toISOString(),
     createdBy: principal.userId,
   };
@@ -117,7 +119,7 @@ export async function createCollection(
   return toCollectionResponse(collection, {});
 }
 
-function toCollectionResponse(collection: CollectionRecord, aliases: Record<string, number>): CollectionResponse {
+export function toCollectionResponse(collection: CollectionRecord, aliases: Record<string, number>): CollectionResponse {
   return {
     registry: collection.registry,
     name: collection.name,
@@ -141,7 +143,7 @@ export async function listCollections(
   return { items: page.items.map((c) => toCollectionResponse(c, {})), nextCursor: page.nextCursor };
 }
 
-async function requireCollection(deps: RegistryDeps, ref: CollectionRef): Promise<CollectionRecord> {
+export async function requireCollection(deps: Pick<RegistryDeps, "registries">, ref: CollectionRef): Promise<CollectionRecord> {
   const collection = await deps.registries.getCollection(ref.registry, ref.collection);
   if (!collection) throw new NotFoundError(`collection ${ref.registry}/${ref.collection} does not exist`);
   return collection;
@@ -160,6 +162,21 @@ function assertMayChangeAliases(access: RegistryAccess, aliases: string[]): void
   if (protectedOnes.length > 0 && !atLeast(access.role, "admin")) {
     throw new ForbiddenError(
       `alias ${protectedOnes.join(", ")} is protected in registry ${access.registry.name}: only its admins may set or remove it`,
+    );
+  }
+}
+
+/**
+ * In a registry that requires approvals, a protected alias moves only through a promotion
+ * (lambdas/core/promotions.ts), whoever asks: admins included.
+ */
+function assertMayMoveDirectly(access: RegistryAccess, aliases: string[]): void {
+  const required = access.registry.approvalsRequired ?? 0;
+  const gated = aliases.filter((a) => access.registry.protectedAliases.includes(a));
+  if (required > 0 && gated.length > 0) {
+    throw new ForbiddenError(
+      `alias ${gated.join(", ")} is protected in registry ${access.registry.name}, which requires ${required} ` +
+        `approval${required === 1 ? "" : "s"} to move it: request a promotion (POST …/collections/{collection}/promotions)`,
     );
   }
 }
@@ -186,7 +203,8 @@ export async function linkVersion(
   const aliases = [...new Set(request.aliases ?? [])];
   rejectLatest(aliases);
   assertMayChangeAliases(access, aliases);
-  const version = await loadVersion(deps.artifacts, request, request.version);
+  assertMayMoveDirectly(access, aliases);
+  let version = await loadVersion(deps.artifacts, request, request.version);
   checkTypeAccepted(access.registry, version.type);
   const registry = access.registry.name;
   const at = deps.clock.now().toISOString();
@@ -214,6 +232,7 @@ export async function linkVersion(
         registry,
         collection,
         source: { project: version.project, artifact: version.artifact, index: version.index, digest: version.digest },
+        sourceRevision: version.revision ?? 0,
         type: version.type,
         metadata: version.metadata,
         description: version.description,
@@ -227,6 +246,8 @@ export async function linkVersion(
       state,
     );
     if (!outcome.created) {
+      // An edit of the version meanwhile: copy it as it is now.
+      if (outcome.source) version = outcome.source;
       state = outcome.current;
       continue;
     }
@@ -341,6 +362,11 @@ export async function listCollectionFiles(
   return listVersionFiles(deps, target.source, query);
 }
 
+/**
+ * Points a collection alias at a version. With `expectedVersion` (a version, or null: "must
+ * not exist yet") it is a compare-and-swap: held by the move's own condition, a 412 naming
+ * the current holder when the alias names anything else, and nothing written.
+ */
 export async function setCollectionAlias(
   deps: RegistryDeps,
   principal: Principal,
@@ -348,12 +374,15 @@ export async function setCollectionAlias(
   ref: CollectionRef,
   alias: string,
   selector: string | number,
+  expectedVersion?: string | number | null,
 ): Promise<{ alias: string; version: string; previous: string | null }> {
   rejectLatest([alias]);
   assertMayChangeAliases(access, [alias]);
+  assertMayMoveDirectly(access, [alias]);
+  const expected = expectationOf(alias, expectedVersion);
   const link = await loadLink(deps, ref, selector);
   const at = deps.clock.now().toISOString();
-  const [move] = await deps.registries.moveCollectionAliases({ ...ref, actor: principal.userId, at }, link.index, [alias]);
+  const [move] = await deps.registries.moveCollectionAliases({ ...ref, actor: principal.userId, at }, link.index, [alias], expected);
   const previous = move ? move.from : link.index;
   return {
     alias,

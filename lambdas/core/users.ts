@@ -1,8 +1,16 @@
 import { generateApiKey } from "./api-keys.js";
-import { ForbiddenError, NotFoundError, ValidationError } from "./errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "./errors.js";
 import type { ApiKeyRecord, Page, PageRequest, Principal, UserRecord } from "./model.js";
-import type { Clock, IdentityStore, Ids } from "./ports.js";
-import type { ApiKeyResponse, CreateApiKeyRequest, CreatedApiKeyResponse, CreateUserRequest, UserResponse } from "../contract/admin.js";
+import type { Clock, IdentityStore, Ids, RegistryStore } from "./ports.js";
+import type {
+  ApiKeyResponse,
+  CreateApiKeyRequest,
+  CreatedApiKeyResponse,
+  CreateUserRequest,
+  MembershipsResponse,
+  UpdateUserRequest,
+  UserResponse,
+} from "../contract/admin.js";
 
 export interface UserDeps {
   identity: IdentityStore;
@@ -11,7 +19,7 @@ export interface UserDeps {
 }
 
 function toUserResponse(user: UserRecord): UserResponse {
-  return { id: user.id, name: user.name, role: user.orgRole, createdAt: user.createdAt };
+  return { id: user.id, name: user.name, role: user.orgRole, status: user.status, createdAt: user.createdAt };
 }
 
 function toApiKeyResponse(key: ApiKeyRecord): ApiKeyResponse {
@@ -64,6 +72,7 @@ export async function createApiKey(deps: UserDeps, principal: Principal, request
   }
   const user = await deps.identity.getUser(request.user);
   if (!user) throw new NotFoundError(`user ${request.user} does not exist`);
+  if (user.status !== "active") throw new ConflictError(`user ${request.user} is deactivated: reactivate the user before giving it keys`);
   const { secret, keyHash } = generateApiKey();
   const record: ApiKeyRecord = {
     id: deps.ids.next(),
@@ -94,6 +103,35 @@ export async function revokeApiKey(deps: UserDeps, principal: Principal, id: str
     throw new NotFoundError(`API key ${id} does not exist`);
   }
   const at = deps.clock.now().toISOString();
-  await deps.identity.revokeApiKey(key.keyHash, at);
+  await deps.identity.revokeApiKey(key, at);
   return toApiKeyResponse({ ...key, revokedAt: key.revokedAt ?? at });
+}
+
+/**
+ * Changes a user's org role or status (org admins). The store rewrites the user and every
+ * key it holds in one transaction, so the next request with any of its keys is judged by
+ * the new role (a 403 where the old one allowed) or refused (401, deactivated). An admin
+ * does not change themselves: that could leave the organization without an active admin.
+ */
+export async function updateUser(deps: UserDeps, principal: Principal, userId: string, request: UpdateUserRequest): Promise<UserResponse> {
+  if (userId === principal.userId) {
+    throw new ForbiddenError(`${principal.userId} may not change their own role or status: ask another org admin`);
+  }
+  const at = deps.clock.now().toISOString();
+  const { after } = await deps.identity.updateUser(userId, { actor: principal.userId, at }, (current) => ({
+    orgRole: request.role ?? current.orgRole,
+    status: request.status ?? current.status,
+  }));
+  return toUserResponse(after);
+}
+
+/** The registries a user is a member of, with the role each grants (the route admits the user and org admins). */
+export async function listMemberships(
+  deps: { identity: IdentityStore; registries: RegistryStore },
+  userId: string,
+): Promise<MembershipsResponse> {
+  const [user, memberships] = await Promise.all([deps.identity.getUser(userId), deps.registries.membershipsOf(userId)]);
+  if (!user) throw new NotFoundError(`user ${userId} does not exist`);
+  const items = [...memberships].map(([registry, role]) => ({ registry, role })).sort((a, b) => (a.registry < b.registry ? -1 : 1));
+  return { user: user.id, orgRole: user.orgRole, items };
 }

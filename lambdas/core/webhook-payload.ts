@@ -22,6 +22,8 @@ export interface PayloadContext {
   source?: { project: string; artifact: string; version: string; digest: string };
   metadata: Record<string, unknown>;
   automation: { id: string; name: string };
+  /** Promotion events: the request, who asked (PROMOTION_REQUESTED) and who approved (PROMOTION_APPROVED). */
+  promotion?: { id: string; requestedBy?: string; approvals?: string[]; note?: string };
 }
 
 const SIMPLE_VARIABLES = {
@@ -109,6 +111,7 @@ export function defaultPayload(context: PayloadContext): string {
     source: context.source ?? null,
     metadata: context.metadata,
     automation: context.automation,
+    ...(context.promotion ? { promotion: context.promotion } : {}),
   });
 }
 

@@ -30,7 +30,15 @@ export interface Trigger {
   alias?: string;
   previousVersion?: string;
   aliases?: string[];
+  /** For promotion events: the request and who asked and approved. */
+  promotion?: { id: string; requestedBy?: string; approvals?: string[]; note?: string };
 }
+
+/** The audit actions of a promotion request that automations can fire on. */
+const PROMOTION_TRIGGERS: Record<string, AutomationEvent> = {
+  "promotion.requested": "PROMOTION_REQUESTED",
+  "promotion.approved": "PROMOTION_APPROVED",
+};
 
 /** The most recent attempts a delivery keeps in its log. */
 export const MAX_LOGGED_ATTEMPTS = 20;
@@ -49,6 +57,25 @@ export function triggerOf(event: AuditEvent): Trigger | undefined {
     if (index === undefined) return undefined;
     const aliases = Array.isArray(event.aliases) ? event.aliases.filter((a): a is string => typeof a === "string") : undefined;
     return { type: "LINK_ARTIFACT", version: event.version as string, index, aliases };
+  }
+  const promotion = PROMOTION_TRIGGERS[event.action];
+  if (promotion !== undefined) {
+    const index = indexOf(event.version);
+    if (index === undefined || typeof event.alias !== "string" || typeof event.promotion !== "string") return undefined;
+    const approvals = Array.isArray(event.approvals) ? event.approvals.filter((a): a is string => typeof a === "string") : undefined;
+    return {
+      type: promotion,
+      version: event.version as string,
+      index,
+      alias: event.alias,
+      previousVersion: typeof event.from === "string" ? event.from : undefined,
+      promotion: {
+        id: event.promotion,
+        ...(event.action === "promotion.requested" ? { requestedBy: String(event.actor) } : {}),
+        ...(approvals ? { approvals } : {}),
+        ...(typeof event.note === "string" ? { note: event.note } : {}),
+      },
+    };
   }
   if (event.action === "alias.set" || event.action === "alias.moved") {
     const index = indexOf(event.to);
@@ -149,6 +176,7 @@ export async function createDeliveries(
       },
       metadata: link?.metadata ?? {},
       automation: { id: automation.id, name: automation.name },
+      ...(trigger.promotion ? { promotion: trigger.promotion } : {}),
     };
     const body = automation.payloadTemplate ? renderTemplate(automation.payloadTemplate, context) : defaultPayload(context);
     const error = isJson(body) ? undefined : "the payload template rendered invalid JSON (a metadata value used outside quotes?)";

@@ -11,7 +11,9 @@ import {
   removeArtifactAlias,
   setArtifactAlias,
 } from "../core/artifact-versions.js";
+import { listProjects } from "../core/projects.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
+import { updateVersion } from "../core/version-edits.js";
 import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import {
@@ -20,6 +22,7 @@ import {
   deleteQuery,
   filesQuery,
   setAliasRequest,
+  updateVersionRequest,
   uploadPlanRequest,
 } from "../contract/artifacts.js";
 import { alias, name, pageQuery } from "../contract/common.js";
@@ -71,8 +74,8 @@ export const artifactOperations: Operations<"artifacts"> = {
   },
   setAlias: async (request) => {
     const params = parse(aliasParams, request.params, "path");
-    const { version } = parse(setAliasRequest, request.body, "alias");
-    return ok(await setArtifactAlias(request.services, request.principal, artifactRef(request), params.alias, version));
+    const { version, expectedVersion } = parse(setAliasRequest, request.body, "alias");
+    return ok(await setArtifactAlias(request.services, request.principal, artifactRef(request), params.alias, version, expectedVersion));
   },
   removeAlias: async (request) => {
     const params = parse(aliasParams, request.params, "path");
@@ -80,4 +83,10 @@ export const artifactOperations: Operations<"artifacts"> = {
   },
   listHistory: async (request) =>
     ok(await listArtifactHistory(request.services, artifactRef(request), parse(pageQuery, request.query, "query"))),
+  updateVersion: async (request) => {
+    const { v } = parse(versionParams, request.params, "path");
+    const edit = parse(updateVersionRequest, request.body, "version edit");
+    return ok(await updateVersion(request.services, request.principal, artifactRef(request), v, edit));
+  },
+  listProjects: async (request) => ok(await listProjects(request.services, parse(pageQuery, request.query, "query"))),
 };

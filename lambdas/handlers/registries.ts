@@ -20,11 +20,26 @@ import {
   unlinkVersion,
 } from "../core/registries.js";
 import { grantMember, revokeMember } from "../core/members.js";
-import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
+import { deleteCollection, updateCollection } from "../core/collections.js";
+import { approvePromotion, getPromotion, listPromotions, rejectPromotion, requestPromotion } from "../core/promotions.js";
+import { deleteRegistry, listMembers, updateRegistry } from "../core/registry-admin.js";
+import { created, ok, type ApiRequest, type Operations } from "../http/api-handler.js";
 import { parse } from "../http/validate.js";
 import { filesQuery, setAliasRequest } from "../contract/artifacts.js";
 import { alias, name, pageQuery } from "../contract/common.js";
-import { collectionsQuery, createCollectionRequest, createRegistryRequest, linkRequest, memberRequest } from "../contract/registries.js";
+import {
+  collectionsQuery,
+  createCollectionRequest,
+  createRegistryRequest,
+  deleteCollectionQuery,
+  linkRequest,
+  memberRequest,
+  promotionDecision,
+  promotionRequest,
+  promotionsQuery,
+  updateCollectionRequest,
+  updateRegistryRequest,
+} from "../contract/registries.js";
 
 const collectionParams = z.object({ registry: name, collection: name });
 const versionParams = collectionParams.extend({ v: z.string().min(1).max(140) });
@@ -42,6 +57,11 @@ function collectionRef(request: ApiRequest) {
 
 function versionSelector(request: ApiRequest): string {
   return parse(versionParams, request.params, "path").v;
+}
+
+function promotionKey(request: ApiRequest) {
+  const { id } = parse(z.object({ id: name }), request.params, "path");
+  return { ...collectionRef(request), id };
 }
 
 function tagParam(request: ApiRequest): string {
@@ -108,9 +128,17 @@ export const registryOperations: Operations<"registries"> = {
     ok(await unlinkVersion(request.services, request.principal, access(request), collectionRef(request), versionSelector(request))),
   setCollectionAlias: async (request) => {
     const params = parse(collectionParams.extend({ alias }), request.params, "path");
-    const { version } = parse(setAliasRequest, request.body, "alias");
+    const { version, expectedVersion } = parse(setAliasRequest, request.body, "alias");
     return ok(
-      await setCollectionAlias(request.services, request.principal, access(request), collectionRef(request), params.alias, version),
+      await setCollectionAlias(
+        request.services,
+        request.principal,
+        access(request),
+        collectionRef(request),
+        params.alias,
+        version,
+        expectedVersion,
+      ),
     );
   },
   removeCollectionAlias: async (request) => {
@@ -145,4 +173,52 @@ export const registryOperations: Operations<"registries"> = {
     ),
   listCollectionHistory: async (request) =>
     ok(await listCollectionHistory(request.services, collectionRef(request), parse(pageQuery, request.query, "query"))),
+  updateRegistry: async (request) =>
+    ok(
+      await updateRegistry(
+        request.services,
+        request.principal,
+        access(request),
+        parse(updateRegistryRequest, request.body, "registry edit"),
+      ),
+    ),
+  deleteRegistry: async (request) => {
+    const { registry } = parse(z.object({ registry: name }), request.params, "path");
+    return ok(await deleteRegistry(request.services, request.principal, registry));
+  },
+  listMembers: async (request) => ok(await listMembers(request.services, access(request), parse(pageQuery, request.query, "query"))),
+  updateCollection: async (request) =>
+    ok(
+      await updateCollection(
+        request.services,
+        request.principal,
+        collectionRef(request),
+        parse(updateCollectionRequest, request.body, "collection edit"),
+      ),
+    ),
+  deleteCollection: async (request) => {
+    const { force } = parse(deleteCollectionQuery, request.query, "query");
+    return ok(await deleteCollection(request.services, request.principal, collectionRef(request), { force: force === "true" }));
+  },
+  requestPromotion: async (request) =>
+    created(
+      await requestPromotion(
+        request.services,
+        request.principal,
+        access(request),
+        collectionRef(request),
+        parse(promotionRequest, request.body, "promotion"),
+      ),
+    ),
+  listPromotions: async (request) =>
+    ok(await listPromotions(request.services, access(request), collectionRef(request), parse(promotionsQuery, request.query, "query"))),
+  getPromotion: async (request) => ok(await getPromotion(request.services, access(request), promotionKey(request))),
+  approvePromotion: async (request) => {
+    const { note } = parse(promotionDecision, request.body ?? {}, "approval");
+    return ok(await approvePromotion(request.services, request.principal, access(request), promotionKey(request), note));
+  },
+  rejectPromotion: async (request) => {
+    const { note } = parse(promotionDecision, request.body ?? {}, "rejection");
+    return ok(await rejectPromotion(request.services, request.principal, access(request), promotionKey(request), note));
+  },
 };

@@ -127,7 +127,7 @@ function decodePathParameter(value: string): string {
  * name) are refused: which one would count is the kind of choice a proxy in front and the
  * registry can disagree on.
  */
-function authorizationOf(event: APIGatewayProxyEvent): string | undefined {
+export function authorizationOf(event: APIGatewayProxyEvent): string | undefined {
   const values: string[] = [];
   for (const [key, list] of Object.entries(event.multiValueHeaders ?? {})) {
     if (key.toLowerCase() === "authorization") values.push(...(list ?? []));

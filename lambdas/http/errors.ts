@@ -11,7 +11,7 @@ export interface ErrorAnswer {
 /** The one place where a thrown error becomes an HTTP answer: its code's status from lambdas/contract/errors.ts. */
 export function errorResponse(error: unknown, requestId: string): ErrorAnswer {
   if (error instanceof RegistryError) {
-    return { status: ERROR_STATUS[error.code], body: errorBodyOf(error.code, error.message, requestId) };
+    return { status: ERROR_STATUS[error.code], body: errorBodyOf(error.code, error.message, requestId, error.details) };
   }
   if (isThrottling(error)) {
     return { status: ERROR_STATUS.too_many_requests, body: errorBodyOf("too_many_requests", BUSY_MESSAGE, requestId) };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { admit, type RegistryAccess } from "../core/authorize.js";
-import { NotFoundError, UnauthorizedError } from "../core/errors.js";
+import { NotFoundError } from "../core/errors.js";
 import { HubNotFoundError, revisionSelectorParam } from "../core/hub.js";
 import type { Principal } from "../core/model.js";
 import type { Services } from "../composition.js";
@@ -9,7 +9,7 @@ import { HF_TOKEN_PREFIX } from "../contract/hf.js";
 import { HF_MOUNT, HF_PROJECTS_MOUNT } from "../contract/hf-mounts.js";
 import { routes, type OperationOf, type RouteDefinition } from "../contract/routes.js";
 import type { BusinessMetrics, Observability } from "../observability.js";
-import type { ApiHandler } from "./api-handler.js";
+import { authorizationOf, type ApiHandler } from "./api-handler.js";
 import { errorResponse } from "./errors.js";
 
 export interface HubRequest {
@@ -146,11 +146,12 @@ export function createHubHandler(operations: HubOperations, services: Services, 
   };
 }
 
-/** `Bearer hf_<key>` (what `@huggingface/hub` insists on) is the key; a plain key works as well. */
+/**
+ * `Bearer hf_<key>` (what `@huggingface/hub` insists on) is the key; a plain key works as
+ * well. One credential per request, as on /v1: two Authorization headers are a 400.
+ */
 function hubAuthorization(event: APIGatewayProxyEvent): string | undefined {
-  const values = Object.entries(event.multiValueHeaders ?? {}).find(([key]) => key.toLowerCase() === "authorization")?.[1] ?? [];
-  if (new Set(values).size > 1) throw new UnauthorizedError("more than one Authorization header");
-  const value = header(event, "authorization");
+  const value = authorizationOf(event);
   const match = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value);
   if (!match || !match[1]!.startsWith(HF_TOKEN_PREFIX) || match[1]!.length === HF_TOKEN_PREFIX.length) return value;
   return `Bearer ${match[1]!.slice(HF_TOKEN_PREFIX.length)}`;

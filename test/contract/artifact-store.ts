@@ -276,6 +276,13 @@ export function artifactStoreContract(make: MakeStores): void {
 
       it("refuses a version a collection links, and deletes it once unlinked", async () => {
         const v1 = (await stores.artifacts.getVersion(project, artifact, 1))!;
+        await stores.registries.createRegistry({
+          name: "model",
+          visibility: "organization",
+          protectedAliases: [],
+          createdAt: AT,
+          createdBy: "root",
+        });
         await link(stores, newLink(v1));
 
         await expect(stores.artifacts.deleteVersion(aliasChange, 1)).rejects.toThrow(ConflictError);

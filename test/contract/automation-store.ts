@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { ConflictError } from "../../lambdas/core/errors.js";
+import { ConflictError, NotFoundError } from "../../lambdas/core/errors.js";
 import type { AutomationRecord, DeliveryRecord } from "../../lambdas/core/model.js";
 import { AT, change, type MakeStores, type Stores } from "./stores.js";
 
@@ -38,6 +38,15 @@ export function automationStoreContract(make: MakeStores): void {
     let stores: Stores;
     beforeEach(async () => {
       stores = await make();
+      for (const name of ["model", "dataset"]) {
+        await stores.registries.createRegistry({
+          name,
+          visibility: "organization",
+          protectedAliases: [],
+          createdAt: AT,
+          createdBy: "root",
+        });
+      }
     });
 
     it("keeps a registry's automations: read, listed, matched and deleted once", async () => {
@@ -55,6 +64,7 @@ export function automationStoreContract(make: MakeStores): void {
       expect(await stores.automations.deleteAutomation("model", "a1", change)).toBe(true);
       expect(await stores.automations.deleteAutomation("model", "a1", change)).toBe(false);
       expect(await stores.automations.getAutomation("model", "a1")).toBeUndefined();
+      await expect(stores.automations.createAutomation(automation("a9", "nope"))).rejects.toThrow(NotFoundError);
     });
 
     it("writes a delivery once and lists deliveries newest first", async () => {

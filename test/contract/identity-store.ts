@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { ConflictError, NotFoundError, ValidationError } from "../../lambdas/core/errors.js";
-import type { UserRecord } from "../../lambdas/core/model.js";
-import { AT, type MakeStores, type Stores } from "./stores.js";
+import { MAX_API_KEYS_PER_USER, type UserRecord } from "../../lambdas/core/model.js";
+import { AT, change, type MakeStores, type Stores } from "./stores.js";
 
 const max: UserRecord = { id: "max", name: "Max", orgRole: "member", status: "active", createdAt: AT };
 const key = (n: number, userId = "max") => ({ id: `k${n}`, userId, keyHash: n.toString(16).padStart(64, "f"), createdAt: AT });
@@ -62,13 +62,47 @@ export function identityStoreContract(make: MakeStores): void {
       const second = await stores.identity.listApiKeys(undefined, { limit: 2, cursor: first.nextCursor });
       expect([...first.items, ...second.items].map((k) => k.id)).toEqual(["k1", "k2", "k3"]);
 
-      await stores.identity.revokeApiKey(key(1).keyHash, "2025-02-01T00:00:00.000Z");
-      await stores.identity.revokeApiKey(key(1).keyHash, "2025-03-01T00:00:00.000Z");
+      await stores.identity.revokeApiKey(key(1), "2025-02-01T00:00:00.000Z");
+      await stores.identity.revokeApiKey(key(1), "2025-03-01T00:00:00.000Z");
       await stores.identity.touchApiKey(key(3).keyHash, "2025-02-02T00:00:00.000Z");
       expect(await stores.identity.getApiKey(key(1).keyHash)).toMatchObject({ revokedAt: "2025-02-01T00:00:00.000Z" });
       expect(await stores.identity.getApiKey(key(3).keyHash)).toMatchObject({ lastUsedAt: "2025-02-02T00:00:00.000Z" });
-      await expect(stores.identity.revokeApiKey(key(9).keyHash, AT)).rejects.toThrow(NotFoundError);
+      await expect(stores.identity.revokeApiKey(key(9), AT)).rejects.toThrow(NotFoundError);
       await expect(stores.identity.touchApiKey(key(9).keyHash, AT)).rejects.toThrow(NotFoundError);
+    });
+
+    it("changes a user's role and status on the user and on every key it holds, at once", async () => {
+      await stores.identity.createApiKey(key(1), max);
+      await stores.identity.createApiKey(key(2), max);
+
+      const lowered = await stores.identity.updateUser("max", change, (current) => ({ ...current, orgRole: "viewer" }));
+      expect(lowered).toEqual({ before: max, after: { ...max, orgRole: "viewer" } });
+      expect(await stores.identity.getUser("max")).toEqual({ ...max, orgRole: "viewer" });
+      for (const n of [1, 2])
+        expect(await stores.identity.getApiKey(key(n).keyHash)).toMatchObject({ orgRole: "viewer", userStatus: "active" });
+
+      await stores.identity.updateUser("max", change, (current) => ({ ...current, status: "deactivated" }));
+      for (const n of [1, 2])
+        expect(await stores.identity.getApiKey(key(n).keyHash)).toMatchObject({ orgRole: "viewer", userStatus: "deactivated" });
+      // A key made for the user as read before the change is refused.
+      await expect(stores.identity.createApiKey(key(3), max)).rejects.toThrow(ConflictError);
+
+      const same = await stores.identity.updateUser("max", change, (current) => current);
+      expect(same.after).toEqual(same.before);
+      await expect(stores.identity.updateUser("ghost", change, (current) => current)).rejects.toThrow(NotFoundError);
+    });
+
+    it("lets a user hold at most MAX_API_KEYS_PER_USER unrevoked keys", async () => {
+      for (let n = 1; n <= MAX_API_KEYS_PER_USER; n++) await stores.identity.createApiKey(key(n), max);
+
+      await expect(stores.identity.createApiKey(key(500), max)).rejects.toThrow(/holds 98 API keys.*revoke one first/);
+      await stores.identity.revokeApiKey(key(1), AT);
+      await stores.identity.createApiKey(key(500), max);
+      // Every key the user holds is rewritten by one change (one transaction in the table).
+      await stores.identity.updateUser("max", change, (current) => ({ ...current, orgRole: "admin" }));
+      expect(await stores.identity.getApiKey(key(500).keyHash)).toMatchObject({ orgRole: "admin" });
+      expect(await stores.identity.getApiKey(key(MAX_API_KEYS_PER_USER).keyHash)).toMatchObject({ orgRole: "admin" });
+      expect(await stores.identity.getApiKey(key(1).keyHash)).toMatchObject({ orgRole: "member", revokedAt: AT });
     });
   });
 }

@@ -2,7 +2,9 @@ import { artifactStoreContract } from "./artifact-store.js";
 import { automationStoreContract } from "./automation-store.js";
 import { blobLedgerContract } from "./blob-ledger.js";
 import { identityStoreContract } from "./identity-store.js";
+import { lifecycleContract } from "./lifecycle.js";
 import { lineageStoreContract } from "./lineage-store.js";
+import { promotionStoreContract } from "./promotion-store.js";
 import { registryStoreContract } from "./registry-store.js";
 import type { MakeStores } from "./stores.js";
 
@@ -18,4 +20,6 @@ export function portContracts(make: MakeStores): void {
   registryStoreContract(make);
   lineageStoreContract(make);
   automationStoreContract(make);
+  lifecycleContract(make);
+  promotionStoreContract(make);
 }

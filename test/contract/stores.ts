@@ -6,6 +6,7 @@ import type {
   LineageStore,
   NewLink,
   NewVersion,
+  PromotionStore,
   RegistryStore,
 } from "../../lambdas/core/ports.js";
 import type { VersionRecord } from "../../lambdas/core/model.js";
@@ -16,6 +17,7 @@ export interface Stores {
   ledger: BlobLedger;
   identity: IdentityStore;
   registries: RegistryStore;
+  promotions: PromotionStore;
   lineage: LineageStore;
   automations: AutomationStore;
   /** The ledger of another process on the same table (or world): how claims meet across processes. */
@@ -58,6 +60,7 @@ export function newLink(version: VersionRecord, extra: Partial<NewLink> = {}): N
     registry: "model",
     collection: "mnist-classifier",
     source: { project: version.project, artifact: version.artifact, index: version.index, digest: version.digest },
+    sourceRevision: version.revision ?? 0,
     type: version.type,
     metadata: version.metadata,
     description: version.description,

@@ -80,6 +80,7 @@ describe("stream consumer", () => {
       },
       role: "admin" as const,
     };
+    await services.registries.createRegistry(access.registry);
     for (const [name, url] of [
       ["ok", "https://ok.example/hook"],
       ["down", "https://down.example/hook"],
@@ -185,6 +186,7 @@ describe("stream consumer", () => {
         },
         role: "admin" as const,
       };
+      await services.registries.createRegistry(access.registry);
       await createAutomation(services, { userId: "ana", orgRole: "admin" }, access, {
         name: "ok",
         event: "LINK_ARTIFACT",

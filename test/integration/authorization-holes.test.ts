@@ -156,6 +156,19 @@ describe("page cursors", () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await s.api("POST", "/v1/api-keys", { user: "max" });
+    // A second project (its blob is already stored), a second member, two promotion requests.
+    const weights = fileSpec("w.bin", "net weights 0");
+    const again = await s.api("POST", "/v1/projects/train-too/artifacts/net/versions", {
+      type: "model",
+      files: [{ path: weights.path, size: weights.size, sha256: weights.sha256 }],
+    });
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    await newUser("mia", "viewer");
+    expect((await s.api("PUT", "/v1/registries/model/members/mia", { role: "viewer" })).status).toBe(200);
+    for (const version of ["v0", "v1"]) {
+      const asked = await s.api("POST", `${COL}/paged/promotions`, { alias: "production", version });
+      expect(asked.status, JSON.stringify(asked.body)).toBe(201);
+    }
 
     const byOperation: Record<string, { path: string; query: string; cursorOf: (body: any) => string | undefined }> = {
       listArtifacts: { path: "/v1/projects/train/artifacts", query: "limit=1", cursorOf: next },
@@ -178,6 +191,9 @@ describe("page cursors", () => {
       collectionVersionLineage: { path: `${COL}/paged/versions/v0/lineage`, query: "direction=down&fanOut=1", cursorOf: more("down") },
       listAutomations: { path: "/v1/registries/model/automations", query: "limit=1", cursorOf: next },
       listDeliveries: { path: deliveries, query: "limit=1", cursorOf: next },
+      listProjects: { path: "/v1/projects", query: "limit=1", cursorOf: next },
+      listMembers: { path: "/v1/registries/model/members", query: "limit=1", cursorOf: next },
+      listPromotions: { path: `${COL}/paged/promotions`, query: "limit=1", cursorOf: next },
     };
     for (const [operation, list] of Object.entries(byOperation)) lists.set(operation, list);
   });
@@ -191,9 +207,13 @@ describe("page cursors", () => {
   });
 
   test("a GET route that does not page ignores ?cursor= (so the list above is the whole of it)", async () => {
-    const others = routes.filter((route) => route.method === "GET" && !PAGINATED_OPERATIONS.has(route.operation));
+    // The /hf routes speak the Hub's protocol; its one paged list (the tree) is tested in hf-hub.test.ts.
+    const others = routes.filter(
+      (route) => route.method === "GET" && route.path.startsWith("/v1/") && !PAGINATED_OPERATIONS.has(route.operation),
+    );
     const paths: Record<string, string> = {
       "/v1/health": "/v1/health",
+      "/v1/openapi.json": "/v1/openapi.json",
       "/v1/me": "/v1/me",
       "/v1/projects/{project}/artifacts/{name}": "/v1/projects/train/artifacts/net",
       "/v1/projects/{project}/artifacts/{name}/versions/{v}": "/v1/projects/train/artifacts/net/versions/v0",
@@ -203,6 +223,8 @@ describe("page cursors", () => {
       "/v1/projects/{project}/runs/{run}": "/v1/projects/train/runs/r1",
       "/v1/projects/{project}/runs/{run}/metrics": "/v1/projects/train/runs/r1/metrics",
       "/v1/registries/{registry}/automations/{id}": "",
+      "/v1/users/{user}/memberships": "/v1/users/max/memberships",
+      "/v1/registries/{registry}/collections/{collection}/promotions/{id}": "",
       "/v1/registries/{registry}/automations/{id}/deliveries/{delivery}": "",
     };
     for (const route of others) {

@@ -9,14 +9,14 @@ import { startTestStack, type TestStack } from "../support/local-stack.js";
 let s: TestStack;
 let work: string;
 
-/** `mreg` as a child process with this suite's registry, cache and config. */
-function mreg(args: string[]): Promise<CliResult> {
+/** `mreg` as a child process with this suite's registry, cache and config (as the admin unless another key is given). */
+function mreg(args: string[], key?: string): Promise<CliResult> {
   return runMreg(args, {
     cwd: work,
     env: {
       HOME: work,
       MREG_URL: s.url,
-      MREG_API_KEY: s.adminKey,
+      MREG_API_KEY: key ?? s.adminKey,
       MREG_CACHE_DIR: join(work, "cache"),
       MREG_CONFIG: join(work, "config.json"),
     },
@@ -179,5 +179,43 @@ describe("tags, lists, history", () => {
     expect(again.code).not.toBe(0);
     expect(again.stderr.trim().split("\n")).toHaveLength(1);
     expect(again.stderr).toMatch(/^mreg: .*already exists/);
+  });
+});
+
+describe("compare-and-swap and promotions", () => {
+  test("alias set --expect moves only from the version expected; --expect none only sets a new alias", async () => {
+    expect((await mreg(["alias", "set", "vision/classifier:v0", "best"])).code).toBe(0);
+    const stale = await mreg(["alias", "set", "vision/classifier:v1", "best", "--expect", "v1"]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr.trimEnd()).toMatch(
+      /^mreg: vision\/classifier: alias best names v0, not v1 as expected; nothing was changed \(HTTP 412\)$/,
+    );
+    expect((await mreg(["alias", "set", "vision/classifier:v1", "best", "--expect", "none"])).code).toBe(1);
+    expect((await mreg(["show", "vision/classifier", "--json"])).json.aliases.best).toBe("v0");
+
+    const moved = await mreg(["alias", "set", "vision/classifier:v1", "best", "--expect", "v0", "--json"]);
+    expect(moved.json).toMatchObject({ alias: "best", version: "v1", previous: "v0" });
+    expect((await mreg(["alias", "set", "vision/classifier:v0", "fresh", "--expect", "none"])).code).toBe(0);
+  });
+
+  test("promote asks, a second admin approves, and the alias moves", async () => {
+    const gated = await mreg(["registry", "create", "gated", "--protect", "production", "--approvals", "1", "--json"]);
+    expect(gated.json).toMatchObject({ name: "gated", protectedAliases: ["production"], approvalsRequired: 1 });
+    await s.api("POST", "/v1/users", { name: "ana", role: "admin" });
+    const ana = (await s.api("POST", "/v1/api-keys", { user: "ana" })).body.key as string;
+    for (const v of ["v0", "v1"]) expect((await mreg(["link", `vision/classifier:${v}`, "@gated/classifier"])).code).toBe(0);
+
+    const asked = await mreg(["promote", "@gated/classifier:v1", "production", "--note", "better", "--json"]);
+    expect(asked.json).toMatchObject({ status: "pending", version: "v1", from: null, approvalsRequired: 1, note: "better" });
+    const id = asked.json.id as string;
+    const listed = await mreg(["promotions", "@gated/classifier", "--status", "pending"]);
+    expect(listed.stdout).toContain(`${id}  pending  production (unset) → v1  by admin  0/1 approvals  "better"`);
+
+    const own = await mreg(["approve", "@gated/classifier", id]);
+    expect(own.code).toBe(1);
+    expect(own.stderr).toMatch(/another registry admin decides/);
+    const approved = await mreg(["approve", "@gated/classifier", id, "--note", "ok"], ana);
+    expect(approved.stdout.trim()).toBe(`promotion ${id} approved: production → v1`);
+    expect((await mreg(["show", "@gated/classifier", "--json"])).json.aliases.production).toBe("v1");
   });
 });

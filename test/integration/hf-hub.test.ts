@@ -235,6 +235,18 @@ describe("the protocol as huggingface_hub reads it", () => {
     expect(await page.json()).toHaveLength(2);
     const next = /<([^>]+)>;\s*rel="next"/.exec(page.headers.get("link") ?? "")?.[1];
     expect(next).toMatch(new RegExp(`^${hubUrl}/api/models/model/classifier/tree/main\\?`));
+    // The cursor is sealed and bound to this listing: it names no path, and a forged one, or
+    // this one on another folder's listing, is a 400.
+    const cursor = new URL(next!).searchParams.get("cursor")!;
+    expect(Buffer.from(cursor, "base64url").toString("latin1")).not.toContain("model.safetensors");
+    expect((await fetch(next!, { headers: auth() })).status).toBe(200);
+    const forged = Buffer.from("config.json").toString("base64url");
+    for (const url of [
+      `${hubUrl}/api/models/model/classifier/tree/main?recursive=true&limit=2&cursor=${forged}`,
+      `${hubUrl}/api/models/model/classifier/tree/main/tokenizer?limit=2&cursor=${encodeURIComponent(cursor)}`,
+    ]) {
+      expect((await fetch(url, { headers: auth() })).status, url).toBe(400);
+    }
     // Each page of one entry: listFiles walks four pages.
     let requests = 0;
     const onePerPage: typeof fetch = (input, init) => {

@@ -191,6 +191,46 @@ describe("the registry's answers are what the OpenAPI document says", () => {
     await expectStatus("DELETE", `/v1/registries/team/automations/${hook.id}`, undefined, 200);
   });
 
+  test("edits, projects, members, user changes, promotions and admin deletes", async () => {
+    await expectStatus("PATCH", `${P}/versions/v1`, { description: "edited", metadata: { acc: 0.95 } }, 200);
+    await expectStatus("PUT", `${P}/aliases/candidate`, { version: "v1", expectedVersion: null }, 200);
+    await expectStatus("PUT", `${P}/aliases/candidate`, { version: "v0", expectedVersion: "v0" }, 412);
+    const projects = await expectStatus("GET", "/v1/projects", undefined, 200);
+    expect(projects.items.map((p: { name: string }) => p.name)).toContain("contract");
+
+    await expectStatus("POST", "/v1/users", { name: "tem", role: "member" }, 201);
+    await expectStatus("PATCH", "/v1/users/tem", { role: "viewer" }, 200);
+    await expectStatus("PATCH", "/v1/users/tem", { status: "deactivated" }, 200);
+    await expectStatus("PUT", "/v1/registries/team/members/vic", { role: "viewer" }, 200);
+    await expectStatus("GET", "/v1/users/vic/memberships", undefined, 200, viewerKey);
+    await expectStatus("GET", "/v1/registries/team/members", undefined, 200);
+
+    await expectStatus("PATCH", "/v1/registries/team", { description: "the team's models" }, 200);
+    await expectStatus("PATCH", C, { description: "# net\n\nA model card.", tags: ["vision"] }, 200);
+    await expectStatus("POST", "/v1/registries", { name: "gated", protectedAliases: ["production"], approvalsRequired: 1 }, 201);
+    await expectStatus("POST", "/v1/registries/gated/collections", { name: "net", type: "model" }, 201);
+    const gated = "/v1/registries/gated/collections/net";
+    await expectStatus("POST", `${gated}/links`, { project: "contract", artifact: "model", version: "v1" }, 201);
+    await expectStatus("POST", `${gated}/links`, { project: "contract", artifact: "model", version: "v0" }, 201);
+    await expectStatus("POST", "/v1/users", { name: "ada", role: "admin" }, 201);
+    const adaKey = (await expectStatus("POST", "/v1/api-keys", { user: "ada" }, 201)).key;
+    const asked = await expectStatus("POST", `${gated}/promotions`, { alias: "production", version: "v0", note: "ship it" }, 201);
+    await expectStatus("GET", `${gated}/promotions`, undefined, 200);
+    await expectStatus("GET", `${gated}/promotions/${asked.id}`, undefined, 200);
+    await expectStatus("POST", `${gated}/promotions/${asked.id}/approve`, undefined, 403);
+    expect(await expectStatus("POST", `${gated}/promotions/${asked.id}/approve`, { note: "ok" }, 200, adaKey)).toMatchObject({
+      status: "approved",
+    });
+    const other = await expectStatus("POST", `${gated}/promotions`, { alias: "production", version: "v1" }, 201);
+    await expectStatus("POST", `${gated}/promotions/${other.id}/reject`, { note: "not now" }, 200, adaKey);
+
+    await expectStatus("POST", "/v1/registries/gated/collections", { name: "scratch", type: "model" }, 201);
+    await expectStatus("DELETE", "/v1/registries/gated/collections/scratch", undefined, 200);
+    await expectStatus("DELETE", "/v1/registries/gated", undefined, 409);
+    await expectStatus("DELETE", `${gated}?force=true`, undefined, 200);
+    await expectStatus("DELETE", "/v1/registries/gated", undefined, 200);
+  });
+
   test("deleting versions and unlinking", async () => {
     await expectStatus("DELETE", `${C}/versions/v1`, undefined, 200);
     await expectStatus("DELETE", `${P}/versions/v0?force=true`, undefined, 200);

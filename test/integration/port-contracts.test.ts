@@ -7,6 +7,7 @@ import { DynamoBlobLedger } from "../../lambdas/adapters/dynamodb/blob-ledger.js
 import { ensureTable } from "../../lambdas/adapters/dynamodb/ensure-table.js";
 import { DynamoIdentityStore } from "../../lambdas/adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "../../lambdas/adapters/dynamodb/lineage-store.js";
+import { DynamoPromotionStore } from "../../lambdas/adapters/dynamodb/promotion-store.js";
 import { DynamoRegistryStore } from "../../lambdas/adapters/dynamodb/registry-store.js";
 import { startDynamoDbLocal, type DynamoDbLocal } from "../../local/dynamodb-local.js";
 import { portContracts } from "../contract/index.js";
@@ -44,6 +45,7 @@ async function dynamoStores(): Promise<Stores> {
     ledger: new DynamoBlobLedger(document, table),
     identity: new DynamoIdentityStore(document, table),
     registries: new DynamoRegistryStore(document, table),
+    promotions: new DynamoPromotionStore(document, table),
     lineage: new DynamoLineageStore(document, table),
     automations: new DynamoAutomationStore(document, table),
     ledgerFor: (options) => new DynamoBlobLedger(document, table, options),

@@ -2,32 +2,49 @@ import { createHash } from "node:crypto";
 import { Re2AliasPatterns } from "../../lambdas/adapters/regex/re2-alias-patterns.js";
 import { missingManifest, storedManifestText, verifyStoredManifest } from "../../lambdas/core/manifest.js";
 import { CursorSealer } from "../../lambdas/core/cursors.js";
-import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from "../../lambdas/core/errors.js";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnprocessableError,
+  ValidationError,
+} from "../../lambdas/core/errors.js";
 import {
   LATEST_ALIAS,
+  MAX_API_KEYS_PER_USER,
   versionLabel,
   type ApiKeyRecord,
   type ArtifactRecord,
   type AuditEvent,
+  type CollectionEdit,
   type CollectionRecord,
   type LinkLocation,
   type LinkRecord,
   type LinkTarget,
   type ManifestEntry,
+  type MemberRecord,
   type MultipartUpload,
   type Page,
   type PageRequest,
+  type ProjectRecord,
+  type PromotionDecision,
+  type PromotionRecord,
+  type RegistryEdit,
   type RegistryRecord,
   type RegistryRole,
   type RunRef,
   type SourceVersion,
+  type UserEdit,
   type UserRecord,
+  type VersionEdit,
   type VersionRecord,
   type VersionRef,
   type VersionSelector,
 } from "../../lambdas/core/model.js";
 import type {
   AliasChange,
+  AliasExpectations,
   AliasMove,
   ArtifactStore,
   BlobClaim,
@@ -40,6 +57,8 @@ import type {
   CommitOutcome,
   CommitState,
   HeldBlobClaim,
+  Edit,
+  Edited,
   IdentityStore,
   Ids,
   LinkOutcome,
@@ -48,6 +67,9 @@ import type {
   NewVersion,
   ObjectHead,
   PresignedRequest,
+  PromotionKey,
+  PromotionQuery,
+  PromotionStore,
   RegistryStore,
   SequenceState,
   StagedBlobCheck,
@@ -176,14 +198,23 @@ class FakeSequence<T extends { index: number; aliases: string[] }, H extends Hea
     return { created: true, item: copy(item) };
   }
 
-  move(change: Change, index: number, aliases: string[]): AliasMove[] {
+  move(change: Change, index: number, aliases: string[], expected?: AliasExpectations, details: Record<string, unknown> = {}): AliasMove[] {
     if (!this.items.has(index)) throw new NotFoundError(`${this.label} has no version ${versionLabel(index)}`);
+    for (const [alias, want] of expected ?? []) {
+      const current = this.aliases.get(alias);
+      if ((current ?? null) === want) continue;
+      const now = current === undefined ? null : versionLabel(current);
+      throw new PreconditionFailedError(
+        `${this.label}: alias ${alias} names ${now ?? "nothing"}, not ${want === null ? "nothing" : versionLabel(want)} as expected; nothing was changed`,
+        { details: { alias, current: now } },
+      );
+    }
     const moves: AliasMove[] = [];
     for (const alias of new Set(aliases)) {
       const from = this.aliases.get(alias);
       if (from === index) continue;
       this.pointAlias(alias, index);
-      this.recordAliasMove(change, alias, from, index);
+      this.recordAliasMove(change, alias, from, index, details);
       moves.push({ alias, from, to: index });
     }
     return moves;
@@ -219,7 +250,7 @@ class FakeSequence<T extends { index: number; aliases: string[] }, H extends Hea
     return item;
   }
 
-  recordAliasMove(change: Change, alias: string, from: number | undefined, to: number): void {
+  recordAliasMove(change: Change, alias: string, from: number | undefined, to: number, details: Record<string, unknown> = {}): void {
     this.record({
       action: from === undefined ? "alias.set" : "alias.moved",
       actor: change.actor,
@@ -228,6 +259,7 @@ class FakeSequence<T extends { index: number; aliases: string[] }, H extends Hea
       alias,
       ...(from === undefined ? {} : { from: versionLabel(from) }),
       to: versionLabel(to),
+      ...details,
     });
   }
 
@@ -267,10 +299,14 @@ type Versions = FakeSequence<VersionRecord, ArtifactRecord>;
 
 export class FakeArtifactStore implements ArtifactStore {
   readonly artifacts = new Map<string, Versions>();
+  /** The projects index: counted when a commit creates an artifact, as the adapter's commit transaction does. */
+  readonly projects = new Map<string, ProjectRecord>();
   /** Links per version, as the adapter counts them on the version item. */
   private readonly linkCounts = new Map<string, number>();
   /** Where a commit naming a run records its output edge, as the adapter does in the commit's transaction. */
   runOutputs?: (run: RunRef, output: VersionRef, change: Change) => void;
+  /** Where an edit of a version reaches the links copying it, as the adapter's edit transaction does. */
+  onVersionEdited?: (version: VersionRecord) => void;
 
   async getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined> {
     const head = this.artifacts.get(artifactKey(project, artifact))?.head;
@@ -312,6 +348,7 @@ export class FakeArtifactStore implements ArtifactStore {
 
   async commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome> {
     const { project, artifact } = version;
+    const creating = this.artifacts.get(artifactKey(project, artifact))?.head === undefined;
     const outcome = this.versions(project, artifact).append(expected, {
       dedupe: version.digest,
       type: version.type,
@@ -346,14 +383,49 @@ export class FakeArtifactStore implements ArtifactStore {
       change: version,
     });
     if (!outcome.created) return outcome;
+    if (creating) {
+      const known = this.projects.get(project);
+      if (known) known.artifactCount++;
+      else this.projects.set(project, { name: project, artifactCount: 1, createdAt: version.at, createdBy: version.actor });
+    }
     if (version.runId !== undefined) {
       this.runOutputs?.({ project, id: version.runId }, { project, artifact, index: outcome.item.index }, version);
     }
     return { created: true, version: outcome.item };
   }
 
-  async moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    return this.versions(change.project, change.artifact).move(change, index, aliases);
+  async moveAliases(change: AliasChange, index: number, aliases: string[], expected?: AliasExpectations): Promise<AliasMove[]> {
+    return this.versions(change.project, change.artifact).move(change, index, aliases, expected);
+  }
+
+  async listProjects(page: PageRequest): Promise<Page<ProjectRecord>> {
+    const projects = [...this.projects.values()].sort((a, b) => compare(a.name, b.name));
+    return pageOf("projects", projects, (p) => p.name, "asc", page);
+  }
+
+  async updateVersion(change: AliasChange, index: number, edit: Edit<VersionRecord, VersionEdit>): Promise<Edited<VersionRecord>> {
+    const versions = this.artifacts.get(artifactKey(change.project, change.artifact));
+    const version = versions?.items.get(index);
+    if (!versions || !version) throw new NotFoundError(`${change.project}/${change.artifact} has no version ${versionLabel(index)}`);
+    const before = copy(version);
+    const next = edit(copy(before));
+    if (before.description === next.description && JSON.stringify(before.metadata) === JSON.stringify(next.metadata)) {
+      return { before, after: before };
+    }
+    version.metadata = copy(next.metadata);
+    if (next.description === undefined) delete version.description;
+    else version.description = next.description;
+    version.revision = (version.revision ?? 0) + 1;
+    this.onVersionEdited?.(copy(version));
+    versions.record({
+      action: "version.updated",
+      actor: change.actor,
+      at: change.at,
+      version: versionLabel(index),
+      before: { description: before.description ?? null, metadata: before.metadata },
+      after: { description: next.description ?? null, metadata: next.metadata },
+    });
+    return { before, after: copy(version) };
   }
 
   async removeAlias(change: AliasChange, alias: string): Promise<number | undefined> {
@@ -536,6 +608,9 @@ export class FakeIdentityStore implements IdentityStore {
   readonly users = new Map<string, UserRecord>();
   /** By key hash, like the table. */
   readonly apiKeys = new Map<string, ApiKeyRecord>();
+  /** The unrevoked keys each user holds (the adapter's `keyHashes`): what a change of the user rewrites. */
+  readonly keyHashes = new Map<string, Set<string>>();
+  readonly userEvents: AuditEvent[] = [];
 
   async getUser(id: string): Promise<UserRecord | undefined> {
     const user = this.users.get(id);
@@ -568,7 +643,39 @@ export class FakeIdentityStore implements IdentityStore {
     if (!current || current.orgRole !== user.orgRole || current.status !== user.status) {
       throw new ConflictError(`user ${user.id} changed while the key was created; retry`);
     }
+    const held = this.keyHashes.get(user.id) ?? new Set<string>();
+    if (held.size >= MAX_API_KEYS_PER_USER) {
+      throw new ConflictError(
+        `user ${user.id} holds ${held.size} API keys, the most one user may (revoked keys do not count): revoke one first`,
+      );
+    }
     this.apiKeys.set(key.keyHash, { ...copy(key), orgRole: user.orgRole, userStatus: user.status });
+    this.keyHashes.set(user.id, held.add(key.keyHash));
+  }
+
+  async updateUser(id: string, change: Change, edit: Edit<UserRecord, UserEdit>): Promise<Edited<UserRecord>> {
+    const user = this.users.get(id);
+    if (!user) throw new NotFoundError(`user ${id} does not exist`);
+    const before = copy(user);
+    const next = edit(copy(before));
+    if (next.orgRole === before.orgRole && next.status === before.status) return { before, after: before };
+    user.orgRole = next.orgRole;
+    user.status = next.status;
+    for (const hash of this.keyHashes.get(id) ?? []) {
+      const key = this.apiKeys.get(hash)!;
+      key.orgRole = next.orgRole;
+      key.userStatus = next.status;
+    }
+    this.userEvents.push({
+      action: "user.updated",
+      actor: change.actor,
+      at: change.at,
+      user: id,
+      before: { role: before.orgRole, status: before.status },
+      after: { role: next.orgRole, status: next.status },
+      keys: this.keyHashes.get(id)?.size ?? 0,
+    });
+    return { before, after: copy(user) };
   }
 
   async listApiKeys(userId: string | undefined, page: PageRequest): Promise<Page<ApiKeyRecord>> {
@@ -576,10 +683,12 @@ export class FakeIdentityStore implements IdentityStore {
     return pageOf(`keys:${userId ?? "*"}`, keys, (k) => k.id, "asc", page);
   }
 
-  async revokeApiKey(keyHash: string, at: string): Promise<void> {
-    const key = this.apiKeys.get(keyHash);
+  async revokeApiKey(ref: { keyHash: string; userId: string }, at: string): Promise<void> {
+    const key = this.apiKeys.get(ref.keyHash);
     if (!key) throw new NotFoundError("no such API key");
+    if (!this.users.has(ref.userId)) throw new NotFoundError(`user ${ref.userId} does not exist`);
     key.revokedAt ??= at;
+    this.keyHashes.get(ref.userId)?.delete(ref.keyHash);
   }
 
   async touchApiKey(keyHash: string, at: string): Promise<void> {
@@ -597,11 +706,38 @@ type Links = FakeSequence<LinkRecord, CollectionRecord>;
  */
 export class FakeRegistryStore implements RegistryStore {
   readonly registries = new Map<string, RegistryRecord>();
-  readonly members = new Map<string, Map<string, RegistryRole>>();
+  readonly members = new Map<string, Map<string, MemberRecord>>();
   readonly collections = new Map<string, Links>();
   readonly registryEvents: AuditEvent[] = [];
+  /** Deletes a registry's automations (in the adapter, items of the registry's partition); answers their ids. */
+  deleteAutomationsOf?: (registry: string) => Promise<{ id: string; name: string }[]>;
 
   constructor(private readonly artifacts: FakeArtifactStore) {}
+
+  /** As the adapter's conditioned `generation` update: nothing is added to a registry that does not exist. */
+  private requireRegistry(name: string): RegistryRecord {
+    const registry = this.registries.get(name);
+    if (!registry) throw new NotFoundError(`registry ${name} does not exist`);
+    return registry;
+  }
+
+  /** The links of a collection, if it was ever written to (the promotion fake moves aliases through it). */
+  sequenceOf(registry: string, collection: string): Links | undefined {
+    return this.collections.get(collectionKey(registry, collection));
+  }
+
+  /** Copies an edited version's description and metadata onto every link of it, as the adapter's edit transaction does. */
+  copyVersionEdit(version: VersionRecord): void {
+    for (const links of this.collections.values()) {
+      for (const link of links.items.values()) {
+        const { source } = link;
+        if (source.project !== version.project || source.artifact !== version.artifact || source.index !== version.index) continue;
+        link.metadata = copy(version.metadata);
+        if (version.description === undefined) delete link.description;
+        else link.description = version.description;
+      }
+    }
+  }
 
   async createRegistry(registry: RegistryRecord): Promise<void> {
     if (this.registries.has(registry.name)) throw new ConflictError(`registry ${registry.name} already exists`);
@@ -620,7 +756,7 @@ export class FakeRegistryStore implements RegistryStore {
     version?: CollectionVersionRef,
   ): Promise<{ registry?: RegistryRecord; role?: RegistryRole; target?: LinkTarget }> {
     const registry = this.registries.get(name);
-    const role = userId === undefined ? undefined : this.members.get(name)?.get(userId);
+    const role = userId === undefined ? undefined : this.members.get(name)?.get(userId)?.role;
     const target = version && (await this.getLinkTarget(name, version.collection, version));
     return {
       ...(registry ? { registry: copy(registry) } : {}),
@@ -630,12 +766,13 @@ export class FakeRegistryStore implements RegistryStore {
   }
 
   async getMembership(registry: string, userId: string): Promise<RegistryRole | undefined> {
-    return this.members.get(registry)?.get(userId);
+    return this.members.get(registry)?.get(userId)?.role;
   }
 
   async putMember(registry: string, userId: string, role: RegistryRole, change: Change): Promise<void> {
-    const members = this.members.get(registry) ?? new Map<string, RegistryRole>();
-    members.set(userId, role);
+    this.requireRegistry(registry);
+    const members = this.members.get(registry) ?? new Map<string, MemberRecord>();
+    members.set(userId, { registry, userId, role, grantedAt: change.at, grantedBy: change.actor });
     this.members.set(registry, members);
     this.registryEvents.push({ action: "member.granted", actor: change.actor, at: change.at, registry, user: userId, role });
   }
@@ -649,17 +786,116 @@ export class FakeRegistryStore implements RegistryStore {
   async membershipsOf(userId: string): Promise<Map<string, RegistryRole>> {
     const roles = new Map<string, RegistryRole>();
     for (const [registry, members] of this.members) {
-      const role = members.get(userId);
-      if (role) roles.set(registry, role);
+      const member = members.get(userId);
+      if (member) roles.set(registry, member.role);
     }
     return roles;
+  }
+
+  async listMembers(registry: string, page: PageRequest): Promise<Page<MemberRecord>> {
+    const members = [...(this.members.get(registry)?.values() ?? [])].sort((a, b) => compare(a.userId, b.userId));
+    return pageOf(`members:${registry}`, members, (m) => m.userId, "asc", page);
+  }
+
+  async updateRegistry(name: string, change: Change, edit: Edit<RegistryRecord, RegistryEdit>): Promise<Edited<RegistryRecord>> {
+    const registry = this.requireRegistry(name);
+    const before = copy(registry);
+    const next = edit(copy(before));
+    if (before.description === next.description && (before.approvalsRequired ?? 0) === next.approvalsRequired) {
+      return { before, after: before };
+    }
+    if (next.description === undefined) delete registry.description;
+    else registry.description = next.description;
+    registry.approvalsRequired = next.approvalsRequired;
+    this.registryEvents.push({
+      action: "registry.updated",
+      actor: change.actor,
+      at: change.at,
+      registry: name,
+      before: { description: before.description ?? null, approvalsRequired: before.approvalsRequired ?? 0 },
+      after: { description: next.description ?? null, approvalsRequired: next.approvalsRequired },
+    });
+    return { before, after: copy(registry) };
+  }
+
+  async deleteRegistry(name: string, change: Change): Promise<{ members: string[]; automations: string[] }> {
+    const registry = this.requireRegistry(name);
+    const held = [...this.collections.values()].find((links) => links.head?.registry === name);
+    if (held) throw new ConflictError(`registry ${name} holds collections (${held.head!.name} among them): delete them first`);
+    const members = [...(this.members.get(name)?.values() ?? [])];
+    const automations = (await this.deleteAutomationsOf?.(name)) ?? [];
+    this.members.delete(name);
+    this.registries.delete(name);
+    this.registryEvents.push({
+      action: "registry.deleted",
+      actor: change.actor,
+      at: change.at,
+      registry: name,
+      before: copy(registry),
+      members: members.map((m) => ({ user: m.userId, role: m.role })),
+      automations,
+    });
+    return { members: members.map((m) => m.userId), automations: automations.map((a) => a.id) };
   }
 
   async createCollection(collection: CollectionRecord): Promise<void> {
     const links = this.links(collection.registry, collection.name);
     if (links.head) throw new ConflictError(`collection ${collection.registry}/${collection.name} already exists`);
+    this.requireRegistry(collection.registry);
     links.head = this.newCollection(links, collection);
   }
+
+  async updateCollection(change: CollectionChange, edit: Edit<CollectionRecord, CollectionEdit>): Promise<Edited<CollectionRecord>> {
+    const links = this.collections.get(collectionKey(change.registry, change.collection));
+    if (!links?.head) throw new NotFoundError(`collection ${change.registry}/${change.collection} does not exist`);
+    const before = toCollection(links.head);
+    const next = edit(copy(before));
+    const tags = [...new Set(next.tags)].sort();
+    if (before.description === next.description && JSON.stringify(before.tags) === JSON.stringify(tags)) return { before, after: before };
+    if (next.description === undefined) delete links.head.description;
+    else links.head.description = next.description;
+    links.head.tags = [...tags];
+    links.record({
+      action: "collection.updated",
+      actor: change.actor,
+      at: change.at,
+      registry: change.registry,
+      collection: change.collection,
+      before: { description: before.description ?? null, tags: before.tags },
+      after: { description: next.description ?? null, tags },
+    });
+    return { before, after: toCollection(links.head) };
+  }
+
+  /** As the adapter: the collection, its aliases, tombstones and promotions go; its history stays. */
+  async deleteCollection(change: CollectionChange): Promise<void> {
+    const links = this.collections.get(collectionKey(change.registry, change.collection));
+    if (!links?.head) throw new NotFoundError(`collection ${change.registry}/${change.collection} does not exist`);
+    if (links.items.size > 0) {
+      throw new ConflictError(
+        `collection ${change.registry}/${change.collection} links ${links.items.size} versions: unlink them first, or delete with ?force=true`,
+      );
+    }
+    const before = links.head;
+    const event = {
+      action: "collection.deleted",
+      actor: change.actor,
+      at: change.at,
+      registry: change.registry,
+      collection: change.collection,
+      before: { type: before.type, description: before.description ?? null, tags: [...before.tags].sort(), nextIndex: before.nextIndex },
+    };
+    links.head = undefined;
+    links.aliases.clear();
+    links.dedupe.clear();
+    links.tombstones.clear();
+    this.promotions.delete(collectionKey(change.registry, change.collection));
+    links.record(event);
+    this.registryEvents.push(event);
+  }
+
+  /** Promotion requests by collection: kept here so that a collection's deletion takes them too. */
+  readonly promotions = new Map<string, Map<string, PromotionRecord>>();
 
   async getCollection(registry: string, name: string): Promise<CollectionRecord | undefined> {
     const head = this.collections.get(collectionKey(registry, name))?.head;
@@ -692,6 +928,16 @@ export class FakeRegistryStore implements RegistryStore {
     // The adapter's conditioned count on the source version: a missing version is a 404, whatever else changed.
     this.artifacts.requireVersion(source);
     const collectionCreated = !links.head;
+    if (collectionCreated) this.requireRegistry(registry);
+    // Copies taken at another revision than the version's: the caller copies it again.
+    const current = (await this.artifacts.getVersion(source.project, source.artifact, source.index))!;
+    if ((current.revision ?? 0) !== link.sourceRevision) {
+      return {
+        created: false,
+        current: { ...(await this.readLinkState(registry, name, source, link.aliases)), attempts: expected.attempts + 1 },
+        source: current,
+      };
+    }
     const outcome = links.append(expected, {
       dedupe: sourceKey(source),
       type: link.type,
@@ -751,8 +997,13 @@ export class FakeRegistryStore implements RegistryStore {
     return links.listItems(`links:${registry}/${collection}`, page);
   }
 
-  async moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    return this.links(change.registry, change.collection).move(change, index, aliases);
+  async moveCollectionAliases(
+    change: CollectionChange,
+    index: number,
+    aliases: string[],
+    expected?: AliasExpectations,
+  ): Promise<AliasMove[]> {
+    return this.links(change.registry, change.collection).move(change, index, aliases, expected);
   }
 
   async removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined> {
@@ -860,6 +1111,128 @@ export class FakeRegistryStore implements RegistryStore {
     });
     return copy(collection);
   }
+}
+
+/**
+ * Promotion requests, kept by the registry fake (so that deleting a collection takes them),
+ * and the alias moves approving them makes, through the collection's sequence: a decision
+ * is atomic here, as the adapter's conditioned transaction makes it.
+ */
+export class FakePromotionStore implements PromotionStore {
+  constructor(private readonly registries: FakeRegistryStore) {}
+
+  private requests(registry: string, collection: string): Map<string, PromotionRecord> {
+    const key = collectionKey(registry, collection);
+    let found = this.registries.promotions.get(key);
+    if (!found) {
+      found = new Map();
+      this.registries.promotions.set(key, found);
+    }
+    return found;
+  }
+
+  private record(promotion: PromotionRecord, event: AuditEvent): void {
+    this.registries.sequenceOf(promotion.registry, promotion.collection)?.record({
+      ...event,
+      registry: promotion.registry,
+      collection: promotion.collection,
+      promotion: promotion.id,
+      alias: promotion.alias,
+      version: versionLabel(promotion.index),
+      ...(promotion.from === undefined ? {} : { from: versionLabel(promotion.from) }),
+    });
+  }
+
+  async createPromotion(promotion: PromotionRecord): Promise<void> {
+    const requests = this.requests(promotion.registry, promotion.collection);
+    if (requests.has(promotion.id)) throw new ConflictError(`promotion ${promotion.id} already exists`);
+    requests.set(promotion.id, copy(promotion));
+    this.record(promotion, {
+      action: "promotion.requested",
+      actor: promotion.requestedBy,
+      at: promotion.requestedAt,
+      ...(promotion.note === undefined ? {} : { note: promotion.note }),
+    });
+  }
+
+  async getPromotion(key: PromotionKey): Promise<PromotionRecord | undefined> {
+    const found = this.requests(key.registry, key.collection).get(key.id);
+    return found && copy(found);
+  }
+
+  async listPromotions(registry: string, collection: string, query: PromotionQuery): Promise<Page<PromotionRecord>> {
+    const all = [...this.requests(registry, collection).values()]
+      .filter((p) => query.status === undefined || p.status === query.status)
+      .sort((a, b) => compare(b.id, a.id));
+    return pageOf(`promotions:${registry}/${collection}:${query.status ?? ""}`, all, (p) => p.id, "desc", query);
+  }
+
+  async aliasHolder(registry: string, collection: string, alias: string): Promise<number | undefined> {
+    return this.registries.sequenceOf(registry, collection)?.aliases.get(alias);
+  }
+
+  async approvePromotion(key: PromotionKey, approval: PromotionDecision, required: number): Promise<PromotionRecord> {
+    const promotion = this.requests(key.registry, key.collection).get(key.id);
+    if (!promotion) throw new NotFoundError(`${key.registry}/${key.collection} has no promotion ${key.id}`);
+    const approved = promotion.approvals.some((a) => a.by === approval.by);
+    if (approved && (promotion.status === "pending" || promotion.status === "approved")) return copy(promotion);
+    if (promotion.status !== "pending") throw decidedError(promotion);
+    const links = this.registries.sequenceOf(key.registry, key.collection);
+    const holder = links?.aliases.get(promotion.alias);
+    const target = links?.items.get(promotion.index);
+    if (holder !== promotion.from || !target) {
+      promotion.status = "stale";
+      promotion.staleReason = !target
+        ? `${versionLabel(promotion.index)} was unlinked`
+        : `${promotion.alias} names ${holder === undefined ? "nothing" : versionLabel(holder)} now, ` +
+          `not ${promotion.from === undefined ? "nothing" : versionLabel(promotion.from)} as when the promotion was requested`;
+      promotion.decidedAt = approval.at;
+      this.record(promotion, { action: "promotion.stale", actor: approval.by, at: approval.at, reason: promotion.staleReason });
+      return copy(promotion);
+    }
+    promotion.approvals.push(copy(approval));
+    const approvers = promotion.approvals.map((a) => a.by);
+    const note = approval.note === undefined ? {} : { note: approval.note };
+    if (promotion.approvals.length < required) {
+      this.record(promotion, {
+        action: "promotion.approval",
+        actor: approval.by,
+        at: approval.at,
+        approvals: approvers,
+        required,
+        ...note,
+      });
+      return copy(promotion);
+    }
+    promotion.status = "approved";
+    promotion.decidedAt = approval.at;
+    links!.move({ actor: approval.by, at: approval.at }, promotion.index, [promotion.alias], undefined, { promotion: promotion.id });
+    this.record(promotion, { action: "promotion.approved", actor: approval.by, at: approval.at, approvals: approvers, required, ...note });
+    return copy(promotion);
+  }
+
+  async rejectPromotion(key: PromotionKey, rejection: PromotionDecision): Promise<PromotionRecord> {
+    const promotion = this.requests(key.registry, key.collection).get(key.id);
+    if (!promotion) throw new NotFoundError(`${key.registry}/${key.collection} has no promotion ${key.id}`);
+    if (promotion.status === "rejected" && promotion.rejection?.by === rejection.by) return copy(promotion);
+    if (promotion.status !== "pending") throw decidedError(promotion);
+    promotion.status = "rejected";
+    promotion.rejection = copy(rejection);
+    promotion.decidedAt = rejection.at;
+    this.record(promotion, {
+      action: "promotion.rejected",
+      actor: rejection.by,
+      at: rejection.at,
+      ...(rejection.note === undefined ? {} : { note: rejection.note }),
+    });
+    return copy(promotion);
+  }
+}
+
+function decidedError(promotion: PromotionRecord): ConflictError {
+  return new ConflictError(
+    `promotion ${promotion.id} is ${promotion.status}${promotion.staleReason ? ` (${promotion.staleReason})` : ""}: it can no longer be decided`,
+  );
 }
 
 function toCollection(record: CollectionRecord): CollectionRecord {
@@ -1108,6 +1481,7 @@ export interface FakeDeps {
   ledger: FakeBlobLedger;
   identity: FakeIdentityStore;
   registries: FakeRegistryStore;
+  promotions: FakePromotionStore;
   blobs: FakeBlobStore;
   clock: FixedClock;
   ids: CounterIds;
@@ -1129,18 +1503,28 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
   const lineage = new FakeLineageStore(artifacts);
   artifacts.runOutputs = (run, output, change) => lineage.recordOutput(run, output, change);
   const ledger = new FakeBlobLedger();
+  const registries = new FakeRegistryStore(artifacts);
+  artifacts.onVersionEdited = (version) => registries.copyVersionEdit(version);
+  const automations = new FakeAutomationStore();
+  automations.registryExists = (registry) => registries.registries.has(registry);
+  registries.deleteAutomationsOf = async (registry) => {
+    const gone = await automations.automationsOf(registry);
+    for (const automation of gone) await automations.deleteAutomation(registry, automation.id);
+    return gone.map((a) => ({ id: a.id, name: a.name }));
+  };
   return {
     artifacts,
     ledger,
     ledgerFor: (options) => new FakeBlobLedger({ ...options, sharing: ledger }),
     identity: new FakeIdentityStore(),
-    registries: new FakeRegistryStore(artifacts),
+    registries,
+    promotions: new FakePromotionStore(registries),
     blobs: new FakeBlobStore(),
     clock: new FixedClock(),
     ids: new CounterIds(),
     limits: { multipartThreshold: 64 * MIB, partSize: 16 * MIB, ...limits },
     lineage,
-    automations: new FakeAutomationStore(),
+    automations,
     webhooks: new FakeWebhookSender(),
     deliveryPolicy: TEST_DELIVERY_POLICY,
     aliasPatterns: new Re2AliasPatterns(),

@@ -156,10 +156,15 @@ const deliveryKey = (key: DeliveryKey) => `${key.registry}#${key.automationId}#$
 export class FakeAutomationStore implements AutomationStore {
   readonly automations = new Map<string, AutomationRecord>();
   readonly deliveries = new Map<string, DeliveryRecord>();
+  /** As the adapter's conditioned write: an automation belongs to a registry that exists. */
+  registryExists?: (registry: string) => boolean;
 
   async createAutomation(automation: AutomationRecord): Promise<void> {
     const key = `${automation.registry}#${automation.id}`;
     if (this.automations.has(key)) throw new ConflictError(`automation ${automation.id} already exists`);
+    if (this.registryExists && !this.registryExists(automation.registry)) {
+      throw new NotFoundError(`registry ${automation.registry} does not exist`);
+    }
     this.automations.set(key, copy(automation));
   }
 

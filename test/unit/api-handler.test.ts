@@ -82,6 +82,8 @@ describe("createApiHandler", () => {
     setAlias: record,
     removeAlias: record,
     listHistory: record,
+    updateVersion: record,
+    listProjects: record,
   };
   const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, services, observability)(e);
   const versions = { project: "vision", name: "mnist" };

@@ -335,6 +335,14 @@ describe("deleteVersion", () => {
   describe("of a version a collection links", () => {
     beforeEach(async () => {
       const v1 = (await deps.artifacts.getVersion("vision", "mnist", 1))!;
+      const at = deps.clock.now().toISOString();
+      await deps.registries.createRegistry({
+        name: "model",
+        visibility: "organization",
+        protectedAliases: [],
+        createdAt: at,
+        createdBy: "root",
+      });
       await deps.registries.link({
         registry: "model",
         collection: "mnist-classifier",
@@ -343,6 +351,7 @@ describe("deleteVersion", () => {
         metadata: {},
         size: v1.size,
         fileCount: v1.fileCount,
+        sourceRevision: 0,
         newCollection: { tags: [] },
         aliases: ["production"],
         actor: "alice",

@@ -85,6 +85,7 @@ describe("admit", () => {
         metadata: {},
         size: 1,
         fileCount: 1,
+        sourceRevision: 0,
         newCollection: { tags: [] },
         aliases: ["production"],
         actor: "root",

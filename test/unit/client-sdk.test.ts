@@ -222,6 +222,49 @@ describe("requests", () => {
     ]);
   });
 
+  test("a compare-and-swap move sends expectedVersion; a 412 is an ApiError naming the current holder, not retried", async () => {
+    answers["PUT /v1/projects/p/artifacts/a/aliases/best"] = [
+      { status: 200, body: { alias: "best", version: "v3", previous: "v2" } },
+      {
+        status: 412,
+        body: { error: { code: "precondition_failed", message: "p/a: alias best names v3, not v2", requestId: "r", current: "v3" } },
+      },
+    ];
+    await client.setAlias("p/a:v3", "best", { expectedVersion: "v2" });
+    const refused = await client.setAlias("p/a:v4", "best", { expectedVersion: "v2" }).catch((error: unknown) => error);
+    await client.setAlias("p/a:v4", "fresh", { expectedVersion: null }).catch(() => undefined);
+
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({ status: 412, code: "precondition_failed", details: { current: "v3" } });
+    expect(seen.map((r) => r.body)).toEqual([
+      { version: "v3", expectedVersion: "v2" },
+      { version: "v4", expectedVersion: "v2" },
+      { version: "v4", expectedVersion: null },
+    ]);
+  });
+
+  test("edits, promotions and the projects list go where the reference says", async () => {
+    answers["PATCH /v1/projects/p/artifacts/a/versions/v3"] = { status: 200, body: {} };
+    answers["PATCH /v1/registries/model/collections/mnist"] = { status: 200, body: {} };
+    answers["POST /v1/registries/model/collections/mnist/promotions"] = { status: 201, body: { id: "P1" } };
+    answers["POST /v1/registries/model/collections/mnist/promotions/P1/approve"] = { status: 200, body: {} };
+    answers["GET /v1/projects"] = { status: 200, body: { items: [] } };
+    await client.updateVersion("p/a:v3", { metadata: { f1: 0.9, old: null } });
+    await client.updateCollection("@model/mnist", { description: "# card" });
+    await client.requestPromotion("@model/mnist:v2", "production", { note: "why" });
+    await client.approvePromotion("@model/mnist", "P1");
+    await client.listProjects({ limit: 5 });
+    expect(seen.map((r) => [r.method, r.path, r.body])).toEqual([
+      ["PATCH", "/v1/projects/p/artifacts/a/versions/v3", { metadata: { f1: 0.9, old: null } }],
+      ["PATCH", "/v1/registries/model/collections/mnist", { description: "# card" }],
+      ["POST", "/v1/registries/model/collections/mnist/promotions", { alias: "production", version: "v2", note: "why" }],
+      ["POST", "/v1/registries/model/collections/mnist/promotions/P1/approve", {}],
+      ["GET", "/v1/projects", undefined],
+    ]);
+    await expect(client.requestPromotion("@model/mnist", "production")).rejects.toThrow(/collection version/);
+    await expect(client.updateVersion("@model/mnist:v1", { description: "x" })).rejects.toThrow(/artifact version/);
+  });
+
   test("invalid input is refused before any request", async () => {
     await expect(client.setAlias("p/a", "best")).rejects.toThrow(/needs a version/);
     await expect(client.setAlias("p/a:v1", "v2")).rejects.toThrow(/invalid alias "v2"/);

@@ -85,12 +85,14 @@ describe("the commit's transaction under faults (DynamoDB adapter)", () => {
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
   });
 
-  it("writes the version, its digest, head, aliases and event in one TransactWriteItems and nothing else", async () => {
+  it("writes the artifact, its project's count, the version, its digest, head, aliases and event in one TransactWriteItems and nothing else", async () => {
     ddb.on(TransactWriteCommand).resolves({});
     expect(await readAndCommit()).toMatchObject({ created: true });
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    const kinds = items.map((item) => (item.Put?.Item?.entity as string | undefined) ?? "head");
-    expect(kinds).toEqual(["artifact", "version", "digest", "alias", "alias", "event", "event"]);
+    const kinds = items.map(
+      (item) => (item.Put?.Item?.entity as string | undefined) ?? (item.Update?.Key?.SK === "PROJECT" ? "project" : "head"),
+    );
+    expect(kinds).toEqual(["artifact", "project", "version", "digest", "alias", "alias", "event", "event"]);
     expectNoWritesOutsideTheTransaction();
   });
 

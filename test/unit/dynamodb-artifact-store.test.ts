@@ -178,6 +178,25 @@ describe("commitVersion", () => {
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
+      // A new artifact is counted on its project's item, which the projects index lists.
+      {
+        Update: {
+          TableName: TABLE,
+          Key: { PK: "PROJ#vision", SK: "PROJECT" },
+          UpdateExpression:
+            "SET #entity = :entity, #name = :name, GSI1PK = :index, GSI1SK = :name, " +
+            "#createdAt = if_not_exists(#createdAt, :at), #createdBy = if_not_exists(#createdBy, :actor) ADD artifactCount :one",
+          ExpressionAttributeNames: { "#entity": "entity", "#name": "name", "#createdAt": "createdAt", "#createdBy": "createdBy" },
+          ExpressionAttributeValues: {
+            ":entity": "project",
+            ":name": "vision",
+            ":index": "PROJECTS",
+            ":at": AT,
+            ":actor": "alice",
+            ":one": 1,
+          },
+        },
+      },
       {
         Put: {
           TableName: TABLE,
@@ -460,7 +479,8 @@ describe("aliases", () => {
           TableName: TABLE,
           Key: versionKey(2),
           UpdateExpression: "ADD aliases :aliases",
-          ConditionExpression: "attribute_exists(PK)",
+          // The alias item carries the version's description and metadata as read: an edit meanwhile makes this lose.
+          ConditionExpression: "attribute_exists(PK) AND attribute_not_exists(revision)",
           ExpressionAttributeValues: { ":aliases": new Set(["production"]) },
         },
       },

@@ -43,7 +43,16 @@ describe("API keys", () => {
     [["None", "ConditionalCheckFailed"], "user max changed while the key was created; retry"],
   ])("maps a cancelled key creation to a 409 by the failed item's name (%j)", async (codes, message) => {
     ddb.on(TransactWriteCommand).rejects(canceled(codes));
+    ddb.on(GetCommand).resolves({ Item: { PK: "USER#max", SK: "USER", ...max, orgRole: "admin", keyHashes: new Set(["a".repeat(64)]) } });
     await expect(store.createApiKey(key, max)).rejects.toThrow(new ConflictError(message));
+  });
+
+  it("tells a user holding the most keys apart from one that changed, by reading the user after the condition failed", async () => {
+    ddb.on(TransactWriteCommand).rejects(canceled(["None", "ConditionalCheckFailed"]));
+    const held = new Set(Array.from({ length: 98 }, (_, i) => i.toString(16).padStart(64, "0")));
+    ddb.on(GetCommand).resolves({ Item: { PK: "USER#max", SK: "USER", ...max, keyHashes: held } });
+    await expect(store.createApiKey(key, max)).rejects.toThrow(/holds 98 API keys, the most one user may.*revoke one first/);
+    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toMatchObject({ Key: { PK: "USER#max", SK: "USER" }, ConsistentRead: true });
   });
 
   it("reads a key with the role and status it carries, in one GetItem", async () => {

@@ -53,6 +53,7 @@ const source = (index: number) => ({ project: "train", artifact: "mnist", index,
 const newLink = (extra: Partial<NewLink> = {}): NewLink => ({
   ...context,
   source: source(2),
+  sourceRevision: 0,
   type: "model",
   metadata: { acc: 0.9 },
   description: "epoch 2",
@@ -179,6 +180,17 @@ describe("linkVersion", () => {
           ConditionExpression: "attribute_not_exists(PK)",
         },
       },
+      // The registry must exist; its generation makes a deletion that read the registry before lose.
+      {
+        Update: {
+          TableName: TABLE,
+          Key: { PK: "REG#model", SK: "REGISTRY" },
+          UpdateExpression: "ADD #generation :one",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeNames: { "#generation": "generation" },
+          ExpressionAttributeValues: { ":one": 1 },
+        },
+      },
       eventPut({ action: "collection.created", actor: "alice", at: AT, ...context, type: "model" }),
       {
         Put: {
@@ -245,7 +257,8 @@ describe("linkVersion", () => {
           TableName: TABLE,
           Key: versionKey(2),
           UpdateExpression: "ADD linkCount :one",
-          ConditionExpression: "attribute_exists(PK)",
+          // The version is still at the revision the link copied its description and metadata from.
+          ConditionExpression: "attribute_exists(PK) AND attribute_not_exists(revision)",
           ExpressionAttributeValues: { ":one": 1 },
         },
       },
@@ -325,7 +338,8 @@ describe("linkVersion", () => {
           TableName: TABLE,
           Key: versionKey(2),
           UpdateExpression: "ADD linkCount :one",
-          ConditionExpression: "attribute_exists(PK)",
+          // The version is still at the revision the link copied its description and metadata from.
+          ConditionExpression: "attribute_exists(PK) AND attribute_not_exists(revision)",
           ExpressionAttributeValues: { ":one": 1 },
         },
       },
@@ -354,15 +368,48 @@ describe("linkVersion", () => {
     expect(transactItems()[0]).toHaveProperty("Update.ExpressionAttributeValues.:type", "dataset");
   });
 
-  it("answers 404 without retrying when the version check is what cancelled the transaction", async () => {
+  it("answers 404 without retrying when the version check cancelled the transaction and the version is gone", async () => {
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
-    // Items: collection, its event, link, source, latest, link event, back-reference, version count (7).
-    ddb.on(TransactWriteCommand).rejects(canceled(reasonsWith(8, 7, "ConditionalCheckFailed")));
+    ddb.on(GetCommand).resolves({});
+    // Items: collection, registry, its event, link, source, latest, link event, back-reference, version count (8).
+    ddb.on(TransactWriteCommand).rejects(canceled(reasonsWith(9, 8, "ConditionalCheckFailed")));
 
     await expect(readAndLink(newLink())).rejects.toThrow(new NotFoundError("train/mnist has no version v2"));
 
-    expect(transactItems()[7]).toHaveProperty("Update.UpdateExpression", "ADD linkCount :one");
+    expect(transactItems()[8]).toHaveProperty("Update.UpdateExpression", "ADD linkCount :one");
+    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({ TableName: TABLE, Key: versionKey(2), ConsistentRead: true });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it("answers the version as it is now when an edit changed it meanwhile, so the caller copies it again", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+    const edited = {
+      ...versionKey(2),
+      entity: "version",
+      project: "train",
+      artifact: "mnist",
+      index: 2,
+      digest: DIGEST,
+      type: "model",
+      metadata: { acc: 0.95 },
+      description: "edited",
+      size: 42,
+      fileCount: 1,
+      createdAt: AT,
+      createdBy: "alice",
+      revision: 1,
+    };
+    ddb.on(GetCommand).resolves({ Item: edited });
+    ddb.on(TransactWriteCommand).rejects(canceled(reasonsWith(9, 8, "ConditionalCheckFailed")));
+
+    const state = await store.readLinkState("model", "mnist-classifier", source(2), []);
+    const outcome = await store.linkVersion(newLink(), state);
+
+    expect(outcome).toMatchObject({ created: false, current: { attempts: 1 }, source: { revision: 1, metadata: { acc: 0.95 } } });
+    const again = await store.linkVersion(newLink({ sourceRevision: 1, metadata: { acc: 0.95 } }), { ...state, attempts: 1 });
+    expect(again.created).toBe(false);
+    expect(transactItems(1)[8]).toHaveProperty("Update.ConditionExpression", "attribute_exists(PK) AND revision = :revision");
+    expect(transactItems(1)[8]).toHaveProperty("Update.ExpressionAttributeValues", { ":one": 1, ":revision": 1 });
   });
 
   it("answers the state read again when another cancellation reason (a concurrent link) stopped it", async () => {

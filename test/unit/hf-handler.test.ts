@@ -69,14 +69,18 @@ describe("the hf edge", () => {
     });
   });
 
-  it("refuses two different Authorization headers, and answers errors in the Hugging Face form", async () => {
+  it.each([
+    ["different", "Bearer other"],
+    ["identical", undefined],
+  ])("refuses two %s Authorization headers with a 400, and answers errors in the Hugging Face form", async (_, second) => {
     const handler = recordingHandler();
     const twice = event("GET", TREE, { registry: "model", collection: "net", revision: "main" }, { authorization: `Bearer ${key}` });
-    twice.multiValueHeaders = { authorization: [`Bearer ${key}`, "Bearer other"] };
+    twice.multiValueHeaders = { authorization: [`Bearer ${key}`, second ?? `Bearer ${key}`] };
     const refused = await handler(twice);
-    expect(refused.statusCode).toBe(401);
-    expect(JSON.parse(refused.body)).toEqual({ error: "more than one Authorization header", code: "unauthorized", requestId: "req-1" });
-    expect(refused.headers).toMatchObject({ "x-error-message": "more than one Authorization header" });
+    const message = "the request carries more than one Authorization header; send exactly one";
+    expect(refused.statusCode).toBe(400);
+    expect(JSON.parse(refused.body)).toEqual({ error: message, code: "invalid_request", requestId: "req-1" });
+    expect(refused.headers).toMatchObject({ "x-error-message": message });
     expect(seen).toHaveLength(0);
   });
 

@@ -32,7 +32,8 @@ describe("matchRoute", () => {
       const match = matchRoute(routes, method, path);
       return match && "allowed" in match ? [...match.allowed].sort() : match;
     };
-    expect(allowed("PATCH", "/v1/projects/p/artifacts/a/versions/v1")).toEqual(["DELETE", "GET"]);
+    expect(allowed("PUT", "/v1/projects/p/artifacts/a/versions/v1")).toEqual(["DELETE", "GET", "PATCH"]);
+    expect(allowed("PATCH", "/v1/projects/p/artifacts/a/versions")).toEqual(["GET", "POST"]);
     expect(allowed("GET", "/v1/projects/p/artifacts/a/aliases/prod")).toEqual(["DELETE", "PUT"]);
   });
 

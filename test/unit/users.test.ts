@@ -30,6 +30,7 @@ describe("createUser", () => {
       id: "eve",
       name: "Eve Example",
       role: "viewer",
+      status: "active",
       createdAt: AT,
     });
     expect(await deps.identity.getUser("max")).toEqual({ id: "max", name: "max", orgRole: "member", status: "active", createdAt: AT });
@@ -289,9 +290,10 @@ describe("with the DynamoDB store", () => {
             TableName: "mreg",
             Key: { PK: "USER#max", SK: "USER" },
             UpdateExpression: "ADD keyHashes :hash",
-            ConditionExpression: "orgRole = :role AND (attribute_not_exists(#status) OR #status = :status)",
+            ConditionExpression:
+              "orgRole = :role AND (attribute_not_exists(#status) OR #status = :status) AND (attribute_not_exists(keyHashes) OR size(keyHashes) < :max)",
             ExpressionAttributeNames: { "#status": "status" },
-            ExpressionAttributeValues: { ":hash": new Set([keyHash]), ":role": "member", ":status": "active" },
+            ExpressionAttributeValues: { ":hash": new Set([keyHash]), ":role": "member", ":status": "active", ":max": 98 },
           },
         },
       ],

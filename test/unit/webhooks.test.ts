@@ -25,6 +25,7 @@ let deps: FakeDeps;
 
 beforeEach(async () => {
   deps = fakeDeps();
+  await deps.registries.createRegistry(access.registry);
   await deps.artifacts.add({
     project: "vision",
     artifact: "mnist",
@@ -41,6 +42,7 @@ beforeEach(async () => {
     registry: "model",
     collection: "mnist-classifier",
     source: { project: "vision", artifact: "mnist", index: 0, digest: "d".repeat(64) },
+    sourceRevision: 0,
     type: "model",
     metadata: { accuracy: 0.9 },
     size: 1,

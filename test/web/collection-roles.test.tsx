@@ -14,6 +14,7 @@ const registry = (role: Role): RegistryResponse => ({
   visibility: "organization",
   artifactTypes: ["model"],
   protectedAliases: ["production"],
+  approvalsRequired: 0,
   createdAt: "2026-01-01T00:00:00.000Z",
   createdBy: "admin",
   role,
@@ -77,7 +78,7 @@ function renderCollection() {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   return render(
     <QueryClientProvider client={client}>
-      <MeContext.Provider value={{ id: "ana", name: "ana", role: "member", createdAt: "2026-01-01T00:00:00.000Z" }}>
+      <MeContext.Provider value={{ id: "ana", name: "ana", role: "member", status: "active", createdAt: "2026-01-01T00:00:00.000Z" }}>
         <Router hook={hook}>
           <Route path="/registries/:registry/collections/:collection/:tab?" component={CollectionPage} />
         </Router>

@@ -50,6 +50,10 @@ export class ApiClient {
     return this.request<T>("PUT", path, { body, signal });
   }
 
+  patch<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("PATCH", path, { body, signal });
+  }
+
   delete<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
     return this.request<T>("DELETE", path, { query, signal });
   }
@@ -122,7 +126,10 @@ function toApiError(status: number, text: string, method: string, target: URL): 
   } catch {
     parsed = undefined;
   }
-  if (parsed?.success) return new ApiError(status, parsed.data.error.code, parsed.data.error.message);
+  if (parsed?.success) {
+    const { code, message, ...details } = parsed.data.error;
+    return new ApiError(status, code, message, { details });
+  }
   const hint = status === 404 ? " (is this an mreg registry, and does it serve this route?)" : "";
   return new ApiError(status, "http_error", `${method} ${target.pathname} failed with HTTP ${status}${hint}`);
 }

@@ -36,6 +36,12 @@ function positiveInt(value: string): number {
   return parsed;
 }
 
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError("expected a whole number");
+  return parsed;
+}
+
 function jsonObject(value: string): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -257,10 +263,11 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .option("-t, --type <type>", "artifact type it accepts (repeatable; default any)", collect, [])
     .option("--protect <alias>", "alias only registry admins may set or remove (repeatable)", collect, [])
     .option("--description <text>", "what the registry holds")
+    .option("--approvals <n>", "distinct admins whose approval moves a protected alias (promotions; default 0: admins move it)", count)
     .action(
       async (
         name: string,
-        options: { restricted?: boolean; type: string[]; protect: string[]; description?: string },
+        options: { restricted?: boolean; type: string[]; protect: string[]; description?: string; approvals?: number },
         command: Command,
       ) => {
         const mreg = await client(command);
@@ -270,6 +277,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
           ...(options.type.length > 0 ? { artifactTypes: options.type } : {}),
           protectedAliases: options.protect,
           ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.approvals === undefined ? {} : { approvalsRequired: options.approvals }),
         });
         print(command, result, () => `created @${result.name} (${result.visibility})`);
       },
@@ -281,9 +289,11 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     .description("point an alias at a version")
     .argument("<ref>", "project/artifact:version or @registry/collection:version")
     .argument("<alias>")
-    .action(async (ref: string, name: string, _options: unknown, command: Command) => {
+    .option("--expect <version>", "move only if the alias names this version now (v3), or `none`: only if it is not set yet")
+    .action(async (ref: string, name: string, options: { expect?: string }, command: Command) => {
       const mreg = await client(command);
-      const result = await mreg.setAlias(ref, name);
+      const expected = options.expect === undefined ? {} : { expectedVersion: options.expect === "none" ? null : options.expect };
+      const result = await mreg.setAlias(ref, name, expected);
       print(command, result, () => `${name} → ${result.version}${result.previous ? ` (was ${result.previous})` : ""}`);
     });
   alias
@@ -295,6 +305,64 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
       const mreg = await client(command);
       const result = await mreg.removeAlias(ref, name);
       print(command, result ?? { alias: name, removed: true }, () => `removed ${name} from ${ref}`);
+    });
+
+  program
+    .command("promote")
+    .description("ask for a protected alias to move to a collection version; registry admins approve")
+    .argument("<ref>", "@registry/collection:version")
+    .argument("<alias>")
+    .option("--note <text>", "why, for the approvers")
+    .action(async (ref: string, name: string, options: { note?: string }, command: Command) => {
+      const mreg = await client(command);
+      const result = await mreg.requestPromotion(ref, name, options);
+      print(
+        command,
+        result,
+        () =>
+          `promotion ${result.id}: ${name} ${result.from ?? "(unset)"} → ${result.version}, pending ` +
+          `${result.approvalsRequired} approval${result.approvalsRequired === 1 ? "" : "s"}`,
+      );
+    });
+  for (const [verb, description] of [
+    ["approve", "approve a promotion (registry admins other than the asker); the last approval needed moves the alias"],
+    ["reject", "reject a promotion (registry admins other than the asker)"],
+  ] as const) {
+    program
+      .command(verb)
+      .description(description)
+      .argument("<collection>", "@registry/collection")
+      .argument("<id>", "the promotion's id")
+      .option("--note <text>", "a note kept with the decision")
+      .action(async (ref: string, id: string, options: { note?: string }, command: Command) => {
+        const mreg = await client(command);
+        const result = verb === "approve" ? await mreg.approvePromotion(ref, id, options) : await mreg.rejectPromotion(ref, id, options);
+        print(command, result, () => {
+          if (result.status === "approved") return `promotion ${id} approved: ${result.alias} → ${result.version}`;
+          if (result.status === "pending") return `promotion ${id}: ${result.approvals.length} of ${result.approvalsRequired} approvals`;
+          return `promotion ${id} ${result.status}`;
+        });
+      });
+  }
+  program
+    .command("promotions")
+    .description("a collection's promotion requests, newest first")
+    .argument("<collection>", "@registry/collection")
+    .option("--status <status>", "pending, approved, rejected or stale")
+    .option("--limit <n>", "requests per page", positiveInt)
+    .option("--cursor <cursor>", "page to continue from")
+    .action(async (ref: string, options: { status?: string; limit?: number; cursor?: string }, command: Command) => {
+      const mreg = await client(command);
+      const page = await mreg.listPromotions(ref, options);
+      print(command, page, () => {
+        const lines = page.items.map(
+          (p) =>
+            `${p.id}  ${p.status}  ${p.alias} ${p.from ?? "(unset)"} → ${p.version}  by ${p.requestedBy}  ` +
+            `${p.approvals.length}/${p.approvalsRequired} approvals${p.note ? `  "${p.note}"` : ""}`,
+        );
+        if (page.nextCursor) lines.push(`(more: --cursor ${page.nextCursor})`);
+        return lines.join("\n") || "(none)";
+      });
     });
 
   const tag = program.command("tag").description("tag registry collections and their versions");

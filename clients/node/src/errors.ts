@@ -8,13 +8,16 @@ export class MregError extends Error {
 
 /** The registry answered with an error body (`{error: {code, message}}`); status 0: no answer at all. */
 export class ApiError extends MregError {
+  /** Fields of the error body besides code and message: a 412 names the alias's `current` holder. */
+  readonly details: Record<string, unknown>;
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; details?: Record<string, unknown> },
   ) {
     super(message, options);
+    this.details = options?.details ?? {};
   }
 }
 

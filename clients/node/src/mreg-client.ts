@@ -1,6 +1,13 @@
 import { join } from "node:path";
 import type { z } from "zod";
-import { setAliasRequest, type ArtifactResponse, type FileResponse, type VersionResponse } from "../../../lambdas/contract/artifacts.js";
+import {
+  setAliasRequest,
+  updateVersionRequest,
+  type ArtifactResponse,
+  type FileResponse,
+  type ProjectResponse,
+  type VersionResponse,
+} from "../../../lambdas/contract/artifacts.js";
 import { alias as aliasSchema, name as nameSchema } from "../../../lambdas/contract/common.js";
 import { ApiClient, seg } from "./api-client.js";
 import { resolveSettings } from "./client-config.js";
@@ -8,7 +15,14 @@ import { MregError } from "./errors.js";
 import { HashCache } from "./hash-files.js";
 import { logArtifact, type LogArtifactOptions, type LogArtifactResult } from "./log-artifact.js";
 import { formatRef, parseCollectionTarget, parseRef, type Ref } from "./parse-ref.js";
-import { createRegistryRequest, linkRequest, type RegistryResponse as CreatedRegistry } from "../../../lambdas/contract/registries.js";
+import {
+  createRegistryRequest,
+  linkRequest,
+  promotionRequest,
+  updateCollectionRequest,
+  type PromotionResponse,
+  type RegistryResponse as CreatedRegistry,
+} from "../../../lambdas/contract/registries.js";
 import type {
   CollectionResponse,
   CollectionVersionResponse,
@@ -135,13 +149,82 @@ export class MregClient {
     return this.api.post<LinkResponse>(`/v1/registries${seg(to.registry)}/collections${seg(to.collection)}/links`, body);
   }
 
-  /** Points `alias` at the version the reference names (an artifact's or a collection's). */
-  async setAlias(ref: RefInput, alias: string): Promise<{ alias: string; version: string; previous?: string | null }> {
+  /**
+   * Points `alias` at the version the reference names (an artifact's or a collection's).
+   * With `expectedVersion` the move is a compare-and-swap: it happens only while the alias
+   * names that version (`v3`), or with `null` only while it names nothing; otherwise the
+   * registry answers 412 (an ApiError whose `details.current` names the holder) and nothing changes.
+   */
+  async setAlias(
+    ref: RefInput,
+    alias: string,
+    options: { expectedVersion?: string | number | null } = {},
+  ): Promise<{ alias: string; version: string; previous?: string | null }> {
     const target = versionRef(ref);
     if (target.version === undefined) throw new MregError(`alias set needs a version: ${formatRef(target)}:v3`);
     checkAlias(alias);
-    const body = validated(setAliasRequest, { version: target.version }, "alias");
+    const body = validated(
+      setAliasRequest,
+      { version: target.version, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) },
+      "alias",
+    );
     return this.api.put(`${basePath(target)}/aliases${seg(alias)}`, body);
+  }
+
+  /** Edits an artifact version's description and metadata (merged; a key set to null is removed). */
+  async updateVersion(
+    ref: RefInput,
+    changes: { description?: string | null; metadata?: Record<string, unknown> },
+  ): Promise<VersionResponse> {
+    const target = toRef(ref);
+    if (target.kind !== "artifact" || target.version === undefined) {
+      throw new MregError(`edit takes an artifact version (project/artifact:version), not ${formatRef(target)}`);
+    }
+    return this.api.patch(`${basePath(target)}/versions${seg(target.version)}`, validated(updateVersionRequest, changes, "edit"));
+  }
+
+  /** Edits a collection's markdown description (its model card) and its tags (the whole set). */
+  async updateCollection(ref: RefInput, changes: { description?: string | null; tags?: string[] }): Promise<unknown> {
+    const target = collectionOf(ref);
+    return this.api.patch(basePath(target), validated(updateCollectionRequest, changes, "edit"));
+  }
+
+  /** Every project with its artifact count. */
+  async listProjects(options: PageOptions = {}): Promise<Page<ProjectResponse>> {
+    return this.api.get("/v1/projects", { limit: options.limit, cursor: options.cursor });
+  }
+
+  /** Asks for a protected alias of a collection to move to the version the reference names; admins approve. */
+  async requestPromotion(ref: RefInput, alias: string, options: { note?: string } = {}): Promise<PromotionResponse> {
+    const target = toRef(ref);
+    if (target.kind !== "collection" || target.version === undefined) {
+      throw new MregError(`promote takes a collection version (@registry/collection:version), not ${formatRef(target)}`);
+    }
+    checkAlias(alias);
+    const body = validated(
+      promotionRequest,
+      { alias, version: target.version, ...(options.note ? { note: options.note } : {}) },
+      "promotion",
+    );
+    return this.api.post(`${basePath(target)}/promotions`, body);
+  }
+
+  /** A collection's promotion requests, newest first, optionally of one status. */
+  async listPromotions(ref: RefInput, options: PageOptions & { status?: string } = {}): Promise<Page<PromotionResponse>> {
+    return this.api.get(`${basePath(collectionOf(ref))}/promotions`, {
+      limit: options.limit,
+      cursor: options.cursor,
+      status: options.status,
+    });
+  }
+
+  /** Approves (registry admins other than the asker); the approval that completes the count moves the alias. */
+  async approvePromotion(ref: RefInput, id: string, options: { note?: string } = {}): Promise<PromotionResponse> {
+    return this.api.post(`${basePath(collectionOf(ref))}/promotions${seg(id)}/approve`, options.note ? { note: options.note } : {});
+  }
+
+  async rejectPromotion(ref: RefInput, id: string, options: { note?: string } = {}): Promise<PromotionResponse> {
+    return this.api.post(`${basePath(collectionOf(ref))}/promotions${seg(id)}/reject`, options.note ? { note: options.note } : {});
   }
 
   async removeAlias(ref: RefInput, alias: string): Promise<unknown> {
@@ -242,6 +325,12 @@ export class MregClient {
 
 function toRef(ref: RefInput): Ref {
   return typeof ref === "string" ? parseRef(ref) : ref;
+}
+
+function collectionOf(ref: RefInput): VersionRef {
+  const target = toRef(ref);
+  if (target.kind !== "collection") throw new MregError(`expected @registry/collection, not ${formatRef(target)}`);
+  return { ...target, version: undefined };
 }
 
 function versionRef(ref: RefInput): VersionRef {

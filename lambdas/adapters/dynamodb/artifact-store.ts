@@ -1,11 +1,35 @@
-import { ConflictError } from "../../core/errors.js";
-import { versionLabel, type ArtifactRecord, type AuditEvent, type Page, type PageRequest, type VersionRecord } from "../../core/model.js";
-import type { AliasChange, AliasMove, ArtifactStore, CommitOutcome, CommitState, NewVersion } from "../../core/ports.js";
-import type { Item } from "./dynamo-table.js";
+import { ConflictError, NotFoundError, UnprocessableError } from "../../core/errors.js";
+import {
+  versionLabel,
+  type ArtifactRecord,
+  type AuditEvent,
+  type Page,
+  type PageRequest,
+  type ProjectRecord,
+  type VersionEdit,
+  type VersionRecord,
+} from "../../core/model.js";
+import type {
+  AliasChange,
+  AliasExpectations,
+  AliasMove,
+  ArtifactStore,
+  CommitOutcome,
+  CommitState,
+  Edit,
+  Edited,
+  NewVersion,
+} from "../../core/ports.js";
+import { TransactionLost, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { storableJson } from "./user-json.js";
+import { projectCountItem, toProject } from "./project-index.js";
 import { runOutputItems } from "./run-items.js";
 import { SequenceStore, type SequenceLayout } from "./sequence.js";
+
+/** DynamoDB's caps on one transaction: 100 items and 4 MB; an edit stays clear of the bytes with room for overhead. */
+const MAX_TRANSACTION_ITEMS = 100;
+const MAX_EDIT_BYTES = 3 * 1024 * 1024;
 
 /** An artifact's versions as a numbered sequence: deduped by manifest digest, counted on the artifact item. */
 function versionsOf(project: string, artifact: string): SequenceLayout {
@@ -20,6 +44,8 @@ function versionsOf(project: string, artifact: string): SequenceLayout {
     history: keys.artifactHistory(project, artifact),
     context: {},
     snapshot: versionSnapshot,
+    // Alias items carry the description and metadata, which edits change.
+    revisioned: true,
   };
 }
 
@@ -101,7 +127,8 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
             createdAt: version.at,
             createdBy: version.actor,
           },
-          with: [],
+          // The projects index counts the artifact in the transaction that creates it (project-index.ts).
+          with: [projectCountItem(this.tableName, project, version)],
         },
         at: (index) => ({
           item: versionItem(record(index, [])),
@@ -120,8 +147,110 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
     return { created: true, version: record(outcome.index, outcome.aliases) };
   }
 
-  async moveAliases(change: AliasChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    return this.moveAliasesIn(versionsOf(change.project, change.artifact), change, index, aliases);
+  async moveAliases(change: AliasChange, index: number, aliases: string[], expected?: AliasExpectations): Promise<AliasMove[]> {
+    return this.moveAliasesIn(versionsOf(change.project, change.artifact), change, index, aliases, expected);
+  }
+
+  async listProjects(page: PageRequest): Promise<Page<ProjectRecord>> {
+    return this.queryIndexPage("GSI1", keys.projectsIndex, page, toProject);
+  }
+
+  /**
+   * One transaction writes the version and every copy of its description and metadata: its
+   * alias items (named by its alias set) and the links to it (its `LINKED#` items). It is
+   * conditioned on the version as read (revision, alias set, link count), so an alias moved
+   * onto it or a link made meanwhile makes it lose and read again; those writes are in turn
+   * conditioned on the revision they copied (sequence.ts, registry-store.ts), so no copy
+   * stays behind an edit.
+   */
+  async updateVersion(change: AliasChange, index: number, edit: Edit<VersionRecord, VersionEdit>): Promise<Edited<VersionRecord>> {
+    const { project, artifact } = change;
+    const layout = versionsOf(project, artifact);
+    return this.withTransactionRetries(async () => {
+      const [item, links] = await Promise.all([
+        this.get(keys.version(project, artifact, index), true),
+        this.queryAll(keys.artifactPartition(project, artifact), keys.linkedPrefix(index), true),
+      ]);
+      if (!item) throw new NotFoundError(`${project}/${artifact} has no version ${versionLabel(index)}`);
+      const before = toVersion(item);
+      const next = edit(before);
+      if (sameEdit(before, next)) return { before, after: before };
+      const linkCount = (item.linkCount as number | undefined) ?? 0;
+      // The two reads are not one snapshot: a link made or removed between them is read again.
+      if (links.length !== linkCount) throw new TransactionLost(["links"]);
+      const aliases = before.aliases;
+      const copies = 1 + aliases.length + links.length;
+      const bytes = Buffer.byteLength(JSON.stringify(next.metadata)) + Buffer.byteLength(next.description ?? "");
+      if (copies + 1 > MAX_TRANSACTION_ITEMS || (copies + 2) * bytes > MAX_EDIT_BYTES) {
+        throw new UnprocessableError(
+          `${project}/${artifact}:${versionLabel(index)} has ${aliases.length} aliases and ${links.length} links: ` +
+            "an edit updates every copy of the description and metadata in one transaction, and this one would be too large",
+        );
+      }
+      const revision = (before.revision ?? 0) + 1;
+      const updated: Item = { ...item, metadata: next.metadata, description: next.description, revision };
+      const edited = editExpression(next);
+      const items: Tagged[] = [
+        tagged("version", {
+          Update: {
+            TableName: this.tableName,
+            Key: keys.version(project, artifact, index),
+            UpdateExpression: `${edited.set}, #revision = :revision${edited.remove}`,
+            ConditionExpression: [
+              "attribute_exists(PK)",
+              before.revision === undefined ? "attribute_not_exists(#revision)" : "#revision = :readRevision",
+              aliases.length === 0
+                ? "attribute_not_exists(aliases)"
+                : `size(aliases) = :aliasCount AND ${aliases.map((_, i) => `contains(aliases, :alias${i})`).join(" AND ")}`,
+              linkCount === 0 ? "(attribute_not_exists(linkCount) OR linkCount = :zero)" : "linkCount = :linkCount",
+            ].join(" AND "),
+            ExpressionAttributeNames: { ...edited.names, "#revision": "revision" },
+            ExpressionAttributeValues: {
+              ...edited.values,
+              ":revision": revision,
+              ...(before.revision === undefined ? {} : { ":readRevision": before.revision }),
+              ...(aliases.length === 0 ? {} : { ":aliasCount": aliases.length }),
+              ...Object.fromEntries(aliases.map((alias, i) => [`:alias${i}`, alias])),
+              ...(linkCount === 0 ? { ":zero": 0 } : { ":linkCount": linkCount }),
+            },
+          },
+        }),
+        // Each alias item is written anew with the version's new snapshot, while it still names the version.
+        ...aliases.map((alias) =>
+          tagged(`alias:${alias}`, {
+            Put: {
+              TableName: this.tableName,
+              Item: this.aliasItem(layout, alias, updated),
+              ConditionExpression: "#index = :index",
+              ExpressionAttributeNames: { "#index": "index" },
+              ExpressionAttributeValues: { ":index": index },
+            },
+          }),
+        ),
+        ...links.map((link) =>
+          tagged(`link:${String(link.registry)}/${String(link.collection)}`, {
+            Update: {
+              TableName: this.tableName,
+              Key: keys.link(link.registry as string, link.collection as string, link.index as number),
+              UpdateExpression: `${edited.set}${edited.remove}`,
+              ConditionExpression: "attribute_exists(PK)",
+              ExpressionAttributeNames: edited.names,
+              ExpressionAttributeValues: edited.values,
+            },
+          }),
+        ),
+        this.eventItem(layout.history, {
+          action: "version.updated",
+          actor: change.actor,
+          at: change.at,
+          version: versionLabel(index),
+          before: { description: before.description ?? null, metadata: storableJson(before.metadata) },
+          after: { description: next.description ?? null, metadata: storableJson(next.metadata) },
+        }),
+      ];
+      await this.transact(items);
+      return { before, after: { ...before, metadata: next.metadata, description: next.description, revision } };
+    });
   }
 
   async removeAlias(change: AliasChange, alias: string): Promise<number | undefined> {
@@ -166,7 +295,10 @@ function versionItem(version: VersionRecord): Item {
   };
 }
 
-/** A version's fields that never change: what its alias items carry. */
+/**
+ * What a version's alias items carry of it, so that a read by alias is one query: its fields
+ * that never change, and its description and metadata at `revision` (an edit rewrites them).
+ */
 function versionSnapshot(item: Item): Item {
   return {
     digest: item.digest,
@@ -178,6 +310,27 @@ function versionSnapshot(item: Item): Item {
     size: item.size,
     fileCount: item.fileCount,
     runId: item.runId,
+    revision: item.revision,
+  };
+}
+
+function sameEdit(version: VersionRecord, edit: VersionEdit): boolean {
+  return version.description === edit.description && JSON.stringify(version.metadata) === JSON.stringify(edit.metadata);
+}
+
+/** The SET (and REMOVE, for a description taken away) of an edit, for the version and each link copying it. */
+function editExpression(edit: VersionEdit): {
+  set: string;
+  remove: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  const described = edit.description !== undefined;
+  return {
+    set: described ? "SET #metadata = :metadata, #description = :description" : "SET #metadata = :metadata",
+    remove: described ? "" : " REMOVE #description",
+    names: { "#metadata": "metadata", "#description": "description" },
+    values: { ":metadata": storableJson(edit.metadata), ...(described ? { ":description": edit.description } : {}) },
   };
 }
 
@@ -197,6 +350,7 @@ export function toVersion(item: Item): VersionRecord {
     size: item.size as number,
     fileCount: item.fileCount as number,
     runId: item.runId as string | undefined,
+    ...(item.revision === undefined ? {} : { revision: item.revision as number }),
   };
 }
 

@@ -2,37 +2,45 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { AutomationRecord, DeliveryRecord, Page, PageRequest } from "../../core/model.js";
 import type { AutomationStore, DeliveryKey } from "../../core/ports.js";
-import { ConflictError } from "../../core/errors.js";
+import { ConflictError, NotFoundError } from "../../core/errors.js";
 import { DynamoTable, TransactionLost, tagged, type Item } from "./dynamo-table.js";
 import { keys } from "./keys.js";
+import { registryGenerationItem } from "./registry-store.js";
 
 /** Deliveries are kept this long (the table's TTL removes them), pending, failed or delivered. */
 export const DELIVERY_RETENTION_DAYS = 30;
 
 export class DynamoAutomationStore extends DynamoTable implements AutomationStore {
   async createAutomation(automation: AutomationRecord): Promise<void> {
-    await this.transact(
-      [
-        tagged("automation", {
-          Put: {
-            TableName: this.tableName,
-            Item: { ...keys.automation(automation.registry, automation.id), entity: "automation", ...automation },
-            ConditionExpression: "attribute_not_exists(PK)",
-          },
-        }),
-        // The registry's history names the automation, never its URL (which may hold a token) or secret.
-        this.eventItem(keys.registryHistory(automation.registry), {
-          action: "automation.created",
-          actor: automation.createdBy,
-          at: automation.createdAt,
-          registry: automation.registry,
-          automation: automation.id,
-          name: automation.name,
-          event: automation.event,
-        }),
-      ],
-      { automation: (cause) => new ConflictError(`automation ${automation.id} already exists`, { cause }) },
-    );
+    const create = () =>
+      this.transact(
+        [
+          tagged("automation", {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.automation(automation.registry, automation.id), entity: "automation", ...automation },
+              ConditionExpression: "attribute_not_exists(PK)",
+            },
+          }),
+          // The registry must exist, and a deletion of it that read the generation before loses.
+          registryGenerationItem(this.tableName, automation.registry),
+          // The registry's history names the automation, never its URL (which may hold a token) or secret.
+          this.eventItem(keys.registryHistory(automation.registry), {
+            action: "automation.created",
+            actor: automation.createdBy,
+            at: automation.createdAt,
+            registry: automation.registry,
+            automation: automation.id,
+            name: automation.name,
+            event: automation.event,
+          }),
+        ],
+        {
+          automation: (cause) => new ConflictError(`automation ${automation.id} already exists`, { cause }),
+          registry: (cause) => new NotFoundError(`registry ${automation.registry} does not exist`, { cause }),
+        },
+      );
+    await this.withTransactionRetries(create);
   }
 
   async getAutomation(registry: string, id: string): Promise<AutomationRecord | undefined> {

@@ -7,6 +7,7 @@ import {
   type BatchWriteCommandOutput,
   type DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
+import { TooManyRequestsError } from "../../core/errors.js";
 import type { PageRequest } from "../../core/model.js";
 import { ValidationError } from "../../core/errors.js";
 import { CursorSealer, type Cursors } from "../../core/cursors.js";
@@ -48,7 +49,8 @@ function searchKeys(registry: string, name: string): (Key & { position: number }
   }));
 }
 
-async function batchWrite(
+/** Writes or deletes items in requests of at most 25, asking again for what DynamoDB left unprocessed. */
+export async function batchWrite(
   client: DynamoDBDocumentClient,
   tableName: string,
   requests: NonNullable<BatchWriteCommandInput["RequestItems"]>[string],
@@ -56,7 +58,7 @@ async function batchWrite(
   for (let i = 0; i < requests.length; i += BATCH_WRITE_ITEMS) {
     let pending: BatchWriteCommandInput["RequestItems"] = { [tableName]: requests.slice(i, i + BATCH_WRITE_ITEMS) };
     for (let attempt = 0; pending && Object.keys(pending).length > 0; attempt++) {
-      if (attempt >= MAX_BATCH_WRITE_ATTEMPTS) throw new Error("collection search index: writes still unprocessed after retries");
+      if (attempt >= MAX_BATCH_WRITE_ATTEMPTS) throw new TooManyRequestsError("the table is throttling writes; retry");
       if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
       const result: BatchWriteCommandOutput = await client.send(new BatchWriteCommand({ RequestItems: pending }));
       pending = result.UnprocessedItems;

@@ -3,6 +3,10 @@ const pad = (index: number) => index.toString().padStart(10, "0");
 
 export const keys = {
   artifact: (project: string, artifact: string) => ({ PK: `PROJ#${project}`, SK: `ART#${artifact}` }),
+  /** The project's own item, beside its artifacts: written by the commit that creates one of them. */
+  project: (project: string) => ({ PK: `PROJ#${project}`, SK: "PROJECT" }),
+  /** GSI1 partition of project items, sorted by name: `GET /v1/projects` is one query of it. */
+  projectsIndex: "PROJECTS",
   artifactsOf: (project: string) => ({ PK: `PROJ#${project}`, prefix: "ART#" }),
   artifactPartition: (project: string, artifact: string) => `ART#${project}#${artifact}`,
   version: (project: string, artifact: string, index: number) => ({
@@ -33,6 +37,7 @@ export const keys = {
   registriesIndex: "REGISTRIES",
   registryHistory: (name: string) => `HIST#REG#${name}`,
   member: (registry: string, userId: string) => ({ PK: `REG#${registry}`, SK: `MEMBER#${userId}` }),
+  memberPrefix: "MEMBER#",
   membershipsIndex: (userId: string) => `USER#${userId}#REGISTRIES`,
   collection: (registry: string, name: string) => ({ PK: `REG#${registry}`, SK: `COL#${name}` }),
   collectionPrefix: "COL#",
@@ -64,6 +69,13 @@ export const keys = {
     PK: `COL#${registry}#${collection}`,
     SK: `UNL#${pad(index)}`,
   }),
+  unlinkedPrefix: "UNL#",
+  /** Promotion requests live in their collection's partition, newest last (ids are ULIDs). */
+  promotion: (registry: string, collection: string, id: string) => ({
+    PK: `COL#${registry}#${collection}`,
+    SK: `PROMO#${id}`,
+  }),
+  promotionPrefix: "PROMO#",
   collectionAlias: (registry: string, collection: string, alias: string) => ({
     PK: `COL#${registry}#${collection}`,
     SK: `ALIAS#${alias}`,
@@ -80,6 +92,7 @@ export const keys = {
   apiKey: (keyHash: string) => ({ PK: `APIKEY#${keyHash}`, SK: "APIKEY" }),
   apiKeysIndex: "APIKEYS",
   apiKeysOfIndex: (userId: string) => `USER#${userId}#APIKEYS`,
+  userHistory: (id: string) => `HIST#USER#${id}`,
   run: (project: string, id: string) => ({ PK: `RUN#${project}#${id}`, SK: "RUN" }),
   runPartition: (project: string, id: string) => `RUN#${project}#${id}`,
   /** A run's inputs and outputs live in its partition: each list is one query. */

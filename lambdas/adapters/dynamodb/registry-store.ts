@@ -3,12 +3,15 @@ import { ConflictError, ForbiddenError, NotFoundError } from "../../core/errors.
 import {
   versionLabel,
   type AuditEvent,
+  type CollectionEdit,
   type CollectionRecord,
   type LinkLocation,
   type LinkRecord,
   type LinkTarget,
+  type MemberRecord,
   type Page,
   type PageRequest,
+  type RegistryEdit,
   type RegistryRecord,
   type RegistryRole,
   type SourceVersion,
@@ -16,23 +19,59 @@ import {
   type VersionSelector,
 } from "../../core/model.js";
 import type {
+  AliasExpectations,
   AliasMove,
   CollectionChange,
   CollectionQuery,
   CollectionVersionRef,
+  Edit,
+  Edited,
   LinkOutcome,
   LinkState,
   NewLink,
   RegistryStore,
 } from "../../core/ports.js";
+import { toVersion } from "./artifact-store.js";
 import { TransactionLost, openKeyCursor, sealKeyCursor, tagged, type Item, type Key, type Tagged } from "./dynamo-table.js";
-import { SEARCH_HEAD, searchCollectionNames, writeCollectionSearchIndex } from "./collection-search.js";
+import {
+  SEARCH_HEAD,
+  batchWrite,
+  deleteCollectionSearchIndex,
+  searchCollectionNames,
+  writeCollectionSearchIndex,
+} from "./collection-search.js";
 import { keys } from "./keys.js";
 import { storableJson } from "./user-json.js";
 import { SequenceStore, type SequenceLayout } from "./sequence.js";
 
+/** DynamoDB caps a transaction at 100 items: a registry's deletion goes in chunks below that. */
+const DELETE_CHUNK = 96;
+
+/**
+ * Bumps the registry's `generation`: every write that adds something to a registry (a
+ * collection, a membership, an automation) carries this, so it fails once the registry is
+ * gone, and a registry deletion conditioned on the generation it read cannot leave one behind.
+ */
+export function registryGenerationItem(tableName: string, registry: string): Tagged {
+  return tagged("registry", {
+    Update: {
+      TableName: tableName,
+      Key: keys.registry(registry),
+      UpdateExpression: "ADD #generation :one",
+      ConditionExpression: "attribute_exists(PK)",
+      ExpressionAttributeNames: { "#generation": "generation" },
+      ExpressionAttributeValues: { ":one": 1 },
+    },
+  });
+}
+
+const registryGone = (registry: string) => (cause: unknown) => new NotFoundError(`registry ${registry} does not exist`, { cause });
+
+/** The source version of a link changed (an edit) or went while the link was written. */
+class SourceChanged extends Error {}
+
 /** A collection's links as a numbered sequence: deduped by source version, counted on the collection item. */
-function linksOf(registry: string, collection: string): SequenceLayout {
+export function linksOf(registry: string, collection: string): SequenceLayout {
   return {
     label: `${registry}/${collection}`,
     head: keys.collection(registry, collection),
@@ -138,32 +177,38 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
   }
 
   async putMember(registry: string, userId: string, role: RegistryRole, change: { actor: string; at: string }): Promise<void> {
-    await this.transact([
-      tagged("member", {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            ...keys.member(registry, userId),
-            entity: "member",
+    const write = () =>
+      this.transact(
+        [
+          tagged("member", {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                ...keys.member(registry, userId),
+                entity: "member",
+                registry,
+                userId,
+                role,
+                GSI1PK: keys.membershipsIndex(userId),
+                GSI1SK: registry,
+                grantedAt: change.at,
+                grantedBy: change.actor,
+              },
+            },
+          }),
+          registryGenerationItem(this.tableName, registry),
+          this.eventItem(keys.registryHistory(registry), {
+            action: "member.granted",
+            actor: change.actor,
+            at: change.at,
             registry,
-            userId,
+            user: userId,
             role,
-            GSI1PK: keys.membershipsIndex(userId),
-            GSI1SK: registry,
-            grantedAt: change.at,
-            grantedBy: change.actor,
-          },
-        },
-      }),
-      this.eventItem(keys.registryHistory(registry), {
-        action: "member.granted",
-        actor: change.actor,
-        at: change.at,
-        registry,
-        user: userId,
-        role,
-      }),
-    ]);
+          }),
+        ],
+        { registry: registryGone(registry) },
+      );
+    await this.withTransactionRetries(write);
   }
 
   async removeMember(registry: string, userId: string, change: { actor: string; at: string }): Promise<boolean> {
@@ -214,21 +259,24 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
   async createCollection(collection: CollectionRecord): Promise<void> {
     // Name search index first (collection-search.ts): the collection is findable once it exists.
     await writeCollectionSearchIndex(this.client, this.tableName, collection.registry, collection.name);
-    await this.transact(
-      [
-        tagged("collection", {
-          Put: {
-            TableName: this.tableName,
-            Item: collectionItem(collection),
-            // A collection name is taken once in its registry.
-            ConditionExpression: "attribute_not_exists(PK)",
-          },
-        }),
-        ...this.newCollectionItems(collection),
-      ],
-      {
-        collection: (cause) => new ConflictError(`collection ${collection.registry}/${collection.name} already exists`, { cause }),
-      },
+    await this.withTransactionRetries(() =>
+      this.transact(
+        [
+          tagged("collection", {
+            Put: {
+              TableName: this.tableName,
+              Item: collectionItem(collection),
+              // A collection name is taken once in its registry.
+              ConditionExpression: "attribute_not_exists(PK)",
+            },
+          }),
+          ...this.newCollectionItems(collection),
+        ],
+        {
+          collection: (cause) => new ConflictError(`collection ${collection.registry}/${collection.name} already exists`, { cause }),
+          registry: registryGone(collection.registry),
+        },
+      ),
     );
   }
 
@@ -336,26 +384,38 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
                 },
               },
             }),
-            // Counts the link on the version, which must still exist; a delete conditions on the count.
+            // Counts the link on the version, which must still exist at the revision its fields were
+            // copied from (an edit meanwhile makes this lose); a delete conditions on the count.
             tagged("source", {
               Update: {
                 TableName: this.tableName,
                 Key: keys.version(source.project, source.artifact, source.index),
                 UpdateExpression: "ADD linkCount :one",
-                ConditionExpression: "attribute_exists(PK)",
-                ExpressionAttributeValues: { ":one": 1 },
+                ConditionExpression:
+                  link.sourceRevision === 0
+                    ? "attribute_exists(PK) AND attribute_not_exists(revision)"
+                    : "attribute_exists(PK) AND revision = :revision",
+                ExpressionAttributeValues: { ":one": 1, ...(link.sourceRevision === 0 ? {} : { ":revision": link.sourceRevision }) },
               },
             }),
           ],
         }),
         errors: {
-          source: (cause) =>
-            new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, { cause }),
+          source: (cause) => new SourceChanged("the source version changed", { cause }),
+          registry: registryGone(registry),
         },
         change: link,
       },
       toCollection,
-    );
+    ).catch(async (error: unknown) => {
+      if (!(error instanceof SourceChanged)) throw error;
+      const current = await this.get(keys.version(source.project, source.artifact, source.index), true);
+      if (!current) {
+        throw new NotFoundError(`${source.project}/${source.artifact} has no version ${versionLabel(source.index)}`, { cause: error });
+      }
+      const state = await this.readLinkState(registry, name, source, link.aliases);
+      return { created: false as const, current: { ...state, attempts: expected.attempts + 1 }, source: toVersion(current) };
+    });
     if (!outcome.created) return outcome;
     return { created: true, link: record(outcome.index, outcome.aliases), collectionCreated: !expected.head };
   }
@@ -375,8 +435,13 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     return this.partitionPage(partition, keys.linkPrefix, page, toLink, "descending");
   }
 
-  async moveCollectionAliases(change: CollectionChange, index: number, aliases: string[]): Promise<AliasMove[]> {
-    return this.moveAliasesIn(linksOf(change.registry, change.collection), change, index, aliases);
+  async moveCollectionAliases(
+    change: CollectionChange,
+    index: number,
+    aliases: string[],
+    expected?: AliasExpectations,
+  ): Promise<AliasMove[]> {
+    return this.moveAliasesIn(linksOf(change.registry, change.collection), change, index, aliases, expected);
   }
 
   async removeCollectionAlias(change: CollectionChange, alias: string): Promise<number | undefined> {
@@ -501,6 +566,255 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     return this.partitionPage(partition, undefined, page, (item) => item.event as AuditEvent, "descending");
   }
 
+  async listMembers(registry: string, page: PageRequest): Promise<Page<MemberRecord>> {
+    return this.partitionPage(keys.registryPartition(registry), keys.memberPrefix, page, toMember);
+  }
+
+  async updateRegistry(
+    name: string,
+    change: { actor: string; at: string },
+    edit: Edit<RegistryRecord, RegistryEdit>,
+  ): Promise<Edited<RegistryRecord>> {
+    return this.withTransactionRetries(async () => {
+      const item = await this.get(keys.registry(name), true);
+      if (!item) throw new NotFoundError(`registry ${name} does not exist`);
+      const before = toRegistry(item);
+      const next = edit(before);
+      const after: RegistryRecord = { ...before, description: next.description, approvalsRequired: next.approvalsRequired };
+      if (before.description === next.description && (before.approvalsRequired ?? 0) === next.approvalsRequired) {
+        return { before, after: before };
+      }
+      const described = next.description !== undefined;
+      await this.transact([
+        tagged("registry", {
+          Update: {
+            TableName: this.tableName,
+            Key: keys.registry(name),
+            UpdateExpression: `SET #approvals = :approvals${described ? ", #description = :description" : " REMOVE #description"}`,
+            // The fields as read: the event's `before` is what this write replaced.
+            ConditionExpression: [
+              "attribute_exists(PK)",
+              before.description === undefined ? "attribute_not_exists(#description)" : "#description = :readDescription",
+              before.approvalsRequired === undefined ? "attribute_not_exists(#approvals)" : "#approvals = :readApprovals",
+            ].join(" AND "),
+            ExpressionAttributeNames: { "#approvals": "approvalsRequired", "#description": "description" },
+            ExpressionAttributeValues: {
+              ":approvals": next.approvalsRequired,
+              ...(described ? { ":description": next.description } : {}),
+              ...(before.description === undefined ? {} : { ":readDescription": before.description }),
+              ...(before.approvalsRequired === undefined ? {} : { ":readApprovals": before.approvalsRequired }),
+            },
+          },
+        }),
+        this.eventItem(keys.registryHistory(name), {
+          action: "registry.updated",
+          actor: change.actor,
+          at: change.at,
+          registry: name,
+          before: { description: before.description ?? null, approvalsRequired: before.approvalsRequired ?? 0 },
+          after: { description: next.description ?? null, approvalsRequired: next.approvalsRequired },
+        }),
+      ]);
+      return { before, after };
+    });
+  }
+
+  /**
+   * Reads the registry's generation, refuses while a collection exists, then deletes its
+   * memberships and automations (in chunks, each conditioned on the generation read) and last
+   * the registry with its event. A collection, membership or automation added meanwhile
+   * bumps the generation, so the chunk or the deletion loses and everything is read again.
+   */
+  async deleteRegistry(name: string, change: { actor: string; at: string }): Promise<{ members: string[]; automations: string[] }> {
+    return this.withTransactionRetries(async () => {
+      const item = await this.get(keys.registry(name), true);
+      if (!item) throw new NotFoundError(`registry ${name} does not exist`);
+      const partition = keys.registryPartition(name);
+      const collections = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":pk": partition, ":prefix": keys.collectionPrefix },
+          ConsistentRead: true,
+          Limit: 1,
+        }),
+      );
+      const first = collections.Items?.[0];
+      if (first) {
+        throw new ConflictError(`registry ${name} holds collections (${String(first.name)} among them): delete them first`);
+      }
+      const [members, automations] = await Promise.all([
+        this.queryAll(partition, keys.memberPrefix, true),
+        this.queryAll(partition, keys.automationPrefix, true),
+      ]);
+      const generation = item.generation as number | undefined;
+      const unchanged = {
+        ConditionExpression: generation === undefined ? "attribute_not_exists(#generation)" : "#generation = :generation",
+        ExpressionAttributeNames: { "#generation": "generation" },
+        ...(generation === undefined ? {} : { ExpressionAttributeValues: { ":generation": generation } }),
+      };
+      const deletes = [...members, ...automations].map((one) =>
+        tagged(`delete:${String(one.SK)}`, { Delete: { TableName: this.tableName, Key: { PK: one.PK, SK: one.SK } } }),
+      );
+      while (deletes.length > DELETE_CHUNK) {
+        const chunk = deletes.splice(0, DELETE_CHUNK);
+        await this.transact([
+          tagged("registry", { ConditionCheck: { TableName: this.tableName, Key: keys.registry(name), ...unchanged } }),
+          ...chunk,
+        ]);
+      }
+      const memberIds = members.map((m) => m.userId as string);
+      const automationIds = automations.map((a) => a.id as string);
+      await this.transact([
+        tagged("registry", { Delete: { TableName: this.tableName, Key: keys.registry(name), ...unchanged } }),
+        ...deletes,
+        this.eventItem(keys.registryHistory(name), {
+          action: "registry.deleted",
+          actor: change.actor,
+          at: change.at,
+          registry: name,
+          before: toRegistry(item),
+          members: members.map((m) => ({ user: m.userId, role: m.role })),
+          automations: automations.map((a) => ({ id: a.id, name: a.name })),
+        }),
+      ]);
+      return { members: memberIds, automations: automationIds };
+    });
+  }
+
+  async updateCollection(change: CollectionChange, edit: Edit<CollectionRecord, CollectionEdit>): Promise<Edited<CollectionRecord>> {
+    const { registry, collection } = change;
+    return this.withTransactionRetries(async () => {
+      const item = await this.get(keys.collection(registry, collection), true);
+      if (!item) throw new NotFoundError(`collection ${registry}/${collection} does not exist`);
+      const before = toCollection(item);
+      const next = edit(before);
+      const tags = [...new Set(next.tags)].sort();
+      const after: CollectionRecord = { ...before, description: next.description, tags };
+      const added = tags.filter((t) => !before.tags.includes(t));
+      const removed = before.tags.filter((t) => !tags.includes(t));
+      if (before.description === next.description && added.length === 0 && removed.length === 0) return { before, after: before };
+      const described = next.description !== undefined;
+      const sets = [...(described ? ["#description = :description"] : []), ...(tags.length > 0 ? ["#tags = :tags"] : [])];
+      const removes = [...(described ? [] : ["#description"]), ...(tags.length > 0 ? [] : ["#tags"])];
+      await this.transact([
+        tagged("collection", {
+          Update: {
+            TableName: this.tableName,
+            Key: keys.collection(registry, collection),
+            UpdateExpression: [sets.length > 0 ? `SET ${sets.join(", ")}` : "", removes.length > 0 ? `REMOVE ${removes.join(", ")}` : ""]
+              .filter((part) => part !== "")
+              .join(" "),
+            // The description and tags as read: a concurrent tag change makes this lose, so the tag index stays exact.
+            ConditionExpression: [
+              "attribute_exists(PK)",
+              before.description === undefined ? "attribute_not_exists(#description)" : "#description = :readDescription",
+              before.tags.length === 0
+                ? "attribute_not_exists(#tags)"
+                : `size(#tags) = :tagCount AND ${before.tags.map((_, i) => `contains(#tags, :tag${i})`).join(" AND ")}`,
+            ].join(" AND "),
+            ExpressionAttributeNames: { "#description": "description", "#tags": "tags" },
+            ExpressionAttributeValues: {
+              ...(described ? { ":description": next.description } : {}),
+              ...(tags.length > 0 ? { ":tags": new Set(tags) } : {}),
+              ...(before.description === undefined ? {} : { ":readDescription": before.description }),
+              ...(before.tags.length === 0 ? {} : { ":tagCount": before.tags.length }),
+              ...Object.fromEntries(before.tags.map((tag, i) => [`:tag${i}`, tag])),
+            },
+          },
+        }),
+        ...added.map((tag) =>
+          tagged(`tag:${tag}`, {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.collectionTag(registry, tag, collection), entity: "collectionTag", registry, collection, tag },
+            },
+          }),
+        ),
+        ...removed.map((tag) =>
+          tagged(`tag:${tag}`, { Delete: { TableName: this.tableName, Key: keys.collectionTag(registry, tag, collection) } }),
+        ),
+        this.eventItem(keys.collectionHistory(registry, collection), {
+          action: "collection.updated",
+          actor: change.actor,
+          at: change.at,
+          registry,
+          collection,
+          before: { description: before.description ?? null, tags: before.tags },
+          after: { description: next.description ?? null, tags },
+        }),
+      ]);
+      return { before, after };
+    });
+  }
+
+  /**
+   * Deletes a collection that links nothing. Its tombstones and promotion requests go first,
+   * while it still exists (so no new collection of its name can own them yet); then one
+   * transaction deletes it, conditioned on linking nothing and on the counter read (a link
+   * made meanwhile makes it lose), with its tag index entries and its events; its name's
+   * search index entries go last (collection-search.ts).
+   */
+  async deleteCollection(change: CollectionChange): Promise<void> {
+    const { registry, collection } = change;
+    const partition = keys.collectionPartition(registry, collection);
+    await this.withTransactionRetries(async () => {
+      const item = await this.get(keys.collection(registry, collection), true);
+      if (!item) throw new NotFoundError(`collection ${registry}/${collection} does not exist`);
+      const linkCount = (item.linkCount as number | undefined) ?? 0;
+      if (linkCount > 0) {
+        throw new ConflictError(
+          `collection ${registry}/${collection} links ${linkCount} versions: unlink them first, or delete with ?force=true`,
+        );
+      }
+      const leftovers = [
+        ...(await this.queryAll(partition, keys.unlinkedPrefix, true, ["PK", "SK"])),
+        ...(await this.queryAll(partition, keys.promotionPrefix, true, ["PK", "SK"])),
+      ];
+      await batchWrite(
+        this.client,
+        this.tableName,
+        leftovers.map((one) => ({ DeleteRequest: { Key: { PK: one.PK, SK: one.SK } } })),
+      );
+      const before = toCollection(item);
+      const event = {
+        action: "collection.deleted",
+        actor: change.actor,
+        at: change.at,
+        registry,
+        collection,
+        before: { type: before.type, description: before.description ?? null, tags: before.tags, nextIndex: before.nextIndex },
+      };
+      await this.transact([
+        tagged("collection", {
+          Delete: {
+            TableName: this.tableName,
+            Key: keys.collection(registry, collection),
+            // Nothing linked, no link made since the read, and the tags read (whose index entries go with it).
+            ConditionExpression: [
+              "(attribute_not_exists(linkCount) OR linkCount = :zero) AND nextIndex = :next",
+              before.tags.length === 0
+                ? "attribute_not_exists(tags)"
+                : `size(tags) = :tagCount AND ${before.tags.map((_, i) => `contains(tags, :tag${i})`).join(" AND ")}`,
+            ].join(" AND "),
+            ExpressionAttributeValues: {
+              ":zero": 0,
+              ":next": item.nextIndex ?? 0,
+              ...(before.tags.length === 0 ? {} : { ":tagCount": before.tags.length }),
+              ...Object.fromEntries(before.tags.map((tag, i) => [`:tag${i}`, tag])),
+            },
+          },
+        }),
+        ...before.tags.map((tag) =>
+          tagged(`tag:${tag}`, { Delete: { TableName: this.tableName, Key: keys.collectionTag(registry, tag, collection) } }),
+        ),
+        this.eventItem(keys.collectionHistory(registry, collection), event),
+        this.eventItem(keys.registryHistory(registry), event),
+      ]);
+    });
+    await deleteCollectionSearchIndex(this.client, this.tableName, registry, collection);
+  }
+
   /**
    * Adds or removes a tag on an item; the tag set's condition makes a repeated call a no-op
    * that writes no event. Returns whether anything changed. A cancelled write reads again:
@@ -552,10 +866,11 @@ export class DynamoRegistryStore extends SequenceStore implements RegistryStore 
     return { items, nextCursor: page.nextCursor };
   }
 
-  /** What a new collection writes besides its own item: its tag index entries and its creation event. */
+  /** What a new collection writes besides its own item: the registry's generation, its tag index entries and its creation event. */
   private newCollectionItems(collection: CollectionRecord): Tagged[] {
     const { registry, name } = collection;
     return [
+      registryGenerationItem(this.tableName, registry),
       ...collection.tags.map((tag) =>
         tagged("tagIndex", {
           Put: {
@@ -647,8 +962,19 @@ function toRegistry(item: Item): RegistryRecord {
     visibility: item.visibility as RegistryRecord["visibility"],
     artifactTypes: item.artifactTypes as string[] | undefined,
     protectedAliases: (item.protectedAliases as string[] | undefined) ?? [],
+    ...(item.approvalsRequired === undefined ? {} : { approvalsRequired: item.approvalsRequired as number }),
     createdAt: item.createdAt as string,
     createdBy: item.createdBy as string,
+  };
+}
+
+function toMember(item: Item): MemberRecord {
+  return {
+    registry: item.registry as string,
+    userId: item.userId as string,
+    role: item.role as RegistryRole,
+    grantedAt: item.grantedAt as string,
+    grantedBy: item.grantedBy as string,
   };
 }
 

@@ -1,7 +1,7 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { ConflictError, NotFoundError } from "../../core/errors.js";
+import { ConflictError, NotFoundError, PreconditionFailedError } from "../../core/errors.js";
 import { LATEST_ALIAS, versionLabel } from "../../core/model.js";
-import type { AliasMove, SequenceState } from "../../core/ports.js";
+import type { AliasExpectations, AliasMove, SequenceState } from "../../core/ports.js";
 import {
   DynamoTable,
   MAX_TRANSACTION_ATTEMPTS,
@@ -39,6 +39,11 @@ export interface SequenceLayout {
    * only fields that never change, written by the transaction that points the alias.
    */
   snapshot(item: Item): Item;
+  /**
+   * The snapshot holds fields an edit changes (a version's description and metadata): an
+   * alias moves onto an item only while the item keeps the `revision` the snapshot was read at.
+   */
+  revisioned?: boolean;
 }
 
 /** The head fields an append decides on. */
@@ -95,6 +100,16 @@ function holdersOf(items: Item[]): Map<string, number> {
 
 function aliasesOf(item: Item): string[] {
   return [...((item.aliases as Set<string> | undefined) ?? [])];
+}
+
+/** A compare-and-swap expectation as read: a mismatch is a 412 naming the current holder, with nothing written. */
+function checkExpectation(layout: SequenceLayout, alias: string, current: number | undefined, want: number | null): void {
+  if ((current ?? null) === want) return;
+  const now = current === undefined ? null : versionLabel(current);
+  throw new PreconditionFailedError(
+    `${layout.label}: alias ${alias} names ${now ?? "nothing"}, not ${want === null ? "nothing" : versionLabel(want)} as expected; nothing was changed`,
+    { details: { alias, current: now } },
+  );
 }
 
 /** The one algorithm behind an artifact's versions and a collection's links. */
@@ -175,8 +190,18 @@ export class SequenceStore extends DynamoTable {
     }
   }
 
-  /** Points each alias at item `index`; every move is conditioned on the holder read. */
-  protected async moveAliasesIn(layout: SequenceLayout, change: Change, index: number, requested: string[]): Promise<AliasMove[]> {
+  /**
+   * Points each alias at item `index`; every move is conditioned on the holder read. With
+   * `expected`, an alias must name what is expected of it (compare-and-swap): checked on
+   * that same read, so the write's condition holds it, and a lost race is read and checked again.
+   */
+  protected async moveAliasesIn(
+    layout: SequenceLayout,
+    change: Change,
+    index: number,
+    requested: string[],
+    expected?: AliasExpectations,
+  ): Promise<AliasMove[]> {
     const aliases = [...new Set(requested)];
     return this.withTransactionRetries(async () => {
       const read = await this.batchGetItems([layout.itemKey(index), ...aliases.map(layout.aliasKey)], {
@@ -185,14 +210,32 @@ export class SequenceStore extends DynamoTable {
       const target = read.find(sameKey(layout.itemKey(index)));
       if (!target) throw new NotFoundError(`${layout.label} has no version ${versionLabel(index)}`);
       const holders = holdersOf(read);
+      for (const [alias, want] of expected ?? []) checkExpectation(layout, alias, holders.get(alias), want);
       const moving = aliases.filter((alias) => holders.get(alias) !== index);
       if (moving.length === 0) return [];
-      await this.transact([
-        ...this.aliasMoves(layout, index, target, holders, moving, { newItem: false }),
-        ...this.aliasEvents(layout, change, index, holders, moving),
-      ]);
+      await this.transact(this.aliasMoveItems(layout, change, index, target, holders, moving));
       return moving.map((alias) => ({ alias, from: holders.get(alias), to: index }));
     });
+  }
+
+  /**
+   * The writes that move `aliases` from the holders read onto the existing item `target`
+   * (at `index`), each conditioned on its holder, with their events: for a caller that
+   * moves aliases together with writes of its own (a promotion's approval).
+   */
+  protected aliasMoveItems(
+    layout: SequenceLayout,
+    change: Change,
+    index: number,
+    target: Item,
+    holders: ReadonlyMap<string, number>,
+    aliases: string[],
+    eventDetails: Record<string, unknown> = {},
+  ): Tagged[] {
+    return [
+      ...this.aliasMoves(layout, index, target, holders, aliases, { newItem: false }),
+      ...this.aliasEvents(layout, change, index, holders, aliases, eventDetails),
+    ];
   }
 
   protected async removeAliasIn(layout: SequenceLayout, change: Change, alias: string): Promise<number | undefined> {
@@ -269,7 +312,7 @@ export class SequenceStore extends DynamoTable {
               : { Delete: { TableName: this.tableName, Key: layout.aliasKey(alias), ...condition } },
           );
         }),
-        ...(previousIndex === undefined ? [] : [this.aliasSetItem(layout, previousIndex, "ADD", [LATEST_ALIAS])]),
+        ...(previousIndex === undefined ? [] : [this.aliasSetItem(layout, previousIndex, "ADD", [LATEST_ALIAS], previous)]),
         tagged("head", {
           Update: {
             TableName: this.tableName,
@@ -335,7 +378,7 @@ export class SequenceStore extends DynamoTable {
     ];
   }
 
-  private aliasItem(layout: SequenceLayout, alias: string, target: Item): Item {
+  protected aliasItem(layout: SequenceLayout, alias: string, target: Item): Item {
     return { ...layout.aliasKey(alias), entity: "alias", alias, index: target.index, target: layout.snapshot(target) };
   }
 
@@ -372,19 +415,30 @@ export class SequenceStore extends DynamoTable {
     }
     for (const [from, moved] of dropped) items.push(this.aliasSetItem(layout, from, "DELETE", moved));
     // A new item is written with its aliases; an existing one gains them here.
-    if (!where.newItem) items.push(this.aliasSetItem(layout, index, "ADD", aliases));
+    if (!where.newItem) items.push(this.aliasSetItem(layout, index, "ADD", aliases, target));
     return items;
   }
 
-  /** Adds to or takes from an item's alias set; the item must exist, so no alias names nothing. */
-  private aliasSetItem(layout: SequenceLayout, index: number, action: "ADD" | "DELETE", aliases: string[]): Tagged {
+  /**
+   * Adds to or takes from an item's alias set; the item must exist, so no alias names nothing.
+   * `snapshotOf` is the item as read when the alias items written with this carry its
+   * snapshot: on a revisioned layout the item must still be at that revision (an edit
+   * meanwhile makes this lose, so no alias item keeps a stale copy).
+   */
+  private aliasSetItem(layout: SequenceLayout, index: number, action: "ADD" | "DELETE", aliases: string[], snapshotOf?: Item): Tagged {
+    const revision = layout.revisioned && snapshotOf ? (snapshotOf.revision as number | undefined) : undefined;
+    const guarded = layout.revisioned === true && snapshotOf !== undefined;
     return tagged(`aliases:${index}`, {
       Update: {
         TableName: this.tableName,
         Key: layout.itemKey(index),
         UpdateExpression: `${action} aliases :aliases`,
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeValues: { ":aliases": new Set(aliases) },
+        ConditionExpression: !guarded
+          ? "attribute_exists(PK)"
+          : revision === undefined
+            ? "attribute_exists(PK) AND attribute_not_exists(revision)"
+            : "attribute_exists(PK) AND revision = :revision",
+        ExpressionAttributeValues: { ":aliases": new Set(aliases), ...(revision === undefined ? {} : { ":revision": revision }) },
       },
     });
   }
@@ -395,6 +449,7 @@ export class SequenceStore extends DynamoTable {
     index: number,
     holders: ReadonlyMap<string, number>,
     aliases: string[],
+    details: Record<string, unknown> = {},
   ): Tagged[] {
     return aliases.map((alias) => {
       const from = holders.get(alias);
@@ -406,6 +461,7 @@ export class SequenceStore extends DynamoTable {
         alias,
         ...(from === undefined ? {} : { from: versionLabel(from) }),
         to: versionLabel(index),
+        ...details,
       });
     });
   }

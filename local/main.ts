@@ -1,6 +1,6 @@
 import { acquireDataDirLock } from "./data-dir-lock.js";
 
-/** `npm start`: the embedded registry, per the local-mode contract in DESIGN.md. */
+/** `npm start`: the embedded registry, per the local-mode contract of the README (Quick start, Local mode). */
 async function main(): Promise<void> {
   const started = Date.now();
   // The pinned SDK runs on Node 20; its notice about future releases is noise for a local server.

@@ -115,7 +115,7 @@ export function defaultPayload(context: PayloadContext): string {
   });
 }
 
-/** `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as DESIGN.md defines X-Mreg-Signature. */
+/** `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, the X-Mreg-Signature header the README documents under Deliveries. */
 export function signatureOf(secret: string, timestamp: number, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
 }

@@ -286,7 +286,7 @@ export async function sendLeased(deps: WebhookDeps, leased: LeasedDelivery): Pro
   return updated;
 }
 
-/** The headers DESIGN.md defines; the signature only when the automation has a secret. */
+/** The delivery headers the README documents; the signature only when the automation has a secret. */
 export function deliveryHeaders(delivery: DeliveryRecord, secret: string | undefined, timestamp: number): Record<string, string> {
   return {
     "content-type": "application/json",

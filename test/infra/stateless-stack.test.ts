@@ -250,7 +250,7 @@ describe("functions", () => {
       const bundle = path.join(synth.app.outdir, `asset.${code.s3Key.replace(/\.zip$/, "")}`, "index.mjs");
       expect(existsSync(bundle), bundle).toBe(true);
       expect(existsSync(`${bundle}.map`)).toBe(true);
-      // The size budget of issue #5 (the import-time budget is measured by npm run measure:bundles).
+      // The bundle size budget (the import-time budget is measured by npm run measure:bundles).
       expect(statSync(bundle).size, name).toBeLessThan(1_000_000);
       // A fresh process, as Lambda loads it: nothing from this repository's node_modules is
       // resolved, and the configuration and services are built at import, from the deployed variables.

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 
-/** The local-mode contract of DESIGN.md, exercised through `npm start` itself. */
+/** The local-mode contract of the README, exercised through `npm start` itself. */
 const started: ChildProcess[] = [];
 const dirs: string[] = [];
 

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { admit, type RegistryAccess } from "../core/authorize.js";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.js";
@@ -8,6 +7,7 @@ import { MAX_BODY_BYTES } from "../contract/limits.js";
 import { routes, type FunctionName, type OperationOf, type RouteDefinition } from "../contract/routes.js";
 import type { BusinessMetrics, Observability } from "../observability.js";
 import { errorResponse } from "./errors.js";
+import { openRequest } from "./request-scope.js";
 import { parseJsonBody } from "./json-body.js";
 
 export interface ApiRequest {
@@ -47,30 +47,18 @@ export function createApiHandler<F extends FunctionName>(
   services: Services,
   observability: Observability,
 ): ApiHandler {
-  const { logger, metrics, tracer } = observability;
+  const { metrics } = observability;
   const table: RouteDefinition[] = routes.filter((r) => r.function === fn);
   return async (event, context) => {
-    const started = performance.now();
-    // API Gateway's id: its own error answers and access log lines carry the same one.
-    const requestId = event.requestContext?.requestId || context?.awsRequestId || randomUUID();
-    if (context) logger.addContext(context);
-    const route = table.find((r) => r.method === event.httpMethod && r.path === event.resource);
-    const segment = tracer?.getSegment();
-    const subsegment = segment?.addNewSubsegment(`## ${fn}.${route?.operation ?? "unrouted"}`);
-    if (tracer && subsegment) {
-      tracer.setSegment(subsegment);
-      tracer.annotateColdStart();
-      tracer.addServiceNameAnnotation();
-      if (route) tracer.putAnnotation("route", `${route.method} ${route.path}`);
-    }
-    let principal: Principal | undefined;
+    const scope = openRequest(fn, table, event, context, observability);
+    const { requestId, route } = scope;
     let response: APIGatewayProxyResult;
     try {
       if (!route) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`);
       const operation = operations[route.operation as OperationOf<F>];
       const params = Object.fromEntries(Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, decodePathParameter(v ?? "")]));
       const admitted = await admit(services, authorizationOf(event), route.permission, params, (who) => {
-        principal = who;
+        scope.principal = who;
       });
       const { registry } = admitted;
       const result = await operation({
@@ -85,30 +73,12 @@ export function createApiHandler<F extends FunctionName>(
       response = toResponse(result);
     } catch (error) {
       const answer = errorResponse(error, requestId);
-      if (answer.internal !== undefined) {
-        // Ours: logged whole here, the caller is told nothing about it.
-        logger.error("unhandled error", { requestId, error: answer.internal });
-        tracer?.addErrorAsMetadata(answer.internal as Error);
-      }
+      scope.logInternal(answer.internal);
       response = toResponse(answer);
     } finally {
       metrics.flush();
     }
-    if (tracer && subsegment && segment) {
-      tracer.putAnnotation("status", response.statusCode);
-      subsegment.close();
-      tracer.setSegment(segment);
-    }
-    logger.info("request", {
-      requestId,
-      method: event.httpMethod,
-      route: route?.path ?? null,
-      path: event.path,
-      principal: principal?.userId ?? null,
-      status: response.statusCode,
-      latencyMs: Math.round((performance.now() - started) * 10) / 10,
-    });
-    return response;
+    return scope.end(response);
   };
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { admit, type RegistryAccess } from "../core/authorize.js";
 import { NotFoundError } from "../core/errors.js";
@@ -11,6 +10,7 @@ import { routes, type OperationOf, type RouteDefinition } from "../contract/rout
 import type { BusinessMetrics, Observability } from "../observability.js";
 import { authorizationOf, type ApiHandler } from "./api-handler.js";
 import { errorResponse } from "./errors.js";
+import { openRequest } from "./request-scope.js";
 
 export interface HubRequest {
   method: string;
@@ -46,22 +46,11 @@ export type HubOperations = Record<OperationOf<"hf">, HubOperation>;
  * `X-Error-Message` headers the HF clients branch on, and a body whose `error` is the message.
  */
 export function createHubHandler(operations: HubOperations, services: Services, observability: Observability): ApiHandler {
-  const { logger, metrics, tracer } = observability;
+  const { metrics } = observability;
   const table: RouteDefinition[] = routes.filter((r) => r.function === "hf");
   return async (event, context) => {
-    const started = performance.now();
-    const requestId = event.requestContext?.requestId || context?.awsRequestId || randomUUID();
-    if (context) logger.addContext(context);
-    const route = table.find((r) => r.method === event.httpMethod && r.path === event.resource);
-    const segment = tracer?.getSegment();
-    const subsegment = segment?.addNewSubsegment(`## hf.${route?.operation ?? "unrouted"}`);
-    if (tracer && subsegment) {
-      tracer.setSegment(subsegment);
-      tracer.annotateColdStart();
-      tracer.addServiceNameAnnotation();
-      if (route) tracer.putAnnotation("route", `${route.method} ${route.path}`);
-    }
-    let principal: Principal | undefined;
+    const scope = openRequest("hf", table, event, context, observability);
+    const { requestId, route } = scope;
     let response: APIGatewayProxyResult;
     try {
       if (!route) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`);
@@ -71,7 +60,7 @@ export function createHubHandler(operations: HubOperations, services: Services, 
       let admitted;
       try {
         admitted = await admit(services, hubAuthorization(event), route.permission, admitParams, (who) => {
-          principal = who;
+          scope.principal = who;
         });
       } catch (error) {
         // A registry the caller may not see is a repository that does not exist.
@@ -108,10 +97,7 @@ export function createHubHandler(operations: HubOperations, services: Services, 
       };
     } catch (error) {
       const answer = errorResponse(error, requestId);
-      if (answer.internal !== undefined) {
-        logger.error("unhandled error", { requestId, error: answer.internal });
-        tracer?.addErrorAsMetadata(answer.internal as Error);
-      }
+      scope.logInternal(answer.internal);
       const message = answer.body.error.message;
       response = {
         statusCode: answer.status,
@@ -128,21 +114,7 @@ export function createHubHandler(operations: HubOperations, services: Services, 
     } finally {
       metrics.flush();
     }
-    if (tracer && subsegment && segment) {
-      tracer.putAnnotation("status", response.statusCode);
-      subsegment.close();
-      tracer.setSegment(segment);
-    }
-    logger.info("request", {
-      requestId,
-      method: event.httpMethod,
-      route: route?.path ?? null,
-      path: event.path,
-      principal: principal?.userId ?? null,
-      status: response.statusCode,
-      latencyMs: Math.round((performance.now() - started) * 10) / 10,
-    });
-    return response;
+    return scope.end(response);
   };
 }
 

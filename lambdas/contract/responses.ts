@@ -14,6 +14,9 @@ export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(
 const headers = z.record(z.string(), z.string());
 const timestamp = z.string();
 
+const orgRole = z.enum(["admin", "member", "viewer"]);
+const registryRole = z.enum(["viewer", "member", "admin"]);
+
 export const healthResponse = z.object({ status: z.literal("ok") });
 
 export const presignedPut = z.object({ sha256: z.string(), size: z.int(), method: z.literal("PUT"), url: z.string(), headers });
@@ -133,7 +136,7 @@ export const auditEventResponse = z.looseObject({ action: z.string(), actor: z.s
 export const userResponse = z.object({
   id: z.string(),
   name: z.string(),
-  role: z.enum(["admin", "member", "viewer"]),
+  role: orgRole,
   status: z.enum(["active", "deactivated"]),
   createdAt: timestamp,
 });
@@ -142,8 +145,8 @@ export type UserResponse = z.infer<typeof userResponse>;
 /** The registries in which a user holds a membership, with the role each grants. */
 export const membershipsResponse = z.object({
   user: z.string(),
-  orgRole: z.enum(["admin", "member", "viewer"]),
-  items: z.array(z.object({ registry: z.string(), role: z.enum(["viewer", "member", "admin"]) })),
+  orgRole,
+  items: z.array(z.object({ registry: z.string(), role: registryRole })),
 });
 export type MembershipsResponse = z.infer<typeof membershipsResponse>;
 
@@ -161,8 +164,6 @@ export type ApiKeyResponse = z.infer<typeof apiKeyResponse>;
 /** The secret, shown this once. */
 export const createdApiKeyResponse = apiKeyResponse.extend({ key: z.string() });
 export type CreatedApiKeyResponse = z.infer<typeof createdApiKeyResponse>;
-
-const registryRole = z.enum(["viewer", "member", "admin"]);
 
 export const registryResponse = z.object({
   name: z.string(),

@@ -50,9 +50,7 @@ export function PromotionsPanel({
         In {registry.name}, protected aliases ({registry.protectedAliases.join(", ") || "none"}) move only when {n} admin
         {n === 1 ? "" : "s"} other than the asker approve{n === 1 ? "s" : ""}.
       </p>
-      {abilities.requestPromotion ? (
-        <RequestForm registry={registry} collection={collection} versions={versions} onDone={refresh} />
-      ) : null}
+      {abilities.requestPromotion ? <RequestForm registry={registry} collection={collection} versions={versions} onDone={refresh} /> : null}
       <div className="form-row">
         <label htmlFor="promotion-status">Show</label>
         <select id="promotion-status" value={status} onChange={(e) => setStatus(e.target.value as Status)}>

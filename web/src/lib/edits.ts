@@ -2,9 +2,7 @@ import { ApiError } from "../api/client";
 
 type Json = Record<string, unknown>;
 
-export type MetadataEdit =
-  | { ok: true; patch: Json; set: string[]; removed: string[] }
-  | { ok: false; error: string };
+export type MetadataEdit = { ok: true; patch: Json; set: string[]; removed: string[] } | { ok: false; error: string };
 
 /** Key order does not make two values different. */
 function canonical(value: unknown): string {
@@ -30,7 +28,7 @@ export function metadataPatch(original: Json, editedText: string): MetadataEdit 
     return { ok: false, error: `Not valid JSON: ${(error as Error).message}` };
   }
   if (edited === null || typeof edited !== "object" || Array.isArray(edited)) {
-    return { ok: false, error: "Metadata is a JSON object: { \"key\": value, … }." };
+    return { ok: false, error: 'Metadata is a JSON object: { "key": value, … }.' };
   }
   const next = edited as Json;
   const patch: Json = {};

@@ -79,6 +79,7 @@ export function promotionDecision(
   if (promotion.status !== "pending") return { allowed: false, reason: `This request is ${promotion.status}.` };
   if (!atLeast(role, "admin")) return { allowed: false, reason: "Only the registry's admins approve or reject promotions." };
   if (promotion.requestedBy === me) return { allowed: false, reason: "You asked for this promotion: another admin must decide it." };
-  if (promotion.approvals.some((a) => a.by === me)) return { allowed: false, reason: "You approved this already: it waits for other admins." };
+  if (promotion.approvals.some((a) => a.by === me))
+    return { allowed: false, reason: "You approved this already: it waits for other admins." };
   return { allowed: true };
 }

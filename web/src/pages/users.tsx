@@ -4,7 +4,6 @@ import { api } from "../api/client";
 import { useMe } from "../api/me";
 import { v1 } from "../api/routes";
 import type { CreatedApiKeyResponse, Page, UserResponse } from "../api/types";
-import { RoleBadge } from "../components/chips";
 import { CopyButton } from "../components/copy-button";
 import { Empty, ErrorState, MutationMessage, QueryView } from "../components/states";
 import { ApiError } from "../api/client";

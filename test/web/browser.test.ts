@@ -233,7 +233,7 @@ afterAll(async () => {
   await writeFile(join(OUTPUT, "measurements.json"), JSON.stringify(measurements, null, 2));
   if (process.env.MREG_UPDATE_SCREENSHOTS === "1") {
     await mkdir(COMMITTED, { recursive: true });
-    for (const name of ["collection", "lineage", "compare"])
+    for (const name of ["collection", "lineage", "compare", "promotions"])
       await copyFile(join(SCREENSHOTS, `${name}.png`), join(COMMITTED, `${name}.png`));
   }
 });

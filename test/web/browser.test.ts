@@ -575,6 +575,26 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     expect((await stack.api("GET", "/v1/me", undefined, keys.dan)).status).toBe(200);
   });
 
+  it("lets an org admin change a registry's settings and delete an empty registry", async () => {
+    step = "settings";
+    await api("POST", "/v1/registries", { name: "scratch", description: "To be removed." });
+    await page.goto(`${stack.url}/registries/model/settings`);
+    await page.getByText("Only an empty registry can be deleted").waitFor();
+    await page.getByLabel("Approvals a promotion needs").fill("1");
+    await page.getByRole("button", { name: "Save approvals" }).click();
+    await page.getByText("Promotions now need 1 approvals.").waitFor();
+    expect((await api("GET", "/v1/registries/model")).approvalsRequired).toBe(1);
+    await expectAccessible("registry settings");
+    await page.getByLabel("Approvals a promotion needs").fill("0");
+    await page.getByRole("button", { name: "Save approvals" }).click();
+    await page.getByText("Promotions now need 0 approvals.").waitFor();
+    await page.goto(`${stack.url}/registries/scratch/settings`);
+    await page.getByRole("button", { name: "Delete registry…" }).click();
+    await page.getByRole("button", { name: "Delete scratch" }).click();
+    await page.getByRole("heading", { name: "Registries", level: 1 }).waitFor();
+    expect((await stack.api("GET", "/v1/registries/scratch")).status).toBe(404);
+  });
+
   it("shows a viewer no button it cannot use", async () => {
     step = "viewer";
     await signOut();

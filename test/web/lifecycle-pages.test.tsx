@@ -18,6 +18,7 @@ import type {
 import ArtifactVersionPage from "../../web/src/pages/artifact-version";
 import CollectionPage from "../../web/src/pages/collection";
 import ProjectsPage from "../../web/src/pages/projects";
+import RegistryPage from "../../web/src/pages/registry";
 import UsersPage from "../../web/src/pages/users";
 
 const at = "2026-01-01T00:00:00.000Z";
@@ -401,5 +402,49 @@ describe("projects and users", () => {
       ["/v1/users/ana", { status: "deactivated" }],
       ["/v1/users/ana", { role: "admin" }],
     ]);
+  });
+});
+
+describe("the registry's members and settings by role", () => {
+  function registryApi(role: Role) {
+    return serve((call) =>
+      call.path === "/v1/registries/model"
+        ? call.method === "PATCH"
+          ? [200, { ...registry(role), ...(call.body as object) }]
+          : [200, registry(role)]
+        : call.path === "/v1/registries/model/members"
+          ? [200, { items: [{ user: "ana", role: "member", grantedAt: at, grantedBy: "admin" }] }]
+          : call.path === "/v1/registries/model/collections"
+            ? [200, { items: [] }]
+            : undefined,
+    );
+  }
+  const renderRegistry = (tab: string, me: Partial<UserResponse> = {}) =>
+    renderAt(`/registries/model/${tab}`, "/registries/:registry/:tab?", RegistryPage, me);
+
+  it("shows a viewer the members with their roles, and nothing to change", async () => {
+    registryApi("viewer");
+    renderRegistry("members", { id: "vic", role: "viewer" });
+    const table = await screen.findByTestId("members-table");
+    expect(table.textContent).toContain("anamember");
+    expect(screen.queryByRole("button", { name: "Grant role" })).toBeNull();
+    expect(screen.queryByRole("link", { name: "Automations" })).toBeNull();
+    expect(screen.queryByRole("link", { name: "Settings" })).toBeNull();
+  });
+
+  it("gives a registry admin the grant form and the settings, and an org admin the delete", async () => {
+    const calls = registryApi("admin");
+    renderRegistry("settings", { id: "ola", role: "member" });
+    fireEvent.change(await screen.findByLabelText("Approvals a promotion needs"), { target: { value: "2" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save approvals" }));
+    await screen.findByText("Promotions now need 2 approvals.");
+    expect(calls.find((c) => c.method === "PATCH")).toMatchObject({ path: "/v1/registries/model", body: { approvalsRequired: 2 } });
+    // Deleting a registry is for org admins (the route's permission), not for its own admins.
+    expect(screen.queryByRole("button", { name: "Delete registry…" })).toBeNull();
+    cleanup();
+    registryApi("admin");
+    renderRegistry("settings", { id: "admin", role: "admin" });
+    fireEvent.click(await screen.findByRole("button", { name: "Delete registry…" }));
+    expect(screen.getByRole("button", { name: "Delete model" })).toBeTruthy();
   });
 });

@@ -70,9 +70,6 @@ export function DescriptionEditor({
             maxLength={maxLength}
             aria-describedby={`${id}-count`}
             onChange={(e) => setText(e.target.value)}
-            onKeyDown={(e) => {
-              if (e.key === "Escape") setEditing(false);
-            }}
           />
           <p id={`${id}-count`} className="muted small">
             {text.length} / {maxLength} characters{text.trim() === "" ? "; saving a blank description removes it" : ""}

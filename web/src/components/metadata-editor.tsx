@@ -54,9 +54,6 @@ export function MetadataEditor({
         aria-describedby={`${id}-summary`}
         aria-invalid={edit?.ok === false}
         onChange={(e) => setText(e.target.value)}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") setEditing(false);
-        }}
       />
       <p
         id={`${id}-summary`}

@@ -1,11 +1,11 @@
-import { useId, useState } from "react";
-import { Markdown } from "./markdown";
+import { useId, useState, type ReactNode } from "react";
 import { MutationMessage } from "./states";
 
 /**
- * A markdown description with an editor for those who may change it: a textarea and a live
- * preview through the same sanitising renderer the page uses (lib/markdown.ts). Saving sends
- * the text, or null for a blank one (which removes it).
+ * A description with an editor for those who may change it: a textarea and, for markdown, a
+ * live preview through `render`, the same sanitising renderer the page uses (components/markdown.tsx,
+ * passed in so that plain-text pages do not load marked and DOMPurify). Saving sends the text,
+ * or null for a blank one (which removes it).
  */
 export function DescriptionEditor({
   label,
@@ -15,7 +15,7 @@ export function DescriptionEditor({
   save,
   pending,
   error,
-  markdown = true,
+  render,
 }: {
   label: string;
   source: string | null;
@@ -24,12 +24,13 @@ export function DescriptionEditor({
   save: (text: string, done: () => void) => void;
   pending: boolean;
   error: unknown;
-  markdown?: boolean;
+  /** Renders markdown (safely); without it the text is plain. */
+  render?: (source: string) => ReactNode;
 }) {
   const id = useId();
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState(source ?? "");
-  const shown = source ? markdown ? <Markdown source={source} /> : <p>{source}</p> : <p className="muted">No description.</p>;
+  const shown = source ? render ? render(source) : <p>{source}</p> : <p className="muted">No description.</p>;
   if (!editing) {
     return (
       <>
@@ -61,7 +62,7 @@ export function DescriptionEditor({
         <div>
           <label htmlFor={`${id}-text`}>
             {label}
-            {markdown ? " (markdown)" : ""}
+            {render ? " (markdown)" : ""}
           </label>
           <textarea
             id={`${id}-text`}
@@ -75,10 +76,10 @@ export function DescriptionEditor({
             {text.length} / {maxLength} characters{text.trim() === "" ? "; saving a blank description removes it" : ""}
           </p>
         </div>
-        {markdown ? (
+        {render ? (
           <section aria-label="Preview" className="preview">
             <p className="small-heading">Preview</p>
-            {text.trim() ? <Markdown source={text} /> : <p className="muted">Nothing to preview.</p>}
+            {text.trim() ? render(text) : <p className="muted">Nothing to preview.</p>}
           </section>
         ) : null}
       </div>

@@ -94,7 +94,6 @@ export default function ArtifactVersionPage() {
               label="Description"
               source={v.description}
               canEdit
-              markdown={false}
               maxLength={4096}
               pending={edit.isPending && edit.variables?.description !== undefined}
               error={edit.variables?.description !== undefined ? edit.error : null}

@@ -7,6 +7,7 @@ import type { CollectionResponse, CollectionVersionResponse, Page, RegistryRespo
 import { AliasChip, TagChip } from "../components/chips";
 import { DescriptionEditor } from "../components/description-editor";
 import { HistoryList } from "../components/history-list";
+import { Markdown } from "../components/markdown";
 import { PromotionsPanel } from "../components/promotions-panel";
 import { ErrorState, Loading, MutationMessage, QueryView } from "../components/states";
 import { TabNav } from "../components/tabs";
@@ -164,6 +165,7 @@ function CollectionHeader({ registry, collection }: { registry: RegistryResponse
           source={collection.description}
           canEdit={abilities.editDescription}
           maxLength={4096}
+          render={(source) => <Markdown source={source} />}
           pending={update.isPending}
           error={update.error}
           save={(text, done) => update.mutate({ description: descriptionValue(text) }, { onSuccess: done })}

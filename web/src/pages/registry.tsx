@@ -437,6 +437,7 @@ function Settings({ registry }: { registry: RegistryResponse }) {
               source={registry.description}
               canEdit
               maxLength={4096}
+              render={(source) => <Markdown source={source} />}
               pending={update.isPending}
               error={update.error}
               save={(text, done) => update.mutate({ description: descriptionValue(text) }, { onSuccess: done })}

@@ -74,6 +74,11 @@ async function seed(): Promise<void> {
   await api("POST", "/v1/users", { name: "vic", role: "viewer" });
   keys.ana = (await api("POST", "/v1/api-keys", { user: "ana" })).key;
   keys.vic = (await api("POST", "/v1/api-keys", { user: "vic" })).key;
+  // ola: a second admin of the release registry (approves promotions); dan: deactivated by an admin.
+  for (const name of ["ola", "dan"]) {
+    await api("POST", "/v1/users", { name, role: "member" });
+    keys[name] = (await api("POST", "/v1/api-keys", { user: name })).key;
+  }
   // `model` is one of the registries every organization starts with: models only, `production` protected.
   await api("PUT", "/v1/registries/model/members/ana", { role: "member" });
 
@@ -122,6 +127,19 @@ async function seed(): Promise<void> {
     });
   }
   await api("PUT", "/v1/registries/model/collections/mnist-classifier/tags/vision", undefined);
+  // A registry whose protected alias moves only with two approvals (set once production is placed).
+  await api("POST", "/v1/registries", { name: "release", description: "Signed-off releases.", protectedAliases: ["production"] });
+  await api("PUT", "/v1/registries/release/members/ana", { role: "member" });
+  await api("PUT", "/v1/registries/release/members/ola", { role: "admin" });
+  for (const v of ["v1", "v2"]) {
+    await api("POST", "/v1/registries/release/collections/mnist-release/links", {
+      project: "vision",
+      artifact: "mnist-cnn",
+      version: v,
+      ...(v === "v1" ? { aliases: ["production"] } : {}),
+    });
+  }
+  await api("PATCH", "/v1/registries/release", { approvalsRequired: 2 });
   // Neighbours for the search to tell apart.
   for (const name of ["resnet50-imagenet", "bert-base-reviews", "vgg16-dogs", "whisper-small-ko", "llama-ja-chat"]) {
     await api("POST", "/v1/registries/model/collections", {
@@ -215,7 +233,7 @@ afterAll(async () => {
   await writeFile(join(OUTPUT, "measurements.json"), JSON.stringify(measurements, null, 2));
   if (process.env.MREG_UPDATE_SCREENSHOTS === "1") {
     await mkdir(COMMITTED, { recursive: true });
-    for (const name of ["collection", "lineage", "compare"])
+    for (const name of ["collection", "lineage", "compare", "promotions"])
       await copyFile(join(SCREENSHOTS, `${name}.png`), join(COMMITTED, `${name}.png`));
   }
 });
@@ -343,6 +361,31 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     expect(refused.status).toBe(403);
   });
 
+  it("edits the collection's description as a member and sees it rendered", async () => {
+    step = "describe";
+    await page.getByRole("button", { name: "Edit description" }).click();
+    const field = page.getByLabel("Description (markdown)");
+    const before = await field.inputValue();
+    expect(before).toContain("# MNIST classifier");
+    await field.fill(`${before}\n\nCalibrated on **held-out digits** <a href="javascript:window.injected=2">a trap</a>`);
+    const preview = page.getByRole("region", { name: "Preview" });
+    await preview.locator("strong", { hasText: "held-out digits" }).waitFor();
+    await expectAccessible("description editor");
+    await page.getByRole("button", { name: "Save description" }).click();
+    await page.getByLabel("Description (markdown)").waitFor({ state: "detached" });
+    const description = page.getByRole("region", { name: "Description" });
+    await description.locator("strong", { hasText: "held-out digits" }).waitFor();
+    expect(await page.getByLabel("Description (markdown)").count()).toBe(0);
+    expect(await description.getByText("a trap").getAttribute("href")).toBeNull();
+    expect(await page.evaluate(() => (window as { injected?: number }).injected)).toBeUndefined();
+    const stored = await api("GET", "/v1/registries/model/collections/mnist-classifier", undefined, keys.ana);
+    expect(stored.description).toContain("Calibrated on **held-out digits**");
+    await page.getByRole("link", { name: "History" }).click();
+    await page.getByTestId("history").waitFor();
+    await page.getByRole("link", { name: /^Versions/ }).click();
+    await page.getByTestId("versions-table").waitFor();
+  });
+
   it("follows the lineage from a collection version to its run and the run's inputs", async () => {
     step = "lineage";
     await page.getByRole("link", { name: "v1", exact: true }).click();
@@ -368,6 +411,21 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     await expectAccessible("artifact version");
   });
 
+  it("lists projects with their artifact counts and opens one", async () => {
+    step = "projects";
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
+    const table = page.getByTestId("projects-table");
+    await table.waitFor();
+    expect(await table.locator("tbody tr").count()).toBe(2);
+    expect(await table.locator("tr", { hasText: "vision" }).locator("td").first().textContent()).toBe("3");
+    expect(await table.locator("tr", { hasText: "sweep" }).locator("td").first().textContent()).toBe("8");
+    await screenshot("projects");
+    await expectAccessible("projects");
+    await table.getByRole("link", { name: "vision" }).click();
+    await page.getByRole("link", { name: "mnist-eval" }).waitFor();
+    expect(await page.getByRole("heading", { name: "vision", level: 1 }).count()).toBe(1);
+  });
+
   it("downloads a file straight from the store, byte for byte", async () => {
     step = "download";
     await page.goto(`${stack.url}/registries/model/collections/mnist-classifier/versions/v2`);
@@ -388,6 +446,46 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     await page.goto(`${stack.url}/registries/model/automations`);
     await page.getByText("You do not have access to this").waitFor();
     expect(await page.getByRole("alert").textContent()).toContain("needs admin");
+  });
+
+  it("moves a protected alias through a promotion a member asks for and two other admins approve", async () => {
+    step = "promotion";
+    await page.goto(`${stack.url}/registries/release/collections/mnist-release`);
+    await page.getByRole("heading", { name: "Promotions" }).waitFor();
+    // Nobody moves production directly here: the panel says where to go instead.
+    await page.getByLabel("Alias", { exact: true }).fill("production");
+    expect(await page.getByRole("button", { name: "Move alias", exact: true }).isDisabled()).toBe(true);
+    expect(await page.locator("#alias-reason").textContent()).toContain("moves only through a promotion approved by 2 admins");
+    await page.getByLabel("to version").selectOption("v1");
+    await page.getByLabel("Note").fill("+1.2% on the holdout");
+    await page.getByRole("button", { name: "Request promotion" }).click();
+    await page.getByText("Requested: production → v1, waiting for approvals.").waitFor();
+    const request = page.getByTestId("promotion");
+    await expect.poll(() => request.getByTestId("approvals").textContent()).toBe("0 of 2 approvals");
+    expect(await request.getByRole("button", { name: /^Approve/ }).count()).toBe(0);
+    await screenshot("promotions");
+    await expectAccessible("promotions");
+
+    for (const [key, result] of [
+      [stack.adminKey, "Approval recorded (1 of 2)."],
+      [keys.ola!, "Approved: production now names v1."],
+    ] as const) {
+      await signOut();
+      await signIn(key);
+      expect(await page.getByTestId("who").textContent()).toBe((await api("GET", "/v1/me", undefined, key)).name);
+      await page.goto(`${stack.url}/registries/release/collections/mnist-release`);
+      const approve = page.getByRole("button", { name: "Approve production → v1" });
+      await approve.waitFor();
+      await approve.click();
+      await page.getByText(result).waitFor();
+    }
+    await expect
+      .poll(() => page.getByTestId("versions-table").locator("tr", { hasText: "production" }).locator("th").textContent())
+      .toBe("v1");
+    const collection = await api("GET", "/v1/registries/release/collections/mnist-release");
+    expect(collection.aliases.production).toBe("v1");
+    await page.getByLabel("Show", { exact: true }).selectOption("approved");
+    await expect.poll(() => page.getByTestId("promotion").first().textContent()).toContain("Approved by admin, ola");
   });
 
   it("creates an automation as an admin, links a version from its page and sees the delivery in the log", async () => {
@@ -460,6 +558,43 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     expect((await stack.api("GET", "/v1/me", undefined, key)).status).toBe(401);
   });
 
+  it("deactivates a user as an admin: the user's keys stop working until reactivated", async () => {
+    step = "users";
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.getByTestId("status-dan").waitFor();
+    expect(await page.getByTestId("status-dan").textContent()).toBe("active");
+    expect(await page.getByRole("button", { name: "Deactivate admin" }).isDisabled()).toBe(true);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Deactivate dan" }).click();
+    await expect.poll(() => page.getByTestId("status-dan").textContent()).toBe("deactivated");
+    expect((await stack.api("GET", "/v1/me", undefined, keys.dan)).status).toBe(401);
+    await screenshot("users");
+    await expectAccessible("users");
+    await page.getByRole("button", { name: "Reactivate dan" }).click();
+    await expect.poll(() => page.getByTestId("status-dan").textContent()).toBe("active");
+    expect((await stack.api("GET", "/v1/me", undefined, keys.dan)).status).toBe(200);
+  });
+
+  it("lets an org admin change a registry's settings and delete an empty registry", async () => {
+    step = "settings";
+    await api("POST", "/v1/registries", { name: "scratch", description: "To be removed." });
+    await page.goto(`${stack.url}/registries/model/settings`);
+    await page.getByText("Only an empty registry can be deleted").waitFor();
+    await page.getByLabel("Approvals a promotion needs").fill("1");
+    await page.getByRole("button", { name: "Save approvals" }).click();
+    await page.getByText("Promotions now need 1 approvals.").waitFor();
+    expect((await api("GET", "/v1/registries/model")).approvalsRequired).toBe(1);
+    await expectAccessible("registry settings");
+    await page.getByLabel("Approvals a promotion needs").fill("0");
+    await page.getByRole("button", { name: "Save approvals" }).click();
+    await page.getByText("Promotions now need 0 approvals.").waitFor();
+    await page.goto(`${stack.url}/registries/scratch/settings`);
+    await page.getByRole("button", { name: "Delete registry…" }).click();
+    await page.getByRole("button", { name: "Delete scratch" }).click();
+    await page.getByRole("heading", { name: "Registries", level: 1 }).waitFor();
+    expect((await stack.api("GET", "/v1/registries/scratch")).status).toBe(404);
+  });
+
   it("shows a viewer no button it cannot use", async () => {
     step = "viewer";
     await signOut();
@@ -467,13 +602,19 @@ describe("the web app in Chromium", { timeout: 120_000 }, () => {
     await page.goto(`${stack.url}/registries/model/collections/mnist-classifier`);
     await page.getByTestId("versions-table").waitFor();
     expect(await page.getByRole("button", { name: /^Compare selected/ }).count()).toBe(1);
-    for (const name of [/^Unlink/, /^Move alias/, /^Add tag/, /^Remove/]) {
+    for (const name of [/^Unlink/, /^Move alias/, /^Add tag/, /^Remove/, /^Edit description/, /^Delete collection/]) {
       expect(await page.getByRole("button", { name }).count(), String(name)).toBe(0);
     }
     await page.goto(`${stack.url}/registries/model`);
     await page.getByRole("list", { name: "Collections" }).waitFor();
     expect(await page.getByText("Create a collection").count()).toBe(0);
-    expect(await page.getByRole("link", { name: "Members" }).count()).toBe(0);
+    // Readers see who holds which role; only admins grant, and only they get Automations and Settings.
+    await page.getByRole("link", { name: "Members" }).click();
+    await page.getByTestId("members-table").locator("tr", { hasText: "ana" }).waitFor();
+    expect(await page.getByRole("button", { name: "Grant role" }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: "Automations" }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: "Settings" }).count()).toBe(0);
+    await expectAccessible("members");
     expect(await page.getByRole("link", { name: "Users" }).count()).toBe(0);
     await page.goto(`${stack.url}/projects/vision/artifacts/mnist-cnn/versions/v3/link`);
     await page.getByText(/No registry accepts model versions from you/).waitFor();

@@ -31,6 +31,11 @@ describe("markdown rendering", () => {
     expect(renderMarkdown("<script>alert(1)</script>hello")).toContain("hello");
   });
 
+  it("gives an image without text an empty alt (decorative), and keeps the author's", () => {
+    expect(renderMarkdown('<img src="https://x/y.png">')).toContain('<img src="https://x/y.png" alt="">');
+    expect(renderMarkdown("![a confusion matrix](https://x/m.png)")).toContain('alt="a confusion matrix"');
+  });
+
   it("disables task-list checkboxes", () => {
     expect(renderMarkdown("- [x] done")).toMatch(/<input[^>]*disabled/);
   });

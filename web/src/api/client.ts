@@ -6,6 +6,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The whole `error` object, with what a code adds (a 412 names the alias's `current` holder). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -13,7 +15,7 @@ export class ApiError extends Error {
 }
 
 export interface RequestOptions {
-  method?: "GET" | "POST" | "PUT" | "DELETE";
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   body?: unknown;
   query?: Record<string, string | number | undefined>;
   /** A key to use instead of the session's (signing in checks a key before keeping it). */
@@ -54,11 +56,12 @@ export async function api<T>(route: string, options: RequestOptions = {}): Promi
     parsed = undefined;
   }
   if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const error = (parsed as { error?: { code?: string; message?: string } & Record<string, unknown> } | undefined)?.error;
     const failure = new ApiError(
       response.status,
       error?.code ?? "http_error",
       error?.message ?? `The registry answered ${response.status} ${response.statusText}.`,
+      error ?? {},
     );
     // A key that stopped working (revoked, expired) ends the session, unless it is being tried out.
     if (response.status === 401 && options.key === undefined && key) signOut();

@@ -8,6 +8,7 @@ export type {
   LinkResponse,
   RegistryResponse,
 } from "../../../lambdas/contract/registries.js";
+export type { MemberResponse, MembershipsResponse, ProjectResponse, PromotionResponse } from "../../../lambdas/contract/responses.js";
 export type { LineageEdge, LineageNode, LineageResponse, RunResponse } from "../../../lambdas/contract/runs.js";
 
 export type Role = "viewer" | "member" | "admin";

@@ -43,6 +43,8 @@ function ensureHooks(): void {
       node.setAttribute("rel", "noopener noreferrer nofollow");
     }
     if (node.tagName === "INPUT") node.setAttribute("disabled", "");
+    // An image the author gave no text is decorative to a screen reader, not a nameless file.
+    if (node.tagName === "IMG" && !node.hasAttribute("alt")) node.setAttribute("alt", "");
   });
 }
 

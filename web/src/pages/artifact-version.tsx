@@ -1,26 +1,46 @@
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useState } from "react";
 import { Link, useParams } from "wouter";
 import { api } from "../api/client";
 import { to, v1 } from "../api/routes";
 import type { CollectionResponse, LinkResponse, Page, RegistryResponse, VersionResponse } from "../api/types";
+import { useMe } from "../api/me";
 import { AliasChip } from "../components/chips";
+import { DescriptionEditor } from "../components/description-editor";
 import { FilesTable } from "../components/files-table";
 import { HistoryList } from "../components/history-list";
+import { MetadataEditor } from "../components/metadata-editor";
 import { MetadataTable } from "../components/metadata-table";
 import { ErrorState, Loading, MutationMessage } from "../components/states";
 import { TabNav } from "../components/tabs";
 import { formatBytes, formatDate } from "../lib/format";
-import { aliasPermission, registryAbilities } from "../lib/roles";
+import { descriptionValue } from "../lib/edits";
+import { aliasPermission, orgAbilities, registryAbilities } from "../lib/roles";
 
 const LineageView = lazy(() => import("../components/lineage-view"));
 
 export default function ArtifactVersionPage() {
   const params = useParams<{ project: string; artifact: string; version: string; tab?: string }>();
+  const me = useMe();
+  const queryClient = useQueryClient();
+  const versionKey = ["artifact-version", params.project, params.artifact, params.version];
   const version = useQuery({
-    queryKey: ["artifact-version", params.project, params.artifact, params.version],
+    queryKey: versionKey,
     queryFn: () => api<VersionResponse>(v1.artifactVersion(params.project, params.artifact, params.version)),
   });
+  // Members edit a version's description and metadata; its files (and digest) never change.
+  const edit = useMutation({
+    mutationFn: (body: { description?: string | null; metadata?: Record<string, unknown> }) =>
+      api<VersionResponse>(v1.artifactVersion(params.project, params.artifact, params.version), { method: "PATCH", body }),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(versionKey, updated);
+      void queryClient.invalidateQueries({ queryKey: ["history", "artifact", params.project, params.artifact] });
+      // Linked copies carry the description and metadata too.
+      void queryClient.invalidateQueries({ queryKey: ["collection-versions"] });
+      void queryClient.invalidateQueries({ queryKey: ["collection-version"] });
+    },
+  });
+  const canEdit = orgAbilities(me.role).editVersions;
   if (version.isPending) return <Loading label="Loading version…" />;
   if (version.isError) return <ErrorState error={version.error} retry={() => void version.refetch()} />;
   const v = version.data;
@@ -67,7 +87,22 @@ export default function ArtifactVersionPage() {
             <dd className="mono">{v.digest.slice(0, 16)}…</dd>
           </div>
         </dl>
-        {v.description ? <p>{v.description}</p> : null}
+        {canEdit ? (
+          <section aria-label="Description" className="description">
+            <DescriptionEditor
+              key={v.description ?? ""}
+              label="Description"
+              source={v.description}
+              canEdit
+              maxLength={4096}
+              pending={edit.isPending && edit.variables?.description !== undefined}
+              error={edit.variables?.description !== undefined ? edit.error : null}
+              save={(text, done) => edit.mutate({ description: descriptionValue(text) }, { onSuccess: done })}
+            />
+          </section>
+        ) : v.description ? (
+          <p>{v.description}</p>
+        ) : null}
       </div>
       <TabNav
         label="Version sections"
@@ -106,6 +141,15 @@ export default function ArtifactVersionPage() {
           <section aria-labelledby="metadata-title">
             <h2 id="metadata-title">Metadata</h2>
             <MetadataTable metadata={v.metadata} />
+            {canEdit ? (
+              <MetadataEditor
+                key={JSON.stringify(v.metadata)}
+                metadata={v.metadata}
+                pending={edit.isPending && edit.variables?.metadata !== undefined}
+                error={edit.variables?.metadata !== undefined ? edit.error : null}
+                save={(metadata, done) => edit.mutate({ metadata }, { onSuccess: done })}
+              />
+            ) : null}
           </section>
         </div>
       )}

@@ -1,15 +1,18 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useLocation, useParams, useSearch } from "wouter";
-import { api } from "../api/client";
+import { api, ApiError } from "../api/client";
 import { to, v1 } from "../api/routes";
 import type { CollectionResponse, CollectionVersionResponse, Page, RegistryResponse } from "../api/types";
 import { AliasChip, TagChip } from "../components/chips";
+import { DescriptionEditor } from "../components/description-editor";
 import { HistoryList } from "../components/history-list";
 import { Markdown } from "../components/markdown";
+import { PromotionsPanel } from "../components/promotions-panel";
 import { ErrorState, Loading, MutationMessage, QueryView } from "../components/states";
 import { TabNav } from "../components/tabs";
 import { flattenMetadata } from "../lib/diff";
+import { aliasConflictMessage, aliasMoveBody, descriptionValue, nextTags } from "../lib/edits";
 import { formatDate, formatValue } from "../lib/format";
 import { aliasPermission, registryAbilities } from "../lib/roles";
 import { useRegistry } from "./registry";
@@ -74,14 +77,30 @@ function CollectionHeader({ registry, collection }: { registry: RegistryResponse
   const abilities = registryAbilities(registry.role);
   const queryClient = useQueryClient();
   const [tag, setTag] = useState("");
-  const changeTag = useMutation({
+  const refresh = () => {
+    void queryClient.invalidateQueries({ queryKey: ["collection", registry.name, collection.name] });
+    void queryClient.invalidateQueries({ queryKey: ["history", "collection", registry.name, collection.name] });
+    void queryClient.invalidateQueries({ queryKey: ["collections", registry.name] });
+  };
+  // The collection PATCH replaces the whole tag set and the description (lambdas/contract/registries.ts).
+  const update = useMutation({
+    mutationFn: (body: { tags?: string[]; description?: string | null }) =>
+      api<CollectionResponse>(v1.collection(registry.name, collection.name), { method: "PATCH", body }),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(["collection", registry.name, collection.name], updated);
+      refresh();
+    },
+  });
+  const changeTags = useMutation({
     mutationFn: ({ name, add }: { name: string; add: boolean }) =>
-      api(v1.collectionTag(registry.name, collection.name, name), { method: add ? "PUT" : "DELETE" }),
-    onSuccess: () => {
+      api<CollectionResponse>(v1.collection(registry.name, collection.name), {
+        method: "PATCH",
+        body: { tags: nextTags(collection.tags, name, add) },
+      }),
+    onSuccess: (updated) => {
       setTag("");
-      void queryClient.invalidateQueries({ queryKey: ["collection", registry.name, collection.name] });
-      void queryClient.invalidateQueries({ queryKey: ["history", "collection", registry.name, collection.name] });
-      void queryClient.invalidateQueries({ queryKey: ["collections", registry.name] });
+      queryClient.setQueryData(["collection", registry.name, collection.name], updated);
+      refresh();
     },
   });
   return (
@@ -96,8 +115,8 @@ function CollectionHeader({ registry, collection }: { registry: RegistryResponse
                 type="button"
                 className="chip-remove"
                 aria-label={`Remove tag ${t}`}
-                disabled={changeTag.isPending}
-                onClick={() => changeTag.mutate({ name: t, add: false })}
+                disabled={changeTags.isPending}
+                onClick={() => changeTags.mutate({ name: t, add: false })}
               >
                 ×
               </button>
@@ -109,20 +128,20 @@ function CollectionHeader({ registry, collection }: { registry: RegistryResponse
             className="inline-form"
             onSubmit={(e) => {
               e.preventDefault();
-              if (tag.trim()) changeTag.mutate({ name: tag.trim(), add: true });
+              if (tag.trim()) changeTags.mutate({ name: tag.trim(), add: true });
             }}
           >
             <label htmlFor="add-tag" className="visually-hidden">
               Add a tag
             </label>
             <input id="add-tag" className="input-small" placeholder="add tag" value={tag} onChange={(e) => setTag(e.target.value)} />
-            <button type="submit" className="button button-small" disabled={changeTag.isPending || !tag.trim()}>
+            <button type="submit" className="button button-small" disabled={changeTags.isPending || !tag.trim()}>
               Add tag
             </button>
           </form>
         ) : null}
       </div>
-      <MutationMessage error={changeTag.error} />
+      <MutationMessage error={changeTags.error} />
       <dl className="facts facts-inline">
         <div>
           <dt>Type</dt>
@@ -140,13 +159,110 @@ function CollectionHeader({ registry, collection }: { registry: RegistryResponse
         </div>
       </dl>
       <section aria-label="Description" className="description">
-        {collection.description ? <Markdown source={collection.description} /> : <p className="muted">No description.</p>}
-        {abilities.tag ? (
-          <p className="muted small">
-            Descriptions are set when a collection is created; editing one needs the API's description route, which is not built yet.
-          </p>
-        ) : null}
+        <DescriptionEditor
+          key={collection.description ?? ""}
+          label="Description"
+          source={collection.description}
+          canEdit={abilities.editDescription}
+          maxLength={4096}
+          render={(source) => <Markdown source={source} />}
+          pending={update.isPending}
+          error={update.error}
+          save={(text, done) => update.mutate({ description: descriptionValue(text) }, { onSuccess: done })}
+        />
       </section>
+      {abilities.deleteCollection ? <DeleteCollection registry={registry} collection={collection} /> : null}
+    </div>
+  );
+}
+
+/**
+ * Admins delete a collection. One that links versions needs a second, explicit confirmation
+ * naming how many links go (the delete then unlinks each, `?force=true`); the versions stay
+ * in their projects.
+ */
+export function DeleteCollection({ registry, collection }: { registry: RegistryResponse; collection: CollectionResponse }) {
+  const queryClient = useQueryClient();
+  const [, navigate] = useLocation();
+  const [step, setStep] = useState<"idle" | "confirm" | "force">("idle");
+  const [understood, setUnderstood] = useState(false);
+  const remove = useMutation({
+    mutationFn: (force: boolean) =>
+      api<{ deleted: string; unlinked: string[] }>(v1.collection(registry.name, collection.name), {
+        method: "DELETE",
+        query: { force: force ? "true" : undefined },
+      }),
+    onSuccess: () => {
+      queryClient.removeQueries({ queryKey: ["collection", registry.name, collection.name] });
+      void queryClient.invalidateQueries({ queryKey: ["collections", registry.name] });
+      navigate(to.registry(registry.name));
+    },
+    onError: (error) => {
+      // Linked meanwhile: the count shown is stale; read it again and ask for the forced delete.
+      if (error instanceof ApiError && error.status === 409) {
+        void queryClient.invalidateQueries({ queryKey: ["collection", registry.name, collection.name] });
+        setStep("force");
+      }
+    },
+  });
+  const links = collection.linkCount;
+  if (step === "idle") {
+    return (
+      <button type="button" className="button button-danger button-small" onClick={() => setStep("confirm")}>
+        Delete collection…
+      </button>
+    );
+  }
+  const cancel = () => {
+    setStep("idle");
+    setUnderstood(false);
+    remove.reset();
+  };
+  return (
+    <div className="panel panel-danger" role="group" aria-labelledby="delete-collection-title">
+      <p id="delete-collection-title">
+        <strong>Delete collection {collection.name}?</strong> Its aliases, tags and promotion requests go with it; its history is kept.
+      </p>
+      {step === "confirm" ? (
+        <div className="form-actions">
+          <button
+            type="button"
+            className="button button-danger"
+            disabled={remove.isPending}
+            onClick={() => (links > 0 ? setStep("force") : remove.mutate(false))}
+          >
+            {links > 0 ? "Continue" : `Delete ${collection.name}`}
+          </button>
+          <button type="button" className="button button-quiet" onClick={cancel}>
+            Cancel
+          </button>
+        </div>
+      ) : (
+        <>
+          <p className="inline-warning">
+            {collection.name} links {links} version{links === 1 ? "" : "s"}: deleting it first unlinks all {links} (each recorded in the
+            history). The versions stay in their projects.
+          </p>
+          <label className="check">
+            <input type="checkbox" checked={understood} onChange={(e) => setUnderstood(e.target.checked)} />
+            Unlink {links} version{links === 1 ? "" : "s"} and delete {collection.name}
+          </label>
+          <div className="form-actions">
+            <button
+              type="button"
+              className="button button-danger"
+              disabled={!understood || remove.isPending}
+              onClick={() => remove.mutate(true)}
+            >
+              {remove.isPending ? "Deleting…" : `Unlink ${links} and delete`}
+            </button>
+            <button type="button" className="button button-quiet" onClick={cancel}>
+              Cancel
+            </button>
+          </div>
+        </>
+      )}
+      <MutationMessage error={remove.error} />
     </div>
   );
 }
@@ -249,6 +365,7 @@ function Versions({ registry, collection }: { registry: RegistryResponse; collec
         </details>
       </div>
       {abilities.moveAliases ? <AliasPanel registry={registry} collection={collection} versions={items} /> : null}
+      {registry.approvalsRequired > 0 ? <PromotionsPanel registry={registry} collection={collection} versions={items} /> : null}
       <div className="table-wrap">
         <table className="table" data-testid="versions-table">
           <caption className="visually-hidden">Versions of {collection.name}, newest first</caption>
@@ -404,10 +521,15 @@ function AliasPanel({
     mutationFn: () =>
       api<{ alias: string; version: string; previous: string | null }>(v1.collectionAlias(registry.name, collection.name, alias.trim()), {
         method: "PUT",
-        body: { version: target },
+        // What the page shows the alias naming now: another mover in between makes this a 412, not an overwrite.
+        body: aliasMoveBody(target, collection.aliases[alias.trim()]),
       }),
     onSuccess: refresh,
+    onError: (error) => {
+      if (aliasConflictMessage(alias.trim(), error)) refresh();
+    },
   });
+  const conflict = aliasConflictMessage(alias.trim(), move.error);
   const remove = useMutation({
     mutationFn: (name: string) => api(v1.collectionAlias(registry.name, collection.name, name), { method: "DELETE" }),
     onSuccess: refresh,
@@ -452,8 +574,13 @@ function AliasPanel({
       <p id="alias-reason" className={decision && !decision.allowed ? "inline-warning" : "visually-hidden"} role="status">
         {decision && !decision.allowed ? decision.reason : ""}
       </p>
+      {conflict ? (
+        <p className="inline-warning" role="alert">
+          {conflict}
+        </p>
+      ) : null}
       <MutationMessage
-        error={move.error ?? remove.error}
+        error={(conflict ? null : move.error) ?? remove.error}
         success={
           move.isSuccess
             ? `${move.data.alias} now names ${move.data.version}${move.data.previous && move.data.previous !== move.data.version ? ` (was ${move.data.previous})` : ""}.`
@@ -463,7 +590,7 @@ function AliasPanel({
       {existing.length > 0 ? (
         <ul className="plain-list alias-list" aria-label="Current aliases">
           {existing.map(([name, version]) => {
-            const allowed = aliasPermission(name, registry, registry.role);
+            const allowed = aliasPermission(name, registry, registry.role, "remove");
             return (
               <li key={name}>
                 <AliasChip alias={name} protectedAlias={registry.protectedAliases.includes(name)} /> → {version}{" "}

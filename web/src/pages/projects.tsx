@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Link, useLocation, useParams } from "wouter";
 import { api } from "../api/client";
 import { to, v1 } from "../api/routes";
-import type { ArtifactResponse, Page } from "../api/types";
+import type { ArtifactResponse, Page, ProjectResponse } from "../api/types";
 import { AliasChip } from "../components/chips";
 import { Pager, useCursorPages } from "../components/pager";
 import { Empty, QueryView } from "../components/states";
@@ -27,11 +27,29 @@ function remember(project: string): void {
   }
 }
 
-/** Projects → artifacts. The API has no project listing yet, so a project is opened by its name. */
+export const PROJECTS_PAGE = 50;
+
+/** Projects → artifacts: every project listed with its artifact count; a name can also be typed to open one. */
 export default function ProjectsPage() {
   const params = useParams<{ project?: string }>();
   const [, navigate] = useLocation();
   const [name, setName] = useState(params.project ?? "");
+  const openForm = (
+    <form
+      role="search"
+      className="search-bar"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (name.trim()) navigate(to.project(name.trim()));
+      }}
+    >
+      <label htmlFor="project-name">Open a project by name</label>
+      <input id="project-name" placeholder="Project name, e.g. vision" value={name} onChange={(e) => setName(e.target.value)} />
+      <button type="submit" className="button">
+        Open project
+      </button>
+    </form>
+  );
   return (
     <>
       <nav aria-label="Breadcrumb" className="breadcrumb">
@@ -45,30 +63,20 @@ export default function ProjectsPage() {
       </nav>
       <div className="page-head">
         <h1>{params.project ?? "Projects"}</h1>
-        <p className="muted">
-          Projects hold the artifacts training runs log. The API cannot list projects yet (that arrives with the lifecycle routes), so open
-          one by typing its name.
-        </p>
+        <p className="muted">Projects hold the artifacts training runs log. Every org user reads every project.</p>
       </div>
-      <form
-        role="search"
-        className="search-bar"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (name.trim()) navigate(to.project(name.trim()));
-        }}
-      >
-        <label htmlFor="project-name" className="visually-hidden">
-          Project name
-        </label>
-        <input id="project-name" placeholder="Project name, e.g. vision" value={name} onChange={(e) => setName(e.target.value)} />
-        <button type="submit" className="button">
-          Open project
-        </button>
-      </form>
       {params.project ? (
-        <Artifacts project={params.project} />
-      ) : recentProjects().length > 0 ? (
+        <>
+          {openForm}
+          <Artifacts project={params.project} />
+        </>
+      ) : (
+        <>
+          <ProjectList />
+          {openForm}
+        </>
+      )}
+      {!params.project && recentProjects().length > 0 ? (
         <section aria-labelledby="recent-title">
           <h2 id="recent-title">Recently opened</h2>
           <ul className="plain-list">
@@ -81,6 +89,59 @@ export default function ProjectsPage() {
         </section>
       ) : null}
     </>
+  );
+}
+
+function ProjectList() {
+  const pages = useCursorPages("projects");
+  const projects = useQuery({
+    queryKey: ["projects", pages.cursor],
+    queryFn: () => api<Page<ProjectResponse>>(v1.projects, { query: { limit: PROJECTS_PAGE, cursor: pages.cursor } }),
+    placeholderData: (previous) => previous,
+  });
+  return (
+    <section aria-labelledby="projects-title">
+      <h2 id="projects-title">All projects</h2>
+      <QueryView query={projects} loadingLabel="Loading projects…">
+        {(data) =>
+          data.items.length === 0 && !pages.hasPrevious ? (
+            <Empty title="No projects yet">A project exists once something is logged into it (mreg log -p vision …).</Empty>
+          ) : (
+            <table className="table" data-testid="projects-table">
+              <caption className="visually-hidden">Projects, by name</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Project</th>
+                  <th scope="col">Artifacts</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Creator</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.items.map((p) => (
+                  <tr key={p.name}>
+                    <th scope="row">
+                      <Link href={to.project(p.name)}>{p.name}</Link>
+                    </th>
+                    <td className="num">{p.artifactCount}</td>
+                    <td>{formatDate(p.createdAt)}</td>
+                    <td>{p.createdBy}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </QueryView>
+      <Pager
+        label="Project pages"
+        page={pages.page}
+        hasPrevious={pages.hasPrevious}
+        nextCursor={projects.data?.nextCursor}
+        onPrevious={pages.previous}
+        onNext={pages.next}
+      />
+    </section>
   );
 }
 

@@ -2,8 +2,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useLocation, useParams, useSearch } from "wouter";
 import { api } from "../api/client";
+import { useMe } from "../api/me";
 import { to, v1 } from "../api/routes";
-import type { AuditEvent, CollectionResponse, Page, RegistryResponse } from "../api/types";
+import type { AuditEvent, CollectionResponse, MemberResponse, Page, RegistryResponse } from "../api/types";
+import { DescriptionEditor } from "../components/description-editor";
 import { AliasChip, RoleBadge, TagChip } from "../components/chips";
 import { Markdown } from "../components/markdown";
 import { Pager, useCursorPages } from "../components/pager";
@@ -11,7 +13,8 @@ import { Empty, ErrorState, Loading, MutationMessage } from "../components/state
 import { TabNav } from "../components/tabs";
 import { formatDate } from "../lib/format";
 import { excerpt } from "../lib/excerpt";
-import { registryAbilities } from "../lib/roles";
+import { descriptionValue } from "../lib/edits";
+import { orgAbilities, registryAbilities } from "../lib/roles";
 import { formatSearch, parseSearch } from "../lib/search-query";
 import { AutomationDetail, Automations } from "./automations";
 
@@ -24,10 +27,12 @@ export function useRegistry(name: string) {
 export default function RegistryPage() {
   const params = useParams<{ registry: string; tab?: string; automation?: string }>();
   const registry = useRegistry(params.registry);
+  const me = useMe();
   if (registry.isPending) return <Loading label="Loading registry…" />;
   if (registry.isError) return <ErrorState error={registry.error} retry={() => void registry.refetch()} />;
   const data = registry.data;
   const abilities = registryAbilities(data.role);
+  const canSettle = abilities.editRegistry || orgAbilities(me.role).deleteRegistry;
   const tab = params.automation ? "automations" : (params.tab ?? "collections");
   return (
     <>
@@ -43,21 +48,27 @@ export default function RegistryPage() {
           {data.protectedAliases.map((alias) => (
             <AliasChip key={alias} alias={alias} protectedAlias />
           ))}
+          {data.approvalsRequired > 0 ? (
+            <span className="badge">
+              {data.approvalsRequired} approval{data.approvalsRequired === 1 ? "" : "s"} to promote
+            </span>
+          ) : null}
         </div>
         {data.description ? <Markdown source={data.description} /> : null}
       </div>
-      {abilities.manageMembers ? (
-        <TabNav
-          label="Registry sections"
-          tabs={[
-            { href: to.registry(data.name), label: "Collections", exact: true },
-            { href: to.members(data.name), label: "Members" },
-            { href: to.automations(data.name), label: "Automations" },
-          ]}
-        />
-      ) : null}
-      {tab === "members" && abilities.manageMembers ? (
+      <TabNav
+        label="Registry sections"
+        tabs={[
+          { href: to.registry(data.name), label: "Collections", exact: true },
+          { href: to.members(data.name), label: "Members" },
+          ...(abilities.automations ? [{ href: to.automations(data.name), label: "Automations" }] : []),
+          ...(canSettle ? [{ href: to.settings(data.name), label: "Settings" }] : []),
+        ]}
+      />
+      {tab === "members" ? (
         <Members registry={data} />
+      ) : tab === "settings" && canSettle ? (
+        <Settings registry={data} />
       ) : tab === "automations" && params.automation ? (
         <AutomationDetail registry={data} id={params.automation} />
       ) : tab === "automations" ? (
@@ -282,27 +293,89 @@ function CreateCollection({ registry }: { registry: RegistryResponse }) {
 }
 
 function Members({ registry }: { registry: RegistryResponse }) {
-  const [user, setUser] = useState("");
-  const [role, setRole] = useState<"viewer" | "member" | "admin">("member");
-  const [done, setDone] = useState<string[]>([]);
-  const grant = useMutation({
-    mutationFn: () => api(v1.member(registry.name, user), { method: "PUT", body: { role } }),
-    onSuccess: () => setDone((d) => [`${user} is now ${role} of ${registry.name}.`, ...d]),
-  });
-  const revoke = useMutation({
-    mutationFn: () => api(v1.member(registry.name, user), { method: "DELETE" }),
-    onSuccess: () => setDone((d) => [`${user}'s membership of ${registry.name} was revoked.`, ...d]),
+  const abilities = registryAbilities(registry.role);
+  const pages = useCursorPages(registry.name);
+  const members = useQuery({
+    queryKey: ["members", registry.name, pages.cursor],
+    queryFn: () => api<Page<MemberResponse>>(v1.members(registry.name), { query: { limit: 50, cursor: pages.cursor } }),
+    placeholderData: (previous) => previous,
   });
   return (
     <section aria-labelledby="members-title">
       <h2 id="members-title">Members</h2>
       <p className="muted">
         A membership raises a user's role in this registry (
-        {registry.visibility === "organization" ? "every org user already reads it" : "only members see it"}). The API has no member listing
-        yet, so grant, change or revoke by user name; the registry's audit trail records each change.
+        {registry.visibility === "organization" ? "every org user already reads it" : "only members see it"}); org admins are admins
+        everywhere. The registry's audit trail records each change.
       </p>
+      {abilities.manageMembers ? <MemberForm registry={registry} /> : null}
+      {members.isPending ? (
+        <Loading label="Loading members…" />
+      ) : members.isError ? (
+        <ErrorState error={members.error} retry={() => void members.refetch()} />
+      ) : members.data.items.length === 0 && !pages.hasPrevious ? (
+        <Empty title="No memberships">Nobody holds a role in {registry.name} beyond what their org role gives.</Empty>
+      ) : (
+        <table className="table" data-testid="members-table">
+          <caption className="visually-hidden">Members of {registry.name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">User</th>
+              <th scope="col">Role</th>
+              <th scope="col">Granted</th>
+              <th scope="col">By</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.data.items.map((m) => (
+              <tr key={m.user}>
+                <th scope="row">{m.user}</th>
+                <td>
+                  <RoleBadge role={m.role} />
+                </td>
+                <td>{formatDate(m.grantedAt)}</td>
+                <td>{m.grantedBy}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager
+        label="Member pages"
+        page={pages.page}
+        hasPrevious={pages.hasPrevious}
+        nextCursor={members.data?.nextCursor}
+        onPrevious={pages.previous}
+        onNext={pages.next}
+      />
+    </section>
+  );
+}
+
+function MemberForm({ registry }: { registry: RegistryResponse }) {
+  const queryClient = useQueryClient();
+  const [user, setUser] = useState("");
+  const [role, setRole] = useState<"viewer" | "member" | "admin">("member");
+  const [done, setDone] = useState<string | null>(null);
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: ["members", registry.name] });
+  const grant = useMutation({
+    mutationFn: () => api(v1.member(registry.name, user), { method: "PUT", body: { role } }),
+    onSuccess: () => {
+      setDone(`${user} is now ${role} of ${registry.name}.`);
+      refresh();
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: () => api(v1.member(registry.name, user), { method: "DELETE" }),
+    onSuccess: () => {
+      setDone(`${user}'s membership of ${registry.name} was revoked.`);
+      refresh();
+    },
+  });
+  return (
+    <>
       <form
-        className="form-row"
+        className="form-row panel"
         onSubmit={(e) => {
           e.preventDefault();
           grant.mutate();
@@ -323,14 +396,144 @@ function Members({ registry }: { registry: RegistryResponse }) {
           Revoke membership
         </button>
       </form>
-      <MutationMessage error={grant.error ?? revoke.error} />
-      {done.length > 0 ? (
-        <ul className="plain-list" aria-label="Changes made here">
-          {done.map((line, i) => (
-            <li key={i}>{line}</li>
-          ))}
-        </ul>
+      <MutationMessage error={grant.error ?? revoke.error} success={done} />
+    </>
+  );
+}
+
+/** Registry admins edit the description and the approvals promotions need; org admins delete an empty registry. */
+function Settings({ registry }: { registry: RegistryResponse }) {
+  const me = useMe();
+  const abilities = registryAbilities(registry.role);
+  const queryClient = useQueryClient();
+  const [approvals, setApprovals] = useState(String(registry.approvalsRequired));
+  const update = useMutation({
+    mutationFn: (body: { description?: string | null; approvalsRequired?: number }) =>
+      api<RegistryResponse>(v1.registry(registry.name), { method: "PATCH", body }),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(["registry", registry.name], updated);
+      void queryClient.invalidateQueries({ queryKey: ["registries"] });
+    },
+  });
+  const approvalsUpdate = useMutation({
+    mutationFn: (approvalsRequired: number) =>
+      api<RegistryResponse>(v1.registry(registry.name), { method: "PATCH", body: { approvalsRequired } }),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(["registry", registry.name], updated);
+      void queryClient.invalidateQueries({ queryKey: ["registries"] });
+    },
+  });
+  const n = Number(approvals);
+  return (
+    <section aria-labelledby="settings-title">
+      <h2 id="settings-title">Settings</h2>
+      {abilities.editRegistry ? (
+        <>
+          <div className="panel">
+            <h3 className="small-heading">Description</h3>
+            <DescriptionEditor
+              key={registry.description ?? ""}
+              label="Registry description"
+              source={registry.description}
+              canEdit
+              maxLength={4096}
+              render={(source) => <Markdown source={source} />}
+              pending={update.isPending}
+              error={update.error}
+              save={(text, done) => update.mutate({ description: descriptionValue(text) }, { onSuccess: done })}
+            />
+          </div>
+          <form
+            className="panel form-row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              approvalsUpdate.mutate(n);
+            }}
+          >
+            <label htmlFor="approvals-required">Approvals a promotion needs</label>
+            <input
+              id="approvals-required"
+              className="input-small"
+              type="number"
+              min={0}
+              max={10}
+              required
+              value={approvals}
+              aria-describedby="approvals-help"
+              onChange={(e) => setApprovals(e.target.value)}
+            />
+            <button
+              type="submit"
+              className="button button-primary"
+              disabled={approvalsUpdate.isPending || !Number.isInteger(n) || n < 0 || n > 10 || n === registry.approvalsRequired}
+            >
+              Save approvals
+            </button>
+            <p id="approvals-help" className="muted small form-wide">
+              0: admins move protected aliases ({registry.protectedAliases.join(", ") || "none here"}) directly. 1–10: nobody does; they
+              move through a promotion approved by that many admins other than the asker.
+            </p>
+            <MutationMessage
+              error={approvalsUpdate.error}
+              success={approvalsUpdate.isSuccess ? `Promotions now need ${approvalsUpdate.data.approvalsRequired} approvals.` : null}
+            />
+          </form>
+        </>
       ) : null}
+      {orgAbilities(me.role).deleteRegistry ? <DeleteRegistry registry={registry} /> : null}
     </section>
+  );
+}
+
+function DeleteRegistry({ registry }: { registry: RegistryResponse }) {
+  const queryClient = useQueryClient();
+  const [, navigate] = useLocation();
+  const [confirming, setConfirming] = useState(false);
+  const collections = useQuery({
+    queryKey: ["collections", registry.name, undefined, undefined, undefined, "any"],
+    queryFn: () => api<Page<CollectionResponse>>(v1.collections(registry.name), { query: { limit: 1 } }),
+  });
+  const remove = useMutation({
+    mutationFn: () => api<{ deleted: string }>(v1.registry(registry.name), { method: "DELETE" }),
+    onSuccess: () => {
+      queryClient.removeQueries({ queryKey: ["registry", registry.name] });
+      void queryClient.invalidateQueries({ queryKey: ["registries"] });
+      navigate(to.home);
+    },
+  });
+  const empty = collections.data ? collections.data.items.length === 0 : false;
+  return (
+    <div className="panel panel-danger">
+      <h3 className="small-heading">Delete this registry</h3>
+      {collections.isPending ? (
+        <Loading label="Checking whether it is empty…" />
+      ) : collections.isError ? (
+        <ErrorState error={collections.error} retry={() => void collections.refetch()} />
+      ) : !empty ? (
+        <p className="muted">
+          Only an empty registry can be deleted: delete its collections first (each collection's page has Delete collection for admins).
+        </p>
+      ) : confirming ? (
+        <div className="form-actions">
+          <p>
+            Delete {registry.name} with its memberships and automations?{" "}
+            {registry.name === "model" || registry.name === "dataset"
+              ? "It comes back, empty, at the next bootstrap."
+              : "This cannot be undone."}
+          </p>
+          <button type="button" className="button button-danger" disabled={remove.isPending} onClick={() => remove.mutate()}>
+            Delete {registry.name}
+          </button>
+          <button type="button" className="button button-quiet" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </div>
+      ) : (
+        <button type="button" className="button button-danger" onClick={() => setConfirming(true)}>
+          Delete registry…
+        </button>
+      )}
+      <MutationMessage error={remove.error} />
+    </div>
   );
 }

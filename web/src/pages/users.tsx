@@ -4,7 +4,6 @@ import { api } from "../api/client";
 import { useMe } from "../api/me";
 import { v1 } from "../api/routes";
 import type { CreatedApiKeyResponse, Page, UserResponse } from "../api/types";
-import { RoleBadge } from "../components/chips";
 import { CopyButton } from "../components/copy-button";
 import { Empty, ErrorState, MutationMessage, QueryView } from "../components/states";
 import { ApiError } from "../api/client";
@@ -42,8 +41,8 @@ export default function UsersPage() {
       <div className="page-head">
         <h1>Users</h1>
         <p className="muted">
-          A user's org role is set when the user is created; the API has no route to change it yet. Registry roles are granted and changed
-          per registry, on its Members tab.
+          An org role applies everywhere; registry roles are granted per registry, on its Members tab. A deactivated user's keys stop
+          working at once; reactivating makes them work again. Nobody changes their own role or status here.
         </p>
       </div>
       <form
@@ -94,6 +93,7 @@ export default function UsersPage() {
                 <tr>
                   <th scope="col">User</th>
                   <th scope="col">Org role</th>
+                  <th scope="col">Status</th>
                   <th scope="col">Created</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
@@ -102,24 +102,13 @@ export default function UsersPage() {
               </thead>
               <tbody>
                 {data.items.map((user) => (
-                  <tr key={user.id}>
-                    <th scope="row">{user.name === user.id ? user.id : `${user.name} (${user.id})`}</th>
-                    <td>
-                      <RoleBadge role={user.role} />
-                    </td>
-                    <td>{formatDate(user.createdAt)}</td>
-                    <td>
-                      <button
-                        type="button"
-                        className="button button-small"
-                        aria-label={`Issue API key for ${user.id}`}
-                        disabled={issue.isPending}
-                        onClick={() => issue.mutate(user.id)}
-                      >
-                        Issue API key
-                      </button>
-                    </td>
-                  </tr>
+                  <UserRow
+                    key={user.id}
+                    user={user}
+                    self={user.id === me.id}
+                    issuing={issue.isPending}
+                    onIssue={() => issue.mutate(user.id)}
+                  />
                 ))}
               </tbody>
             </table>
@@ -127,5 +116,75 @@ export default function UsersPage() {
         }
       </QueryView>
     </>
+  );
+}
+
+function UserRow({ user, self, issuing, onIssue }: { user: UserResponse; self: boolean; issuing: boolean; onIssue: () => void }) {
+  const queryClient = useQueryClient();
+  const change = useMutation({
+    mutationFn: (body: { role?: UserResponse["role"]; status?: UserResponse["status"] }) =>
+      api<UserResponse>(v1.user(user.id), { method: "PATCH", body }),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["users"] }),
+  });
+  const active = user.status === "active";
+  const why = self ? `self-${user.id}` : undefined;
+  return (
+    <tr className={active ? undefined : "row-muted"}>
+      <th scope="row">{user.name === user.id ? user.id : `${user.name} (${user.id})`}</th>
+      <td>
+        <label htmlFor={`role-${user.id}`} className="visually-hidden">
+          Org role of {user.id}
+        </label>
+        <select
+          id={`role-${user.id}`}
+          value={user.role}
+          disabled={self || change.isPending}
+          aria-describedby={why}
+          onChange={(e) => change.mutate({ role: e.target.value as UserResponse["role"] })}
+        >
+          <option value="viewer">viewer</option>
+          <option value="member">member</option>
+          <option value="admin">admin</option>
+        </select>
+      </td>
+      <td>
+        <span className={`badge status-${user.status}`} data-testid={`status-${user.id}`}>
+          {user.status}
+        </span>
+      </td>
+      <td>{formatDate(user.createdAt)}</td>
+      <td>
+        <div className="form-row">
+          <button
+            type="button"
+            className="button button-small"
+            aria-label={`Issue API key for ${user.id}`}
+            disabled={issuing || !active}
+            onClick={onIssue}
+          >
+            Issue API key
+          </button>
+          <button
+            type="button"
+            className={`button button-small${active ? " button-danger" : ""}`}
+            aria-label={`${active ? "Deactivate" : "Reactivate"} ${user.id}`}
+            aria-describedby={why}
+            disabled={self || change.isPending}
+            onClick={() => {
+              if (!active || window.confirm(`Deactivate ${user.id}? Their API keys stop working at once.`))
+                change.mutate({ status: active ? "deactivated" : "active" });
+            }}
+          >
+            {active ? "Deactivate" : "Reactivate"}
+          </button>
+          {self ? (
+            <span id={why} className="muted small">
+              This is you: another org admin changes your role or status.
+            </span>
+          ) : null}
+        </div>
+        <MutationMessage error={change.error} />
+      </td>
+    </tr>
   );
 }

@@ -20,6 +20,9 @@ let received: { path: string; bytes: Buffer }[] = [];
 let refuseEarly: number | undefined;
 let dropReused = 0;
 const uses = new WeakMap<Socket, number>();
+/** Requests held until `holdFor` of them have arrived, so that they are sure to use that many connections. */
+let held: (() => void)[] = [];
+let holdFor = 0;
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const socket = req.socket;
@@ -39,6 +42,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const bytes = Buffer.concat(chunks);
+  if (holdFor > 0) {
+    const released = new Promise<void>((resolve) => held.push(resolve));
+    if (held.length >= holdFor) {
+      holdFor = 0;
+      for (const release of held.splice(0)) release();
+    }
+    await released;
+  }
   received.push({ path: req.url ?? "", bytes });
   if (req.method === "POST") {
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ echoed: JSON.parse(bytes.toString()) }));
@@ -64,6 +75,8 @@ beforeEach(async () => {
   received = [];
   refuseEarly = undefined;
   dropReused = 0;
+  holdFor = 0;
+  held = [];
   dir = await mkdtemp(join(tmpdir(), "mreg-put-"));
   return () => rm(dir, { recursive: true, force: true });
 });
@@ -155,7 +168,9 @@ describe("putFileRange", () => {
 
   test("dropped again on the second try: a transfer error without a status, which the caller's retry takes up", async () => {
     const path = await fileOf(randomBytes(1024));
-    // Two connections left idle in the pool, so the immediate second try reuses one too.
+    // Two connections left idle in the pool, so the immediate second try reuses one too:
+    // the server answers neither until both arrived, so they cannot share one connection.
+    holdFor = 2;
     await Promise.all(["/one", "/two"].map((p) => putFileRange(`${url}${p}`, {}, { path, start: 0, end: 1024 })));
     dropReused = 2;
     const error = await putFileRange(`${url}/dropped`, {}, { path, start: 0, end: 1024 }).catch((e: unknown) => e);

@@ -53,6 +53,9 @@ export const WEBHOOK_MAX_ATTEMPTS = { min: 1, max: 20, default: 6 } as const sat
 export const STREAM_POLL_MS = { min: 10, max: 60_000, default: 200 } as const satisfies Bounded;
 export const WEBHOOK_SWEEP_MS = { min: 10, max: 60_000, default: 1000 } as const satisfies Bounded;
 
+/** MREG_JOB_POLL_MS (local mode): how often the jobs worker looks for queued jobs and expired versions. */
+export const JOB_POLL_MS = { min: 10, max: 600_000, default: 1000 } as const satisfies Bounded;
+
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "critical", "silent"] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 /** MREG_LOG_LEVEL: one line per request at `info`. */
@@ -98,4 +101,18 @@ export const STREAM_CONSUMPTION = {
   /** Retries of a failed batch before its records are given up. */
   retryAttempts: 5,
   maxRecordAgeHours: 6,
+} as const;
+
+/** Bulk delete jobs (lambdas/core/jobs.ts). */
+export const JOBS = {
+  /** Versions one step handles; a step is written before the next starts, so a crash redoes at most this many. */
+  stepVersions: 25,
+  /** Deletes in flight within a step. */
+  stepConcurrency: 4,
+  /** How long a runner holds a job between two steps before another may take it over. */
+  leaseMs: 60_000,
+  /** Skipped versions and errors a job keeps in its item (it is one DynamoDB item: 400 KB at most). */
+  maxReported: 100,
+  /** Versions a dry run lists at most; a larger delete is previewed by a narrower filter. */
+  maxDryRunVersions: 20_000,
 } as const;

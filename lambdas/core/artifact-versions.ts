@@ -327,9 +327,11 @@ function rejectLatest(alias: string): void {
   }
 }
 
+/** An artifact's history; it stays readable after the artifact is deleted (it ends with `artifact.deleted`). */
 export async function listArtifactHistory(deps: ArtifactDeps, ref: ArtifactRef, page: PageRequest): Promise<Page<AuditEvent>> {
-  await requireArtifact(deps.artifacts, ref);
-  return deps.artifacts.listArtifactHistory(ref.project, ref.artifact, page);
+  const history = await deps.artifacts.listArtifactHistory(ref.project, ref.artifact, page);
+  if (history.items.length === 0 && !page.cursor) await requireArtifact(deps.artifacts, ref);
+  return history;
 }
 
 /**
@@ -381,7 +383,7 @@ export async function deleteArtifactVersion(
 }
 
 /** What `principal` may not unlink in `registry` (core/registries.ts, protectedFrom); org admins are admins of every registry. */
-async function protectedAliasesFor(registries: RegistryStore, principal: Principal, name: string): Promise<string[] | undefined> {
+export async function protectedAliasesFor(registries: RegistryStore, principal: Principal, name: string): Promise<string[] | undefined> {
   if (principal.orgRole === "admin") return undefined;
   const { registry, role } = await registries.getRegistryAccess(name, principal.userId);
   if (!registry) return undefined;

@@ -356,3 +356,41 @@ export interface DeliveryRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+export type JobKind = "artifact.delete" | "versions.delete" | "project.delete";
+export type JobStatus = "queued" | "running" | "succeeded" | "failed";
+
+/** A bulk delete's filter, as stored: `olderThan` is an absolute ISO time, fixed at creation. */
+export interface JobFilter {
+  olderThan?: string;
+  aliasAbsent?: boolean;
+  notLinked?: boolean;
+}
+
+/**
+ * A background job: one item in the table, advanced in bounded steps. `cursor` is where the
+ * next step starts (the artifact it works on, the last version index it handled); `step`
+ * counts the steps written, and each write expects the one before it.
+ */
+export interface JobRecord {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  project: string;
+  artifact?: string;
+  filter?: JobFilter;
+  force: boolean;
+  createdBy: string;
+  /** The creator's org role when the job was made: the deletes run with it. */
+  orgRole: OrgRole;
+  createdAt: string;
+  updatedAt: string;
+  progress: { total?: number; done: number; failed: number; skipped: number };
+  cursor: { artifact?: string; after?: number };
+  skipped: { version: string; reason: string }[];
+  errors: string[];
+  step: number;
+  /** Who runs it now, and until when; a runner gone past `leaseUntil` is taken over. */
+  leaseHolder?: string;
+  leaseUntil?: string;
+}

@@ -20,6 +20,7 @@ import type {
   Edited,
   NewVersion,
 } from "../../core/ports.js";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { TransactionLost, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { storableJson } from "./user-json.js";
@@ -42,6 +43,7 @@ function versionsOf(project: string, artifact: string): SequenceLayout {
     tombstoneKey: (index) => keys.tombstone(project, artifact, index),
     aliasKey: (alias) => keys.alias(project, artifact, alias),
     history: keys.artifactHistory(project, artifact),
+    retiredKey: keys.retiredArtifact(project, artifact),
     context: {},
     snapshot: versionSnapshot,
     // Alias items carry the description and metadata, which edits change.
@@ -278,6 +280,119 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
       event: (item) => ({ action: "version.deleted", digest: item.digest }),
       with: () => [],
     });
+  }
+
+  async versionsAfter(
+    project: string,
+    artifact: string,
+    after: number | undefined,
+    limit: number,
+  ): Promise<(VersionRecord & { linkCount: number })[]> {
+    const PK = keys.artifactPartition(project, artifact);
+    const items = await this.queryAfter(PK, keys.versionPrefix, after === undefined ? undefined : keys.versionSortKey(after), limit);
+    return items.map((item) => ({ ...toVersion(item), linkCount: (item.linkCount as number | undefined) ?? 0 }));
+  }
+
+  async artifactsAfter(project: string, after: string | undefined, limit: number): Promise<ArtifactRecord[]> {
+    const { PK, prefix } = keys.artifactsOf(project);
+    const items = await this.queryAfter(PK, prefix, after === undefined ? undefined : keys.artifact(project, after).SK, limit);
+    return items.map(toArtifact);
+  }
+
+  /** Up to `limit` items of a partition under `prefix` whose sort key follows `after`, in key order: one consistent query. */
+  private async queryAfter(PK: string, prefix: string, after: string | undefined, limit: number): Promise<Item[]> {
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": PK, ":prefix": prefix },
+        ...(after === undefined ? {} : { ExclusiveStartKey: { PK, SK: after } }),
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    return result.Items ?? [];
+  }
+
+  /**
+   * One transaction, conditioned on the artifact as read (no live version, the same next
+   * number): the artifact item and any alias item left go, its project counts one artifact
+   * fewer, and a retired marker keeps the next number (readState reads it with the state of
+   * a commit that creates the artifact again). A commit meanwhile makes this lose: false.
+   */
+  async deleteArtifact(change: AliasChange): Promise<boolean> {
+    const { project, artifact } = change;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [head, aliases] = await Promise.all([
+        this.get(keys.artifact(project, artifact), true),
+        this.queryAll(keys.artifactPartition(project, artifact), keys.aliasPrefix, true),
+      ]);
+      if (!head || ((head.versionCount as number | undefined) ?? 0) > 0) return false;
+      try {
+        await this.transact([
+          tagged("head", {
+            Delete: {
+              TableName: this.tableName,
+              Key: keys.artifact(project, artifact),
+              ConditionExpression: "versionCount = :zero AND nextIndex = :next",
+              ExpressionAttributeValues: { ":zero": 0, ":next": head.nextIndex },
+            },
+          }),
+          tagged("retired", {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.retiredArtifact(project, artifact), entity: "retired", nextIndex: head.nextIndex, deletedAt: change.at },
+            },
+          }),
+          ...aliases.map((alias) =>
+            tagged(`alias:${String(alias.alias)}`, {
+              Delete: { TableName: this.tableName, Key: { PK: alias.PK as string, SK: alias.SK as string } },
+            }),
+          ),
+          tagged("project", {
+            Update: {
+              TableName: this.tableName,
+              Key: keys.project(project),
+              UpdateExpression: "ADD artifactCount :minus",
+              ConditionExpression: "attribute_exists(PK)",
+              ExpressionAttributeValues: { ":minus": -1 },
+            },
+          }),
+          this.eventItem(keys.artifactHistory(project, artifact), {
+            action: "artifact.deleted",
+            actor: change.actor,
+            at: change.at,
+            project,
+            artifact,
+            versionsEver: head.nextIndex as number,
+          }),
+        ]);
+        return true;
+      } catch (error) {
+        if (!(error instanceof TransactionLost)) throw error;
+      }
+    }
+    return false;
+  }
+
+  async deleteProject(project: string, change: { actor: string; at: string }): Promise<boolean> {
+    try {
+      await this.transact([
+        tagged("project", {
+          Delete: {
+            TableName: this.tableName,
+            Key: keys.project(project),
+            ConditionExpression: "attribute_exists(PK) AND (attribute_not_exists(artifactCount) OR artifactCount = :zero)",
+            ExpressionAttributeValues: { ":zero": 0 },
+          },
+        }),
+        this.eventItem(keys.projectHistory(project), { action: "project.deleted", actor: change.actor, at: change.at, project }),
+      ]);
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionLost) return false;
+      throw error;
+    }
   }
 
   async listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>> {

@@ -29,6 +29,13 @@ export const keys = {
   }),
   aliasPrefix: "ALIAS#",
   artifactHistory: (project: string, artifact: string) => `HIST#ART#${project}#${artifact}`,
+  /** Left by an artifact's delete: the number its next version takes, so a new artifact of the name never reuses one. */
+  retiredArtifact: (project: string, artifact: string) => ({ PK: `ART#${project}#${artifact}`, SK: "RETIRED" }),
+  projectHistory: (project: string) => `HIST#PROJ#${project}`,
+  /** A background job (core/jobs.ts). */
+  job: (id: string) => ({ PK: `JOB#${id}`, SK: "JOB" }),
+  /** GSI1 partition of queued and running jobs (a sparse index: finished ones leave it), oldest first. */
+  activeJobsIndex: "JOBS#ACTIVE",
   event: (partition: string, at: string, id: string) => ({ PK: partition, SK: `${at}#${id}` }),
   blob: (sha256: string) => ({ PK: `BLOB#${sha256}`, SK: "BLOB" }),
   upload: (sha256: string, uploadId: string) => ({ PK: `BLOB#${sha256}`, SK: `UPLOAD#${uploadId}` }),

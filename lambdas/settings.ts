@@ -108,7 +108,7 @@ export const JOBS = {
   /** Versions one step handles; a step is written before the next starts, so a crash redoes at most this many. */
   stepVersions: 25,
   /** Deletes in flight within a step. */
-  stepConcurrency: 4,
+  stepConcurrency: 8,
   /** How long a runner holds a job between two steps before another may take it over. */
   leaseMs: 60_000,
   /** Skipped versions and errors a job keeps in its item (it is one DynamoDB item: 400 KB at most). */

@@ -40,7 +40,12 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
 }
 
 const job = async (id: string) => (await s.api("GET", `/v1/jobs/${id}`)).body;
-const finished = (id: string, timeoutMs?: number) => until(() => job(id), (j) => j.status === "succeeded" || j.status === "failed", timeoutMs);
+const finished = (id: string, timeoutMs?: number) =>
+  until(
+    () => job(id),
+    (j) => j.status === "succeeded" || j.status === "failed",
+    timeoutMs,
+  );
 
 describe("filtered version deletes", () => {
   test("the dry run lists exactly what the job then deletes, and writes nothing", async () => {
@@ -49,7 +54,8 @@ describe("filtered version deletes", () => {
     expect((await s.api("PUT", `${ART}/aliases/best`, { version: "v1" })).status).toBe(200);
     expect((await s.api("POST", "/v1/registries", { name: "vault" })).status).toBe(201);
     expect(
-      (await s.api("POST", "/v1/registries/vault/collections/mnist/links", { project: "filtered", artifact: "mnist", version: "v2" })).status,
+      (await s.api("POST", "/v1/registries/vault/collections/mnist/links", { project: "filtered", artifact: "mnist", version: "v2" }))
+        .status,
     ).toBe(201);
     const filter = { aliasAbsent: true, notLinked: true };
 

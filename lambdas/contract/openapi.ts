@@ -10,7 +10,7 @@ import {
   uploadPlanRequest,
 } from "./artifacts.js";
 import { createAutomationRequest, deliveryId } from "./automations.js";
-import { bulkDeleteQuery, versionDeletionRequest } from "./jobs.js";
+import { bulkDeleteQuery, updateProjectRequest, versionDeletionRequest } from "./jobs.js";
 import { alias, name, pageQuery } from "./common.js";
 import { ERROR_STATUS, errorResponseBody, type ErrorCode } from "./errors.js";
 import {
@@ -211,6 +211,12 @@ const operations: Record<RouteKey, OperationDoc> = {
     description: "Runs and their lineage records stay. As the artifact delete otherwise.",
     query: bulkDeleteQuery,
     responses: bulkResponses,
+  },
+  "artifacts.updateProject": {
+    summary: "Sets a project's default retention (`ttlDays`; null removes it)",
+    description: "Versions committed afterwards expire `ttlDays` after their commit unless the commit names its own expiry.",
+    body: json("UpdateProjectRequest", updateProjectRequest),
+    responses: ok("The project.", "ProjectResponse", r.projectResponse),
   },
   "artifacts.getJob": {
     summary: "A background job with its progress",

@@ -78,6 +78,8 @@ export const versionResponse = z.object({
   runId: z.string().optional(),
   project: z.string(),
   artifact: z.string(),
+  /** Present when the version has an expiry: `kept` says why the retention sweep left it in place once expired. */
+  retention: z.object({ expiresAt: timestamp, kept: z.string().optional() }).optional(),
 });
 export type VersionResponse = z.infer<typeof versionResponse>;
 
@@ -108,6 +110,8 @@ export const projectResponse = z.object({
   artifactCount: z.int(),
   createdAt: timestamp,
   createdBy: z.string(),
+  /** Default retention of versions committed into the project, in days. */
+  ttlDays: z.int().optional(),
 });
 export type ProjectResponse = z.infer<typeof projectResponse>;
 

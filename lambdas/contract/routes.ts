@@ -73,6 +73,8 @@ export const routes = [
   { method: "DELETE", path: P, function: "artifacts", operation: "deleteArtifact", permission: "project:admin" },
   { method: "POST", path: `${P}/version-deletions`, function: "artifacts", operation: "deleteVersions", permission: "project:admin" },
   { method: "DELETE", path: "/v1/projects/{project}", function: "artifacts", operation: "deleteProject", permission: "org:admin" },
+  // A project's settings (its default retention) are its admins'.
+  { method: "PATCH", path: "/v1/projects/{project}", function: "artifacts", operation: "updateProject", permission: "project:admin" },
   // Jobs are read by whoever reads projects: every org user.
   { method: "GET", path: "/v1/jobs/{id}", function: "artifacts", operation: "getJob", permission: "org:read" },
   // Every org user reads every project, so the listing is everybody's.

@@ -66,6 +66,9 @@ export function toVersionResponse(version: VersionRecord): VersionResponse {
     size: version.size,
     fileCount: version.fileCount,
     ...(version.runId === undefined ? {} : { runId: version.runId }),
+    ...(version.expiresAt === undefined
+      ? {}
+      : { retention: { expiresAt: version.expiresAt, ...(version.retentionKept === undefined ? {} : { kept: version.retentionKept }) } }),
   };
 }
 
@@ -115,6 +118,7 @@ export async function commitVersion(
   const change = { ...ref, actor: principal.userId, at };
 
   let state = await deps.artifacts.readCommitState(ref.project, ref.artifact, digest, aliases);
+  const expiresAt = expiryOf(request, deps.clock.now(), state.projectTtlDays);
   let stored = false;
   for (;;) {
     // The one check of the type rule; the write's condition only makes a concurrent change lose.
@@ -141,6 +145,7 @@ export async function commitVersion(
         size: manifestSize(entries),
         fileCount: entries.length,
         runId: request.runId,
+        ...(expiresAt === undefined ? {} : { expiresAt }),
         aliases,
         actor: principal.userId,
         at,
@@ -160,6 +165,15 @@ export async function commitVersion(
       aliases: [...version.aliases].sort(),
     };
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/** A new version's expiry: the commit's own (`expiresAt`, `ttlDays`), else its project's default, else none. */
+export function expiryOf(request: Pick<CommitRequest, "expiresAt" | "ttlDays">, now: Date, projectTtlDays?: number): string | undefined {
+  if (request.expiresAt !== undefined) return new Date(request.expiresAt).toISOString();
+  const days = request.ttlDays ?? projectTtlDays;
+  return days === undefined ? undefined : new Date(now.getTime() + days * DAY_MS).toISOString();
 }
 
 async function reuseVersion(

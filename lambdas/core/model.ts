@@ -56,12 +56,17 @@ export interface VersionRecord {
   runId?: string;
   /** How often the description and metadata were edited; absent: never. Copies of them are conditioned on it. */
   revision?: number;
+  /** When the retention sweep deletes the version (lambdas/core/retention.ts); absent: never. */
+  expiresAt?: string;
+  /** Why the sweep kept the version past `expiresAt` (linked into a collection). */
+  retentionKept?: string;
 }
 
 /** A version's editable fields, as an edit leaves them. */
 export interface VersionEdit {
   metadata: Record<string, unknown>;
   description?: string;
+  expiresAt?: string;
 }
 
 /** A project: the namespace artifacts are logged into; indexed when its first artifact is created. */
@@ -70,6 +75,8 @@ export interface ProjectRecord {
   artifactCount: number;
   createdAt: string;
   createdBy: string;
+  /** The retention of versions committed into the project (days from the commit); absent: none. */
+  ttlDays?: number;
 }
 
 export interface AuditEvent {

@@ -44,6 +44,7 @@ export interface NewVersion {
   size: number;
   fileCount: number;
   runId?: string;
+  expiresAt?: string;
   /** Aliases to put on the new version besides `latest`, which the store always moves. */
   aliases: string[];
   actor: string;
@@ -68,7 +69,8 @@ export interface SequenceState<Head> {
   attempts: number;
 }
 
-export type CommitState = SequenceState<ArtifactRecord>;
+/** `projectTtlDays`: the project's default retention, read in the same BatchGet as the rest (no call of its own). */
+export type CommitState = SequenceState<ArtifactRecord> & { projectTtlDays?: number };
 
 /** `created: false` is a lost race: `current` is what the store reads now, to decide again on. */
 export type CommitOutcome = { created: true; version: VersionRecord } | { created: false; current: CommitState };
@@ -151,6 +153,12 @@ export interface ArtifactStore {
   deleteArtifact(change: AliasChange): Promise<boolean>;
   /** Deletes a project's index item while it counts no artifact, with a `project.deleted` event; false otherwise. */
   deleteProject(project: string, change: { actor: string; at: string }): Promise<boolean>;
+  /** Sets (or with undefined removes) a project's default retention, with a `project.updated` event; NotFoundError for an unknown project. */
+  setProjectRetention(project: string, ttlDays: number | undefined, change: { actor: string; at: string }): Promise<ProjectRecord>;
+  /** Up to `limit` versions whose `expiresAt` is at or before `now` and that were not kept, soonest first: one query of a sparse index. */
+  expiredVersions(now: string, limit: number): Promise<(VersionRecord & { linkCount: number })[]>;
+  /** Records why the sweep kept an expired version, and takes it out of the expiry index; false when the version is gone. */
+  keepVersion(project: string, artifact: string, index: number, reason: string): Promise<boolean>;
 }
 
 /** Background jobs: one item each, with a lease so that one runner advances it at a time. */

@@ -13,6 +13,7 @@ import {
 } from "../core/artifact-versions.js";
 import { createBulkDeleteJob, getJob, planBulkDelete, type BulkDeleteTarget } from "../core/jobs.js";
 import { listProjects } from "../core/projects.js";
+import { setProjectRetention } from "../core/retention.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
 import { updateVersion } from "../core/version-edits.js";
 import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
@@ -27,7 +28,7 @@ import {
   uploadPlanRequest,
 } from "../contract/artifacts.js";
 import { alias, name, pageQuery } from "../contract/common.js";
-import { bulkDeleteQuery, jobParams, versionDeletionRequest } from "../contract/jobs.js";
+import { bulkDeleteQuery, jobParams, updateProjectRequest, versionDeletionRequest } from "../contract/jobs.js";
 
 const artifactParams = z.object({ project: name, name });
 const versionParams = artifactParams.extend({ v: z.string().min(1).max(140) });
@@ -107,6 +108,11 @@ export const artifactOperations: Operations<"artifacts"> = {
   deleteProject: async (request) => {
     const { project } = parse(z.object({ project: name }), request.params, "path");
     return bulkDelete(request, { kind: "project.delete", project });
+  },
+  updateProject: async (request) => {
+    const { project } = parse(z.object({ project: name }), request.params, "path");
+    const { ttlDays } = parse(updateProjectRequest, request.body, "project settings");
+    return ok(await setProjectRetention(request.services, request.principal, project, ttlDays));
   },
   getJob: async (request) => ok(await getJob(request.services, parse(jobParams, request.params, "path").id)),
 };

@@ -349,7 +349,10 @@ export class FakeArtifactStore implements ArtifactStore {
   }
 
   async readCommitState(project: string, artifact: string, digest: string, aliases: string[]): Promise<CommitState> {
-    return this.versions(project, artifact).state(digest, aliases);
+    const state = this.versions(project, artifact).state(digest, aliases);
+    // As the adapter, which reads the project item in the same BatchGet.
+    const ttlDays = this.projects.get(project)?.ttlDays;
+    return ttlDays === undefined ? state : { ...state, projectTtlDays: ttlDays };
   }
 
   async commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome> {
@@ -383,6 +386,7 @@ export class FakeArtifactStore implements ArtifactStore {
           size: version.size,
           fileCount: version.fileCount,
           runId: version.runId,
+          ...(version.expiresAt === undefined ? {} : { expiresAt: version.expiresAt }),
         },
         event: { action: "version.created", digest: version.digest },
       }),
@@ -415,12 +419,20 @@ export class FakeArtifactStore implements ArtifactStore {
     if (!versions || !version) throw new NotFoundError(`${change.project}/${change.artifact} has no version ${versionLabel(index)}`);
     const before = copy(version);
     const next = edit(copy(before));
-    if (before.description === next.description && JSON.stringify(before.metadata) === JSON.stringify(next.metadata)) {
+    if (
+      before.description === next.description &&
+      before.expiresAt === next.expiresAt &&
+      JSON.stringify(before.metadata) === JSON.stringify(next.metadata)
+    ) {
       return { before, after: before };
     }
     version.metadata = copy(next.metadata);
     if (next.description === undefined) delete version.description;
     else version.description = next.description;
+    // A new expiry is for the sweep to decide on again.
+    delete version.retentionKept;
+    if (next.expiresAt === undefined) delete version.expiresAt;
+    else version.expiresAt = next.expiresAt;
     version.revision = (version.revision ?? 0) + 1;
     this.onVersionEdited?.(copy(version));
     versions.record({
@@ -493,6 +505,37 @@ export class FakeArtifactStore implements ArtifactStore {
     versions.aliases.clear();
     const project = this.projects.get(change.project);
     if (project) project.artifactCount--;
+    return true;
+  }
+
+  async setProjectRetention(project: string, ttlDays: number | undefined, change: { actor: string; at: string }): Promise<ProjectRecord> {
+    const record = this.projects.get(project);
+    if (!record) throw new NotFoundError(`project ${project} does not exist`);
+    if (ttlDays === undefined) delete record.ttlDays;
+    else record.ttlDays = ttlDays;
+    this.projectEvents.push({ action: "project.updated", actor: change.actor, at: change.at, project, ttlDays: ttlDays ?? null });
+    return copy(record);
+  }
+
+  /** As the adapter's sparse expiry index: versions with an expiry the sweep has not kept. */
+  async expiredVersions(now: string, limit: number): Promise<(VersionRecord & { linkCount: number })[]> {
+    return [...this.artifacts.values()]
+      .flatMap((s) => [...s.items.values()])
+      .filter((v) => v.expiresAt !== undefined && v.retentionKept === undefined && v.expiresAt <= now)
+      .sort((a, b) =>
+        compare(
+          `${a.expiresAt}#${a.project}#${a.artifact}#${sortableIndex(a.index)}`,
+          `${b.expiresAt}#${b.project}#${b.artifact}#${sortableIndex(b.index)}`,
+        ),
+      )
+      .slice(0, limit)
+      .map((v) => ({ ...copy(v), linkCount: this.linkCounts.get(versionKey(v, v.index)) ?? 0 }));
+  }
+
+  async keepVersion(project: string, artifact: string, index: number, reason: string): Promise<boolean> {
+    const version = this.artifacts.get(artifactKey(project, artifact))?.items.get(index);
+    if (!version) return false;
+    version.retentionKept = reason;
     return true;
   }
 

@@ -88,6 +88,7 @@ describe("createApiHandler", () => {
     deleteVersions: record,
     deleteProject: record,
     getJob: record,
+    updateProject: record,
   };
   const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, services, observability)(e);
   const versions = { project: "vision", name: "mnist" };

@@ -125,14 +125,18 @@ export class SequenceStore extends DynamoTable {
     dedupe: Key,
     aliases: string[],
     toHead: (item: Item) => H,
+    /** One more item read in the same BatchGet, handed to `onExtra` (absent or not). */
+    extra?: { key: Key; read(item: Item | undefined): void },
   ): Promise<SequenceState<H>> {
     const retired = layout.retiredKey ? [layout.retiredKey] : [];
-    const items = await this.batchGetItems([layout.head, dedupe, ...withLatest(aliases).map(layout.aliasKey), ...retired], {
+    const also = extra ? [extra.key] : [];
+    const items = await this.batchGetItems([layout.head, dedupe, ...withLatest(aliases).map(layout.aliasKey), ...retired, ...also], {
       consistent: true,
     });
     const head = items.find(sameKey(layout.head));
     const existing = items.find(sameKey(dedupe));
     const retiredItem = layout.retiredKey && items.find(sameKey(layout.retiredKey));
+    extra?.read(items.find(sameKey(extra.key)));
     return {
       ...(head ? { head: toHead(head) } : {}),
       ...(!head && retiredItem ? { firstIndex: retiredItem.nextIndex as number } : {}),

@@ -101,6 +101,51 @@ describe("filtered version deletes", () => {
   });
 });
 
+describe("retention", () => {
+  test("expired unlinked versions go; linked ones and protected-alias holders stay and say why", { timeout: 60_000 }, async () => {
+    const ART = "/v1/projects/ttl/artifacts/net";
+    // Far enough ahead that the links below are made before the sweep (every 50 ms here) gets to them.
+    const expiresAt = new Date(Date.now() + 8_000).toISOString();
+    for (let i = 0; i < 4; i++) await commit("ttl", "net", i, i < 3 ? { expiresAt } : {});
+    expect((await s.api("POST", "/v1/registries", { name: "keepers", protectedAliases: ["production"] })).status).toBe(201);
+    const linkTo = (version: string, aliases: string[]) =>
+      s.api("POST", "/v1/registries/keepers/collections/net/links", { project: "ttl", artifact: "net", version, aliases });
+    expect((await linkTo("v1", [])).status).toBe(201);
+    expect((await linkTo("v2", ["production"])).status).toBe(201);
+    expect((await s.api("GET", `${ART}/versions/v0`)).body.retention).toEqual({ expiresAt });
+
+    await until(
+      () => s.api("GET", `${ART}/versions/v0`),
+      (r) => r.status === 404,
+      30_000,
+    );
+    const v1 = await until(
+      () => s.api("GET", `${ART}/versions/v1`),
+      (r) => r.body.retention?.kept !== undefined,
+    );
+    expect(v1.body.retention).toEqual({ expiresAt, kept: "linked into @keepers/net:v0" });
+    const v2 = await s.api("GET", `${ART}/versions/v2`);
+    expect(v2.body.retention).toEqual({ expiresAt, kept: "linked into @keepers/net:v1 (protected alias production)" });
+    expect((await s.api("GET", `${ART}/versions/v3`)).body).not.toHaveProperty("retention");
+    const deleted = (await s.api("GET", `${ART}/history?limit=100`)).body.items.filter(
+      (e: { action: string }) => e.action === "version.deleted",
+    );
+    expect(deleted).toEqual([expect.objectContaining({ version: "v0", actor: "retention" })]);
+  });
+
+  test("a project's default retention applies to the versions committed after it is set", async () => {
+    const set = await s.api("PATCH", "/v1/projects/ttl", { ttlDays: 3 });
+    expect(set).toMatchObject({ status: 200, body: { name: "ttl", ttlDays: 3 } });
+    const before = Date.now();
+    await commit("ttl", "net", 10);
+    const expiresAt = Date.parse((await s.api("GET", "/v1/projects/ttl/artifacts/net/versions/latest")).body.retention.expiresAt);
+    expect(expiresAt - before).toBeGreaterThanOrEqual(3 * 86_400_000 - 1_000);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(3 * 86_400_000);
+    expect((await s.api("PATCH", "/v1/projects/ttl", { ttlDays: null })).body).not.toHaveProperty("ttlDays");
+    expect((await s.api("PATCH", "/v1/projects/none-such", { ttlDays: 3 })).status).toBe(404);
+  });
+});
+
 describe("a project delete of 2 000 versions", () => {
   const ARTIFACTS = 8;
   const PER_ARTIFACT = 250;

@@ -248,6 +248,9 @@ describe("the registry's answers are what the OpenAPI document says", () => {
     ]) {
       await expectStatus("POST", `${B}/${artifact}/versions`, { type: "model", files: [{ ...declared, path }] }, 201);
     }
+    await expectStatus("PATCH", "/v1/projects/bulk-contract", { ttlDays: 7 }, 200);
+    await expectStatus("POST", `${B}/b/versions`, { type: "model", files: [{ ...declared, path: "2" }], ttlDays: 1 }, 201);
+    await expectStatus("GET", `${B}/b/versions/v1`, undefined, 200);
     await expectStatus("POST", `${B}/a/version-deletions?dryRun=true`, { aliasAbsent: true }, 200);
     const filtered = await expectStatus("POST", `${B}/a/version-deletions`, { aliasAbsent: true }, 202);
     await expectStatus("GET", `/v1/jobs/${filtered.id}`, undefined, 200);

@@ -18,14 +18,14 @@ export function startJobWorker(options: { services: Services; observability: Obs
   let timer: NodeJS.Timeout | undefined;
   const loop = (async () => {
     while (!stopped) {
+      await new Promise<void>((resolve) => ((wake = resolve), (timer = setTimeout(resolve, services.config.jobPollMs))));
+      if (stopped) break;
       try {
         // No deadline: a stop waits for the step in flight, which is written before the next starts.
         await run();
       } catch (error) {
         log?.(`job runner failed: ${(error as Error).message}`);
       }
-      if (stopped) break;
-      await new Promise<void>((resolve) => ((wake = resolve), (timer = setTimeout(resolve, services.config.jobPollMs))));
     }
   })();
   return {

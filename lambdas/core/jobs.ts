@@ -1,6 +1,6 @@
 import { DURATION_PATTERN, type VersionFilter } from "../contract/jobs.js";
 import type { DeletionPlanResponse, JobResponse } from "../contract/responses.js";
-import { JOBS } from "../settings.js";
+import { JOBS } from "../contract/limits.js";
 import { deleteArtifactVersion, protectedAliasesFor, type ArtifactRef } from "./artifact-versions.js";
 import { limiter } from "./concurrency.js";
 import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError } from "./errors.js";

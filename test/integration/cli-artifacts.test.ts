@@ -361,7 +361,7 @@ describe("login", () => {
     do {
       shown = await mreg(["job", started.json.id]);
       expect(shown.code).toBe(0);
-    } while (!/succeeded|failed/.test(shown.stdout));
+    } while (!/: (succeeded|failed),/.test(shown.stdout));
     expect(shown.stdout).toContain(`job ${started.json.id} (artifact.delete scratch/doomed): succeeded, 1/1 deleted, 0 skipped, 0 failed`);
   });
 

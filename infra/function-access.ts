@@ -71,6 +71,13 @@ export const streamConsumerAccess: FunctionAccess = { table: "readwrite", bucket
 /** The scheduled webhook sweeper: reads due deliveries and their automations, records attempts. */
 export const deliverySweeperAccess: FunctionAccess = { table: "readwrite", bucket: [], memorySize: 256, timeoutSeconds: 60 };
 
+/**
+ * The scheduled job runner: advances bulk delete jobs (lambdas/core/jobs.ts) through the
+ * version delete use case, which touches only the table. Five minutes per invocation, of
+ * which the last 30 s start no step (lambdas/handlers/job-runner.ts).
+ */
+export const jobRunnerAccess: FunctionAccess = { table: "readwrite", bucket: [], memorySize: 512, timeoutSeconds: 300 };
+
 /** DynamoDB actions per access level; TransactWriteItems is authorised item by item through these. */
 export const tableActions: Record<TableAccess, readonly string[]> = {
   none: [],

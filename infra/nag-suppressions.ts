@@ -77,7 +77,7 @@ export function acceptedFindings(stateful: StatefulStack, stateless: StatelessSt
     },
   ];
   // Active tracing on every function (infra/constructs/registry-function.ts).
-  for (const fn of [...stateless.functions.values(), stateless.deliverySweeper]) {
+  for (const fn of [...stateless.functions.values(), stateless.deliverySweeper, stateless.jobRunner]) {
     findings.push({
       scope: fn.role,
       id: "AwsSolutions-IAM5[Resource::*]",

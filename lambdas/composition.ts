@@ -5,6 +5,7 @@ import { monotonicFactory } from "ulid";
 import { DynamoArtifactStore } from "./adapters/dynamodb/artifact-store.js";
 import { DynamoAutomationStore } from "./adapters/dynamodb/automation-store.js";
 import { DynamoBlobLedger } from "./adapters/dynamodb/blob-ledger.js";
+import { DynamoJobStore } from "./adapters/dynamodb/job-store.js";
 import { DynamoIdentityStore } from "./adapters/dynamodb/identity-store.js";
 import { DynamoLineageStore } from "./adapters/dynamodb/lineage-store.js";
 import { DynamoPromotionStore } from "./adapters/dynamodb/promotion-store.js";
@@ -24,6 +25,7 @@ import type {
   Clock,
   IdentityStore,
   Ids,
+  JobStore,
   LineageStore,
   PromotionStore,
   RegistryStore,
@@ -40,6 +42,7 @@ export interface Services {
   identity: IdentityStore;
   registries: RegistryStore;
   promotions: PromotionStore;
+  jobs: JobStore;
   blobs: BlobStore;
   clock: Clock;
   ids: Ids;
@@ -133,6 +136,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     identity: new DynamoIdentityStore(dynamo, config.tableName, cursors),
     registries: new DynamoRegistryStore(dynamo, config.tableName, cursors),
     promotions: new DynamoPromotionStore(dynamo, config.tableName, cursors),
+    jobs: new DynamoJobStore(dynamo, config.tableName, cursors),
     blobs: createBlobStore(s3, {
       bucket: config.bucket,
       urlExpirySeconds: config.urlExpirySeconds,

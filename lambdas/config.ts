@@ -9,6 +9,7 @@ import {
   WEBHOOK_BACKOFF_MS,
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_SWEEP_MS,
+  JOB_POLL_MS,
   WEBHOOK_TIMEOUT_MS,
   type Bounded,
 } from "./settings.js";
@@ -49,6 +50,8 @@ const schema = z.object({
   /** Local mode only: the stream poller's and the delivery sweeper's intervals. */
   streamPollMs: integer(STREAM_POLL_MS),
   webhookSweepMs: integer(WEBHOOK_SWEEP_MS),
+  /** Local mode only: the jobs worker's interval (bulk deletes, expired versions). */
+  jobPollMs: integer(JOB_POLL_MS),
 });
 
 export type Config = z.output<typeof schema>;
@@ -74,6 +77,7 @@ export const CONFIG_VARIABLES = {
   logLevel: "MREG_LOG_LEVEL",
   streamPollMs: "MREG_STREAM_POLL_MS",
   webhookSweepMs: "MREG_WEBHOOK_SWEEP_MS",
+  jobPollMs: "MREG_JOB_POLL_MS",
 } as const satisfies Partial<Record<keyof Config, string>>;
 
 type Variable = keyof typeof CONFIG_VARIABLES;

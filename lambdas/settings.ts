@@ -53,6 +53,9 @@ export const WEBHOOK_MAX_ATTEMPTS = { min: 1, max: 20, default: 6 } as const sat
 export const STREAM_POLL_MS = { min: 10, max: 60_000, default: 200 } as const satisfies Bounded;
 export const WEBHOOK_SWEEP_MS = { min: 10, max: 60_000, default: 1000 } as const satisfies Bounded;
 
+/** MREG_JOB_POLL_MS (local mode): how often the jobs worker looks for queued jobs and expired versions. */
+export const JOB_POLL_MS = { min: 10, max: 600_000, default: 1000 } as const satisfies Bounded;
+
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "critical", "silent"] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 /** MREG_LOG_LEVEL: one line per request at `info`. */
@@ -99,3 +102,5 @@ export const STREAM_CONSUMPTION = {
   retryAttempts: 5,
   maxRecordAgeHours: 6,
 } as const;
+
+export { JOBS } from "./contract/limits.js";

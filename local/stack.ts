@@ -15,6 +15,7 @@ import { MULTIPART_THRESHOLD } from "../lambdas/settings.js";
 import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
 import { startDeliveryWorkers } from "./delivery-workers.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
+import { startJobWorker } from "./job-worker.js";
 import { loadOrCreateS3Credentials, S3_CREDENTIALS_FILE } from "./s3-credentials.js";
 import { startS3Emulator } from "./s3-emulator.js";
 import { startLocalServer } from "./server.js";
@@ -176,6 +177,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const checkpointFile = join(dataDir, "stream-checkpoint.json");
     stops.push((await startDeliveryWorkers({ services, observability, checkpointFile, log })).stop);
+    stops.push(startJobWorker({ services, observability, log }).stop);
     const server = await startLocalServer({
       port: options.port,
       handlers: createApiHandlers(services, observability),

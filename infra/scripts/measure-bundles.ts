@@ -29,6 +29,7 @@ try {
     ...stateless.functions,
     [stateless.streamConsumer.node.id, stateless.streamConsumer] as const,
     [stateless.deliverySweeper.node.id, stateless.deliverySweeper] as const,
+    [stateless.jobRunner.node.id, stateless.jobRunner] as const,
   ];
   const rows: string[] = [];
   let failed = false;

@@ -18,7 +18,7 @@ import { STREAM_CONSUMPTION } from "../../lambdas/settings.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
 import { WebApp } from "../constructs/web-app.js";
-import { accessOf, deliverySweeperAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
+import { accessOf, deliverySweeperAccess, jobRunnerAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
 import type { Settings } from "../settings.js";
@@ -28,6 +28,8 @@ import type { StatefulStack } from "./stateful-stack.js";
 export const STREAM_CONSUMER = "stream-consumer";
 /** Attempts the webhook deliveries whose retry is due; scheduled, not in the route table. */
 export const DELIVERY_SWEEPER = "webhook-sweeper";
+/** Advances bulk delete jobs; scheduled, not in the route table. */
+export const JOB_RUNNER = "job-runner";
 
 export interface StatelessStackProps extends StackProps {
   /** The data stack; its resources are imported through its named exports. */
@@ -46,6 +48,7 @@ export class StatelessStack extends Stack {
   readonly streamConsumer: RegistryFunction;
   readonly streamFailures: Queue;
   readonly deliverySweeper: RegistryFunction;
+  readonly jobRunner: RegistryFunction;
   readonly webApp: WebApp;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -151,6 +154,21 @@ export class StatelessStack extends Stack {
       targets: [new LambdaFunction(this.deliverySweeper.function, { retryAttempts: 0 })],
     });
 
+    // Bulk delete jobs are items in the table: a run every minute advances them step by step,
+    // and one that ran out of time or crashed is resumed by the next from its last step written.
+    this.jobRunner = new RegistryFunction(this, JOB_RUNNER, {
+      entry: handlerEntry(JOB_RUNNER),
+      description: "mreg job-runner: steps of the bulk delete jobs",
+      environment,
+      statements: statementsFor(JOB_RUNNER, jobRunnerAccess, false, grantTargets),
+      ...sizing(jobRunnerAccess),
+    });
+    new Rule(this, "JobRuns", {
+      description: "mreg: advance the queued and running bulk delete jobs",
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.jobRunner.function, { retryAttempts: 0 })],
+    });
+
     // The browser app and the API on one CloudFront origin (outputs AppUrl).
     this.webApp = new WebApp(this, "WebApp", { api: this.api.api });
 
@@ -185,6 +203,7 @@ export class StatelessStack extends Stack {
     const workers = [
       [STREAM_CONSUMER, this.streamConsumer],
       [DELIVERY_SWEEPER, this.deliverySweeper],
+      [JOB_RUNNER, this.jobRunner],
     ] as const;
     for (const [name, fn] of [...this.functions, ...workers]) {
       alarm(`Errors-${name}`, `mreg function ${name} failed`, fn.function.metricErrors({ period, statistic: "Sum" }));

@@ -58,14 +58,26 @@ function writablePaths(files: { path: string }[], ctx: z.RefinementCtx): void {
   }
 }
 
-export const commitRequest = z.strictObject({
-  type: name,
-  files: z.array(commitFile).min(1).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths).superRefine(writablePaths),
-  metadata: metadata.optional(),
-  description: text(4096).optional(),
-  aliases: z.array(settableAlias).max(MAX_ALIASES_PER_REQUEST).optional(),
-  runId: name.optional(),
-});
+/** An absolute time with its zone, as the registry writes times. */
+export const isoTime = z.iso.datetime({ offset: true });
+export const ttlDays = z.int().min(1).max(36_500);
+
+export const commitRequest = z
+  .strictObject({
+    type: name,
+    files: z.array(commitFile).min(1).max(MAX_FILES_PER_REQUEST).superRefine(uniquePaths).superRefine(writablePaths),
+    metadata: metadata.optional(),
+    description: text(4096).optional(),
+    aliases: z.array(settableAlias).max(MAX_ALIASES_PER_REQUEST).optional(),
+    runId: name.optional(),
+    /** Retention: the version expires at this time, or `ttlDays` after the commit; the project's default otherwise. */
+    expiresAt: isoTime.optional(),
+    ttlDays: ttlDays.optional(),
+  })
+  .refine((request) => request.expiresAt === undefined || request.ttlDays === undefined, {
+    message: "name expiresAt or ttlDays, not both",
+    path: ["ttlDays"],
+  });
 export type CommitRequest = z.infer<typeof commitRequest>;
 
 export const completeUploadRequest = z.strictObject({
@@ -103,9 +115,11 @@ export const updateVersionRequest = z
   .strictObject({
     description: text(4096).nullable().optional(),
     metadata: metadata.optional(),
+    /** Retention: a new expiry (the sweep decides on the version again), or null for none. */
+    expiresAt: isoTime.nullable().optional(),
   })
-  .refine((request) => request.description !== undefined || request.metadata !== undefined, {
-    message: "name description or metadata to change",
+  .refine((request) => request.description !== undefined || request.metadata !== undefined || request.expiresAt !== undefined, {
+    message: "name description, metadata or expiresAt to change",
   });
 export type UpdateVersionRequest = z.infer<typeof updateVersionRequest>;
 

@@ -26,3 +26,17 @@ export const MAX_BODY_BYTES = 6 * MIB;
  * just enough for the largest object (5 TiB) in parts of the largest size (5 GiB).
  */
 export const MAX_PLANNED_PARTS = S3_LIMITS.maxObjectSize / S3_LIMITS.maxPartSize;
+
+/** Bulk delete jobs (lambdas/core/jobs.ts): how they step, and how much a job and a dry run answer. */
+export const JOBS = {
+  /** Versions one step handles; a step is written before the next starts, so a crash redoes at most this many. */
+  stepVersions: 25,
+  /** Deletes in flight within a step. */
+  stepConcurrency: 8,
+  /** How long a runner holds a job between two steps before another may take it over. */
+  leaseMs: 60_000,
+  /** Skipped versions and errors a job keeps in its item (it is one DynamoDB item: 400 KB at most). */
+  maxReported: 100,
+  /** Versions a dry run lists at most; a larger delete is previewed by a narrower filter. */
+  maxDryRunVersions: 20_000,
+} as const;

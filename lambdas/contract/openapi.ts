@@ -10,6 +10,7 @@ import {
   uploadPlanRequest,
 } from "./artifacts.js";
 import { createAutomationRequest, deliveryId } from "./automations.js";
+import { bulkDeleteQuery, updateProjectRequest, versionDeletionRequest } from "./jobs.js";
 import { alias, name, pageQuery } from "./common.js";
 import { ERROR_STATUS, errorResponseBody, type ErrorCode } from "./errors.js";
 import {
@@ -92,6 +93,10 @@ const created = (description: string, name: string, schema: z.ZodType): Record<n
 });
 
 const r = responses;
+const bulkResponses: Record<number, ResponseDoc> = {
+  200: { description: "With `dryRun=true`: what would go; nothing was written.", schema: json("DeletionPlan", r.deletionPlanResponse) },
+  202: { description: "The job, queued.", schema: json("JobResponse", r.jobResponse) },
+};
 const ArtifactPage = r.page(r.artifactResponse);
 const VersionPage = r.page(r.versionResponse);
 const FilePage = r.filesPage;
@@ -184,6 +189,38 @@ const operations: Record<RouteKey, OperationDoc> = {
     description: "Metadata is merged key by key; a key set to null is removed. The files, and so the digest, never change.",
     body: json("UpdateVersionRequest", updateVersionRequest),
     responses: ok("The version after the edit.", "VersionResponse", r.versionResponse),
+  },
+  "artifacts.deleteArtifact": {
+    summary: "Deletes an artifact with all its versions, in a background job",
+    description:
+      "Answers 202 with the job (`GET /v1/jobs/{id}` follows it). Linked versions are skipped and reported unless `force=true`; " +
+      "the artifact goes once no version is left, its history stays readable. `dryRun=true` answers what would go and writes nothing.",
+    query: bulkDeleteQuery,
+    responses: bulkResponses,
+  },
+  "artifacts.deleteVersions": {
+    summary: "Deletes the versions of an artifact matching a filter, in a background job",
+    description:
+      "Conditions combine: `olderThan` (ISO time or `30d`, `12h`, `90m`), `aliasAbsent`, `notLinked`. As the artifact delete otherwise.",
+    query: bulkDeleteQuery,
+    body: json("VersionDeletionRequest", versionDeletionRequest),
+    responses: bulkResponses,
+  },
+  "artifacts.deleteProject": {
+    summary: "Deletes a project with all its artifacts, in a background job (org admins)",
+    description: "Runs and their lineage records stay. As the artifact delete otherwise.",
+    query: bulkDeleteQuery,
+    responses: bulkResponses,
+  },
+  "artifacts.updateProject": {
+    summary: "Sets a project's default retention (`ttlDays`; null removes it)",
+    description: "Versions committed afterwards expire `ttlDays` after their commit unless the commit names its own expiry.",
+    body: json("UpdateProjectRequest", updateProjectRequest),
+    responses: ok("The project.", "ProjectResponse", r.projectResponse),
+  },
+  "artifacts.getJob": {
+    summary: "A background job with its progress",
+    responses: ok("The job.", "JobResponse", r.jobResponse),
   },
   "artifacts.listProjects": {
     summary: "Lists projects with their artifact counts",

@@ -81,6 +81,8 @@ export const versionResponse = z.object({
   runId: z.string().optional(),
   project: z.string(),
   artifact: z.string(),
+  /** Present when the version has an expiry: `kept` says why the retention sweep left it in place once expired. */
+  retention: z.object({ expiresAt: timestamp, kept: z.string().optional() }).optional(),
 });
 export type VersionResponse = z.infer<typeof versionResponse>;
 
@@ -111,6 +113,8 @@ export const projectResponse = z.object({
   artifactCount: z.int(),
   createdAt: timestamp,
   createdBy: z.string(),
+  /** Default retention of versions committed into the project, in days. */
+  ttlDays: z.int().optional(),
 });
 export type ProjectResponse = z.infer<typeof projectResponse>;
 
@@ -393,3 +397,49 @@ export const deliveryResponse = z.object({
   payload: z.unknown().optional(),
 });
 export type DeliveryResponse = z.infer<typeof deliveryResponse>;
+
+/** A background job (lambdas/core/jobs.ts): bulk deletes answer it with 202 and `GET /v1/jobs/{id}` follows it. */
+export const jobResponse = z.object({
+  id: z.string(),
+  kind: z.enum(["artifact.delete", "versions.delete", "project.delete"]),
+  status: z.enum(["queued", "running", "succeeded", "failed"]),
+  project: z.string(),
+  artifact: z.string().optional(),
+  filter: z.object({ olderThan: timestamp.optional(), aliasAbsent: z.boolean().optional(), notLinked: z.boolean().optional() }).optional(),
+  force: z.boolean(),
+  progress: z.object({ total: z.int().optional(), done: z.int(), failed: z.int(), skipped: z.int() }),
+  /** Versions left in place, and why (linked, protected alias); the first ones, up to a cap. */
+  skipped: z.array(z.object({ version: z.string(), reason: z.string() })),
+  errors: z.array(z.string()).optional(),
+  createdBy: z.string(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type JobResponse = z.infer<typeof jobResponse>;
+
+/** What a bulk delete would do (`?dryRun=true`): nothing is written. */
+export const deletionPlanResponse = z.object({
+  dryRun: z.literal(true),
+  kind: z.enum(["artifact.delete", "versions.delete", "project.delete"]),
+  versions: z.array(
+    z.object({
+      project: z.string(),
+      artifact: z.string(),
+      version: z.string(),
+      size: z.int(),
+      fileCount: z.int(),
+      aliases: z.array(z.string()),
+    }),
+  ),
+  skipped: z.array(z.object({ version: z.string(), reason: z.string() })),
+  /** Collection links the delete would remove (with `force=true`). */
+  links: z.array(z.string()),
+  /** Artifacts (and for a project delete, the project) that go once their versions are gone. */
+  artifacts: z.array(z.string()),
+  files: z.int(),
+  /** Bytes of the versions' files as logged, shared blobs counted once per version. */
+  logicalBytes: z.int(),
+  /** Bytes no other version references; absent until the blob reference counts can tell. */
+  reclaimableBytes: z.int().optional(),
+});
+export type DeletionPlanResponse = z.infer<typeof deletionPlanResponse>;

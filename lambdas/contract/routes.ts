@@ -68,6 +68,15 @@ export const routes = [
   { method: "GET", path: `${P}/history`, function: "artifacts", operation: "listHistory", permission: "project:read" },
   // Description and metadata are editable; the files (and so the digest) never are.
   { method: "PATCH", path: `${P}/versions/{v}`, function: "artifacts", operation: "updateVersion", permission: "project:write" },
+  // Bulk deletes answer 202 with a job that runs in the background (lambdas/core/jobs.ts); `?dryRun=true` answers 200
+  // with what would go. As the single version delete: project admins; a whole project: org admins.
+  { method: "DELETE", path: P, function: "artifacts", operation: "deleteArtifact", permission: "project:admin" },
+  { method: "POST", path: `${P}/version-deletions`, function: "artifacts", operation: "deleteVersions", permission: "project:admin" },
+  { method: "DELETE", path: "/v1/projects/{project}", function: "artifacts", operation: "deleteProject", permission: "org:admin" },
+  // A project's settings (its default retention) are its admins'.
+  { method: "PATCH", path: "/v1/projects/{project}", function: "artifacts", operation: "updateProject", permission: "project:admin" },
+  // Jobs are read by whoever reads projects: every org user.
+  { method: "GET", path: "/v1/jobs/{id}", function: "artifacts", operation: "getJob", permission: "org:read" },
   // Every org user reads every project, so the listing is everybody's.
   { method: "GET", path: "/v1/projects", function: "artifacts", operation: "listProjects", permission: "org:read" },
 

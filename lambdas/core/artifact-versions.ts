@@ -66,6 +66,9 @@ export function toVersionResponse(version: VersionRecord): VersionResponse {
     size: version.size,
     fileCount: version.fileCount,
     ...(version.runId === undefined ? {} : { runId: version.runId }),
+    ...(version.expiresAt === undefined
+      ? {}
+      : { retention: { expiresAt: version.expiresAt, ...(version.retentionKept === undefined ? {} : { kept: version.retentionKept }) } }),
   };
 }
 
@@ -115,6 +118,7 @@ export async function commitVersion(
   const change = { ...ref, actor: principal.userId, at };
 
   let state = await deps.artifacts.readCommitState(ref.project, ref.artifact, digest, aliases);
+  const expiresAt = expiryOf(request, deps.clock.now(), state.projectTtlDays);
   let stored = false;
   for (;;) {
     // The one check of the type rule; the write's condition only makes a concurrent change lose.
@@ -141,6 +145,7 @@ export async function commitVersion(
         size: manifestSize(entries),
         fileCount: entries.length,
         runId: request.runId,
+        ...(expiresAt === undefined ? {} : { expiresAt }),
         aliases,
         actor: principal.userId,
         at,
@@ -160,6 +165,15 @@ export async function commitVersion(
       aliases: [...version.aliases].sort(),
     };
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/** A new version's expiry: the commit's own (`expiresAt`, `ttlDays`), else its project's default, else none. */
+export function expiryOf(request: Pick<CommitRequest, "expiresAt" | "ttlDays">, now: Date, projectTtlDays?: number): string | undefined {
+  if (request.expiresAt !== undefined) return new Date(request.expiresAt).toISOString();
+  const days = request.ttlDays ?? projectTtlDays;
+  return days === undefined ? undefined : new Date(now.getTime() + days * DAY_MS).toISOString();
 }
 
 async function reuseVersion(
@@ -327,9 +341,11 @@ function rejectLatest(alias: string): void {
   }
 }
 
+/** An artifact's history; it stays readable after the artifact is deleted (it ends with `artifact.deleted`). */
 export async function listArtifactHistory(deps: ArtifactDeps, ref: ArtifactRef, page: PageRequest): Promise<Page<AuditEvent>> {
-  await requireArtifact(deps.artifacts, ref);
-  return deps.artifacts.listArtifactHistory(ref.project, ref.artifact, page);
+  const history = await deps.artifacts.listArtifactHistory(ref.project, ref.artifact, page);
+  if (history.items.length === 0 && !page.cursor) await requireArtifact(deps.artifacts, ref);
+  return history;
 }
 
 /**
@@ -381,7 +397,7 @@ export async function deleteArtifactVersion(
 }
 
 /** What `principal` may not unlink in `registry` (core/registries.ts, protectedFrom); org admins are admins of every registry. */
-async function protectedAliasesFor(registries: RegistryStore, principal: Principal, name: string): Promise<string[] | undefined> {
+export async function protectedAliasesFor(registries: RegistryStore, principal: Principal, name: string): Promise<string[] | undefined> {
   if (principal.orgRole === "admin") return undefined;
   const { registry, role } = await registries.getRegistryAccess(name, principal.userId);
   if (!registry) return undefined;

@@ -56,12 +56,17 @@ export interface VersionRecord {
   runId?: string;
   /** How often the description and metadata were edited; absent: never. Copies of them are conditioned on it. */
   revision?: number;
+  /** When the retention sweep deletes the version (lambdas/core/retention.ts); absent: never. */
+  expiresAt?: string;
+  /** Why the sweep kept the version past `expiresAt` (linked into a collection). */
+  retentionKept?: string;
 }
 
 /** A version's editable fields, as an edit leaves them. */
 export interface VersionEdit {
   metadata: Record<string, unknown>;
   description?: string;
+  expiresAt?: string;
 }
 
 /** A project: the namespace artifacts are logged into; indexed when its first artifact is created. */
@@ -70,6 +75,8 @@ export interface ProjectRecord {
   artifactCount: number;
   createdAt: string;
   createdBy: string;
+  /** The retention of versions committed into the project (days from the commit); absent: none. */
+  ttlDays?: number;
 }
 
 export interface AuditEvent {
@@ -355,4 +362,42 @@ export interface DeliveryRecord {
   error?: string;
   createdAt: string;
   updatedAt: string;
+}
+
+export type JobKind = "artifact.delete" | "versions.delete" | "project.delete";
+export type JobStatus = "queued" | "running" | "succeeded" | "failed";
+
+/** A bulk delete's filter, as stored: `olderThan` is an absolute ISO time, fixed at creation. */
+export interface JobFilter {
+  olderThan?: string;
+  aliasAbsent?: boolean;
+  notLinked?: boolean;
+}
+
+/**
+ * A background job: one item in the table, advanced in bounded steps. `cursor` is where the
+ * next step starts (the artifact it works on, the last version index it handled); `step`
+ * counts the steps written, and each write expects the one before it.
+ */
+export interface JobRecord {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  project: string;
+  artifact?: string;
+  filter?: JobFilter;
+  force: boolean;
+  createdBy: string;
+  /** The creator's org role when the job was made: the deletes run with it. */
+  orgRole: OrgRole;
+  createdAt: string;
+  updatedAt: string;
+  progress: { total?: number; done: number; failed: number; skipped: number };
+  cursor: { artifact?: string; after?: number };
+  skipped: { version: string; reason: string }[];
+  errors: string[];
+  step: number;
+  /** Who runs it now, and until when; a runner gone past `leaseUntil` is taken over. */
+  leaseHolder?: string;
+  leaseUntil?: string;
 }

@@ -1,6 +1,7 @@
 import type {
   ApiKeyRecord,
   ArtifactRecord,
+  JobRecord,
   AutomationRecord,
   DeliveryRecord,
   MetricPoint,
@@ -43,6 +44,7 @@ export interface NewVersion {
   size: number;
   fileCount: number;
   runId?: string;
+  expiresAt?: string;
   /** Aliases to put on the new version besides `latest`, which the store always moves. */
   aliases: string[];
   actor: string;
@@ -61,11 +63,14 @@ export interface SequenceState<Head> {
   existing?: number;
   /** The index `latest` and each requested alias name now. */
   holders: ReadonlyMap<string, number>;
+  /** With no head: the number the first item takes (the sequence's head was deleted after handing out numbers below it). */
+  firstIndex?: number;
   /** Writes this append has lost to concurrent changes; the store gives up after its limit. */
   attempts: number;
 }
 
-export type CommitState = SequenceState<ArtifactRecord>;
+/** `projectTtlDays`: the project's default retention, read in the same BatchGet as the rest (no call of its own). */
+export type CommitState = SequenceState<ArtifactRecord> & { projectTtlDays?: number };
 
 /** `created: false` is a lost race: `current` is what the store reads now, to decide again on. */
 export type CommitOutcome = { created: true; version: VersionRecord } | { created: false; current: CommitState };
@@ -130,6 +135,46 @@ export interface ArtifactStore {
   /** Removes a live, unlinked version, keeping its number burnt; moves `latest` back when it held it. */
   deleteVersion(change: AliasChange, index: number): Promise<void>;
   listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>>;
+  /** Up to `limit` live versions after index `after` (all when undefined), oldest first, each with its link count: one consistent query. */
+  versionsAfter(
+    project: string,
+    artifact: string,
+    after: number | undefined,
+    limit: number,
+  ): Promise<(VersionRecord & { linkCount: number })[]>;
+  /** Up to `limit` artifacts of a project named after `after`, by name: one consistent query. */
+  artifactsAfter(project: string, after: string | undefined, limit: number): Promise<ArtifactRecord[]>;
+  /**
+   * Deletes an artifact that holds no live version: its item, its remaining alias items, one
+   * from its project's count, an `artifact.deleted` event in its history (which stays
+   * readable). Its numbers stay burnt: a later artifact of the same name goes on after them.
+   * False (nothing written) while it holds a version or is gone.
+   */
+  deleteArtifact(change: AliasChange): Promise<boolean>;
+  /** Deletes a project's index item while it counts no artifact, with a `project.deleted` event; false otherwise. */
+  deleteProject(project: string, change: { actor: string; at: string }): Promise<boolean>;
+  /** Sets (or with undefined removes) a project's default retention, with a `project.updated` event; NotFoundError for an unknown project. */
+  setProjectRetention(project: string, ttlDays: number | undefined, change: { actor: string; at: string }): Promise<ProjectRecord>;
+  /** Up to `limit` versions whose `expiresAt` is at or before `now` and that were not kept, soonest first: one query of a sparse index. */
+  expiredVersions(now: string, limit: number): Promise<(VersionRecord & { linkCount: number })[]>;
+  /** Records why the sweep kept an expired version, and takes it out of the expiry index; false when the version is gone. */
+  keepVersion(project: string, artifact: string, index: number, reason: string): Promise<boolean>;
+}
+
+/** Background jobs: one item each, with a lease so that one runner advances it at a time. */
+export interface JobStore {
+  /** Writes a queued job with its `job.created` event; ConflictError when the id is taken. */
+  createJob(job: JobRecord): Promise<void>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  /** Ids of queued and running jobs, oldest first: one query of a sparse index. */
+  activeJobs(limit: number): Promise<string[]>;
+  /** Takes the job for `holder` until `leaseUntil` when it is active and nobody else holds it at `now`; undefined otherwise. */
+  claimJob(id: string, holder: string, now: string, leaseUntil: string): Promise<JobRecord | undefined>;
+  /**
+   * Writes the job's next state while `holder` still holds it and it is at step `job.step - 1`;
+   * a finished job leaves the active index, with a `job.finished` event. False: nothing written.
+   */
+  saveJob(job: JobRecord, holder: string): Promise<boolean>;
 }
 
 /**

@@ -2,8 +2,14 @@ import type { ProjectResponse } from "../contract/artifacts.js";
 import type { Page, PageRequest, ProjectRecord } from "./model.js";
 import type { ArtifactStore } from "./ports.js";
 
-function toProjectResponse(project: ProjectRecord): ProjectResponse {
-  return { name: project.name, artifactCount: project.artifactCount, createdAt: project.createdAt, createdBy: project.createdBy };
+export function toProjectResponse(project: ProjectRecord): ProjectResponse {
+  return {
+    name: project.name,
+    artifactCount: project.artifactCount,
+    createdAt: project.createdAt,
+    createdBy: project.createdBy,
+    ...(project.ttlDays === undefined ? {} : { ttlDays: project.ttlDays }),
+  };
 }
 
 /**

@@ -27,7 +27,13 @@ export function applyVersionEdit(current: VersionRecord, request: UpdateVersionR
     throw new ValidationError(`metadata after the edit: ${checked.error.issues.map((issue) => issue.message).join("; ")}`);
   }
   const description = request.description === undefined ? current.description : (request.description ?? undefined);
-  return { metadata, ...(description === undefined ? {} : { description }) };
+  const expiresAt =
+    request.expiresAt === undefined
+      ? current.expiresAt
+      : request.expiresAt === null
+        ? undefined
+        : new Date(request.expiresAt).toISOString();
+  return { metadata, ...(description === undefined ? {} : { description }), ...(expiresAt === undefined ? {} : { expiresAt }) };
 }
 
 /**

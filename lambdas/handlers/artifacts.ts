@@ -11,7 +11,9 @@ import {
   removeArtifactAlias,
   setArtifactAlias,
 } from "../core/artifact-versions.js";
+import { createBulkDeleteJob, getJob, planBulkDelete, type BulkDeleteTarget } from "../core/jobs.js";
 import { listProjects } from "../core/projects.js";
+import { setProjectRetention } from "../core/retention.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
 import { updateVersion } from "../core/version-edits.js";
 import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
@@ -26,10 +28,18 @@ import {
   uploadPlanRequest,
 } from "../contract/artifacts.js";
 import { alias, name, pageQuery } from "../contract/common.js";
+import { bulkDeleteQuery, jobParams, updateProjectRequest, versionDeletionRequest } from "../contract/jobs.js";
 
 const artifactParams = z.object({ project: name, name });
 const versionParams = artifactParams.extend({ v: z.string().min(1).max(140) });
 const aliasParams = artifactParams.extend({ alias });
+
+/** A dry run answers 200 with what would go; otherwise the job is created and answered 202. */
+async function bulkDelete(request: ApiRequest, target: BulkDeleteTarget) {
+  const { dryRun, force } = parse(bulkDeleteQuery, request.query, "query");
+  if (dryRun === "true") return ok(await planBulkDelete(request.services, request.principal, target, force === "true"));
+  return { status: 202, body: await createBulkDeleteJob(request.services, request.principal, target, force === "true") };
+}
 
 function artifactRef(request: ApiRequest) {
   const params = parse(artifactParams, request.params, "path");
@@ -89,4 +99,20 @@ export const artifactOperations: Operations<"artifacts"> = {
     return ok(await updateVersion(request.services, request.principal, artifactRef(request), v, edit));
   },
   listProjects: async (request) => ok(await listProjects(request.services, parse(pageQuery, request.query, "query"))),
+  deleteArtifact: async (request) => bulkDelete(request, { kind: "artifact.delete", ...artifactRef(request) }),
+  deleteVersions: async (request) => {
+    const ref = artifactRef(request);
+    const filter = parse(versionDeletionRequest, request.body, "version deletion");
+    return bulkDelete(request, { kind: "versions.delete", ...ref, filter });
+  },
+  deleteProject: async (request) => {
+    const { project } = parse(z.object({ project: name }), request.params, "path");
+    return bulkDelete(request, { kind: "project.delete", project });
+  },
+  updateProject: async (request) => {
+    const { project } = parse(z.object({ project: name }), request.params, "path");
+    const { ttlDays } = parse(updateProjectRequest, request.body, "project settings");
+    return ok(await setProjectRetention(request.services, request.principal, project, ttlDays));
+  },
+  getJob: async (request) => ok(await getJob(request.services, parse(jobParams, request.params, "path").id)),
 };

@@ -3,6 +3,7 @@ import { automationStoreContract } from "./automation-store.js";
 import { blobLedgerContract } from "./blob-ledger.js";
 import { identityStoreContract } from "./identity-store.js";
 import { lifecycleContract } from "./lifecycle.js";
+import { bulkDeleteContract } from "./bulk-deletes.js";
 import { lineageStoreContract } from "./lineage-store.js";
 import { promotionStoreContract } from "./promotion-store.js";
 import { registryStoreContract } from "./registry-store.js";
@@ -22,4 +23,5 @@ export function portContracts(make: MakeStores): void {
   automationStoreContract(make);
   lifecycleContract(make);
   promotionStoreContract(make);
+  bulkDeleteContract(make);
 }

@@ -3,6 +3,7 @@ import type {
   AutomationStore,
   BlobLedger,
   IdentityStore,
+  JobStore,
   LineageStore,
   NewLink,
   NewVersion,
@@ -20,6 +21,7 @@ export interface Stores {
   promotions: PromotionStore;
   lineage: LineageStore;
   automations: AutomationStore;
+  jobs: JobStore;
   /** The ledger of another process on the same table (or world): how claims meet across processes. */
   ledgerFor(options: { holder: string; soleHolder?: boolean }): BlobLedger;
 }

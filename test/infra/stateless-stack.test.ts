@@ -11,7 +11,7 @@ import { ERROR_STATUS } from "../../lambdas/contract/errors.js";
 import { MULTIPART_THRESHOLD, PART_SIZE } from "../../lambdas/settings.js";
 import { routes, type RouteDefinition } from "../../lambdas/contract/routes.js";
 import { accessOf, tableActions } from "../../infra/function-access.js";
-import { STREAM_CONSUMER } from "../../infra/stacks/stateless-stack.js";
+import { JOB_RUNNER, STREAM_CONSUMER } from "../../infra/stacks/stateless-stack.js";
 import { deployedEnvironment, environmentOf, logicalId, statementsOf, synthesize, type SynthesizedApp } from "./synth.js";
 
 // One synth with real esbuild bundling for the whole file.
@@ -182,8 +182,13 @@ describe("API wired from the route table", () => {
 
 describe("functions", () => {
   it("run Node 24 on ARM64 from a bundled ES module, with their own log group and no managed policy", () => {
-    for (const name of [...apiFunctions, STREAM_CONSUMER]) {
-      const fn = name === STREAM_CONSUMER ? synth.stateless.streamConsumer : synth.stateless.functions.get(name)!;
+    for (const name of [...apiFunctions, STREAM_CONSUMER, JOB_RUNNER]) {
+      const fn =
+        name === STREAM_CONSUMER
+          ? synth.stateless.streamConsumer
+          : name === JOB_RUNNER
+            ? synth.stateless.jobRunner
+            : synth.stateless.functions.get(name)!;
       api.hasResourceProperties("AWS::Lambda::Function", {
         FunctionName: Match.absent(),
         Runtime: "nodejs24.x",
@@ -226,8 +231,13 @@ describe("functions", () => {
   });
 
   it("trace every invocation with X-Ray, and may send the traces", () => {
-    const all = [...synth.stateless.functions.values(), synth.stateless.streamConsumer, synth.stateless.deliverySweeper];
-    expect(all).toHaveLength(apiFunctions.length + 2);
+    const all = [
+      ...synth.stateless.functions.values(),
+      synth.stateless.streamConsumer,
+      synth.stateless.deliverySweeper,
+      synth.stateless.jobRunner,
+    ];
+    expect(all).toHaveLength(apiFunctions.length + 3);
     for (const fn of all) {
       const cfn = fn.function.node.defaultChild as CfnFunction;
       expect(Stack.of(cfn).resolve(cfn.tracingConfig), fn.node.id).toEqual({ mode: "Active" });
@@ -244,8 +254,13 @@ describe("functions", () => {
   });
 
   it("are bundles under 1 MB minified that a bare node imports, exporting a handler", () => {
-    for (const name of [...apiFunctions, STREAM_CONSUMER]) {
-      const fn = name === STREAM_CONSUMER ? synth.stateless.streamConsumer : synth.stateless.functions.get(name)!;
+    for (const name of [...apiFunctions, STREAM_CONSUMER, JOB_RUNNER]) {
+      const fn =
+        name === STREAM_CONSUMER
+          ? synth.stateless.streamConsumer
+          : name === JOB_RUNNER
+            ? synth.stateless.jobRunner
+            : synth.stateless.functions.get(name)!;
       const code = Stack.of(fn).resolve((fn.function.node.defaultChild as CfnFunction).code) as { s3Key: string };
       const bundle = path.join(synth.app.outdir, `asset.${code.s3Key.replace(/\.zip$/, "")}`, "index.mjs");
       expect(existsSync(bundle), bundle).toBe(true);

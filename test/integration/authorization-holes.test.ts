@@ -226,6 +226,7 @@ describe("page cursors", () => {
       "/v1/users/{user}/memberships": "/v1/users/max/memberships",
       "/v1/registries/{registry}/collections/{collection}/promotions/{id}": "",
       "/v1/registries/{registry}/automations/{id}/deliveries/{delivery}": "",
+      "/v1/jobs/{id}": "",
     };
     for (const route of others) {
       expect(Object.keys(paths), route.path).toContain(route.path);

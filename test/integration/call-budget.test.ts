@@ -20,7 +20,7 @@ let inFlight = 0;
 beforeAll(async () => {
   // The local stream poller and delivery sweeper share the counted client: keep them quiet
   // (their longest interval) so that only the request under test is counted.
-  s = await startTestStack({ env: { MREG_STREAM_POLL_MS: "60000", MREG_WEBHOOK_SWEEP_MS: "60000" } });
+  s = await startTestStack({ env: { MREG_STREAM_POLL_MS: "60000", MREG_WEBHOOK_SWEEP_MS: "60000", MREG_JOB_POLL_MS: "600000" } });
   // The stores speak through the document client; its command names (Get, Query, …) are what we count.
   for (const client of [DynamoDBDocumentClient, S3Client]) {
     const send = client.prototype.send;

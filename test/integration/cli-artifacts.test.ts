@@ -347,6 +347,24 @@ describe("references", () => {
 });
 
 describe("login", () => {
+  test("delete: a dry run says what would go; the job deletes it and `mreg job` follows it", async () => {
+    const dir = join(work, "doomed");
+    await writeOld(join(dir, "w.bin"), "doomed weights");
+    expect((await mreg(["log", dir, "-p", "scratch", "-n", "doomed"])).code).toBe(0);
+    const dry = await mreg(["delete", "scratch/doomed", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("would delete scratch/doomed:v0");
+    expect(dry.stdout).toContain("would delete artifact scratch/doomed");
+    const started = await mreg(["delete", "scratch/doomed", "--json"]);
+    expect(started.json).toMatchObject({ kind: "artifact.delete", progress: { total: 1 } });
+    let shown: CliResult;
+    do {
+      shown = await mreg(["job", started.json.id]);
+      expect(shown.code).toBe(0);
+    } while (!/: (succeeded|failed),/.test(shown.stdout));
+    expect(shown.stdout).toContain(`job ${started.json.id} (artifact.delete scratch/doomed): succeeded, 1/1 deleted, 0 skipped, 0 failed`);
+  });
+
   test("saves URL and key with mode 0600; later commands use them", async () => {
     const config = join(work, "login", "config.json");
     const login = await mreg(["login", "--key", s.adminKey, "--json"], { MREG_CONFIG: config, MREG_API_KEY: "" });

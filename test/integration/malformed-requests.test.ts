@@ -51,6 +51,7 @@ const BODIES: Record<string, Record<string, unknown>> = {
   addRunInput: { artifact: "net", version: "v0" },
   logRunMetrics: { items: [{ step: 1, values: { loss: 0.5 } }] },
   createAutomation: { name: "hook", event: "LINK_ARTIFACT", url: "http://127.0.0.1:9/hook" },
+  deleteVersions: { olderThan: "30d", aliasAbsent: true, notLinked: true },
 };
 
 /** Replacements for any field of the bodies above that no field takes: wrong types, and strings none may hold. */

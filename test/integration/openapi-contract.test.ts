@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { fileDownloadInfo, listFiles, pathsInfo, snapshotDownload, uploadFiles } from "@huggingface/hub";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { routes } from "../../lambdas/contract/routes.js";
-import { fileSpec } from "../support/files.js";
+import { fileSpec, uploadPlanned } from "../support/files.js";
 import { MIB, startTestStack, type TestStack } from "../support/local-stack.js";
 import { checkedFetch, exercised } from "../support/openapi-check.js";
 
@@ -234,6 +234,32 @@ describe("the registry's answers are what the OpenAPI document says", () => {
   test("deleting versions and unlinking", async () => {
     await expectStatus("DELETE", `${C}/versions/v1`, undefined, 200);
     await expectStatus("DELETE", `${P}/versions/v0?force=true`, undefined, 200);
+  });
+
+  test("bulk deletes, their dry runs and jobs", async () => {
+    const file = fileSpec("w.bin", "bulk contract weights");
+    const declared = { path: file.path, size: file.size, sha256: file.sha256 };
+    await uploadPlanned(await expectStatus("POST", "/v1/uploads", { files: [declared] }, 200), new Map([[file.sha256, file.bytes]]));
+    const B = "/v1/projects/bulk-contract/artifacts";
+    for (const [artifact, path] of [
+      ["a", "1"],
+      ["a", "2"],
+      ["b", "1"],
+    ]) {
+      await expectStatus("POST", `${B}/${artifact}/versions`, { type: "model", files: [{ ...declared, path }] }, 201);
+    }
+    await expectStatus("PATCH", "/v1/projects/bulk-contract", { ttlDays: 7 }, 200);
+    await expectStatus("POST", `${B}/b/versions`, { type: "model", files: [{ ...declared, path: "2" }], ttlDays: 1 }, 201);
+    await expectStatus("GET", `${B}/b/versions/v1`, undefined, 200);
+    await expectStatus("POST", `${B}/a/version-deletions?dryRun=true`, { aliasAbsent: true }, 200);
+    const filtered = await expectStatus("POST", `${B}/a/version-deletions`, { aliasAbsent: true }, 202);
+    await expectStatus("GET", `/v1/jobs/${filtered.id}`, undefined, 200);
+    await expectStatus("GET", "/v1/jobs/01J00000000000000000000000", undefined, 404);
+    await expectStatus("DELETE", `${B}/a?dryRun=true`, undefined, 200);
+    await expectStatus("DELETE", `${B}/a`, undefined, 202);
+    await expectStatus("DELETE", `${B}/nothing`, undefined, 404);
+    await expectStatus("DELETE", "/v1/projects/bulk-contract?dryRun=true", undefined, 200);
+    await expectStatus("DELETE", "/v1/projects/bulk-contract", undefined, 202);
   });
 
   test("the Hugging Face protocol, as @huggingface/hub drives it", async () => {

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe } from "vitest";
+import { DynamoJobStore } from "../../lambdas/adapters/dynamodb/job-store.js";
 import { DynamoArtifactStore } from "../../lambdas/adapters/dynamodb/artifact-store.js";
 import { DynamoAutomationStore } from "../../lambdas/adapters/dynamodb/automation-store.js";
 import { DynamoBlobLedger } from "../../lambdas/adapters/dynamodb/blob-ledger.js";
@@ -48,6 +49,7 @@ async function dynamoStores(): Promise<Stores> {
     promotions: new DynamoPromotionStore(document, table),
     lineage: new DynamoLineageStore(document, table),
     automations: new DynamoAutomationStore(document, table),
+    jobs: new DynamoJobStore(document, table),
     ledgerFor: (options) => new DynamoBlobLedger(document, table, options),
   };
 }

@@ -17,6 +17,7 @@ import {
   type ApiKeyRecord,
   type ArtifactRecord,
   type AuditEvent,
+  type JobRecord,
   type CollectionEdit,
   type CollectionRecord,
   type LinkLocation,
@@ -61,6 +62,7 @@ import type {
   Edited,
   IdentityStore,
   Ids,
+  JobStore,
   LinkOutcome,
   LinkState,
   NewLink,
@@ -157,6 +159,9 @@ class FakeSequence<T extends { index: number; aliases: string[] }, H extends Hea
     private readonly dedupeOf: (item: T) => string,
   ) {}
 
+  /** The next number of a deleted head: a head created again goes on from it. */
+  retiredNext?: number;
+
   state(dedupe: string, aliases: string[]): SequenceState<H> {
     const holders = new Map<string, number>();
     for (const alias of withLatest(aliases)) {
@@ -166,6 +171,7 @@ class FakeSequence<T extends { index: number; aliases: string[] }, H extends Hea
     const existing = this.dedupe.get(dedupe);
     return {
       ...(this.head ? { head: copy(this.head) } : {}),
+      ...(!this.head && this.retiredNext !== undefined ? { firstIndex: this.retiredNext } : {}),
       ...(existing === undefined ? {} : { existing }),
       holders,
       attempts: 0,
@@ -183,7 +189,7 @@ class FakeSequence<T extends { index: number; aliases: string[] }, H extends Hea
       !this.dedupe.has(append.dedupe) &&
       aliases.every((alias) => this.aliases.get(alias) === expected.holders.get(alias));
     if (!holds) return { created: false, current: { ...this.state(append.dedupe, append.aliases), attempts: expected.attempts + 1 } };
-    this.head ??= append.newHead();
+    this.head ??= { ...append.newHead(), nextIndex: this.retiredNext ?? 0 };
     const index = this.head.nextIndex;
     const { item, event } = append.at(index);
     this.items.set(index, item);
@@ -343,7 +349,10 @@ export class FakeArtifactStore implements ArtifactStore {
   }
 
   async readCommitState(project: string, artifact: string, digest: string, aliases: string[]): Promise<CommitState> {
-    return this.versions(project, artifact).state(digest, aliases);
+    const state = this.versions(project, artifact).state(digest, aliases);
+    // As the adapter, which reads the project item in the same BatchGet.
+    const ttlDays = this.projects.get(project)?.ttlDays;
+    return ttlDays === undefined ? state : { ...state, projectTtlDays: ttlDays };
   }
 
   async commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome> {
@@ -377,6 +386,7 @@ export class FakeArtifactStore implements ArtifactStore {
           size: version.size,
           fileCount: version.fileCount,
           runId: version.runId,
+          ...(version.expiresAt === undefined ? {} : { expiresAt: version.expiresAt }),
         },
         event: { action: "version.created", digest: version.digest },
       }),
@@ -409,12 +419,20 @@ export class FakeArtifactStore implements ArtifactStore {
     if (!versions || !version) throw new NotFoundError(`${change.project}/${change.artifact} has no version ${versionLabel(index)}`);
     const before = copy(version);
     const next = edit(copy(before));
-    if (before.description === next.description && JSON.stringify(before.metadata) === JSON.stringify(next.metadata)) {
+    if (
+      before.description === next.description &&
+      before.expiresAt === next.expiresAt &&
+      JSON.stringify(before.metadata) === JSON.stringify(next.metadata)
+    ) {
       return { before, after: before };
     }
     version.metadata = copy(next.metadata);
     if (next.description === undefined) delete version.description;
     else version.description = next.description;
+    // A new expiry is for the sweep to decide on again.
+    delete version.retentionKept;
+    if (next.expiresAt === undefined) delete version.expiresAt;
+    else version.expiresAt = next.expiresAt;
     version.revision = (version.revision ?? 0) + 1;
     this.onVersionEdited?.(copy(version));
     versions.record({
@@ -444,6 +462,92 @@ export class FakeArtifactStore implements ArtifactStore {
     const versions = this.artifacts.get(artifactKey(project, artifact));
     if (!versions) return pageOf(`history:${project}/${artifact}`, [], String, "desc", page);
     return versions.listHistory(`history:${project}/${artifact}`, page);
+  }
+
+  async versionsAfter(
+    project: string,
+    artifact: string,
+    after: number | undefined,
+    limit: number,
+  ): Promise<(VersionRecord & { linkCount: number })[]> {
+    const versions = this.artifacts.get(artifactKey(project, artifact));
+    if (!versions) return [];
+    return [...versions.items.values()]
+      .filter((v) => after === undefined || v.index > after)
+      .sort((a, b) => a.index - b.index)
+      .slice(0, limit)
+      .map((v) => ({ ...copy(v), linkCount: this.linkCounts.get(versionKey(v, v.index)) ?? 0 }));
+  }
+
+  async artifactsAfter(project: string, after: string | undefined, limit: number): Promise<ArtifactRecord[]> {
+    return [...this.artifacts.values()]
+      .flatMap((s) => (s.head ? [s.head] : []))
+      .filter((r) => r.project === project && (after === undefined || r.name > after))
+      .sort((a, b) => compare(a.name, b.name))
+      .slice(0, limit)
+      .map(copy);
+  }
+
+  /** As the adapter: only an artifact with no live version; its numbers stay burnt, its history stays. */
+  async deleteArtifact(change: AliasChange): Promise<boolean> {
+    const versions = this.artifacts.get(artifactKey(change.project, change.artifact));
+    if (!versions?.head || versions.head.versionCount > 0) return false;
+    versions.retiredNext = versions.head.nextIndex;
+    versions.record({
+      action: "artifact.deleted",
+      actor: change.actor,
+      at: change.at,
+      project: change.project,
+      artifact: change.artifact,
+      versionsEver: versions.head.nextIndex,
+    });
+    delete versions.head;
+    versions.aliases.clear();
+    const project = this.projects.get(change.project);
+    if (project) project.artifactCount--;
+    return true;
+  }
+
+  async setProjectRetention(project: string, ttlDays: number | undefined, change: { actor: string; at: string }): Promise<ProjectRecord> {
+    const record = this.projects.get(project);
+    if (!record) throw new NotFoundError(`project ${project} does not exist`);
+    if (ttlDays === undefined) delete record.ttlDays;
+    else record.ttlDays = ttlDays;
+    this.projectEvents.push({ action: "project.updated", actor: change.actor, at: change.at, project, ttlDays: ttlDays ?? null });
+    return copy(record);
+  }
+
+  /** As the adapter's sparse expiry index: versions with an expiry the sweep has not kept. */
+  async expiredVersions(now: string, limit: number): Promise<(VersionRecord & { linkCount: number })[]> {
+    return [...this.artifacts.values()]
+      .flatMap((s) => [...s.items.values()])
+      .filter((v) => v.expiresAt !== undefined && v.retentionKept === undefined && v.expiresAt <= now)
+      .sort((a, b) =>
+        compare(
+          `${a.expiresAt}#${a.project}#${a.artifact}#${sortableIndex(a.index)}`,
+          `${b.expiresAt}#${b.project}#${b.artifact}#${sortableIndex(b.index)}`,
+        ),
+      )
+      .slice(0, limit)
+      .map((v) => ({ ...copy(v), linkCount: this.linkCounts.get(versionKey(v, v.index)) ?? 0 }));
+  }
+
+  async keepVersion(project: string, artifact: string, index: number, reason: string): Promise<boolean> {
+    const version = this.artifacts.get(artifactKey(project, artifact))?.items.get(index);
+    if (!version) return false;
+    version.retentionKept = reason;
+    return true;
+  }
+
+  /** Project-level audit events (the adapter's project history partition), oldest first. */
+  readonly projectEvents: AuditEvent[] = [];
+
+  async deleteProject(project: string, change: { actor: string; at: string }): Promise<boolean> {
+    const record = this.projects.get(project);
+    if (!record || record.artifactCount > 0) return false;
+    this.projects.delete(project);
+    this.projectEvents.push({ action: "project.deleted", actor: change.actor, at: change.at, project });
+    return true;
   }
 
   requireVersion(source: VersionRef): void {
@@ -1449,6 +1553,50 @@ export class FakeBlobStore implements BlobStore {
   }
 }
 
+/** As DynamoJobStore (lambdas/adapters/dynamodb/job-store.ts): a lease per job, each write expecting the step before it. */
+export class FakeJobStore implements JobStore {
+  readonly jobs = new Map<string, JobRecord>();
+  /** Audit events of jobs (created, finished), oldest first. */
+  readonly events: AuditEvent[] = [];
+
+  async createJob(job: JobRecord): Promise<void> {
+    if (this.jobs.has(job.id)) throw new ConflictError(`job ${job.id} exists`);
+    this.jobs.set(job.id, copy(job));
+    this.events.push({ action: "job.created", actor: job.createdBy, at: job.createdAt, job: job.id, kind: job.kind });
+  }
+
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    const job = this.jobs.get(id);
+    return job && copy(job);
+  }
+
+  async activeJobs(limit: number): Promise<string[]> {
+    return [...this.jobs.values()]
+      .filter((j) => j.status === "queued" || j.status === "running")
+      .sort((a, b) => compare(`${a.createdAt}#${a.id}`, `${b.createdAt}#${b.id}`))
+      .slice(0, limit)
+      .map((j) => j.id);
+  }
+
+  async claimJob(id: string, holder: string, now: string, leaseUntil: string): Promise<JobRecord | undefined> {
+    const job = this.jobs.get(id);
+    if (!job || (job.status !== "queued" && job.status !== "running")) return undefined;
+    if (job.leaseUntil !== undefined && !(job.leaseUntil < now) && job.leaseHolder !== holder) return undefined;
+    Object.assign(job, { leaseHolder: holder, leaseUntil, status: "running" });
+    return copy(job);
+  }
+
+  async saveJob(job: JobRecord, holder: string): Promise<boolean> {
+    const current = this.jobs.get(job.id);
+    if (!current || current.step !== job.step - 1 || current.leaseHolder !== holder) return false;
+    this.jobs.set(job.id, copy(job));
+    if (job.status === "succeeded" || job.status === "failed") {
+      this.events.push({ action: "job.finished", actor: job.createdBy, at: job.updatedAt, job: job.id, status: job.status });
+    }
+    return true;
+  }
+}
+
 export class FixedClock implements Clock {
   private time: number;
 
@@ -1482,6 +1630,7 @@ export interface FakeDeps {
   identity: FakeIdentityStore;
   registries: FakeRegistryStore;
   promotions: FakePromotionStore;
+  jobs: FakeJobStore;
   blobs: FakeBlobStore;
   clock: FixedClock;
   ids: CounterIds;
@@ -1519,6 +1668,7 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
     identity: new FakeIdentityStore(),
     registries,
     promotions: new FakePromotionStore(registries),
+    jobs: new FakeJobStore(),
     blobs: new FakeBlobStore(),
     clock: new FixedClock(),
     ids: new CounterIds(),

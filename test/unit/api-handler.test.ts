@@ -84,6 +84,11 @@ describe("createApiHandler", () => {
     listHistory: record,
     updateVersion: record,
     listProjects: record,
+    deleteArtifact: record,
+    deleteVersions: record,
+    deleteProject: record,
+    getJob: record,
+    updateProject: record,
   };
   const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, services, observability)(e);
   const versions = { project: "vision", name: "mnist" };

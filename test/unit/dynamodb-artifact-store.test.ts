@@ -153,11 +153,32 @@ describe("readCommitState", () => {
     expect(ddb.calls()).toHaveLength(1);
     expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
       RequestItems: {
-        [TABLE]: { Keys: [artifactKey, digestKey(), aliasKey("latest"), aliasKey("best")], ConsistentRead: true },
+        [TABLE]: {
+          Keys: [artifactKey, digestKey(), aliasKey("latest"), aliasKey("best"), retiredKey, { PK: "PROJ#vision", SK: "PROJECT" }],
+          ConsistentRead: true,
+        },
       },
     });
   });
+
+  it("reads the project's default retention in the same BatchGet: it costs the commit no call", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ PK: "PROJ#vision", SK: "PROJECT", entity: "project", ttlDays: 30 }] } });
+
+    expect(await store.readCommitState("vision", "mnist", DIGEST, [])).toEqual({ projectTtlDays: 30, holders: new Map(), attempts: 0 });
+    expect(ddb.calls()).toHaveLength(1);
+  });
+
+  it("goes on after the numbers of a deleted artifact of the same name, read in the same BatchGet", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ ...retiredKey, entity: "retired", nextIndex: 7 }] } });
+
+    const state = await store.readCommitState("vision", "mnist", DIGEST, []);
+
+    expect(state).toEqual({ firstIndex: 7, holders: new Map(), attempts: 0 });
+    expect(ddb.calls()).toHaveLength(1);
+  });
 });
+
+const retiredKey = { PK: "ART#vision#mnist", SK: "RETIRED" };
 
 describe("commitVersion", () => {
   it("writes the first version, its artifact, digest, latest, aliases and events in one transaction", async () => {

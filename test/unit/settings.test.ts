@@ -12,6 +12,7 @@ import {
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_MAX_RETRY_DELAY_MS,
   WEBHOOK_SWEEP_MS,
+  JOB_POLL_MS,
   WEBHOOK_TIMEOUT_MS,
 } from "../../lambdas/settings.js";
 import { readSettings } from "../../infra/settings.js";
@@ -81,6 +82,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       streamPollMs: STREAM_POLL_MS.default,
       webhookSweepMs: WEBHOOK_SWEEP_MS.default,
+      jobPollMs: JOB_POLL_MS.default,
     });
   });
 

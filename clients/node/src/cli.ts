@@ -1,3 +1,4 @@
+import type { JobResponse } from "../../../lambdas/contract/responses.js";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { AbortedError, ApiError, MregError } from "./errors.js";
 import { formatBytes } from "./format-bytes.js";
@@ -431,6 +432,64 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     });
 
   program
+    .command("delete")
+    .description("delete an artifact with all its versions, or a project (org admins), in a background job")
+    .argument("<ref>", "project/artifact or project")
+    .option("--dry-run", "show what would go; delete nothing")
+    .option("--force", "unlink linked versions first (protected aliases: registry admins only); skipped otherwise")
+    .option("--older-than <time>", "only versions older than this (ISO time or 30d, 12h, 90m)")
+    .option("--no-alias", "only versions that hold no alias")
+    .option("--not-linked", "only versions no collection links")
+    .option("--wait", "follow the job until it finishes")
+    .action(
+      async (
+        ref: string,
+        options: { dryRun?: boolean; force?: boolean; olderThan?: string; alias?: boolean; notLinked?: boolean; wait?: boolean },
+        command: Command,
+      ) => {
+        const mreg = await client(command);
+        const filter = {
+          ...(options.olderThan === undefined ? {} : { olderThan: options.olderThan }),
+          ...(options.alias === false ? { aliasAbsent: true } : {}),
+          ...(options.notLinked ? { notLinked: true } : {}),
+        };
+        const result = await mreg.bulkDelete(ref, {
+          dryRun: options.dryRun,
+          force: options.force,
+          ...(Object.keys(filter).length > 0 ? { filter } : {}),
+        });
+        if ("dryRun" in result) {
+          print(command, result, () =>
+            [
+              ...result.versions.map((v) => `would delete ${v.project}/${v.artifact}:${v.version} (${v.fileCount} files, ${v.size} bytes)`),
+              ...result.skipped.map((s) => `would keep ${s.version}: ${s.reason}`),
+              ...result.links.map((l) => `would unlink ${l}`),
+              ...result.artifacts.map((a) => `would delete artifact ${a}`),
+              `${result.versions.length} versions, ${result.files} files, ${result.logicalBytes} bytes`,
+            ].join("\n"),
+          );
+          return;
+        }
+        let job = result;
+        while (options.wait && (job.status === "queued" || job.status === "running")) {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          job = await mreg.job(job.id);
+        }
+        print(command, job, () => describeJob(job));
+      },
+    );
+
+  program
+    .command("job")
+    .description("a background job (bulk delete) with its progress")
+    .argument("<id>")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const mreg = await client(command);
+      const job = await mreg.job(id);
+      print(command, job, () => describeJob(job));
+    });
+
+  program
     .command("history")
     .description("changes to an artifact or a collection, newest first")
     .argument("<ref>", "project/artifact or @registry/collection")
@@ -517,4 +576,15 @@ async function verifyKey(url: string, apiKey: string): Promise<void> {
   const api = new ApiClient({ url, apiKey, retry: { retries: 1 } });
   await api.get("/v1/health");
   await api.get("/v1/me");
+}
+
+function describeJob(job: JobResponse): string {
+  const { total, done, failed, skipped } = job.progress;
+  const lines = [
+    `job ${job.id} (${job.kind} ${job.project}${job.artifact ? `/${job.artifact}` : ""}): ${job.status}, ` +
+      `${done}${total === undefined ? "" : `/${total}`} deleted, ${skipped} skipped, ${failed} failed`,
+    ...job.skipped.map((s) => `  kept ${s.version}: ${s.reason}`),
+    ...(job.errors ?? []).map((e) => `  error: ${e}`),
+  ];
+  return lines.join("\n");
 }

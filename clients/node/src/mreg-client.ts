@@ -9,6 +9,8 @@ import {
   type VersionResponse,
 } from "../../../lambdas/contract/artifacts.js";
 import { alias as aliasSchema, name as nameSchema } from "../../../lambdas/contract/common.js";
+import { versionDeletionRequest } from "../../../lambdas/contract/jobs.js";
+import type { DeletionPlanResponse, JobResponse } from "../../../lambdas/contract/responses.js";
 import { ApiClient, seg } from "./api-client.js";
 import { resolveSettings } from "./client-config.js";
 import { MregError } from "./errors.js";
@@ -187,6 +189,35 @@ export class MregClient {
   async updateCollection(ref: RefInput, changes: { description?: string | null; tags?: string[] }): Promise<unknown> {
     const target = collectionOf(ref);
     return this.api.patch(basePath(target), validated(updateCollectionRequest, changes, "edit"));
+  }
+
+  /**
+   * Deletes an artifact with every version (`project/artifact`), the versions of one matching
+   * `filter`, or a whole project (`project`), in a background job: answers the job (follow it
+   * with `job`), or with `dryRun` what would go. `force` unlinks linked versions.
+   */
+  async bulkDelete(
+    ref: RefInput,
+    options: { dryRun?: boolean; force?: boolean; filter?: { olderThan?: string; aliasAbsent?: boolean; notLinked?: boolean } } = {},
+  ): Promise<JobResponse | DeletionPlanResponse> {
+    const target = toRef(ref);
+    const query = { ...(options.dryRun ? { dryRun: "true" } : {}), ...(options.force ? { force: "true" } : {}) };
+    if (target.kind === "project") return this.api.request("DELETE", `/v1/projects${seg(target.project)}`, { query });
+    if (target.kind !== "artifact" || target.version !== undefined) {
+      throw new MregError(`delete takes a project or project/artifact, not ${formatRef(target)}`);
+    }
+    if (options.filter) {
+      return this.api.request("POST", `${basePath(target)}/version-deletions`, {
+        query,
+        body: validated(versionDeletionRequest, options.filter, "filter"),
+      });
+    }
+    return this.api.request("DELETE", basePath(target), { query });
+  }
+
+  /** A background job with its progress. */
+  async job(id: string): Promise<JobResponse> {
+    return this.api.get(`/v1/jobs${seg(id)}`);
   }
 
   /** Every project with its artifact count. */

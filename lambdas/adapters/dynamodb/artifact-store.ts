@@ -20,6 +20,8 @@ import type {
   Edited,
   NewVersion,
 } from "../../core/ports.js";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { TransactionLost, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { storableJson } from "./user-json.js";
@@ -42,6 +44,7 @@ function versionsOf(project: string, artifact: string): SequenceLayout {
     tombstoneKey: (index) => keys.tombstone(project, artifact, index),
     aliasKey: (alias) => keys.alias(project, artifact, alias),
     history: keys.artifactHistory(project, artifact),
+    retiredKey: keys.retiredArtifact(project, artifact),
     context: {},
     snapshot: versionSnapshot,
     // Alias items carry the description and metadata, which edits change.
@@ -89,8 +92,14 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
     return this.partitionPage(keys.artifactPartition(project, artifact), keys.versionPrefix, page, toVersion, "descending");
   }
 
+  /** The project item rides along in the same BatchGet: its default retention costs the commit no call. */
   async readCommitState(project: string, artifact: string, digest: string, aliases: string[]): Promise<CommitState> {
-    return this.readState(versionsOf(project, artifact), keys.digest(project, artifact, digest), aliases, toArtifact);
+    let ttlDays: number | undefined;
+    const state = await this.readState(versionsOf(project, artifact), keys.digest(project, artifact, digest), aliases, toArtifact, {
+      key: keys.project(project),
+      read: (item) => (ttlDays = item?.ttlDays as number | undefined),
+    });
+    return ttlDays === undefined ? state : { ...state, projectTtlDays: ttlDays };
   }
 
   async commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome> {
@@ -110,6 +119,7 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
       size: version.size,
       fileCount: version.fileCount,
       runId: version.runId,
+      ...(version.expiresAt === undefined ? {} : { expiresAt: version.expiresAt }),
     });
     const outcome = await this.append(
       layout,
@@ -188,14 +198,28 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
         );
       }
       const revision = (before.revision ?? 0) + 1;
-      const updated: Item = { ...item, metadata: next.metadata, description: next.description, revision };
+      const updated: Item = { ...item, metadata: next.metadata, description: next.description, revision, expiresAt: next.expiresAt };
       const edited = editExpression(next);
+      // The expiry is the version's own (links copy none of it); a new one is for the sweep to decide on again.
+      const expiry =
+        next.expiresAt === undefined
+          ? { set: "", remove: ", expiresAt, GSI1PK, GSI1SK, retentionKept", values: {} }
+          : {
+              set: ", expiresAt = :expiresAt, GSI1PK = :expiringPk, GSI1SK = :expiringSk",
+              remove: ", retentionKept",
+              values: {
+                ":expiresAt": next.expiresAt,
+                ":expiringPk": keys.expiringIndex,
+                ":expiringSk": keys.expiringSortKey(next.expiresAt, project, artifact, index),
+              },
+            };
+      const removals = `${edited.remove ? `${edited.remove}` : " REMOVE "}${edited.remove ? expiry.remove : expiry.remove.slice(2)}`;
       const items: Tagged[] = [
         tagged("version", {
           Update: {
             TableName: this.tableName,
             Key: keys.version(project, artifact, index),
-            UpdateExpression: `${edited.set}, #revision = :revision${edited.remove}`,
+            UpdateExpression: `${edited.set}, #revision = :revision${expiry.set}${removals}`,
             ConditionExpression: [
               "attribute_exists(PK)",
               before.revision === undefined ? "attribute_not_exists(#revision)" : "#revision = :readRevision",
@@ -207,6 +231,7 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
             ExpressionAttributeNames: { ...edited.names, "#revision": "revision" },
             ExpressionAttributeValues: {
               ...edited.values,
+              ...expiry.values,
               ":revision": revision,
               ...(before.revision === undefined ? {} : { ":readRevision": before.revision }),
               ...(aliases.length === 0 ? {} : { ":aliasCount": aliases.length }),
@@ -249,7 +274,11 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
         }),
       ];
       await this.transact(items);
-      return { before, after: { ...before, metadata: next.metadata, description: next.description, revision } };
+      const after: VersionRecord = { ...before, metadata: next.metadata, description: next.description, revision };
+      delete after.retentionKept;
+      if (next.expiresAt === undefined) delete after.expiresAt;
+      else after.expiresAt = next.expiresAt;
+      return { before, after };
     });
   }
 
@@ -280,6 +309,178 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
     });
   }
 
+  async versionsAfter(
+    project: string,
+    artifact: string,
+    after: number | undefined,
+    limit: number,
+  ): Promise<(VersionRecord & { linkCount: number })[]> {
+    const PK = keys.artifactPartition(project, artifact);
+    const items = await this.queryAfter(PK, keys.versionPrefix, after === undefined ? undefined : keys.versionSortKey(after), limit);
+    return items.map((item) => ({ ...toVersion(item), linkCount: (item.linkCount as number | undefined) ?? 0 }));
+  }
+
+  async artifactsAfter(project: string, after: string | undefined, limit: number): Promise<ArtifactRecord[]> {
+    const { PK, prefix } = keys.artifactsOf(project);
+    const items = await this.queryAfter(PK, prefix, after === undefined ? undefined : keys.artifact(project, after).SK, limit);
+    return items.map(toArtifact);
+  }
+
+  /** Up to `limit` items of a partition under `prefix` whose sort key follows `after`, in key order: one consistent query. */
+  private async queryAfter(PK: string, prefix: string, after: string | undefined, limit: number): Promise<Item[]> {
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": PK, ":prefix": prefix },
+        ...(after === undefined ? {} : { ExclusiveStartKey: { PK, SK: after } }),
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    return result.Items ?? [];
+  }
+
+  /**
+   * One transaction, conditioned on the artifact as read (no live version, the same next
+   * number): the artifact item and any alias item left go, its project counts one artifact
+   * fewer, and a retired marker keeps the next number (readState reads it with the state of
+   * a commit that creates the artifact again). A commit meanwhile makes this lose: false.
+   */
+  async deleteArtifact(change: AliasChange): Promise<boolean> {
+    const { project, artifact } = change;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [head, aliases] = await Promise.all([
+        this.get(keys.artifact(project, artifact), true),
+        this.queryAll(keys.artifactPartition(project, artifact), keys.aliasPrefix, true),
+      ]);
+      if (!head || ((head.versionCount as number | undefined) ?? 0) > 0) return false;
+      try {
+        await this.transact([
+          tagged("head", {
+            Delete: {
+              TableName: this.tableName,
+              Key: keys.artifact(project, artifact),
+              ConditionExpression: "versionCount = :zero AND nextIndex = :next",
+              ExpressionAttributeValues: { ":zero": 0, ":next": head.nextIndex },
+            },
+          }),
+          tagged("retired", {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.retiredArtifact(project, artifact), entity: "retired", nextIndex: head.nextIndex, deletedAt: change.at },
+            },
+          }),
+          ...aliases.map((alias) =>
+            tagged(`alias:${String(alias.alias)}`, {
+              Delete: { TableName: this.tableName, Key: { PK: alias.PK as string, SK: alias.SK as string } },
+            }),
+          ),
+          tagged("project", {
+            Update: {
+              TableName: this.tableName,
+              Key: keys.project(project),
+              UpdateExpression: "ADD artifactCount :minus",
+              ConditionExpression: "attribute_exists(PK)",
+              ExpressionAttributeValues: { ":minus": -1 },
+            },
+          }),
+          this.eventItem(keys.artifactHistory(project, artifact), {
+            action: "artifact.deleted",
+            actor: change.actor,
+            at: change.at,
+            project,
+            artifact,
+            versionsEver: head.nextIndex as number,
+          }),
+        ]);
+        return true;
+      } catch (error) {
+        if (!(error instanceof TransactionLost)) throw error;
+      }
+    }
+    return false;
+  }
+
+  async setProjectRetention(project: string, ttlDays: number | undefined, change: { actor: string; at: string }): Promise<ProjectRecord> {
+    try {
+      const result = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.project(project),
+          UpdateExpression: ttlDays === undefined ? "REMOVE ttlDays" : "SET ttlDays = :ttl",
+          ConditionExpression: "attribute_exists(PK)",
+          ...(ttlDays === undefined ? {} : { ExpressionAttributeValues: { ":ttl": ttlDays } }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      await this.transact([
+        this.eventItem(keys.projectHistory(project), {
+          action: "project.updated",
+          actor: change.actor,
+          at: change.at,
+          project,
+          ttlDays: ttlDays ?? null,
+        }),
+      ]);
+      return toProject(result.Attributes!);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new NotFoundError(`project ${project} does not exist`);
+      throw error;
+    }
+  }
+
+  async expiredVersions(now: string, limit: number): Promise<(VersionRecord & { linkCount: number })[]> {
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: "GSI1",
+        KeyConditionExpression: "GSI1PK = :pk AND GSI1SK <= :bound",
+        ExpressionAttributeValues: { ":pk": keys.expiringIndex, ":bound": `${now}#\uffff` },
+        Limit: limit,
+      }),
+    );
+    return (result.Items ?? []).map((item) => ({ ...toVersion(item), linkCount: (item.linkCount as number | undefined) ?? 0 }));
+  }
+
+  async keepVersion(project: string, artifact: string, index: number, reason: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.version(project, artifact, index),
+          UpdateExpression: "SET retentionKept = :reason REMOVE GSI1PK, GSI1SK",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":reason": reason },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async deleteProject(project: string, change: { actor: string; at: string }): Promise<boolean> {
+    try {
+      await this.transact([
+        tagged("project", {
+          Delete: {
+            TableName: this.tableName,
+            Key: keys.project(project),
+            ConditionExpression: "attribute_exists(PK) AND (attribute_not_exists(artifactCount) OR artifactCount = :zero)",
+            ExpressionAttributeValues: { ":zero": 0 },
+          },
+        }),
+        this.eventItem(keys.projectHistory(project), { action: "project.deleted", actor: change.actor, at: change.at, project }),
+      ]);
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionLost) return false;
+      throw error;
+    }
+  }
+
   async listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>> {
     return this.partitionPage(keys.artifactHistory(project, artifact), undefined, page, toEvent, "descending");
   }
@@ -292,7 +493,13 @@ function versionItem(version: VersionRecord): Item {
     artifact: version.artifact,
     index: version.index,
     ...versionSnapshot({ ...version }),
+    ...(version.expiresAt === undefined ? {} : expiryIndex(version.project, version.artifact, version.index, version.expiresAt)),
   };
+}
+
+/** A version with an expiry sits in the sparse GSI1 partition the retention sweep reads, until the sweep decides on it. */
+function expiryIndex(project: string, artifact: string, index: number, expiresAt: string): Item {
+  return { GSI1PK: keys.expiringIndex, GSI1SK: keys.expiringSortKey(expiresAt, project, artifact, index) };
 }
 
 /**
@@ -311,11 +518,16 @@ function versionSnapshot(item: Item): Item {
     fileCount: item.fileCount,
     runId: item.runId,
     revision: item.revision,
+    expiresAt: item.expiresAt,
   };
 }
 
 function sameEdit(version: VersionRecord, edit: VersionEdit): boolean {
-  return version.description === edit.description && JSON.stringify(version.metadata) === JSON.stringify(edit.metadata);
+  return (
+    version.description === edit.description &&
+    version.expiresAt === edit.expiresAt &&
+    JSON.stringify(version.metadata) === JSON.stringify(edit.metadata)
+  );
 }
 
 /** The SET (and REMOVE, for a description taken away) of an edit, for the version and each link copying it. */
@@ -351,6 +563,8 @@ export function toVersion(item: Item): VersionRecord {
     fileCount: item.fileCount as number,
     runId: item.runId as string | undefined,
     ...(item.revision === undefined ? {} : { revision: item.revision as number }),
+    ...(item.expiresAt === undefined ? {} : { expiresAt: item.expiresAt as string }),
+    ...(item.retentionKept === undefined ? {} : { retentionKept: item.retentionKept as string }),
   };
 }
 

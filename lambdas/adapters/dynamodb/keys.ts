@@ -29,6 +29,17 @@ export const keys = {
   }),
   aliasPrefix: "ALIAS#",
   artifactHistory: (project: string, artifact: string) => `HIST#ART#${project}#${artifact}`,
+  /** Left by an artifact's delete: the number its next version takes, so a new artifact of the name never reuses one. */
+  retiredArtifact: (project: string, artifact: string) => ({ PK: `ART#${project}#${artifact}`, SK: "RETIRED" }),
+  projectHistory: (project: string) => `HIST#PROJ#${project}`,
+  /** A background job (core/jobs.ts). */
+  job: (id: string) => ({ PK: `JOB#${id}`, SK: "JOB" }),
+  /** GSI1 partition of queued and running jobs (a sparse index: finished ones leave it), oldest first. */
+  activeJobsIndex: "JOBS#ACTIVE",
+  /** GSI1 partition of versions with an expiry the sweep has not decided on yet (sparse), soonest first. */
+  expiringIndex: "EXPIRING",
+  expiringSortKey: (expiresAt: string, project: string, artifact: string, index: number) =>
+    `${expiresAt}#${project}#${artifact}#${pad(index)}`,
   event: (partition: string, at: string, id: string) => ({ PK: partition, SK: `${at}#${id}` }),
   blob: (sha256: string) => ({ PK: `BLOB#${sha256}`, SK: "BLOB" }),
   upload: (sha256: string, uploadId: string) => ({ PK: `BLOB#${sha256}`, SK: `UPLOAD#${uploadId}` }),

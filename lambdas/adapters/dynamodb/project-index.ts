@@ -40,6 +40,7 @@ export function toProject(item: Item): ProjectRecord {
     artifactCount: (item.artifactCount as number | undefined) ?? 0,
     createdAt: item.createdAt as string,
     createdBy: item.createdBy as string,
+    ...(item.ttlDays === undefined ? {} : { ttlDays: item.ttlDays as number }),
   };
 }
 

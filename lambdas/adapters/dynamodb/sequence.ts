@@ -32,6 +32,11 @@ export interface SequenceLayout {
   tombstoneKey(index: number): Key;
   aliasKey(alias: string): Key;
   history: string;
+  /**
+   * Where a deleted head leaves its next number (an artifact deleted whole): read with the
+   * state, so the head created again goes on after it and no number is handed out twice.
+   */
+  retiredKey?: Key;
   /** Fields every event of this sequence carries (registry, collection, …). */
   context: Record<string, unknown>;
   /**
@@ -120,14 +125,21 @@ export class SequenceStore extends DynamoTable {
     dedupe: Key,
     aliases: string[],
     toHead: (item: Item) => H,
+    /** One more item read in the same BatchGet, handed to `onExtra` (absent or not). */
+    extra?: { key: Key; read(item: Item | undefined): void },
   ): Promise<SequenceState<H>> {
-    const items = await this.batchGetItems([layout.head, dedupe, ...withLatest(aliases).map(layout.aliasKey)], {
+    const retired = layout.retiredKey ? [layout.retiredKey] : [];
+    const also = extra ? [extra.key] : [];
+    const items = await this.batchGetItems([layout.head, dedupe, ...withLatest(aliases).map(layout.aliasKey), ...retired, ...also], {
       consistent: true,
     });
     const head = items.find(sameKey(layout.head));
     const existing = items.find(sameKey(dedupe));
+    const retiredItem = layout.retiredKey && items.find(sameKey(layout.retiredKey));
+    extra?.read(items.find(sameKey(extra.key)));
     return {
       ...(head ? { head: toHead(head) } : {}),
+      ...(!head && retiredItem ? { firstIndex: retiredItem.nextIndex as number } : {}),
       ...(existing ? { existing: existing.index as number } : {}),
       holders: holdersOf(items),
       attempts: 0,
@@ -146,14 +158,14 @@ export class SequenceStore extends DynamoTable {
     toHead: (item: Item) => H,
   ): Promise<AppendOutcome<H>> {
     if (expected.attempts >= MAX_TRANSACTION_ATTEMPTS) throw new ConflictError("too many concurrent changes; retry");
-    const index = expected.head?.nextIndex ?? 0;
+    const index = expected.head?.nextIndex ?? expected.firstIndex ?? 0;
     const aliases = withLatest(append.aliases);
     const requested = aliases.slice(1);
     const { item, event, with: companions } = append.at(index);
     const written = { ...layout.itemKey(index), ...item, index, aliases: new Set(aliases) };
     const { change } = append;
     const items: Tagged[] = [
-      ...(expected.head ? [this.advanceHead(layout, expected.head, index, append.type)] : this.createHead(layout, append)),
+      ...(expected.head ? [this.advanceHead(layout, expected.head, index, append.type)] : this.createHead(layout, append, index)),
       // A number is handed out once: a second writer of this index loses here.
       tagged("item", {
         Put: { TableName: this.tableName, Item: written, ConditionExpression: "attribute_not_exists(PK)" },
@@ -365,12 +377,12 @@ export class SequenceStore extends DynamoTable {
   }
 
   /** The first item creates its head: a concurrent first append loses here. */
-  private createHead(layout: SequenceLayout, append: Append): Tagged[] {
+  private createHead(layout: SequenceLayout, append: Append, index: number): Tagged[] {
     return [
       tagged("head", {
         Put: {
           TableName: this.tableName,
-          Item: { ...layout.head, ...append.newHead.item, nextIndex: 1, latestIndex: 0, [layout.count]: 1 },
+          Item: { ...layout.head, ...append.newHead.item, nextIndex: index + 1, latestIndex: index, [layout.count]: 1 },
           ConditionExpression: "attribute_not_exists(PK)",
         },
       }),

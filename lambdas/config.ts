@@ -1,6 +1,8 @@
 import * as z from "zod";
 import {
   DEFAULT_LOG_LEVEL,
+  GC_GRACE_HOURS,
+  GC_INTERVAL_MS,
   LOG_LEVELS,
   MULTIPART_THRESHOLD,
   PART_SIZE,
@@ -49,6 +51,10 @@ const schema = z.object({
   /** Local mode only: the stream poller's and the delivery sweeper's intervals. */
   streamPollMs: integer(STREAM_POLL_MS),
   webhookSweepMs: integer(WEBHOOK_SWEEP_MS),
+  /** Hours an unreferenced blob waits before the collector deletes it (lambdas/core/gc.ts). */
+  gcGraceHours: integer(GC_GRACE_HOURS),
+  /** Local mode only: how often the collector runs (local/stack.ts). */
+  gcIntervalMs: integer(GC_INTERVAL_MS),
 });
 
 export type Config = z.output<typeof schema>;
@@ -74,6 +80,8 @@ export const CONFIG_VARIABLES = {
   logLevel: "MREG_LOG_LEVEL",
   streamPollMs: "MREG_STREAM_POLL_MS",
   webhookSweepMs: "MREG_WEBHOOK_SWEEP_MS",
+  gcGraceHours: "MREG_GC_GRACE_HOURS",
+  gcIntervalMs: "MREG_GC_INTERVAL_MS",
 } as const satisfies Partial<Record<keyof Config, string>>;
 
 type Variable = keyof typeof CONFIG_VARIABLES;

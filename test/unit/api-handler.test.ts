@@ -414,6 +414,7 @@ describe("business metrics recorded by operations", () => {
       metadata: {},
       size: 1,
       fileCount: 1,
+      blobs: [],
       aliases: [],
       actor: "admin",
       at: "2024-06-01T00:00:00.000Z",

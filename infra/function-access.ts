@@ -15,7 +15,9 @@ export type BucketCapability =
   | "readManifests"
   | "writeManifests"
   /** HEAD and presigned GET of `s3://` reference entries in the operator-listed buckets. */
-  | "readReferences";
+  | "readReferences"
+  /** Delete blobs/ objects the garbage collector condemned (lambdas/core/gc.ts). */
+  | "collect";
 
 export interface FunctionAccess {
   table: TableAccess;
@@ -71,6 +73,17 @@ export const streamConsumerAccess: FunctionAccess = { table: "readwrite", bucket
 /** The scheduled webhook sweeper: reads due deliveries and their automations, records attempts. */
 export const deliverySweeperAccess: FunctionAccess = { table: "readwrite", bucket: [], memorySize: 256, timeoutSeconds: 60 };
 
+/**
+ * The scheduled garbage collector: releases deleted versions' references (reading their
+ * manifests) and deletes condemned blobs' objects and items; nothing else in the bucket.
+ */
+export const garbageCollectorAccess: FunctionAccess = {
+  table: "readwrite",
+  bucket: ["readManifests", "collect"],
+  memorySize: 512,
+  timeoutSeconds: 900,
+};
+
 /** DynamoDB actions per access level; TransactWriteItems is authorised item by item through these. */
 export const tableActions: Record<TableAccess, readonly string[]> = {
   none: [],
@@ -104,6 +117,7 @@ export const bucketGrants: Record<Exclude<BucketCapability, "readReferences">, P
   download: { "blobs/": ["s3:GetObject"] },
   readManifests: { "manifests/": ["s3:GetObject"] },
   writeManifests: { "manifests/": ["s3:PutObject"] },
+  collect: { "blobs/": ["s3:DeleteObject"] },
 };
 
 /** References may pin a version id, which needs GetObjectVersion besides GetObject. */

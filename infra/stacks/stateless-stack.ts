@@ -18,7 +18,7 @@ import { STREAM_CONSUMPTION } from "../../lambdas/settings.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
 import { WebApp } from "../constructs/web-app.js";
-import { accessOf, deliverySweeperAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
+import { accessOf, deliverySweeperAccess, garbageCollectorAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
 import type { Settings } from "../settings.js";
@@ -28,6 +28,8 @@ import type { StatefulStack } from "./stateful-stack.js";
 export const STREAM_CONSUMER = "stream-consumer";
 /** Attempts the webhook deliveries whose retry is due; scheduled, not in the route table. */
 export const DELIVERY_SWEEPER = "webhook-sweeper";
+/** Deletes blobs nothing has referenced for the grace period; scheduled, not in the route table. */
+export const GARBAGE_COLLECTOR = "garbage-collector";
 
 export interface StatelessStackProps extends StackProps {
   /** The data stack; its resources are imported through its named exports. */
@@ -46,6 +48,7 @@ export class StatelessStack extends Stack {
   readonly streamConsumer: RegistryFunction;
   readonly streamFailures: Queue;
   readonly deliverySweeper: RegistryFunction;
+  readonly garbageCollector: RegistryFunction;
   readonly webApp: WebApp;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -151,6 +154,21 @@ export class StatelessStack extends Stack {
       targets: [new LambdaFunction(this.deliverySweeper.function, { retryAttempts: 0 })],
     });
 
+    // Unreferenced blobs wait out MREG_GC_GRACE_HOURS (24 by default); an hourly round is soon enough.
+    this.garbageCollector = new RegistryFunction(this, GARBAGE_COLLECTOR, {
+      entry: handlerEntry(GARBAGE_COLLECTOR),
+      description: "mreg garbage-collector: releases of deleted versions, then blobs nothing references",
+      environment,
+      statements: statementsFor(GARBAGE_COLLECTOR, garbageCollectorAccess, false, grantTargets),
+      ...sizing(garbageCollectorAccess),
+    });
+    new Rule(this, "GarbageCollection", {
+      description: "mreg: delete blobs nothing has referenced for the grace period",
+      schedule: Schedule.rate(Duration.hours(1)),
+      // A missed round is made up by the next; rounds never need to overlap.
+      targets: [new LambdaFunction(this.garbageCollector.function, { retryAttempts: 0 })],
+    });
+
     // The browser app and the API on one CloudFront origin (outputs AppUrl).
     this.webApp = new WebApp(this, "WebApp", { api: this.api.api });
 
@@ -185,6 +203,7 @@ export class StatelessStack extends Stack {
     const workers = [
       [STREAM_CONSUMER, this.streamConsumer],
       [DELIVERY_SWEEPER, this.deliverySweeper],
+      [GARBAGE_COLLECTOR, this.garbageCollector],
     ] as const;
     for (const [name, fn] of [...this.functions, ...workers]) {
       alarm(`Errors-${name}`, `mreg function ${name} failed`, fn.function.metricErrors({ period, statistic: "Sum" }));

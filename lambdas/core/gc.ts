@@ -249,7 +249,8 @@ export async function recountRefs(deps: GcDeps & { artifacts: ArtifactStore }): 
   await Promise.all(
     [...perDigest].map(([digest, count]) =>
       limit(async () => {
-        for (const sha256 of manifestBlobs(await deps.blobs.getManifest(digest)).keys()) counts.set(sha256, (counts.get(sha256) ?? 0) + count);
+        for (const sha256 of manifestBlobs(await deps.blobs.getManifest(digest)).keys())
+          counts.set(sha256, (counts.get(sha256) ?? 0) + count);
       }),
     ),
   );

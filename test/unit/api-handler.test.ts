@@ -84,6 +84,9 @@ describe("createApiHandler", () => {
     listHistory: record,
     updateVersion: record,
     listProjects: record,
+    projectUsage: record,
+    orgUsage: record,
+    collectGarbage: record,
   };
   const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, services, observability)(e);
   const versions = { project: "vision", name: "mnist" };

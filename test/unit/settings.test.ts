@@ -12,6 +12,8 @@ import {
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_MAX_RETRY_DELAY_MS,
   WEBHOOK_SWEEP_MS,
+  GC_GRACE_HOURS,
+  GC_INTERVAL_MS,
   WEBHOOK_TIMEOUT_MS,
 } from "../../lambdas/settings.js";
 import { readSettings } from "../../infra/settings.js";
@@ -81,6 +83,8 @@ describe("loadConfig", () => {
       logLevel: "info",
       streamPollMs: STREAM_POLL_MS.default,
       webhookSweepMs: WEBHOOK_SWEEP_MS.default,
+      gcGraceHours: GC_GRACE_HOURS.default,
+      gcIntervalMs: GC_INTERVAL_MS.default,
     });
   });
 

@@ -1,13 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import {
-  DeleteCommand,
-  PutCommand,
-  QueryCommand,
-  ScanCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { MultipartUpload } from "../../core/model.js";
 import type { BlobClaim, BlobLedger, BlobRefs, HeldBlobClaim, PendingRelease } from "../../core/ports.js";
 import { DynamoTable, TransactionLost, tagged, type Item, type Tagged } from "./dynamo-table.js";

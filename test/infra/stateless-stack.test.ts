@@ -226,8 +226,13 @@ describe("functions", () => {
   });
 
   it("trace every invocation with X-Ray, and may send the traces", () => {
-    const all = [...synth.stateless.functions.values(), synth.stateless.streamConsumer, synth.stateless.deliverySweeper];
-    expect(all).toHaveLength(apiFunctions.length + 2);
+    const all = [
+      ...synth.stateless.functions.values(),
+      synth.stateless.streamConsumer,
+      synth.stateless.deliverySweeper,
+      synth.stateless.garbageCollector,
+    ];
+    expect(all).toHaveLength(apiFunctions.length + 3);
     for (const fn of all) {
       const cfn = fn.function.node.defaultChild as CfnFunction;
       expect(Stack.of(cfn).resolve(cfn.tracingConfig), fn.node.id).toEqual({ mode: "Active" });

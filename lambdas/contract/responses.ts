@@ -155,6 +155,8 @@ export const usageResponse = z.object({
 });
 
 export const projectUsageResponse = usageResponse.extend({ project: z.string() });
+export type UsageResponse = z.infer<typeof usageResponse>;
+export type ProjectUsageResponse = z.infer<typeof projectUsageResponse>;
 
 export const gcReportResponse = z.object({
   dryRun: z.boolean(),

@@ -77,7 +77,7 @@ import type {
   StagedBlobCheck,
 } from "../../lambdas/core/ports.js";
 import type { DeliveryPolicy } from "../../lambdas/core/webhook-retry.js";
-import { BLOB_CLAIM, GC } from "../../lambdas/settings.js";
+import { BLOB_CLAIM } from "../../lambdas/settings.js";
 import { FakeAutomationStore, FakeLineageStore, FakeWebhookSender, TEST_DELIVERY_POLICY } from "./webhook-fakes.js";
 
 /**

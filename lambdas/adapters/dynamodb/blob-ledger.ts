@@ -416,14 +416,9 @@ export class DynamoBlobLedger extends DynamoTable implements BlobLedger {
  *   the same bytes is refused (`claimBlob` answers busy), so fresh bytes are never deleted.
  * - A release is recorded with the version's delete and released chunk by chunk, each chunk
  *   conditioned on the progress read: every reference is given back exactly once.
+ *
+ * Here: a version's reference on a blob, taken in the transaction that writes the version.
  */
-export interface ReleasedBlobItemOptions {
-  tableName: string;
-  sha256: string;
-  at: string;
-}
-
-/** A version's reference on a blob, taken in the transaction that writes the version. */
 export function takeRef(tableName: string, sha256: string): Tagged {
   return tagged(`blob:${sha256}`, {
     Update: {
@@ -436,6 +431,12 @@ export function takeRef(tableName: string, sha256: string): Tagged {
       ExpressionAttributeValues: { ":one": 1, ":verified": "verified" },
     },
   });
+}
+
+export interface ReleasedBlobItemOptions {
+  tableName: string;
+  sha256: string;
+  at: string;
 }
 
 /** A reference given back: the blob enters the unreferenced index, from `at`, whatever its count (the collector checks it). */

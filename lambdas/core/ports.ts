@@ -184,6 +184,8 @@ export interface BlobRefs {
   refsRevision: number;
   /** When the last reference went (or the blob was verified): the grace period runs from it. */
   releasedAt?: string;
+  /** When a commit last pinned a reference ahead of its own write (lambdas/adapters/dynamodb/artifact-store.ts). */
+  pinnedAt?: string;
   condemnId?: string;
   condemnedUntil?: string;
 }

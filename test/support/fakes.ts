@@ -520,6 +520,8 @@ interface BlobState {
   releasedAt?: string;
   /** In the unreferenced index (the adapter's GSI1 keys). */
   indexed?: boolean;
+  /** Set by the adapter's pins, which a commit too large for one transaction takes first. */
+  pinnedAt?: string;
   condemnId?: string;
   condemnedUntil?: string;
   claimedAt?: string;
@@ -741,6 +743,7 @@ function toRefs(blob: BlobState): BlobRefs {
     tracked: blob.tracked === true,
     refsRevision: blob.refsRevision ?? 0,
     ...(blob.releasedAt === undefined ? {} : { releasedAt: blob.releasedAt }),
+    ...(blob.pinnedAt === undefined ? {} : { pinnedAt: blob.pinnedAt }),
     ...(blob.condemnId === undefined ? {} : { condemnId: blob.condemnId, condemnedUntil: blob.condemnedUntil }),
   };
 }

@@ -59,6 +59,17 @@ const takeRef = (sha256: string) => ({
   },
 });
 
+const pinRef = (sha256: string) => ({
+  Update: {
+    TableName: TABLE,
+    Key: { PK: `BLOB#${sha256}`, SK: "BLOB" },
+    UpdateExpression: "ADD refs :one, refsRevision :one SET pinnedAt = :at REMOVE GSI1PK, GSI1SK",
+    ConditionExpression: "#state = :verified",
+    ExpressionAttributeNames: { "#state": "state" },
+    ExpressionAttributeValues: { ":one": 1, ":verified": "verified", ":at": AT },
+  },
+});
+
 const giveRef = (sha256: string) => ({
   Update: {
     TableName: TABLE,
@@ -106,8 +117,8 @@ describe("a commit's references", () => {
 
     const room = 100 - (8 + 3);
     const pinned = [...blobs].sort().slice(room);
-    expect(written[0]).toEqual(pinned.slice(0, GC.pinChunk).map(takeRef));
-    expect(written[1]).toEqual(pinned.slice(GC.pinChunk).map(takeRef));
+    expect(written[0]).toEqual(pinned.slice(0, GC.pinChunk).map(pinRef));
+    expect(written[1]).toEqual(pinned.slice(GC.pinChunk).map(pinRef));
     expect((written[2] as unknown[]).length).toBeLessThanOrEqual(100);
     // Given back: every pinned reference, once.
     const returned = written.slice(3).flat();

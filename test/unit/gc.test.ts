@@ -221,6 +221,19 @@ describe("recountRefs", () => {
     expect(refs("one")).toBe(1);
   });
 
+  it("does not lower a count a commit pinned lately (its version may not be written yet), and does after an hour", async () => {
+    await commit("a", [uploaded("x.bin", "pinned")]);
+    const blob = deps.ledger.blobs.get(sha256Hex("pinned"))!;
+    // A larger commit's pin, its version not written yet.
+    blob.refs = 2;
+    blob.pinnedAt = deps.clock.now().toISOString();
+    expect(await recountRefs(deps)).toMatchObject({ updated: 0, pinned: 1 });
+    expect(refs("pinned")).toBe(2);
+    deps.clock.advance(2 * HOUR);
+    expect(await recountRefs(deps)).toMatchObject({ updated: 1, pinned: 0 });
+    expect(refs("pinned")).toBe(1);
+  });
+
   it("a blob whose revision moved since it was read is not overwritten", async () => {
     await commit("a", [uploaded("x.bin", "moving")]);
     const [blob] = await deps.ledger.allBlobs();

@@ -22,7 +22,7 @@ import type {
   NewVersion,
   PendingRelease,
 } from "../../core/ports.js";
-import { giveRef, releaseItem, takeRef } from "./blob-ledger.js";
+import { giveRef, pinRef, releaseItem, takeRef } from "./blob-ledger.js";
 import { TransactionLost, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { storableJson } from "./user-json.js";
@@ -109,7 +109,7 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
     const room = Math.max(0, MAX_TRANSACTION_ITEMS - others);
     const inside = blobs.slice(0, room);
     const pinned = blobs.slice(room);
-    await this.pinRefs(pinned);
+    await this.pinRefs(pinned, version.at);
     let created = false;
     try {
       const outcome = await this.commitWithRefs(version, expected, inside);
@@ -121,13 +121,13 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
   }
 
   /** Takes references in transactions of their own, each conditioned like the commit's; undone when one fails. */
-  private async pinRefs(sha256s: string[]): Promise<void> {
+  private async pinRefs(sha256s: string[], at: string): Promise<void> {
     const done: string[] = [];
     try {
       for (let i = 0; i < sha256s.length; i += GC.pinChunk) {
         const chunk = sha256s.slice(i, i + GC.pinChunk);
         await this.transact(
-          chunk.map((sha256) => takeRef(this.tableName, sha256)),
+          chunk.map((sha256) => pinRef(this.tableName, sha256, at)),
           Object.fromEntries(chunk.map((sha256) => [`blob:${sha256}`, () => notStored(sha256)])),
         );
         done.push(...chunk);

@@ -302,16 +302,24 @@ export class DynamoBlobLedger extends DynamoTable implements BlobLedger {
   }
 
   async pendingReleases(limit: number): Promise<PendingRelease[]> {
-    const result = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: "PK = :pk",
-        ExpressionAttributeValues: { ":pk": keys.releasesPartition },
-        ConsistentRead: true,
-        Limit: limit,
-      }),
-    );
-    return (result.Items ?? []).map(toRelease);
+    const releases: PendingRelease[] = [];
+    let start: Item | undefined;
+    // Following pages: a recount must see every one of them.
+    do {
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk",
+          ExpressionAttributeValues: { ":pk": keys.releasesPartition },
+          ConsistentRead: true,
+          Limit: limit - releases.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      releases.push(...(result.Items ?? []).map(toRelease));
+      start = result.LastEvaluatedKey;
+    } while (start && releases.length < limit);
+    return releases;
   }
 
   async releaseRefs(release: PendingRelease, chunk: number, sha256s: string[], last: boolean, at: string): Promise<boolean> {
@@ -439,6 +447,23 @@ export interface ReleasedBlobItemOptions {
   at: string;
 }
 
+/**
+ * A reference pinned ahead of the commit that holds it (one that does not fit into the
+ * commit's transaction): `pinnedAt` tells a recount not to take it for a leak yet.
+ */
+export function pinRef(tableName: string, sha256: string, at: string): Tagged {
+  return tagged(`blob:${sha256}`, {
+    Update: {
+      TableName: tableName,
+      Key: keys.blob(sha256),
+      UpdateExpression: "ADD refs :one, refsRevision :one SET pinnedAt = :at REMOVE GSI1PK, GSI1SK",
+      ConditionExpression: "#state = :verified",
+      ExpressionAttributeNames: { "#state": "state" },
+      ExpressionAttributeValues: { ":one": 1, ":verified": "verified", ":at": at },
+    },
+  });
+}
+
 /** A reference given back: the blob enters the unreferenced index, from `at`, whatever its count (the collector checks it). */
 export function giveRef({ tableName, sha256, at }: ReleasedBlobItemOptions): Tagged {
   return tagged(`blob:${sha256}`, {
@@ -473,6 +498,7 @@ export function toBlobRefs(item: Item): BlobRefs {
     tracked: item.tracked === true,
     refsRevision: (item.refsRevision as number | undefined) ?? 0,
     ...(item.releasedAt === undefined ? {} : { releasedAt: item.releasedAt as string }),
+    ...(item.pinnedAt === undefined ? {} : { pinnedAt: item.pinnedAt as string }),
     ...(item.condemnId === undefined ? {} : { condemnId: item.condemnId as string, condemnedUntil: item.condemnedUntil as string }),
   };
 }

@@ -63,7 +63,7 @@ export interface GcReport {
   deletedBytes: number;
   /** Blobs referenced again, or untracked: taken out of the index. */
   dismissed: number;
-  /** Blobs another collector holds, or that changed since read. */
+  /** Blobs another collector holds, that changed since read, or whose deletion failed (retried by a later round). */
   skipped: number;
 }
 
@@ -116,7 +116,10 @@ export async function collectGarbage(deps: GcDeps, options: GcOptions): Promise<
       report.deletedBytes += blob.size;
       continue;
     }
-    if (await collect(deps, blob)) {
+    // A failure (the store refusing, the lease running short) leaves the blob condemned: its
+    // lease runs out and a later round takes it over. The others go on.
+    const collected = await collect(deps, blob).catch(() => false);
+    if (collected) {
       report.deleted++;
       report.deletedBytes += blob.size;
     } else {

@@ -185,6 +185,22 @@ describe("collectGarbage", () => {
     expect(deps.ledger.blobs.has(sha256Hex("crash"))).toBe(false);
   });
 
+  it("a failed object delete leaves the blob condemned; a round after its lease finishes it", async () => {
+    await commit("a", [uploaded("x.bin", "stubborn")]);
+    await remove("a", "v0");
+    const deleteBlob = deps.blobs.deleteBlob.bind(deps.blobs);
+    deps.blobs.deleteBlob = async () => {
+      throw new Error("the store is down");
+    };
+    expect(await gc(0)).toMatchObject({ deleted: 0, skipped: 1 });
+    expect(deps.ledger.blobs.get(sha256Hex("stubborn"))?.state).toBe("condemned");
+    deps.blobs.deleteBlob = deleteBlob;
+    expect(await gc(0)).toMatchObject({ deleted: 0, skipped: 1 });
+    deps.clock.advance(GC.condemnLeaseMs + 1);
+    expect(await gc(0)).toMatchObject({ deleted: 1 });
+    expect(deps.blobs.blob(sha256Hex("stubborn"))).toBeUndefined();
+  });
+
   it("never collects a blob verified before reference tracking, until a recount counts it", async () => {
     const sha = sha256Hex("legacy");
     deps.blobs.objects.set(`blobs/${sha}`, Buffer.from("legacy"));

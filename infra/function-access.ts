@@ -15,7 +15,9 @@ export type BucketCapability =
   | "readManifests"
   | "writeManifests"
   /** HEAD and presigned GET of `s3://` reference entries in the operator-listed buckets. */
-  | "readReferences";
+  | "readReferences"
+  /** Delete blobs/ objects the garbage collector condemned (lambdas/core/gc.ts). */
+  | "collect";
 
 export interface FunctionAccess {
   table: TableAccess;
@@ -73,10 +75,22 @@ export const deliverySweeperAccess: FunctionAccess = { table: "readwrite", bucke
 
 /**
  * The scheduled job runner: advances bulk delete jobs (lambdas/core/jobs.ts) through the
- * version delete use case, which touches only the table. Five minutes per invocation, of
+ * version delete use case, which writes the table and then releases the version's blob
+ * references, reading its manifest (lambdas/core/gc.ts). Five minutes per invocation, of
  * which the last 30 s start no step (lambdas/handlers/job-runner.ts).
  */
-export const jobRunnerAccess: FunctionAccess = { table: "readwrite", bucket: [], memorySize: 512, timeoutSeconds: 300 };
+export const jobRunnerAccess: FunctionAccess = { table: "readwrite", bucket: ["readManifests"], memorySize: 512, timeoutSeconds: 300 };
+
+/**
+ * The scheduled garbage collector: releases deleted versions' references (reading their
+ * manifests) and deletes condemned blobs' objects and items; nothing else in the bucket.
+ */
+export const garbageCollectorAccess: FunctionAccess = {
+  table: "readwrite",
+  bucket: ["readManifests", "collect"],
+  memorySize: 512,
+  timeoutSeconds: 900,
+};
 
 /** DynamoDB actions per access level; TransactWriteItems is authorised item by item through these. */
 export const tableActions: Record<TableAccess, readonly string[]> = {
@@ -111,6 +125,7 @@ export const bucketGrants: Record<Exclude<BucketCapability, "readReferences">, P
   download: { "blobs/": ["s3:GetObject"] },
   readManifests: { "manifests/": ["s3:GetObject"] },
   writeManifests: { "manifests/": ["s3:PutObject"] },
+  collect: { "blobs/": ["s3:DeleteObject"] },
 };
 
 /** References may pin a version id, which needs GetObjectVersion besides GetObject. */

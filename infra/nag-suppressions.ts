@@ -1,7 +1,14 @@
 import { Validations } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
 import { webAppFindings } from "./constructs/web-app.js";
-import { accessOf, bucketActionsByPrefix, streamConsumerAccess, type KeyPrefix } from "./function-access.js";
+import {
+  accessOf,
+  bucketActionsByPrefix,
+  garbageCollectorAccess,
+  jobRunnerAccess,
+  streamConsumerAccess,
+  type KeyPrefix,
+} from "./function-access.js";
 import type { Settings } from "./settings.js";
 import type { StatefulStack } from "./stacks/stateful-stack.js";
 import type { StatelessStack } from "./stacks/stateless-stack.js";
@@ -77,7 +84,7 @@ export function acceptedFindings(stateful: StatefulStack, stateless: StatelessSt
     },
   ];
   // Active tracing on every function (infra/constructs/registry-function.ts).
-  for (const fn of [...stateless.functions.values(), stateless.deliverySweeper, stateless.jobRunner]) {
+  for (const fn of [...stateless.functions.values(), stateless.deliverySweeper, stateless.jobRunner, stateless.garbageCollector]) {
     findings.push({
       scope: fn.role,
       id: "AwsSolutions-IAM5[Resource::*]",
@@ -91,6 +98,8 @@ export function acceptedFindings(stateful: StatefulStack, stateless: StatelessSt
   const declared = [
     ...[...stateless.functions].map(([name, fn]) => [fn, accessOf(name)] as const),
     [stateless.streamConsumer, streamConsumerAccess] as const,
+    [stateless.garbageCollector, garbageCollectorAccess] as const,
+    [stateless.jobRunner, jobRunnerAccess] as const,
   ];
   for (const [fn, access] of declared) {
     for (const prefix of bucketActionsByPrefix(access.bucket).keys()) {

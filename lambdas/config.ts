@@ -1,6 +1,8 @@
 import * as z from "zod";
 import {
   DEFAULT_LOG_LEVEL,
+  GC_GRACE_HOURS,
+  GC_INTERVAL_MS,
   LOG_LEVELS,
   MULTIPART_THRESHOLD,
   PART_SIZE,
@@ -52,6 +54,10 @@ const schema = z.object({
   webhookSweepMs: integer(WEBHOOK_SWEEP_MS),
   /** Local mode only: the jobs worker's interval (bulk deletes, expired versions). */
   jobPollMs: integer(JOB_POLL_MS),
+  /** Hours an unreferenced blob waits before the collector deletes it (lambdas/core/gc.ts). */
+  gcGraceHours: integer(GC_GRACE_HOURS),
+  /** Local mode only: how often the collector runs (local/stack.ts). */
+  gcIntervalMs: integer(GC_INTERVAL_MS),
 });
 
 export type Config = z.output<typeof schema>;
@@ -78,6 +84,8 @@ export const CONFIG_VARIABLES = {
   streamPollMs: "MREG_STREAM_POLL_MS",
   webhookSweepMs: "MREG_WEBHOOK_SWEEP_MS",
   jobPollMs: "MREG_JOB_POLL_MS",
+  gcGraceHours: "MREG_GC_GRACE_HOURS",
+  gcIntervalMs: "MREG_GC_INTERVAL_MS",
 } as const satisfies Partial<Record<keyof Config, string>>;
 
 type Variable = keyof typeof CONFIG_VARIABLES;

@@ -25,6 +25,8 @@ export interface BusinessMetrics {
   bytesVerified(bytes: number): void;
   linkCreated(): void;
   webhookDeliveries(outcome: DeliveryOutcome, count: number): void;
+  /** Blobs the garbage collector deleted, and their bytes. */
+  blobsCollected(count: number, bytes: number): void;
   /** Writes what one invocation recorded. */
   flush(): void;
 }
@@ -34,6 +36,7 @@ export const noMetrics: BusinessMetrics = {
   bytesVerified: () => undefined,
   linkCreated: () => undefined,
   webhookDeliveries: () => undefined,
+  blobsCollected: () => undefined,
   flush: () => undefined,
 };
 

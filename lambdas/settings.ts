@@ -55,6 +55,16 @@ export const WEBHOOK_SWEEP_MS = { min: 10, max: 60_000, default: 1000 } as const
 
 /** MREG_JOB_POLL_MS (local mode): how often the jobs worker looks for queued jobs and expired versions. */
 export const JOB_POLL_MS = { min: 10, max: 600_000, default: 1000 } as const satisfies Bounded;
+/**
+ * MREG_GC_GRACE_HOURS: how long a blob nothing references waits before the collector deletes
+ * it (lambdas/core/gc.ts); 0 lets tests collect at once.
+ */
+export const GC_GRACE_HOURS = { min: 0, max: 24 * 365, default: 24 } as const satisfies Bounded;
+/** MREG_GC_INTERVAL_MS, local mode: how often the collector runs (AWS: the schedule in infra/stacks/stateless-stack.ts). */
+export const GC_INTERVAL_MS = { min: 100, max: 24 * HOUR * 1000, default: HOUR * 1000 } as const satisfies Bounded;
+
+/** The garbage collector's batch sizes and lease (kept with the contract's limits: core/gc.ts uses them). */
+export { GC } from "./contract/limits.js";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "critical", "silent"] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];

@@ -1,6 +1,7 @@
 import { AUDIT_EVENT_FILTER } from "../lambdas/adapters/dynamodb/audit-event-filter.js";
 import type { Services } from "../lambdas/composition.js";
 import { createStreamConsumer } from "../lambdas/handlers/stream-consumer.js";
+import { createGarbageCollector } from "../lambdas/handlers/garbage-collector.js";
 import { createDeliverySweeper } from "../lambdas/handlers/webhook-sweeper.js";
 import type { Observability } from "../lambdas/observability.js";
 import { startStreamPoller } from "./stream-poller.js";
@@ -9,7 +10,8 @@ import { startStreamPoller } from "./stream-poller.js";
  * What AWS runs beside the API, on one machine: the stream consumer fed by polling DynamoDB
  * Local's stream every `streamPollMs` (MREG_STREAM_POLL_MS), through the same filter as the
  * event source mapping, and the delivery sweeper every `webhookSweepMs`
- * (MREG_WEBHOOK_SWEEP_MS). Started before the server serves, so no change goes unseen.
+ * (MREG_WEBHOOK_SWEEP_MS), and the garbage collector every `gcIntervalMs` (MREG_GC_INTERVAL_MS).
+ * Started before the server serves, so no change goes unseen.
  */
 export async function startDeliveryWorkers(options: {
   services: Services;
@@ -35,9 +37,12 @@ export async function startDeliveryWorkers(options: {
     log,
   });
   const sweep = createDeliverySweeper(services, observability);
-  const sweeper = startTimer(config.webhookSweepMs, () => sweep(), log);
+  const sweeper = startTimer("delivery sweep", config.webhookSweepMs, () => sweep(), log);
+  const collect = createGarbageCollector(services, observability);
+  const collector = startTimer("garbage collection", config.gcIntervalMs, () => collect(), log);
   return {
     async stop() {
+      await collector.stop();
       await sweeper.stop();
       await poller.stop();
     },
@@ -45,7 +50,7 @@ export async function startDeliveryWorkers(options: {
 }
 
 /** Runs `task` every `intervalMs`, never twice at once, until stopped. */
-function startTimer(intervalMs: number, task: () => Promise<unknown>, log?: (line: string) => void) {
+function startTimer(name: string, intervalMs: number, task: () => Promise<unknown>, log?: (line: string) => void) {
   let stopped = false;
   let wake: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -56,7 +61,7 @@ function startTimer(intervalMs: number, task: () => Promise<unknown>, log?: (lin
       try {
         await task();
       } catch (error) {
-        log?.(`delivery sweep failed: ${(error as Error).message}`);
+        log?.(`${name} failed: ${(error as Error).message}`);
       }
     }
   })();

@@ -18,7 +18,14 @@ import { STREAM_CONSUMPTION } from "../../lambdas/settings.js";
 import { RegistryApi } from "../constructs/registry-api.js";
 import { RegistryFunction } from "../constructs/registry-function.js";
 import { WebApp } from "../constructs/web-app.js";
-import { accessOf, deliverySweeperAccess, jobRunnerAccess, streamConsumerAccess, type FunctionAccess } from "../function-access.js";
+import {
+  accessOf,
+  deliverySweeperAccess,
+  garbageCollectorAccess,
+  jobRunnerAccess,
+  streamConsumerAccess,
+  type FunctionAccess,
+} from "../function-access.js";
 import { statementsFor } from "../grant-statements.js";
 import { handlerEntry } from "../paths.js";
 import type { Settings } from "../settings.js";
@@ -30,6 +37,8 @@ export const STREAM_CONSUMER = "stream-consumer";
 export const DELIVERY_SWEEPER = "webhook-sweeper";
 /** Advances bulk delete jobs; scheduled, not in the route table. */
 export const JOB_RUNNER = "job-runner";
+/** Deletes blobs nothing has referenced for the grace period; scheduled, not in the route table. */
+export const GARBAGE_COLLECTOR = "garbage-collector";
 
 export interface StatelessStackProps extends StackProps {
   /** The data stack; its resources are imported through its named exports. */
@@ -49,6 +58,7 @@ export class StatelessStack extends Stack {
   readonly streamFailures: Queue;
   readonly deliverySweeper: RegistryFunction;
   readonly jobRunner: RegistryFunction;
+  readonly garbageCollector: RegistryFunction;
   readonly webApp: WebApp;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -169,6 +179,21 @@ export class StatelessStack extends Stack {
       targets: [new LambdaFunction(this.jobRunner.function, { retryAttempts: 0 })],
     });
 
+    // Unreferenced blobs wait out MREG_GC_GRACE_HOURS (24 by default); an hourly round is soon enough.
+    this.garbageCollector = new RegistryFunction(this, GARBAGE_COLLECTOR, {
+      entry: handlerEntry(GARBAGE_COLLECTOR),
+      description: "mreg garbage-collector: releases of deleted versions, then blobs nothing references",
+      environment,
+      statements: statementsFor(GARBAGE_COLLECTOR, garbageCollectorAccess, false, grantTargets),
+      ...sizing(garbageCollectorAccess),
+    });
+    new Rule(this, "GarbageCollection", {
+      description: "mreg: delete blobs nothing has referenced for the grace period",
+      schedule: Schedule.rate(Duration.hours(1)),
+      // A missed round is made up by the next; rounds never need to overlap.
+      targets: [new LambdaFunction(this.garbageCollector.function, { retryAttempts: 0 })],
+    });
+
     // The browser app and the API on one CloudFront origin (outputs AppUrl).
     this.webApp = new WebApp(this, "WebApp", { api: this.api.api });
 
@@ -204,6 +229,7 @@ export class StatelessStack extends Stack {
       [STREAM_CONSUMER, this.streamConsumer],
       [DELIVERY_SWEEPER, this.deliverySweeper],
       [JOB_RUNNER, this.jobRunner],
+      [GARBAGE_COLLECTOR, this.garbageCollector],
     ] as const;
     for (const [name, fn] of [...this.functions, ...workers]) {
       alarm(`Errors-${name}`, `mreg function ${name} failed`, fn.function.metricErrors({ period, statistic: "Sum" }));

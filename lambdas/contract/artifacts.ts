@@ -132,7 +132,12 @@ export const filesQuery = z.object({
 
 export const deleteQuery = z.object({
   force: z.enum(["true", "false"]).optional(),
+  /** Answers what the delete would remove and free, writing nothing. */
+  dryRun: z.enum(["true", "false"]).optional(),
 });
+
+/** `POST /v1/admin/gc`: one round of the garbage collector, or (`dryRun`) what it would delete. */
+export const gcQuery = z.object({ dryRun: z.enum(["true", "false"]).optional() });
 
 // What the artifact routes answer: schemas in lambdas/contract/responses.ts, types inferred from them.
 export type {

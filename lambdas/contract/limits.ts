@@ -40,3 +40,20 @@ export const JOBS = {
   /** Versions a dry run lists at most; a larger delete is previewed by a narrower filter. */
   maxDryRunVersions: 20_000,
 } as const;
+
+/** The garbage collector and the releases of deleted versions' blob references (lambdas/core/gc.ts). */
+export const GC = {
+  /** Blobs one round condemns and deletes at most; the next round goes on. */
+  batch: 500,
+  /** Pending releases one round finishes at most. */
+  releases: 100,
+  /**
+   * A condemned blob is its condemner's for this long: it deletes the object and then the
+   * item within it, and only after it may another collector take over (a crashed one's).
+   */
+  condemnLeaseMs: 5 * 60 * 1000,
+  /** Blob references one release transaction takes back: DynamoDB's 100 items less the release item. */
+  releaseChunk: 99,
+  /** Blob references a commit pins per transaction before its own, when they do not all fit into it. */
+  pinChunk: 100,
+} as const;

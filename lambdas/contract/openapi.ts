@@ -4,6 +4,7 @@ import {
   commitRequest,
   completeUploadRequest,
   deleteQuery,
+  gcQuery,
   filesQuery,
   setAliasRequest,
   updateVersionRequest,
@@ -37,6 +38,7 @@ import {
   createCollectionRequest,
   createRegistryRequest,
   deleteCollectionQuery,
+  deleteRegistryQuery,
   linkRequest,
   memberRequest,
   promotionDecision,
@@ -173,9 +175,30 @@ const operations: Record<RouteKey, OperationDoc> = {
   },
   "artifacts.deleteVersion": {
     summary: "Deletes a version (409 while collections link it, unless `force=true`)",
+    description:
+      "With `dryRun=true` nothing is written: the answer says what would go (the version, the links a forced delete removes, files, `logicalBytes`) and `reclaimableBytes`, the bytes of blobs nothing else references.",
     query: deleteQuery,
-    responses: ok("The version is deleted.", "DeletedVersion", r.deletedVersionResponse),
+    responses: ok(
+      "The version is deleted, or what would go.",
+      "DeletedVersion",
+      z.union([r.deletedVersionResponse, r.deleteDryRunResponse]),
+    ),
     errors: [409],
+  },
+  "artifacts.projectUsage": {
+    summary: "A project's storage: logical bytes, stored bytes after dedup, versions, files",
+    responses: ok("The project's usage.", "ProjectUsage", r.projectUsageResponse),
+  },
+  "artifacts.orgUsage": {
+    summary: "The whole registry's storage (org admins)",
+    responses: ok("The usage of every project.", "Usage", r.usageResponse),
+  },
+  "artifacts.collectGarbage": {
+    summary: "Runs one round of the garbage collector (org admins)",
+    description:
+      "Finishes the pending releases of deleted versions, then deletes the blobs nothing has referenced for `MREG_GC_GRACE_HOURS`. With `dryRun=true` it answers what it would delete and writes nothing.",
+    query: gcQuery,
+    responses: ok("What the round did.", "GcReport", r.gcReportResponse),
   },
   "artifacts.setAlias": {
     summary: "Points an artifact alias at a version",
@@ -289,7 +312,9 @@ const operations: Record<RouteKey, OperationDoc> = {
   },
   "registries.deleteRegistry": {
     summary: "Deletes an empty registry with its memberships and automations",
-    responses: ok("What went with it.", "DeletedRegistry", DeletedRegistry),
+    description: "With `dryRun=true` nothing is written: the answer says what would go.",
+    query: deleteRegistryQuery,
+    responses: ok("What went with it, or would.", "DeletedRegistry", z.union([DeletedRegistry, r.registryDeleteDryRunResponse])),
     errors: [409],
   },
   "registries.listMembers": {
@@ -363,8 +388,10 @@ const operations: Record<RouteKey, OperationDoc> = {
   },
   "registries.deleteCollection": {
     summary: "Deletes a collection (with links only with `force=true`, unlinking each)",
+    description:
+      "With `dryRun=true` nothing is written: the answer names the links a forced delete removes (no version goes, so nothing is reclaimable).",
     query: deleteCollectionQuery,
-    responses: ok("What went with it.", "DeletedCollection", DeletedCollection),
+    responses: ok("What went with it, or would.", "DeletedCollection", z.union([DeletedCollection, r.deleteDryRunResponse])),
     errors: [409],
   },
   "registries.requestPromotion": {

@@ -43,7 +43,12 @@ export const updateCollectionRequest = z
 export type UpdateCollectionRequest = z.infer<typeof updateCollectionRequest>;
 
 /** `?force=true` unlinks every version first (each with its event); without it a collection with links is a 409. */
-export const deleteCollectionQuery = z.object({ force: z.enum(["true", "false"]).optional() });
+export const deleteCollectionQuery = z.object({
+  force: z.enum(["true", "false"]).optional(),
+  dryRun: z.enum(["true", "false"]).optional(),
+});
+/** A registry is deleted only when empty: a dry run answers what would go with it. */
+export const deleteRegistryQuery = z.object({ dryRun: z.enum(["true", "false"]).optional() });
 
 export const promotionRequest = z.strictObject({
   alias: settableAlias,

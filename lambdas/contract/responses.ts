@@ -131,6 +131,51 @@ export const artifactResponse = z.object({
 export type ArtifactResponse = z.infer<typeof artifactResponse>;
 
 export const deletedVersionResponse = z.object({ deleted: z.string(), unlinked: z.array(z.string()) });
+
+/**
+ * What a delete would remove and free (`?dryRun=true`), written nowhere. `reclaimableBytes`
+ * are the bytes of blobs nothing else references: what the collector frees once the grace
+ * period after the delete has passed.
+ */
+export const deleteDryRunResponse = z.object({
+  dryRun: z.literal(true),
+  versions: z.array(z.string()),
+  links: z.array(z.string()),
+  files: z.int().min(0),
+  logicalBytes: z.int().min(0),
+  reclaimableBytes: z.int().min(0),
+  reclaimableBlobs: z.int().min(0),
+});
+
+export const registryDeleteDryRunResponse = deleteDryRunResponse.extend({
+  members: z.array(z.string()),
+  automations: z.array(z.string()),
+});
+
+export const usageResponse = z.object({
+  logicalBytes: z.int().min(0),
+  storedBytes: z.int().min(0),
+  dedupRatio: z.number().min(0),
+  versions: z.int().min(0),
+  files: z.int().min(0),
+  blobs: z.int().min(0),
+});
+
+export const projectUsageResponse = usageResponse.extend({ project: z.string() });
+export type UsageResponse = z.infer<typeof usageResponse>;
+export type ProjectUsageResponse = z.infer<typeof projectUsageResponse>;
+
+export const gcReportResponse = z.object({
+  dryRun: z.boolean(),
+  releasesFinished: z.int().min(0),
+  releasesFailed: z.int().min(0),
+  examined: z.int().min(0),
+  deleted: z.int().min(0),
+  deletedBytes: z.int().min(0),
+  dismissed: z.int().min(0),
+  skipped: z.int().min(0),
+  graceHours: z.number().min(0),
+});
 export const aliasSetResponse = z.object({ alias: z.string(), version: z.string(), previous: z.string().nullable() });
 export const aliasRemovedResponse = z.object({ alias: z.string(), previous: z.string() });
 
@@ -439,7 +484,7 @@ export const deletionPlanResponse = z.object({
   files: z.int(),
   /** Bytes of the versions' files as logged, shared blobs counted once per version. */
   logicalBytes: z.int(),
-  /** Bytes no other version references; absent until the blob reference counts can tell. */
-  reclaimableBytes: z.int().optional(),
+  /** Bytes of the versions' blobs no other version references: what the collector frees after the grace. */
+  reclaimableBytes: z.int().min(0),
 });
 export type DeletionPlanResponse = z.infer<typeof deletionPlanResponse>;

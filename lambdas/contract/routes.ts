@@ -79,6 +79,11 @@ export const routes = [
   { method: "GET", path: "/v1/jobs/{id}", function: "artifacts", operation: "getJob", permission: "org:read" },
   // Every org user reads every project, so the listing is everybody's.
   { method: "GET", path: "/v1/projects", function: "artifacts", operation: "listProjects", permission: "org:read" },
+  // Usage reads manifests, which the artifacts function may; the whole org's is for its admins.
+  { method: "GET", path: "/v1/projects/{project}/usage", function: "artifacts", operation: "projectUsage", permission: "project:read" },
+  { method: "GET", path: "/v1/usage", function: "artifacts", operation: "orgUsage", permission: "org:admin" },
+  // One round of the garbage collector by hand (it also runs on a schedule); the artifacts function may delete blobs.
+  { method: "POST", path: "/v1/admin/gc", function: "artifacts", operation: "collectGarbage", permission: "org:admin" },
 
   { method: "GET", path: "/v1/me", function: "admin", operation: "whoami", permission: "org:read" },
   { method: "POST", path: "/v1/users", function: "admin", operation: "createUser", permission: "org:admin" },

@@ -18,6 +18,7 @@ import {
 } from "./model.js";
 import type { AliasExpectations, ArtifactStore, BlobLedger, BlobStore, Clock, RegistryStore } from "./ports.js";
 import { discardOpenUploads, ensureBlobsVerified } from "./upload-blobs.js";
+import { estimateReclaim, finishRelease, manifestBlobs } from "./gc.js";
 import type { ArtifactResponse, CommitRequest, CommitResponse, FileResponse, FilesPage, VersionResponse } from "../contract/artifacts.js";
 
 export interface ArtifactDeps {
@@ -146,6 +147,7 @@ export async function commitVersion(
         fileCount: entries.length,
         runId: request.runId,
         ...(expiresAt === undefined ? {} : { expiresAt }),
+        blobs: [...manifestBlobs(entries).keys()],
         aliases,
         actor: principal.userId,
         at,
@@ -354,12 +356,13 @@ export async function listArtifactHistory(deps: ArtifactDeps, ref: ArtifactRef, 
  * a protected alias only by someone who may remove that alias (that registry's admin).
  */
 export async function deleteArtifactVersion(
-  deps: { artifacts: ArtifactStore; registries: RegistryStore; clock: Clock },
+  deps: { artifacts: ArtifactStore; registries: RegistryStore; ledger: BlobLedger; blobs: BlobStore; clock: Clock },
   principal: Principal,
   ref: ArtifactRef,
   selector: string,
   force: boolean,
-): Promise<{ deleted: string; unlinked: string[] }> {
+  options: { dryRun?: boolean } = {},
+): Promise<DeletedVersion | DeleteDryRun> {
   const version = await loadVersion(deps.artifacts, ref, selector);
   const at = deps.clock.now().toISOString();
   const links = await deps.registries.linksOfVersion(ref.project, ref.artifact, version.index);
@@ -388,12 +391,34 @@ export async function deleteArtifactVersion(
       );
     }
   }
+  if (options.dryRun) {
+    const estimate = await estimateReclaim(deps, [version]);
+    return { dryRun: true, versions: [`${ref.project}/${ref.artifact}:${versionLabel(version.index)}`], links: names, ...estimate };
+  }
   for (const link of links) {
     const change = { registry: link.registry, collection: link.collection, actor: principal.userId, at };
     await deps.registries.unlink(change, link.index, await guardOf(link.registry));
   }
-  await deps.artifacts.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
+  const release = await deps.artifacts.deleteVersion({ ...ref, actor: principal.userId, at }, version.index);
+  // The version is gone: its references go now, or, should this fail or the process die, by the collector's next round.
+  await finishRelease(deps, release).catch(() => false);
   return { deleted: versionLabel(version.index), unlinked: names };
+}
+
+export interface DeletedVersion {
+  deleted: string;
+  unlinked: string[];
+}
+
+/** What a delete would remove and free, written nowhere (`?dryRun=true`). */
+export interface DeleteDryRun {
+  dryRun: true;
+  versions: string[];
+  links: string[];
+  files: number;
+  logicalBytes: number;
+  reclaimableBytes: number;
+  reclaimableBlobs: number;
 }
 
 /** What `principal` may not unlink in `registry` (core/registries.ts, protectedFrom); org admins are admins of every registry. */

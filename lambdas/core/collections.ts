@@ -2,6 +2,7 @@ import type { CollectionResponse, UpdateCollectionRequest } from "../contract/re
 import { ConflictError, NotFoundError } from "./errors.js";
 import { versionLabel, type CollectionEdit, type CollectionRecord, type LinkRecord, type Principal } from "./model.js";
 import type { Clock, RegistryStore } from "./ports.js";
+import type { DeleteDryRun } from "./artifact-versions.js";
 import { requireCollection, toCollectionResponse, type CollectionRef } from "./registries.js";
 
 export interface CollectionDeps {
@@ -79,13 +80,7 @@ export async function executeCollectionDelete(
   options: { force: boolean },
 ): Promise<{ deleted: string; unlinked: string[] }> {
   const name = `@${plan.registry}/${plan.collection}`;
-  if (plan.links.length > 0 && !options.force) {
-    const shown = plan.links.slice(0, 10).map((l) => `${name}:${l.version}`);
-    throw new ConflictError(
-      `${name} links ${plan.links.length} version${plan.links.length === 1 ? "" : "s"} (${shown.join(", ")}${plan.links.length > 10 ? ", …" : ""}); ` +
-        "unlink them first or delete with ?force=true",
-    );
-  }
+  refuseLinked(plan, options);
   const at = deps.clock.now().toISOString();
   const change = { registry: plan.registry, collection: plan.collection, actor: principal.userId, at };
   const unlinked: string[] = [];
@@ -106,7 +101,26 @@ export async function deleteCollection(
   deps: CollectionDeps,
   principal: Principal,
   ref: CollectionRef,
-  options: { force: boolean },
-): Promise<{ deleted: string; unlinked: string[] }> {
-  return executeCollectionDelete(deps, principal, await planCollectionDelete(deps, ref), options);
+  options: { force: boolean; dryRun?: boolean },
+): Promise<{ deleted: string; unlinked: string[] } | DeleteDryRun> {
+  const plan = await planCollectionDelete(deps, ref);
+  if (options.dryRun) {
+    refuseLinked(plan, options);
+    // Unlinking removes no version: nothing is reclaimable.
+    const name = `@${plan.registry}/${plan.collection}`;
+    const links = plan.links.map((l) => `${name}:${l.version}`);
+    return { dryRun: true, versions: [], links, files: 0, logicalBytes: 0, reclaimableBytes: 0, reclaimableBlobs: 0 };
+  }
+  return executeCollectionDelete(deps, principal, plan, options);
+}
+
+function refuseLinked(plan: CollectionDeletePlan, options: { force: boolean }): void {
+  const name = `@${plan.registry}/${plan.collection}`;
+  if (plan.links.length > 0 && !options.force) {
+    const shown = plan.links.slice(0, 10).map((l) => `${name}:${l.version}`);
+    throw new ConflictError(
+      `${name} links ${plan.links.length} version${plan.links.length === 1 ? "" : "s"} (${shown.join(", ")}${plan.links.length > 10 ? ", …" : ""}); ` +
+        "unlink them first or delete with ?force=true",
+    );
+  }
 }

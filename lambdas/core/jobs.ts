@@ -5,11 +5,15 @@ import { deleteArtifactVersion, protectedAliasesFor, type ArtifactRef } from "./
 import { limiter } from "./concurrency.js";
 import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError } from "./errors.js";
 import { versionLabel, type JobFilter, type JobKind, type JobRecord, type Principal, type VersionRecord } from "./model.js";
-import type { ArtifactStore, Clock, Ids, JobStore, RegistryStore } from "./ports.js";
+import { estimateReclaim } from "./gc.js";
+import type { ArtifactStore, BlobLedger, BlobStore, Clock, Ids, JobStore, RegistryStore } from "./ports.js";
 
 export interface JobDeps {
   artifacts: ArtifactStore;
   registries: RegistryStore;
+  /** The single version delete releases each version's blob references through these. */
+  ledger: BlobLedger;
+  blobs: BlobStore;
   jobs: JobStore;
   clock: Clock;
   ids: Ids;
@@ -108,13 +112,14 @@ async function requireTarget(deps: Pick<JobDeps, "artifacts">, target: BulkDelet
  * would go, and the files and bytes of the versions.
  */
 export async function planBulkDelete(
-  deps: Pick<JobDeps, "artifacts" | "registries" | "clock">,
+  deps: Pick<JobDeps, "artifacts" | "registries" | "ledger" | "blobs" | "clock">,
   principal: Principal,
   target: BulkDeleteTarget,
   force: boolean,
 ): Promise<DeletionPlanResponse> {
   await requireTarget(deps, target);
   const filter = target.kind === "versions.delete" ? resolveFilter(target.filter, deps.clock.now()) : undefined;
+  const selected: VersionRecord[] = [];
   const plan: DeletionPlanResponse = {
     dryRun: true,
     kind: target.kind,
@@ -124,6 +129,7 @@ export async function planBulkDelete(
     artifacts: [],
     files: 0,
     logicalBytes: 0,
+    reclaimableBytes: 0,
   };
   const artifacts = target.kind === "project.delete" ? await allArtifacts(deps.artifacts, target.project) : [target.artifact];
   for (const artifact of artifacts) {
@@ -142,6 +148,7 @@ export async function planBulkDelete(
         if (plan.versions.length >= JOBS.maxDryRunVersions) {
           throw new UnprocessableError(`a dry run lists at most ${JOBS.maxDryRunVersions} versions; narrow it with a filter`);
         }
+        selected.push(version);
         plan.versions.push({
           project: version.project,
           artifact: version.artifact,
@@ -159,8 +166,8 @@ export async function planBulkDelete(
     }
     if (target.kind !== "versions.delete" && !kept) plan.artifacts.push(`${target.project}/${artifact}`);
   }
-  // reclaimableBytes: bytes of these versions' blobs that no other version references. It
-  // needs the blob reference counts; it is computed here, from `plan.versions`, once they exist.
+  // Bytes of these versions' blobs that no other version references: what the collector frees after the grace.
+  plan.reclaimableBytes = (await estimateReclaim(deps, selected)).reclaimableBytes;
   return plan;
 }
 

@@ -45,6 +45,11 @@ export interface NewVersion {
   fileCount: number;
   runId?: string;
   expiresAt?: string;
+  /**
+   * The distinct SHA-256s of the blobs its manifest names: a new version takes one reference
+   * on each, conditioned on the blob being verified, in the write that creates it.
+   */
+  blobs: string[];
   /** Aliases to put on the new version besides `latest`, which the store always moves. */
   aliases: string[];
   actor: string;
@@ -132,8 +137,12 @@ export interface ArtifactStore {
   updateVersion(change: AliasChange, index: number, edit: Edit<VersionRecord, VersionEdit>): Promise<Edited<VersionRecord>>;
   /** Projects by name, each with its artifact count: one query of the projects index. */
   listProjects(page: PageRequest): Promise<Page<ProjectRecord>>;
-  /** Removes a live, unlinked version, keeping its number burnt; moves `latest` back when it held it. */
-  deleteVersion(change: AliasChange, index: number): Promise<void>;
+  /**
+   * Removes a live, unlinked version, keeping its number burnt; moves `latest` back when it
+   * held it. The same write records a pending release of its blob references, answered here
+   * for the caller to finish (core/gc.ts); the collector finishes it otherwise.
+   */
+  deleteVersion(change: AliasChange, index: number): Promise<PendingRelease>;
   listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>>;
   /** Up to `limit` live versions after index `after` (all when undefined), oldest first, each with its link count: one consistent query. */
   versionsAfter(
@@ -191,6 +200,41 @@ export interface HeldBlobClaim {
 
 export type BlobClaim = { status: "claimed"; claim: HeldBlobClaim } | { status: "verified" } | { status: "busy" };
 
+/**
+ * A deleted version whose blob references are still to be taken back: `done` chunks of its
+ * manifest's distinct blobs (sorted, GC.releaseChunk a chunk) are released already.
+ */
+export interface PendingRelease {
+  project: string;
+  artifact: string;
+  index: number;
+  digest: string;
+  done: number;
+  at: string;
+}
+
+/** A blob item as reference tracking and the collector see it. */
+export interface BlobRefs {
+  sha256: string;
+  size: number;
+  state: "verifying" | "verified" | "condemned";
+  /** Live versions naming the blob; meaningful only when `tracked`. */
+  refs: number;
+  /**
+   * Whether `refs` counts every version: set at verification and by a recount. Blobs
+   * verified before reference tracking are untracked and never collected until a recount.
+   */
+  tracked: boolean;
+  /** Bumped by every change of `refs`: a recount writes only over the count it read. */
+  refsRevision: number;
+  /** When the last reference went (or the blob was verified): the grace period runs from it. */
+  releasedAt?: string;
+  /** When a commit last pinned a reference ahead of its own write (lambdas/adapters/dynamodb/artifact-store.ts). */
+  pinnedAt?: string;
+  condemnId?: string;
+  condemnedUntil?: string;
+}
+
 /** Which blobs are verified, who is verifying one, and the multipart uploads in flight. */
 export interface BlobLedger {
   /** Sizes of the blobs among `sha256s` whose bytes have been verified in the blob store. */
@@ -212,6 +256,37 @@ export interface BlobLedger {
   getMultipartUpload(sha256: string, uploadId: string): Promise<MultipartUpload | undefined>;
   findMultipartUpload(sha256: string, size: number, partSize: number): Promise<MultipartUpload | undefined>;
   deleteMultipartUpload(sha256: string, uploadId: string): Promise<void>;
+
+  /** The reference counts of the blob items among `sha256s` that exist (a consistent read). */
+  blobRefs(sha256s: string[]): Promise<Map<string, BlobRefs>>;
+  /**
+   * Blobs that may have lost their last reference at or before `before` (a query of a sparse
+   * index, oldest first): verified ones with `releasedAt <= before`, and condemned ones.
+   */
+  unreferencedBlobs(before: string, limit: number): Promise<BlobRefs[]>;
+  /**
+   * Marks a blob condemned by `id` until `leaseUntil`, only if it is tracked, verified, has
+   * no reference and `releasedAt` is still the one read (a commit or release meanwhile makes
+   * this fail), or if it is condemned by a collector whose lease ran out. True when marked.
+   */
+  condemnBlob(blob: BlobRefs, id: string, at: string, leaseUntil: string): Promise<boolean>;
+  /** Takes a referenced or untracked verified blob out of the unreferenced index, if unchanged since read. */
+  dismissBlob(blob: BlobRefs): Promise<void>;
+  /** Deletes the item of a blob condemned by `id` (its object is gone); false when it is not. */
+  forgetBlob(sha256: string, id: string): Promise<boolean>;
+  /** Versions deleted whose references are still to be released, oldest first. */
+  pendingReleases(limit: number): Promise<PendingRelease[]>;
+  /**
+   * Releases one reference on each of `sha256s` (chunk `chunk` of the version's blobs) and
+   * records the chunk done, in one write conditioned on `done = chunk`, so a chunk is released
+   * exactly once; `last` removes the pending release instead. False when another runner did
+   * it first. Blob items that are gone are left out.
+   */
+  releaseRefs(release: PendingRelease, chunk: number, sha256s: string[], last: boolean, at: string): Promise<boolean>;
+  /** Every blob item (a scan): what a recount reads. */
+  allBlobs(): Promise<BlobRefs[]>;
+  /** Sets a blob's count and marks it tracked, only if `refsRevision` is still the one read. */
+  setRefs(blob: BlobRefs, refs: number, at: string): Promise<boolean>;
 }
 
 /** Users and their API keys. */
@@ -429,6 +504,8 @@ export interface BlobStore {
   /** Hashes a blob written by a completed multipart upload; deletes it when it does not match, unless `signal` aborted. */
   verifyBlob(sha256: string, size: number, signal?: AbortSignal): Promise<StagedBlobCheck>;
   presignBlobGet(sha256: string, filename: string): Promise<string>;
+  /** Deletes a blob's object; nothing once `signal` aborted (the abort reason is thrown). */
+  deleteBlob(sha256: string, signal?: AbortSignal): Promise<void>;
   putManifest(digest: string, entries: ManifestEntry[]): Promise<void>;
   getManifest(digest: string): Promise<ManifestEntry[]>;
   headReference(bucket: string, key: string): Promise<ObjectHead | undefined>;

@@ -3,6 +3,7 @@ import type { RegistryAccess } from "./authorize.js";
 import { ConflictError, NotFoundError } from "./errors.js";
 import type { MemberRecord, Page, PageRequest, Principal, RegistryEdit, RegistryRecord } from "./model.js";
 import type { AutomationStore, Clock, RegistryStore } from "./ports.js";
+import type { DeleteDryRun } from "./artifact-versions.js";
 import { toRegistryResponse } from "./registries.js";
 
 export interface RegistryAdminDeps {
@@ -100,6 +101,24 @@ export async function deleteRegistry(
   deps: RegistryAdminDeps,
   principal: Principal,
   name: string,
-): Promise<{ deleted: string; members: string[]; automations: string[] }> {
-  return executeRegistryDelete(deps, principal, await planRegistryDelete(deps, name));
+  options: { dryRun?: boolean } = {},
+): Promise<{ deleted: string; members: string[]; automations: string[] } | (DeleteDryRun & { members: string[]; automations: string[] })> {
+  const plan = await planRegistryDelete(deps, name);
+  if (options.dryRun) {
+    if (plan.collection !== undefined) {
+      throw new ConflictError(`registry ${plan.registry} holds collections (${plan.collection} among them): delete them first`);
+    }
+    return {
+      dryRun: true,
+      versions: [],
+      links: [],
+      files: 0,
+      logicalBytes: 0,
+      reclaimableBytes: 0,
+      reclaimableBlobs: 0,
+      members: plan.members.map((m) => m.user),
+      automations: plan.automations.map((a) => a.id),
+    };
+  }
+  return executeRegistryDelete(deps, principal, plan);
 }

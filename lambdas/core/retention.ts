@@ -2,7 +2,7 @@ import type { ProjectResponse } from "../contract/responses.js";
 import { deleteArtifactVersion, protectedAliasesFor } from "./artifact-versions.js";
 import { ConflictError, NotFoundError } from "./errors.js";
 import { versionLabel, type Principal, type VersionRecord } from "./model.js";
-import type { ArtifactStore, Clock, RegistryStore } from "./ports.js";
+import type { ArtifactStore, BlobLedger, BlobStore, Clock, RegistryStore } from "./ports.js";
 import { toProjectResponse } from "./projects.js";
 
 /** Who deletes expired versions, in their audit events. */
@@ -11,6 +11,9 @@ export const RETENTION_ACTOR: Principal = { userId: "retention", orgRole: "membe
 export interface RetentionDeps {
   artifacts: ArtifactStore;
   registries: RegistryStore;
+  /** The single version delete releases each version's blob references through these. */
+  ledger: BlobLedger;
+  blobs: BlobStore;
   clock: Clock;
 }
 

@@ -46,6 +46,10 @@ export function emfMetrics(metrics: Metrics): BusinessMetrics {
       single.addDimension("outcome", outcome);
       single.addMetric("WebhookDeliveries", MetricUnit.Count, count);
     },
+    blobsCollected: (count, bytes) => {
+      metrics.addMetric("BlobsCollected", MetricUnit.Count, count);
+      metrics.addMetric("BytesCollected", MetricUnit.Bytes, bytes);
+    },
     flush: () => {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     },

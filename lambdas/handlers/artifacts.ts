@@ -11,9 +11,11 @@ import {
   removeArtifactAlias,
   setArtifactAlias,
 } from "../core/artifact-versions.js";
+import { collectGarbage } from "../core/gc.js";
 import { createBulkDeleteJob, getJob, planBulkDelete, type BulkDeleteTarget } from "../core/jobs.js";
 import { listProjects } from "../core/projects.js";
 import { setProjectRetention } from "../core/retention.js";
+import { projectUsage, usageOf } from "../core/usage.js";
 import { completeUpload, planUpload } from "../core/upload-blobs.js";
 import { updateVersion } from "../core/version-edits.js";
 import { ok, type ApiRequest, type Operations } from "../http/api-handler.js";
@@ -23,6 +25,7 @@ import {
   completeUploadRequest,
   deleteQuery,
   filesQuery,
+  gcQuery,
   setAliasRequest,
   updateVersionRequest,
   uploadPlanRequest,
@@ -79,8 +82,22 @@ export const artifactOperations: Operations<"artifacts"> = {
   },
   deleteVersion: async (request) => {
     const { v } = parse(versionParams, request.params, "path");
-    const { force } = parse(deleteQuery, request.query, "query");
-    return ok(await deleteArtifactVersion(request.services, request.principal, artifactRef(request), v, force === "true"));
+    const { force, dryRun } = parse(deleteQuery, request.query, "query");
+    return ok(
+      await deleteArtifactVersion(request.services, request.principal, artifactRef(request), v, force === "true", {
+        dryRun: dryRun === "true",
+      }),
+    );
+  },
+  projectUsage: async (request) => {
+    const { project } = parse(z.object({ project: name }), request.params, "path");
+    return ok(await projectUsage(request.services, project));
+  },
+  orgUsage: async (request) => ok(await usageOf(request.services)),
+  collectGarbage: async (request) => {
+    const { dryRun } = parse(gcQuery, request.query, "query");
+    const graceHours = request.services.config.gcGraceHours;
+    return ok({ ...(await collectGarbage(request.services, { graceHours, dryRun: dryRun === "true" })), graceHours });
   },
   setAlias: async (request) => {
     const params = parse(aliasParams, request.params, "path");

@@ -32,6 +32,7 @@ import {
   createCollectionRequest,
   createRegistryRequest,
   deleteCollectionQuery,
+  deleteRegistryQuery,
   linkRequest,
   memberRequest,
   promotionDecision,
@@ -184,7 +185,8 @@ export const registryOperations: Operations<"registries"> = {
     ),
   deleteRegistry: async (request) => {
     const { registry } = parse(z.object({ registry: name }), request.params, "path");
-    return ok(await deleteRegistry(request.services, request.principal, registry));
+    const { dryRun } = parse(deleteRegistryQuery, request.query, "query");
+    return ok(await deleteRegistry(request.services, request.principal, registry, { dryRun: dryRun === "true" }));
   },
   listMembers: async (request) => ok(await listMembers(request.services, access(request), parse(pageQuery, request.query, "query"))),
   updateCollection: async (request) =>
@@ -197,8 +199,13 @@ export const registryOperations: Operations<"registries"> = {
       ),
     ),
   deleteCollection: async (request) => {
-    const { force } = parse(deleteCollectionQuery, request.query, "query");
-    return ok(await deleteCollection(request.services, request.principal, collectionRef(request), { force: force === "true" }));
+    const { force, dryRun } = parse(deleteCollectionQuery, request.query, "query");
+    return ok(
+      await deleteCollection(request.services, request.principal, collectionRef(request), {
+        force: force === "true",
+        dryRun: dryRun === "true",
+      }),
+    );
   },
   requestPromotion: async (request) =>
     created(

@@ -1,6 +1,7 @@
 import { artifactStoreContract } from "./artifact-store.js";
 import { automationStoreContract } from "./automation-store.js";
 import { blobLedgerContract } from "./blob-ledger.js";
+import { blobReferencesContract } from "./blob-references.js";
 import { identityStoreContract } from "./identity-store.js";
 import { lifecycleContract } from "./lifecycle.js";
 import { bulkDeleteContract } from "./bulk-deletes.js";
@@ -17,6 +18,7 @@ import type { MakeStores } from "./stores.js";
 export function portContracts(make: MakeStores): void {
   artifactStoreContract(make);
   blobLedgerContract(make);
+  blobReferencesContract(make);
   identityStoreContract(make);
   registryStoreContract(make);
   lineageStoreContract(make);

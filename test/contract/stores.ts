@@ -43,6 +43,7 @@ export function newVersion(extra: Partial<NewVersion> & { digest: string }): New
     description: "weights",
     size: 42,
     fileCount: 2,
+    blobs: [],
     aliases: [],
     ...change,
     ...extra,

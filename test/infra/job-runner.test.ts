@@ -33,13 +33,16 @@ describe("job runner", () => {
     });
   });
 
-  it("reads and writes the table and its indexes only: no bucket, no other grant but logs and traces", () => {
+  it("reads and writes the table and its indexes, reads manifests (to release deleted versions' blobs), nothing else but logs and traces", () => {
     const statements = statementsOf(api, synth.stateless.jobRunner);
     const table = statements.filter((s) => [s.Action].flat().some((a) => tableActions.readwrite.includes(String(a))));
     expect(table).toHaveLength(1);
     expect(table[0]!.Action).toEqual([...tableActions.readwrite]);
-    expect(JSON.stringify(statements)).not.toContain("s3:");
-    expect(statements).toHaveLength(3);
+    const s3 = statements.filter((s) => JSON.stringify(s.Action).includes("s3:"));
+    expect(s3).toHaveLength(1);
+    expect(s3[0]!.Action).toEqual("s3:GetObject");
+    expect(JSON.stringify(s3[0]!.Resource)).toContain("manifests/");
+    expect(statements).toHaveLength(4);
   });
 
   it("has the API's configuration, five minutes and an alarm on its errors", () => {

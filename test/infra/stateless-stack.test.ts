@@ -236,8 +236,9 @@ describe("functions", () => {
       synth.stateless.streamConsumer,
       synth.stateless.deliverySweeper,
       synth.stateless.jobRunner,
+      synth.stateless.garbageCollector,
     ];
-    expect(all).toHaveLength(apiFunctions.length + 3);
+    expect(all).toHaveLength(apiFunctions.length + 4);
     for (const fn of all) {
       const cfn = fn.function.node.defaultChild as CfnFunction;
       expect(Stack.of(cfn).resolve(cfn.tracingConfig), fn.node.id).toEqual({ mode: "Active" });

@@ -224,6 +224,8 @@ describe("page cursors", () => {
       "/v1/projects/{project}/runs/{run}/metrics": "/v1/projects/train/runs/r1/metrics",
       "/v1/registries/{registry}/automations/{id}": "",
       "/v1/users/{user}/memberships": "/v1/users/max/memberships",
+      "/v1/projects/{project}/usage": "/v1/projects/train/usage",
+      "/v1/usage": "/v1/usage",
       "/v1/registries/{registry}/collections/{collection}/promotions/{id}": "",
       "/v1/registries/{registry}/automations/{id}/deliveries/{delivery}": "",
       "/v1/jobs/{id}": "",

@@ -235,6 +235,19 @@ describe("aliases, lists, history", () => {
   });
 });
 
+describe("usage", () => {
+  test("usage answers a project's and the registry's storage", async () => {
+    const project = await mreg(["usage", "demo", "--json"]);
+    expect(project.code).toBe(0);
+    expect(project.json).toMatchObject({ project: "demo", versions: expect.any(Number), storedBytes: expect.any(Number) });
+    expect(project.json.logicalBytes).toBeGreaterThanOrEqual(project.json.storedBytes);
+    const all = await mreg(["usage", "--json"]);
+    expect(all.json.versions).toBeGreaterThanOrEqual(project.json.versions);
+    const text = await mreg(["usage", "demo"]);
+    expect(text.stdout).toMatch(/^stored .* blobs \(dedup [\d.]+x\)$/m);
+  });
+});
+
 describe("resume", () => {
   test("an interrupted multipart upload sends only the missing parts when run again", async () => {
     const dir = join(work, "resumable");

@@ -83,6 +83,7 @@ const BAD_QUERIES = [
   "direction=sideways",
   "fanOut=0",
   "force=yes",
+  "dryRun=maybe",
   "prefix=%C2%85",
   "q=%00",
   "tag=%C2%85",

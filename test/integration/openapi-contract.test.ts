@@ -225,10 +225,23 @@ describe("the registry's answers are what the OpenAPI document says", () => {
     await expectStatus("POST", `${gated}/promotions/${other.id}/reject`, { note: "not now" }, 200, adaKey);
 
     await expectStatus("POST", "/v1/registries/gated/collections", { name: "scratch", type: "model" }, 201);
+    await expectStatus("DELETE", "/v1/registries/gated/collections/scratch?dryRun=true", undefined, 200);
     await expectStatus("DELETE", "/v1/registries/gated/collections/scratch", undefined, 200);
+    await expectStatus("DELETE", `${gated}?dryRun=true&force=true`, undefined, 200);
     await expectStatus("DELETE", "/v1/registries/gated", undefined, 409);
     await expectStatus("DELETE", `${gated}?force=true`, undefined, 200);
+    await expectStatus("DELETE", "/v1/registries/gated?dryRun=true", undefined, 200);
     await expectStatus("DELETE", "/v1/registries/gated", undefined, 200);
+  });
+
+  test("usage, dry runs and the garbage collector", async () => {
+    await expectStatus("GET", "/v1/projects/contract/usage", undefined, 200);
+    await expectStatus("GET", "/v1/projects/nothing-here/usage", undefined, 404);
+    await expectStatus("GET", "/v1/usage", undefined, 200);
+    await expectStatus("GET", "/v1/usage", undefined, 403, viewerKey);
+    await expectStatus("DELETE", `${P}/versions/v0?dryRun=true&force=true`, undefined, 200);
+    await expectStatus("POST", "/v1/admin/gc?dryRun=true", undefined, 200);
+    await expectStatus("POST", "/v1/admin/gc", undefined, 200);
   });
 
   test("deleting versions and unlinking", async () => {

@@ -50,6 +50,7 @@ import type {
   ArtifactStore,
   BlobClaim,
   BlobLedger,
+  BlobRefs,
   BlobStore,
   Clock,
   CollectionChange,
@@ -68,6 +69,7 @@ import type {
   NewLink,
   NewVersion,
   ObjectHead,
+  PendingRelease,
   PresignedRequest,
   PromotionKey,
   PromotionQuery,
@@ -313,6 +315,8 @@ export class FakeArtifactStore implements ArtifactStore {
   runOutputs?: (run: RunRef, output: VersionRef, change: Change) => void;
   /** Where an edit of a version reaches the links copying it, as the adapter's edit transaction does. */
   onVersionEdited?: (version: VersionRecord) => void;
+  /** The blob items a commit takes references on and a delete records its release in, as the adapter's transactions do. */
+  ledger?: FakeBlobLedger;
 
   async getArtifact(project: string, artifact: string): Promise<ArtifactRecord | undefined> {
     const head = this.artifacts.get(artifactKey(project, artifact))?.head;
@@ -357,6 +361,13 @@ export class FakeArtifactStore implements ArtifactStore {
 
   async commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome> {
     const { project, artifact } = version;
+    const blobs = [...new Set(version.blobs)];
+    // The adapter's `ADD refs` conditions: every blob verified (not condemned, not gone), checked with the write.
+    for (const sha256 of blobs) {
+      if (this.ledger && this.ledger.blobs.get(sha256)?.state !== "verified") {
+        throw new UnprocessableError(`sha256 ${sha256} is not stored (never uploaded, or collected as unreferenced meanwhile)`);
+      }
+    }
     const creating = this.artifacts.get(artifactKey(project, artifact))?.head === undefined;
     const outcome = this.versions(project, artifact).append(expected, {
       dedupe: version.digest,
@@ -393,6 +404,7 @@ export class FakeArtifactStore implements ArtifactStore {
       change: version,
     });
     if (!outcome.created) return outcome;
+    for (const sha256 of blobs) this.ledger?.takeRef(sha256);
     if (creating) {
       const known = this.projects.get(project);
       if (known) known.artifactCount++;
@@ -450,12 +462,15 @@ export class FakeArtifactStore implements ArtifactStore {
     return this.artifacts.get(artifactKey(change.project, change.artifact))?.removeAlias(change, alias);
   }
 
-  async deleteVersion(change: AliasChange, index: number): Promise<void> {
+  async deleteVersion(change: AliasChange, index: number): Promise<PendingRelease> {
     const versions = this.versions(change.project, change.artifact);
     if (versions.items.has(index) && (this.linkCounts.get(versionKey(change, index)) ?? 0) > 0) {
       throw new ConflictError(`${change.project}/${change.artifact}:${versionLabel(index)} is linked by a collection`);
     }
-    versions.retire(change, index, (version) => ({ action: "version.deleted", digest: version.digest }));
+    const gone = versions.retire(change, index, (version) => ({ action: "version.deleted", digest: version.digest }));
+    const release = { project: change.project, artifact: change.artifact, index, digest: gone.digest, done: 0, at: change.at };
+    this.ledger?.releases.set(releaseKey(release), { ...release });
+    return release;
   }
 
   async listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>> {
@@ -601,7 +616,18 @@ export class FakeArtifactStore implements ArtifactStore {
 interface BlobState {
   sha256: string;
   size: number;
-  state: "verifying" | "verified";
+  state: "verifying" | "verified" | "condemned";
+  /** Reference tracking, as the adapter keeps it (lambdas/adapters/dynamodb/blob-ledger.ts). */
+  refs?: number;
+  refsRevision?: number;
+  tracked?: boolean;
+  releasedAt?: string;
+  /** In the unreferenced index (the adapter's GSI1 keys). */
+  indexed?: boolean;
+  /** Set by the adapter's pins, which a commit too large for one transaction takes first. */
+  pinnedAt?: string;
+  condemnId?: string;
+  condemnedUntil?: string;
   claimedAt?: string;
   claimId?: string;
   holder?: string;
@@ -615,6 +641,7 @@ let fakeClaims = 0;
 export class FakeBlobLedger implements BlobLedger {
   readonly blobs: Map<string, BlobState> = new Map();
   readonly uploads: Map<string, MultipartUpload> = new Map();
+  readonly releases: Map<string, PendingRelease> = new Map();
   private readonly holder: string;
   private readonly soleHolder: boolean;
   private readonly leaseMs: number;
@@ -627,6 +654,7 @@ export class FakeBlobLedger implements BlobLedger {
     if (options.sharing) {
       this.blobs = options.sharing.blobs;
       this.uploads = options.sharing.uploads;
+      this.releases = options.sharing.releases;
     }
   }
 
@@ -671,7 +699,7 @@ export class FakeBlobLedger implements BlobLedger {
 
   async markBlobVerified(claim: HeldBlobClaim, size: number, at: string): Promise<boolean> {
     if (!this.held(claim)) return false;
-    this.blobs.set(claim.sha256, { sha256: claim.sha256, size, state: "verified", verifiedAt: at });
+    this.blobs.set(claim.sha256, verifiedBlob(claim.sha256, size, at));
     return true;
   }
 
@@ -681,7 +709,105 @@ export class FakeBlobLedger implements BlobLedger {
 
   /** A blob another request verified (tests' shortcut for claim + mark). */
   async verify(sha256: string, size: number, at = "2025-01-01T00:00:00.000Z"): Promise<void> {
+    this.blobs.set(sha256, verifiedBlob(sha256, size, at));
+  }
+
+  /** A blob verified before reference tracking: no count, never collected until a recount. */
+  legacy(sha256: string, size: number, at = "2025-01-01T00:00:00.000Z"): void {
     this.blobs.set(sha256, { sha256, size, state: "verified", verifiedAt: at });
+  }
+
+  /** A commit's conditioned `ADD refs`: the caller checked the blob is verified. */
+  takeRef(sha256: string): void {
+    const blob = this.blobs.get(sha256)!;
+    blob.refs = (blob.refs ?? 0) + 1;
+    blob.refsRevision = (blob.refsRevision ?? 0) + 1;
+    blob.indexed = false;
+  }
+
+  private giveRef(sha256: string, at: string): void {
+    const blob = this.blobs.get(sha256);
+    if (!blob) return;
+    blob.refs = (blob.refs ?? 0) - 1;
+    blob.refsRevision = (blob.refsRevision ?? 0) + 1;
+    blob.releasedAt = at;
+    blob.indexed = true;
+  }
+
+  async blobRefs(sha256s: string[]): Promise<Map<string, BlobRefs>> {
+    const found = new Map<string, BlobRefs>();
+    for (const sha256 of sha256s) {
+      const blob = this.blobs.get(sha256);
+      if (blob) found.set(sha256, toRefs(blob));
+    }
+    return found;
+  }
+
+  async unreferencedBlobs(before: string, limit: number): Promise<BlobRefs[]> {
+    return [...this.blobs.values()]
+      .filter((b) => b.indexed === true && b.releasedAt !== undefined && b.releasedAt <= before)
+      .sort((a, b) => compare(a.releasedAt!, b.releasedAt!))
+      .slice(0, limit)
+      .map(toRefs);
+  }
+
+  async condemnBlob(blob: BlobRefs, id: string, at: string, leaseUntil: string): Promise<boolean> {
+    const item = this.blobs.get(blob.sha256);
+    const ok =
+      item !== undefined &&
+      ((item.state === "verified" && item.tracked === true && item.refs === 0 && item.releasedAt === blob.releasedAt) ||
+        (item.state === "condemned" && item.condemnedUntil! < at));
+    if (!ok) return false;
+    item.state = "condemned";
+    item.condemnId = id;
+    item.condemnedUntil = leaseUntil;
+    return true;
+  }
+
+  async dismissBlob(blob: BlobRefs): Promise<void> {
+    const item = this.blobs.get(blob.sha256);
+    if (item?.state === "verified" && item.releasedAt === blob.releasedAt) item.indexed = false;
+  }
+
+  async forgetBlob(sha256: string, id: string): Promise<boolean> {
+    const item = this.blobs.get(sha256);
+    if (item?.state !== "condemned" || item.condemnId !== id) return false;
+    this.blobs.delete(sha256);
+    return true;
+  }
+
+  async pendingReleases(limit: number): Promise<PendingRelease[]> {
+    return [...this.releases.entries()]
+      .sort(([a], [b]) => compare(a, b))
+      .slice(0, limit)
+      .map(([, release]) => ({ ...release }));
+  }
+
+  async releaseRefs(release: PendingRelease, chunk: number, sha256s: string[], last: boolean, at: string): Promise<boolean> {
+    const key = releaseKey(release);
+    const stored = this.releases.get(key);
+    if (stored?.done !== chunk) return false;
+    for (const sha256 of new Set(sha256s)) this.giveRef(sha256, at);
+    if (last) this.releases.delete(key);
+    else stored.done = chunk + 1;
+    return true;
+  }
+
+  async allBlobs(): Promise<BlobRefs[]> {
+    return [...this.blobs.values()].map(toRefs);
+  }
+
+  async setRefs(blob: BlobRefs, refs: number, at: string): Promise<boolean> {
+    const item = this.blobs.get(blob.sha256);
+    if (item?.state !== "verified" || (item.refsRevision ?? 0) !== blob.refsRevision) return false;
+    item.refs = refs;
+    item.tracked = true;
+    item.refsRevision = blob.refsRevision + 1;
+    if (refs === 0) {
+      item.releasedAt = at;
+      item.indexed = true;
+    } else item.indexed = false;
+    return true;
   }
 
   private held(claim: HeldBlobClaim): BlobState | undefined {
@@ -707,6 +833,27 @@ export class FakeBlobLedger implements BlobLedger {
     this.uploads.delete(uploadKey(sha256, uploadId));
   }
 }
+
+function verifiedBlob(sha256: string, size: number, at: string): BlobState {
+  return { sha256, size, state: "verified", verifiedAt: at, refs: 0, refsRevision: 0, tracked: true, releasedAt: at, indexed: true };
+}
+
+function toRefs(blob: BlobState): BlobRefs {
+  return {
+    sha256: blob.sha256,
+    size: blob.size,
+    state: blob.state,
+    refs: blob.refs ?? 0,
+    tracked: blob.tracked === true,
+    refsRevision: blob.refsRevision ?? 0,
+    ...(blob.releasedAt === undefined ? {} : { releasedAt: blob.releasedAt }),
+    ...(blob.pinnedAt === undefined ? {} : { pinnedAt: blob.pinnedAt }),
+    ...(blob.condemnId === undefined ? {} : { condemnId: blob.condemnId, condemnedUntil: blob.condemnedUntil }),
+  };
+}
+
+const releaseKey = (release: { project: string; artifact: string; index: number }) =>
+  `${release.project}#${release.artifact}#${String(release.index).padStart(10, "0")}`;
 
 export class FakeIdentityStore implements IdentityStore {
   readonly users = new Map<string, UserRecord>();
@@ -1479,6 +1626,11 @@ export class FakeBlobStore implements BlobStore {
     return check;
   }
 
+  async deleteBlob(sha256: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.objects.delete(`blobs/${sha256}`);
+  }
+
   async presignBlobGet(sha256: string, filename: string): Promise<string> {
     return `https://fake-s3.test/blobs/${sha256}?filename=${encodeURIComponent(filename)}`;
   }
@@ -1652,6 +1804,7 @@ export function fakeDeps(limits: Partial<FakeDeps["limits"]> = {}): FakeDeps {
   const lineage = new FakeLineageStore(artifacts);
   artifacts.runOutputs = (run, output, change) => lineage.recordOutput(run, output, change);
   const ledger = new FakeBlobLedger();
+  artifacts.ledger = ledger;
   const registries = new FakeRegistryStore(artifacts);
   artifacts.onVersionEdited = (version) => registries.copyVersionEdit(version);
   const automations = new FakeAutomationStore();

@@ -16,6 +16,7 @@ export function recordingMetrics(): RecordingMetrics {
     bytesVerified: (bytes) => void calls.push(["bytesVerified", bytes]),
     linkCreated: () => void calls.push(["linkCreated"]),
     webhookDeliveries: (outcome, count) => void calls.push(["webhookDeliveries", outcome, count]),
+    blobsCollected: (count, bytes) => void calls.push(["blobsCollected", count, bytes]),
     flush: () => void metrics.flushes++,
   };
   return metrics;

@@ -89,6 +89,9 @@ describe("createApiHandler", () => {
     deleteProject: record,
     getJob: record,
     updateProject: record,
+    projectUsage: record,
+    orgUsage: record,
+    collectGarbage: record,
   };
   const handle = (e: APIGatewayProxyEvent) => createApiHandler("artifacts", operations, services, observability)(e);
   const versions = { project: "vision", name: "mnist" };
@@ -419,6 +422,7 @@ describe("business metrics recorded by operations", () => {
       metadata: {},
       size: 1,
       fileCount: 1,
+      blobs: [],
       aliases: [],
       actor: "admin",
       at: "2024-06-01T00:00:00.000Z",

@@ -72,6 +72,7 @@ describe("admit", () => {
       metadata: {},
       size: 1,
       fileCount: 1,
+      blobs: [],
       aliases: [],
       actor: "root",
       at: AT,

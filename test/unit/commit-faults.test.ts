@@ -37,6 +37,7 @@ const newVersion = (): NewVersion => ({
   metadata: {},
   size: 1,
   fileCount: 1,
+  blobs: [],
   aliases: ["best"],
   actor: "alice",
   at: AT,

@@ -44,6 +44,7 @@ const newVersion = (extra: Partial<NewVersion> = {}): NewVersion => ({
   description: "first",
   size: 42,
   fileCount: 2,
+  blobs: [],
   runId: "run-1",
   aliases: [],
   actor: "alice",

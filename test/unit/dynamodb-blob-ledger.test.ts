@@ -119,7 +119,22 @@ describe("blob claims", () => {
     expect(await store.markBlobVerified(claim, 10, AT)).toBe(true);
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
       TableName: TABLE,
-      Item: { PK: `BLOB#${SHA}`, SK: "BLOB", entity: "blob", sha256: SHA, size: 10, state: "verified", verifiedAt: AT },
+      Item: {
+        PK: `BLOB#${SHA}`,
+        SK: "BLOB",
+        entity: "blob",
+        sha256: SHA,
+        size: 10,
+        state: "verified",
+        verifiedAt: AT,
+        // Tracked from its verification, unreferenced until a commit names it.
+        refs: 0,
+        refsRevision: 0,
+        tracked: true,
+        releasedAt: AT,
+        GSI1PK: "BLOBS#UNREFERENCED",
+        GSI1SK: AT,
+      },
       ...heldCondition,
       ExpressionAttributeValues: { ":verifying": "verifying", ":claimId": "claim-1" },
     });

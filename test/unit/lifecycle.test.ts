@@ -40,6 +40,7 @@ async function logVersions(artifact: string, count: number, project = "train") {
       description: `epoch ${i}`,
       size: 10,
       fileCount: 1,
+      blobs: [],
       aliases: [],
       actor: "alice",
       at: AT,

@@ -21,6 +21,7 @@ async function version(artifact: string, runId?: string, project = "p"): Promise
     metadata: {},
     size: 1,
     fileCount: 1,
+    blobs: [],
     aliases: [],
     actor: "ana",
     at: "2025-01-01T00:00:00.000Z",

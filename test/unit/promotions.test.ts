@@ -35,6 +35,7 @@ beforeEach(async () => {
       metadata: { accuracy: 0.9 + i / 100 },
       size: 1,
       fileCount: 1,
+      blobs: [],
       aliases: [],
       actor: "max",
       at: AT,

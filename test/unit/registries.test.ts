@@ -50,6 +50,7 @@ async function logVersions(artifact: string, count: number, type = "model") {
       description: `${artifact} epoch ${i}`,
       size: 100 + i,
       fileCount: 1,
+      blobs: [],
       aliases: [],
       actor: "alice",
       at: AT,

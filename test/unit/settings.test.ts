@@ -13,6 +13,8 @@ import {
   WEBHOOK_MAX_RETRY_DELAY_MS,
   WEBHOOK_SWEEP_MS,
   JOB_POLL_MS,
+  GC_GRACE_HOURS,
+  GC_INTERVAL_MS,
   WEBHOOK_TIMEOUT_MS,
 } from "../../lambdas/settings.js";
 import { readSettings } from "../../infra/settings.js";
@@ -83,6 +85,8 @@ describe("loadConfig", () => {
       streamPollMs: STREAM_POLL_MS.default,
       webhookSweepMs: WEBHOOK_SWEEP_MS.default,
       jobPollMs: JOB_POLL_MS.default,
+      gcGraceHours: GC_GRACE_HOURS.default,
+      gcIntervalMs: GC_INTERVAL_MS.default,
     });
   });
 

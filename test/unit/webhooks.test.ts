@@ -34,6 +34,7 @@ beforeEach(async () => {
     metadata: { accuracy: 0.9 },
     size: 1,
     fileCount: 1,
+    blobs: [],
     aliases: [],
     actor: "ana",
     at: "2024-06-01T00:00:00.000Z",

@@ -490,6 +490,22 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     });
 
   program
+    .command("usage")
+    .description("storage of a project, or of the whole registry (org admins): logical and stored bytes, dedup ratio")
+    .argument("[project]")
+    .action(async (project: string | undefined, _options: unknown, command: Command) => {
+      const mreg = await client(command);
+      const usage = await mreg.usage(project);
+      print(command, usage, () =>
+        [
+          `logical   ${formatBytes(usage.logicalBytes)}`,
+          `stored    ${formatBytes(usage.storedBytes)} in ${usage.blobs} blobs (dedup ${usage.dedupRatio}x)`,
+          `versions  ${usage.versions}, files ${usage.files}`,
+        ].join("\n"),
+      );
+    });
+
+  program
     .command("history")
     .description("changes to an artifact or a collection, newest first")
     .argument("<ref>", "project/artifact or @registry/collection")

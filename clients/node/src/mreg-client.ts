@@ -8,6 +8,7 @@ import {
   type ProjectResponse,
   type VersionResponse,
 } from "../../../lambdas/contract/artifacts.js";
+import type { ProjectUsageResponse, UsageResponse } from "../../../lambdas/contract/responses.js";
 import { alias as aliasSchema, name as nameSchema } from "../../../lambdas/contract/common.js";
 import { versionDeletionRequest } from "../../../lambdas/contract/jobs.js";
 import type { DeletionPlanResponse, JobResponse } from "../../../lambdas/contract/responses.js";
@@ -221,6 +222,12 @@ export class MregClient {
   }
 
   /** Every project with its artifact count. */
+  /** Storage of one project (logical bytes, stored bytes after dedup, …), or of all of them (org admins). */
+  async usage(project?: string): Promise<UsageResponse | ProjectUsageResponse> {
+    if (project === undefined) return this.api.get("/v1/usage");
+    return this.api.get(`/v1/projects${seg(nameSchema.parse(project))}/usage`);
+  }
+
   async listProjects(options: PageOptions = {}): Promise<Page<ProjectResponse>> {
     return this.api.get("/v1/projects", { limit: options.limit, cursor: options.cursor });
   }

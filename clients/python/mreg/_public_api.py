@@ -104,6 +104,12 @@ class Api:
             if not cursor:
                 return items
 
+    def usage(self, project: Optional[str] = None) -> Dict[str, Any]:
+        """Storage of a project, or of the whole registry (org admins): logicalBytes, storedBytes, dedupRatio, versions, files, blobs."""
+        if project is None:
+            return self._client.api.get("/v1/usage")
+        return self._client.api.get(f"/v1/projects{seg(check_name(project, 'project'))}/usage")
+
     def run(self, path: str) -> RunInfo:
         """``project/run_id`` (W&B's ``entity/project/run_id`` too)."""
         parts = path.split("/")

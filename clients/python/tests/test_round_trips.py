@@ -38,6 +38,17 @@ class RoundTrips(StackTestCase):
         self.assertIn((f"run:vision/{run.id}", "version:vision/mnist-cnn:v0", "output"), edges)
         self.assertIn(("version:vision/mnist-cnn:v0", f"run:vision/{run.id}", "input"), edges)
 
+    def test_usage_counts_a_blob_shared_by_two_artifacts_once(self):
+        write("shared/weights.bin", os.urandom(10_000))
+        age("shared")
+        with mreg.init(project="usage-py", name="share") as run:
+            run.log_model(path="./shared", name="one")
+            run.log_model(path="./shared", name="two")
+        usage = mreg.Api().usage("usage-py")
+        self.assertEqual((usage["project"], usage["versions"], usage["files"]), ("usage-py", 2, 2))
+        self.assertEqual((usage["logicalBytes"], usage["storedBytes"], usage["dedupRatio"]), (20_000, 10_000, 2))
+        self.assertGreaterEqual(mreg.Api().usage()["storedBytes"], 10_000)
+
     def test_a_file_is_logged_under_its_name_and_changed_content_is_a_new_version(self):
         write("weights.pt", b"epoch 1")
         with mreg.init(project="vision") as run:

@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, UnprocessableError } from "../../core/errors.js";
+import { GC } from "../../settings.js";
 import {
   versionLabel,
   type ArtifactRecord,
@@ -19,9 +20,11 @@ import type {
   Edit,
   Edited,
   NewVersion,
+  PendingRelease,
 } from "../../core/ports.js";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { giveRef, pinRef, releaseItem, takeRef } from "./blob-ledger.js";
 import { TransactionLost, tagged, type Item, type Tagged } from "./dynamo-table.js";
 import { keys } from "./keys.js";
 import { storableJson } from "./user-json.js";
@@ -102,7 +105,56 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
     return ttlDays === undefined ? state : { ...state, projectTtlDays: ttlDays };
   }
 
+  /**
+   * The version, its digest entry, aliases, events, and one reference on each of its blobs,
+   * in one transaction. Blobs that do not fit into it (DynamoDB takes 100 items) are pinned
+   * first in transactions of their own, and given back when the commit does not create the
+   * version; a crash in between leaves them counted one too many (a leak, never a loss).
+   */
   async commitVersion(version: NewVersion, expected: CommitState): Promise<CommitOutcome> {
+    const blobs = [...new Set(version.blobs)].sort();
+    // Everything else the commit writes, at most: head (+ project count), item, dedupe, event, run edges, and per alias an item, a set update and an event.
+    const others = 8 + 3 * (version.aliases.length + 1);
+    const room = Math.max(0, MAX_TRANSACTION_ITEMS - others);
+    const inside = blobs.slice(0, room);
+    const pinned = blobs.slice(room);
+    await this.pinRefs(pinned, version.at);
+    let created = false;
+    try {
+      const outcome = await this.commitWithRefs(version, expected, inside);
+      created = outcome.created;
+      return outcome;
+    } finally {
+      if (!created) await this.unpinRefs(pinned, version.at);
+    }
+  }
+
+  /** Takes references in transactions of their own, each conditioned like the commit's; undone when one fails. */
+  private async pinRefs(sha256s: string[], at: string): Promise<void> {
+    const done: string[] = [];
+    try {
+      for (let i = 0; i < sha256s.length; i += GC.pinChunk) {
+        const chunk = sha256s.slice(i, i + GC.pinChunk);
+        await this.transact(
+          chunk.map((sha256) => pinRef(this.tableName, sha256, at)),
+          Object.fromEntries(chunk.map((sha256) => [`blob:${sha256}`, () => notStored(sha256)])),
+        );
+        done.push(...chunk);
+      }
+    } catch (error) {
+      await this.unpinRefs(done, new Date().toISOString());
+      throw error;
+    }
+  }
+
+  private async unpinRefs(sha256s: string[], at: string): Promise<void> {
+    for (let i = 0; i < sha256s.length; i += GC.pinChunk) {
+      const chunk = sha256s.slice(i, i + GC.pinChunk);
+      await this.withTransactionRetries(() => this.transact(chunk.map((sha256) => giveRef({ tableName: this.tableName, sha256, at }))));
+    }
+  }
+
+  private async commitWithRefs(version: NewVersion, expected: CommitState, refs: string[]): Promise<CommitOutcome> {
     const { project, artifact } = version;
     const layout = versionsOf(project, artifact);
     const record = (index: number, aliases: string[]): VersionRecord => ({
@@ -144,12 +196,17 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
           item: versionItem(record(index, [])),
           event: { action: "version.created", digest: version.digest },
           // The run → version edge (and the run, when the commit is the first to name it): it exists exactly when the version does.
-          with:
-            version.runId === undefined
+          with: [
+            ...(version.runId === undefined
               ? []
-              : runOutputItems(this.tableName, { project, artifact, index, runId: version.runId, actor: version.actor, at: version.at }),
+              : runOutputItems(this.tableName, { project, artifact, index, runId: version.runId, actor: version.actor, at: version.at })),
+            // The version exists exactly when it holds a reference on each of its blobs.
+            ...refs.map((sha256) => takeRef(this.tableName, sha256)),
+          ],
         }),
         change: version,
+        // A blob condemned (or collected) since the commit checked it: its bytes may be gone.
+        errors: Object.fromEntries(refs.map((sha256) => [`blob:${sha256}`, () => notStored(sha256)])),
       },
       toArtifact,
     );
@@ -286,8 +343,9 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
     return this.removeAliasIn(versionsOf(change.project, change.artifact), change, alias);
   }
 
-  async deleteVersion(change: AliasChange, index: number): Promise<void> {
+  async deleteVersion(change: AliasChange, index: number): Promise<PendingRelease> {
     const { project, artifact } = change;
+    let release: PendingRelease | undefined;
     await this.retire(versionsOf(project, artifact), change, index, {
       check: (item) => {
         if (((item.linkCount as number | undefined) ?? 0) > 0) {
@@ -305,8 +363,13 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
       }),
       dedupe: (item) => keys.digest(project, artifact, item.digest as string),
       event: (item) => ({ action: "version.deleted", digest: item.digest }),
-      with: () => [],
+      // Its blob references go after it, exactly once (core/gc.ts): recorded in the same write.
+      with: (item) => {
+        release = { project, artifact, index, digest: item.digest as string, done: 0, at: change.at };
+        return [releaseItem(this.tableName, release)];
+      },
     });
+    return release!;
   }
 
   async versionsAfter(
@@ -484,6 +547,12 @@ export class DynamoArtifactStore extends SequenceStore implements ArtifactStore 
   async listArtifactHistory(project: string, artifact: string, page: PageRequest): Promise<Page<AuditEvent>> {
     return this.partitionPage(keys.artifactHistory(project, artifact), undefined, page, toEvent, "descending");
   }
+}
+
+function notStored(sha256: string): UnprocessableError {
+  return new UnprocessableError(
+    `sha256 ${sha256} is not stored (never uploaded, or collected as unreferenced meanwhile): plan the upload again and send it`,
+  );
 }
 
 function versionItem(version: VersionRecord): Item {

@@ -44,6 +44,11 @@ export const keys = {
   blob: (sha256: string) => ({ PK: `BLOB#${sha256}`, SK: "BLOB" }),
   upload: (sha256: string, uploadId: string) => ({ PK: `BLOB#${sha256}`, SK: `UPLOAD#${uploadId}` }),
   uploadPrefix: "UPLOAD#",
+  /** GSI1 partition of blobs that may have no reference (sparse: a commit taking one takes the blob out), by `releasedAt`. */
+  unreferencedBlobsIndex: "BLOBS#UNREFERENCED",
+  /** A deleted version's references still to release (core/gc.ts): one partition the collector queries. */
+  release: (project: string, artifact: string, index: number) => ({ PK: "RELEASES", SK: `REL#${project}#${artifact}#${pad(index)}` }),
+  releasesPartition: "RELEASES",
   registry: (name: string) => ({ PK: `REG#${name}`, SK: "REGISTRY" }),
   registriesIndex: "REGISTRIES",
   registryHistory: (name: string) => `HIST#REG#${name}`,

@@ -222,6 +222,11 @@ export class S3BlobStore implements BlobStore {
     );
   }
 
+  async deleteBlob(sha256: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: blobKey(sha256) }), { abortSignal: signal });
+  }
+
   async putManifest(digest: string, entries: ManifestEntry[]): Promise<void> {
     await this.client.send(
       new PutObjectCommand({

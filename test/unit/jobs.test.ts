@@ -155,7 +155,18 @@ describe("filtered version delete", () => {
     expect(plan).toMatchObject({ dryRun: true, kind: "versions.delete", skipped: [], links: [], artifacts: [], files: 2 });
     expect(plan.versions.map((v) => v.version)).toEqual(["v0", "v3"]);
     expect(plan.logicalBytes).toBe(plan.versions.reduce((sum, v) => sum + v.size, 0));
-    expect(plan).not.toHaveProperty("reclaimableBytes");
+    // Each version's blob is its own: all of it is reclaimable.
+    expect(plan.reclaimableBytes).toBe(plan.logicalBytes);
+    // v0's bytes logged again elsewhere are no longer freed by deleting v0.
+    const shared = "mnist 0";
+    await commitVersion(
+      deps,
+      member,
+      { project: "vision", artifact: "copy" },
+      { type: "model", files: [{ path: "w.bin", size: shared.length, sha256: sha256Hex(shared) }] },
+    );
+    const again = await planBulkDelete(deps, admin, target, false);
+    expect(again.reclaimableBytes).toBe(plan.logicalBytes - shared.length);
     expect(deps.jobs.jobs.size).toBe(0);
 
     const job = await createBulkDeleteJob(deps, admin, target, false);

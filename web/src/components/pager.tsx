@@ -13,21 +13,11 @@ export function useCursorPages(resetKey: string) {
   };
 }
 
-export function Pager({
-  page,
-  hasPrevious,
-  nextCursor,
-  onPrevious,
-  onNext,
-  label,
-}: {
-  page: number;
-  hasPrevious: boolean;
-  nextCursor: string | undefined;
-  onPrevious: () => void;
-  onNext: (cursor: string) => void;
-  label: string;
-}) {
+export type CursorPages = ReturnType<typeof useCursorPages>;
+
+/** Previous and Next over `pages` (useCursorPages), Next while the list answered a `nextCursor`. */
+export function Pager({ label, pages, nextCursor }: { label: string; pages: CursorPages; nextCursor: string | undefined }) {
+  const { page, hasPrevious, previous: onPrevious, next: onNext } = pages;
   if (!hasPrevious && !nextCursor) return null;
   return (
     <nav className="pager" aria-label={label}>

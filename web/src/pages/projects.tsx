@@ -133,14 +133,7 @@ function ProjectList() {
           )
         }
       </QueryView>
-      <Pager
-        label="Project pages"
-        page={pages.page}
-        hasPrevious={pages.hasPrevious}
-        nextCursor={projects.data?.nextCursor}
-        onPrevious={pages.previous}
-        onNext={pages.next}
-      />
+      <Pager label="Project pages" pages={pages} nextCursor={projects.data?.nextCursor} />
     </section>
   );
 }
@@ -199,14 +192,7 @@ function Artifacts({ project }: { project: string }) {
           )
         }
       </QueryView>
-      <Pager
-        label="Artifact pages"
-        page={pages.page}
-        hasPrevious={pages.hasPrevious}
-        nextCursor={artifacts.data?.nextCursor}
-        onPrevious={pages.previous}
-        onNext={pages.next}
-      />
+      <Pager label="Artifact pages" pages={pages} nextCursor={artifacts.data?.nextCursor} />
     </section>
   );
 }

@@ -163,14 +163,7 @@ function Collections({ registry }: { registry: RegistryResponse }) {
           </ul>
         </>
       )}
-      <Pager
-        label="Collection pages"
-        page={pages.page}
-        hasPrevious={pages.hasPrevious}
-        nextCursor={collections.data?.nextCursor}
-        onPrevious={pages.previous}
-        onNext={pages.next}
-      />
+      <Pager label="Collection pages" pages={pages} nextCursor={collections.data?.nextCursor} />
     </section>
   );
 }
@@ -340,14 +333,7 @@ function Members({ registry }: { registry: RegistryResponse }) {
           </tbody>
         </table>
       )}
-      <Pager
-        label="Member pages"
-        page={pages.page}
-        hasPrevious={pages.hasPrevious}
-        nextCursor={members.data?.nextCursor}
-        onPrevious={pages.previous}
-        onNext={pages.next}
-      />
+      <Pager label="Member pages" pages={pages} nextCursor={members.data?.nextCursor} />
     </section>
   );
 }

@@ -127,7 +127,7 @@ export class StatelessStack extends Stack {
     this.streamConsumer = new RegistryFunction(this, STREAM_CONSUMER, {
       entry: handlerEntry(STREAM_CONSUMER),
       description: "mreg stream-consumer: audit events from the table stream",
-      // The same configuration as the API functions: webhook delivery (#7) builds its services from it.
+      // The same configuration as the API functions: webhook delivery builds its services from it.
       environment,
       statements: statementsFor(STREAM_CONSUMER, streamConsumerAccess, false, grantTargets),
       ...sizing(streamConsumerAccess),

@@ -375,7 +375,7 @@ describe("least privilege", () => {
 
   it("the stream consumer reads the stream, reports failures to its queue, writes webhook deliveries, and touches nothing else", () => {
     expect(statementsOf(STREAM_CONSUMER)).toEqual([
-      // Automations and links are read, deliveries written (#7).
+      // Automations and links are read, deliveries written.
       table,
       {
         Action: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],

@@ -17,7 +17,7 @@ import {
   type SynthesizedApp,
 } from "./synth.js";
 
-/** The wiring of webhook delivery (#7): the stream consumer's configuration and grants, the scheduled sweeper. */
+/** The wiring of webhook delivery: the stream consumer's configuration and grants, the scheduled sweeper. */
 let synth: SynthesizedApp;
 let api: Template;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultPayload as serverDefault, renderTemplate as serverRender, validateTemplate } from "../../lambdas/core/webhook-payload.js";
-import { defaultPayload, previewPayload, renderTemplate, sampleEvent } from "../../web/src/lib/template-preview";
+import { previewPayload, sampleEvent } from "../../web/src/lib/template-preview";
 
 const event = sampleEvent({
   event: "ADD_ARTIFACT_ALIAS",
@@ -18,14 +18,12 @@ const templates = [
 ];
 
 describe("automation payload preview", () => {
-  it.each(templates)("renders %s exactly as the dispatcher does", (template) => {
-    expect(renderTemplate(template, event)).toBe(serverRender(template, { ...event, eventType: event.eventType }));
+  it.each(templates)("shows %s as the dispatcher renders it, pretty-printed", (template) => {
     expect(() => validateTemplate(template)).not.toThrow();
-    expect(previewPayload(template, event).ok).toBe(true);
+    expect(previewPayload(template, event)).toEqual({ ok: true, body: JSON.stringify(JSON.parse(serverRender(template, event)), null, 2) });
   });
 
   it("shows the default payload the dispatcher sends without a template", () => {
-    expect(defaultPayload(event)).toBe(serverDefault(event));
     expect(previewPayload("", event)).toEqual({ ok: true, body: JSON.stringify(JSON.parse(serverDefault(event)), null, 2) });
   });
 
